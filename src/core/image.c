@@ -1,0 +1,94 @@
+/* image.c — 8-bit images with a stride and an explicit pixel format, and conversion between
+ * formats (the grey conversion is bit-identical to OpenCV's cvtColor, which detection parity
+ * depends on). */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int grin_pixfmt_channels(grin_pixfmt f)
+{
+    switch (f) {
+    case GRIN_PIX_GRAY8: return 1;
+    case GRIN_PIX_RGB24:
+    case GRIN_PIX_BGR24: return 3;
+    }
+    return 0;
+}
+
+grin_status grin_image_alloc(int width, int height, grin_pixfmt format, grin_image *out)
+{
+    if (!out)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    memset(out, 0, sizeof *out);
+    int ch = grin_pixfmt_channels(format);
+    if (ch == 0 || width <= 0 || height <= 0)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    if (width > GRIN_MAX_IMAGE_SIDE || height > GRIN_MAX_IMAGE_SIDE ||
+        (uint64_t)width * (uint64_t)height > GRIN_MAX_IMAGE_PIXELS)
+        return GRIN_ERR_TOO_LARGE;
+    size_t stride = ((size_t)width * (size_t)ch + 31) & ~(size_t)31;
+    uint8_t *data = grin__aligned_alloc(stride * (size_t)height);
+    if (!data)
+        return GRIN_ERR_NO_MEMORY;
+    out->data = data;
+    out->width = width;
+    out->height = height;
+    out->stride = (int)stride;
+    out->format = format;
+    return GRIN_OK;
+}
+
+void grin_image_free(grin_image *img)
+{
+    if (!img)
+        return;
+    grin__aligned_free(img->data);
+    memset(img, 0, sizeof *img);
+}
+
+/* OpenCV's BT.601 weights in 14-bit fixed point, rounding by adding half. */
+enum { Y_R = 4899, Y_G = 9617, Y_B = 1868, Y_SHIFT = 14 };
+
+static void row_to_gray(const uint8_t *s, uint8_t *d, int w, int r_at, int b_at)
+{
+    for (int x = 0; x < w; x++, s += 3)
+        d[x] = (uint8_t)((s[r_at] * Y_R + s[1] * Y_G + s[b_at] * Y_B + (1 << (Y_SHIFT - 1))) >>
+                         Y_SHIFT);
+}
+
+grin_status grin_image_convert(const grin_image *src, grin_pixfmt format, grin_image *out)
+{
+    if (!src || !out || !src->data)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    int sch = grin_pixfmt_channels(src->format);
+    if (sch == 0 || grin_pixfmt_channels(format) == 0 || src->width <= 0 || src->height <= 0 ||
+        src->stride < src->width * sch)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    grin_status st = grin_image_alloc(src->width, src->height, format, out);
+    if (st)
+        return st;
+    int w = src->width;
+    for (int y = 0; y < src->height; y++) {
+        const uint8_t *s = src->data + (size_t)y * (size_t)src->stride;
+        uint8_t *d = out->data + (size_t)y * (size_t)out->stride;
+        if (src->format == format) {
+            memcpy(d, s, (size_t)w * (size_t)sch);
+        } else if (format == GRIN_PIX_GRAY8) {
+            if (src->format == GRIN_PIX_RGB24)
+                row_to_gray(s, d, w, 0, 2);
+            else
+                row_to_gray(s, d, w, 2, 0);
+        } else if (src->format == GRIN_PIX_GRAY8) {
+            for (int x = 0; x < w; x++)
+                d[3 * x] = d[3 * x + 1] = d[3 * x + 2] = s[x];
+        } else { /* RGB <-> BGR */
+            for (int x = 0; x < w; x++) {
+                d[3 * x] = s[3 * x + 2];
+                d[3 * x + 1] = s[3 * x + 1];
+                d[3 * x + 2] = s[3 * x];
+            }
+        }
+    }
+    return GRIN_OK;
+}

@@ -1,0 +1,62 @@
+/* internal.h — what libgrin's modules share and the public header does not show:
+ * error helpers, checked allocation, the thread pool and CPU feature flags. */
+#ifndef GRIN_INTERNAL_H
+#define GRIN_INTERNAL_H
+
+#include "grin.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define GRIN__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define GRIN__PRINTF(a, b)
+#endif
+
+/* Writes a message into err (if any) and returns st, so callers can `return grin__fail(...)`. */
+grin_status grin__fail(grin_error *err, grin_status st, const char *fmt, ...) GRIN__PRINTF(3, 4);
+void grin__vformat(char *dst, size_t cap, const char *fmt, va_list ap);
+
+/* size_t multiplication that reports overflow instead of wrapping. */
+static inline bool grin__mul_overflow(size_t a, size_t b, size_t *out)
+{
+    return __builtin_mul_overflow(a, b, out);
+}
+
+void *grin__aligned_alloc(size_t size); /* 64-byte aligned, NULL on failure or size 0 */
+void grin__aligned_free(void *p);
+
+/* Grows a buffer to at least `need` bytes (64-byte aligned, contents not kept). */
+bool grin__reserve(void **buf, size_t *cap, size_t need);
+
+/* ---- CPU features, detected once (thread-safe) */
+enum {
+    GRIN__CPU_AVX2 = 1u << 0,
+    GRIN__CPU_FMA = 1u << 1,
+    GRIN__CPU_AVX512F = 1u << 2,
+    GRIN__CPU_AVX512BW = 1u << 3,
+    GRIN__CPU_AVX512VL = 1u << 4,
+    GRIN__CPU_AVX512VNNI = 1u << 5,
+    GRIN__CPU_AVX512DQ = 1u << 6
+};
+unsigned grin__cpu_flags(void);
+/* GRIN_CPU=scalar|avx2|avx512 in the environment caps what the kernels may use (tests use it
+ * to hold every SIMD path to the scalar one). */
+unsigned grin__cpu_enabled(void);
+
+/* ---- Thread pool: persistent workers sleeping on a condition variable. grin__pool_run hands
+ * out task indices 0..ntasks-1 to the workers and the calling thread, and returns when all
+ * are done. fn gets the index of the thread (0 = caller) so callers can keep per-thread
+ * scratch. */
+typedef struct grin__pool grin__pool;
+typedef void (*grin__task_fn)(void *ctx, int task, int thread);
+grin__pool *grin__pool_create(int threads);
+void grin__pool_free(grin__pool *p);
+int grin__pool_threads(const grin__pool *p);
+void grin__pool_run(grin__pool *p, grin__task_fn fn, void *ctx, int ntasks);
+int grin__online_cpus(void);
+
+#endif

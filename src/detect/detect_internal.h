@@ -1,0 +1,57 @@
+/* detect_internal.h — pieces of the detector shared between its files: pyramid building,
+ * evaluation kernels (scalar reference and SIMD) and grouping. */
+#ifndef GRIN_DETECT_INTERNAL_H
+#define GRIN_DETECT_INTERNAL_H
+
+#include "cascade_internal.h"
+
+size_t grin__resize_scratch_bytes(int sw, int sh, int dw, int dh);
+void grin__resize_exact(const uint8_t *src, int sw, int sh, size_t sstride, uint8_t *dst, int dw,
+                        int dh, size_t dstride, void *scratch);
+size_t grin__tilt_scratch_words(int w);
+void grin__integrals(const uint8_t *img, int w, int h, size_t istride, uint32_t *sum, uint32_t *sq,
+                     uint32_t *tilt, size_t stride, uint32_t *scratch);
+
+/* OpenCV's groupRectangles; returns the new count, or (size_t)-1 when out of memory. */
+size_t grin__group_rects(grin_rect *rects, size_t n, int group_threshold, double eps);
+
+/* A Haar feature resolved against an integral-image stride. */
+typedef struct {
+    int32_t o[3][4];
+    float w[3];
+    int tilted;
+} grin__hfeat;
+
+/* Everything the evaluation of one scale needs. */
+typedef struct {
+    const grin_cascade *c;
+    const grin__hfeat *hf;  /* Haar: per feature */
+    const int32_t *lofs;    /* LBP: 16 offsets per feature */
+    const uint32_t *sum, *sq, *tilt;
+    size_t stride;
+    int32_t nofs[4]; /* variance-normalisation rect corners */
+    double norm_area;
+} grin__eval_ctx;
+
+/* Runs the cascade on one window whose top-left integral entry is at index `pos`, returning
+ * 1 (object), -stage (rejected at that stage; 0 = first), or -1 (flat window, Haar). */
+int grin__run_at(const grin__eval_ctx *e, size_t pos);
+
+typedef struct {
+    grin_rect *v;
+    size_t n, cap;
+    bool oom;
+} grin__rects;
+void grin__rects_push(grin__rects *r, grin_rect x);
+
+/* Scans row y of a scale: windows x = 0, step, 2*step... < work_w, with OpenCV's rule of
+ * skipping the next window after one rejected by the first stage. Hits go to out. */
+typedef struct {
+    float scale;
+    int step, work_w;
+    int win_w, win_h; /* output box size */
+} grin__row_params;
+void grin__scan_row_ref(const grin__eval_ctx *e, const grin__row_params *rp, int y,
+                        grin__rects *out);
+
+#endif

@@ -1,0 +1,137 @@
+/* cli_util.c — option parsing, errors and JSON output for the grin tool. */
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void cli_error(const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    for (char *c = buf; *c; c++)
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+    fprintf(stderr, "grin: %s\n", buf);
+}
+
+bool cli_int(const char *opt, const char *val, int lo, int hi, int *out)
+{
+    if (!val) {
+        cli_error("%s needs a value", opt);
+        return false;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (end == val || *end || errno || v < lo || v > hi) {
+        cli_error("%s: '%s' is not an integer in %d..%d", opt, val, lo, hi);
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+bool cli_double(const char *opt, const char *val, double lo, double hi, double *out)
+{
+    if (!val) {
+        cli_error("%s needs a value", opt);
+        return false;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(val, &end);
+    if (end == val || *end || errno || !isfinite(v) || v < lo || v > hi) {
+        cli_error("%s: '%s' is not a number in %g..%g", opt, val, lo, hi);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        default:
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+void detect_opts_default(detect_opts *o)
+{
+    o->cascade = GRIN_DEFAULT_CASCADE;
+    grin_detect_params_default(&o->params);
+    o->threads = 1;
+}
+
+const char *detect_opts_usage(void)
+{
+    return "  --cascade FILE        OpenCV cascade XML (default: Debian's "
+           "haarcascade_frontalface_default)\n"
+           "  --scale-factor F      pyramid step, > 1 (default 1.1)\n"
+           "  --min-neighbors N     raw hits a face needs (default 3; 0 = ungrouped)\n"
+           "  --min-size N          smallest face side in pixels (default 30)\n"
+           "  --max-size N          largest face side (default: the image)\n"
+           "  --threads N           worker threads, 0 = all CPUs (default 1)\n";
+}
+
+int detect_opts_parse(detect_opts *o, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    int n;
+    if (!strcmp(a, "--cascade")) {
+        if (!v) {
+            cli_error("--cascade needs a file");
+            return -1;
+        }
+        o->cascade = v;
+    } else if (!strcmp(a, "--scale-factor")) {
+        if (!cli_double(a, v, 1.0001, 100.0, &o->params.scale_factor))
+            return -1;
+    } else if (!strcmp(a, "--min-neighbors")) {
+        if (!cli_int(a, v, 0, 1000, &o->params.min_neighbors))
+            return -1;
+    } else if (!strcmp(a, "--min-size")) {
+        if (!cli_int(a, v, 0, GRIN_MAX_IMAGE_SIDE, &n))
+            return -1;
+        o->params.min_width = o->params.min_height = n;
+    } else if (!strcmp(a, "--max-size")) {
+        if (!cli_int(a, v, 0, GRIN_MAX_IMAGE_SIDE, &n))
+            return -1;
+        o->params.max_width = o->params.max_height = n;
+    } else if (!strcmp(a, "--threads")) {
+        if (!cli_int(a, v, 0, 256, &o->threads))
+            return -1;
+    } else {
+        return 0;
+    }
+    (*i)++;
+    return 1;
+}
+
+double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}

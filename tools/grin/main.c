@@ -1,0 +1,38 @@
+/* main.c — the grin command-line tool: dispatches to one subcommand per cmd_<verb>.c. */
+#include "cli.h"
+
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: grin <command> [options]\n\n"
+               "commands:\n"
+               "  detect   find faces in images, print JSON lines, optionally draw boxes\n"
+               "  bench    time a stage (bench detect --image FILE)\n\n"
+               "grin --version prints the version, build type and CPU features in use.\n"
+               "grin <command> --help shows a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("grin %s (%s build) cpu: %s\n", grin_version(), grin_build_type(),
+               grin_cpu_features());
+        return 0;
+    }
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "detect"))
+        return cmd_detect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench"))
+        return cmd_bench(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (try grin --help)", cmd);
+    return 2;
+}
