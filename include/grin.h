@@ -72,7 +72,7 @@ GRIN_API int grin_pixfmt_channels(grin_pixfmt f);
 GRIN_API grin_status grin_image_alloc(int width, int height, grin_pixfmt format, grin_image *out);
 GRIN_API void grin_image_free(grin_image *img);
 /* Converts between formats into a freshly allocated image. RGB/BGR -> GRAY uses the
- * ITU-R BT.601 weights in the same 14-bit fixed point as OpenCV's cvtColor. */
+ * ITU-R BT.601 weights in the same 15-bit fixed point as OpenCV's cvtColor. */
 GRIN_API grin_status grin_image_convert(const grin_image *src, grin_pixfmt format, grin_image *out);
 
 /* Reads JPEG, PNG, PGM/PPM (P2, P3, P5, P6) by content, not by name. */

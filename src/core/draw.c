@@ -21,7 +21,7 @@ static void put(grin_image *img, int x, int y, grin_rgb c)
         p[0] = c.b, p[1] = c.g, p[2] = c.r;
         break;
     case GRIN_PIX_GRAY8:
-        p[x] = (uint8_t)((c.r * 4899 + c.g * 9617 + c.b * 1868 + 8192) >> 14);
+        p[x] = (uint8_t)((c.r * 9798 + c.g * 19235 + c.b * 3735 + 16384) >> 15);
         break;
     }
 }

@@ -47,8 +47,8 @@ void grin_image_free(grin_image *img)
     memset(img, 0, sizeof *img);
 }
 
-/* OpenCV's BT.601 weights in 14-bit fixed point, rounding by adding half. */
-enum { Y_R = 4899, Y_G = 9617, Y_B = 1868, Y_SHIFT = 14 };
+/* OpenCV 4's BT.601 weights for 8-bit grey: 15-bit fixed point, rounding by adding half. */
+enum { Y_R = 9798, Y_G = 19235, Y_B = 3735, Y_SHIFT = 15 };
 
 static void row_to_gray(const uint8_t *s, uint8_t *d, int w, int r_at, int b_at)
 {

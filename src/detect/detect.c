@@ -427,11 +427,19 @@ grin_status grin_detect(grin_detector *d, const grin_cascade *c, const grin_imag
         d->results = r;
         d->cap_results = ncand;
     }
+    /* OpenCV clips raw hits to the image before grouping (a window at the bottom edge of a
+     * rounded-down pyramid level can reach a pixel past it) */
     size_t k = 0;
     for (int t = 0; t < d->threads; t++) {
-        memcpy(d->results + k, d->slots[t].rects.v, d->slots[t].rects.n * sizeof(grin_rect));
-        k += d->slots[t].rects.n;
+        for (size_t i = 0; i < d->slots[t].rects.n; i++) {
+            grin_rect r = d->slots[t].rects.v[i];
+            int x1 = r.x + r.w < W ? r.x + r.w : W, y1 = r.y + r.h < H ? r.y + r.h : H;
+            int x0 = r.x > 0 ? r.x : 0, y0 = r.y > 0 ? r.y : 0;
+            if (x1 > x0 && y1 > y0)
+                d->results[k++] = (grin_rect){x0, y0, x1 - x0, y1 - y0};
+        }
     }
+    ncand = k;
     qsort(d->results, ncand, sizeof(grin_rect), cmp_rect);
     size_t n = grin__group_rects(d->results, ncand, p.min_neighbors, 0.2);
     if (n == (size_t)-1)
