@@ -26,6 +26,8 @@ typedef struct {
     grin__rects rects;
     void *scratch;
     size_t scratch_cap;
+    void *rowmem;
+    size_t rowmem_cap;
 } thread_slot;
 
 struct grin_detector {
@@ -48,6 +50,8 @@ struct grin_detector {
     grin__hfeat *hf;
     int32_t *lofs;
     size_t feat_cap;
+    grin__stump *stumps;
+    size_t stump_cap;
     grin_rect *results;
     size_t nresults, cap_results;
 };
@@ -113,11 +117,13 @@ void grin_detector_free(grin_detector *d)
         for (int i = 0; i < d->threads; i++) {
             free(d->slots[i].rects.v);
             grin__aligned_free(d->slots[i].scratch);
+            grin__aligned_free(d->slots[i].rowmem);
         }
         free(d->slots);
     }
     free(d->hf);
     free(d->lofs);
+    free(d->stumps);
     free(d->results);
     free(d);
 }
@@ -150,6 +156,21 @@ static bool resolve_features(grin_detector *d, const grin_cascade *c, size_t S)
             return false;
         d->lofs = lo;
         d->feat_cap = n;
+    }
+    if (c->max_nodes == 1) {
+        if ((size_t)c->ntrees > d->stump_cap) {
+            grin__stump *sp = realloc(d->stumps, (size_t)c->ntrees * sizeof *sp);
+            if (!sp)
+                return false;
+            d->stumps = sp;
+            d->stump_cap = (size_t)c->ntrees;
+        }
+        for (int t = 0; t < c->ntrees; t++) {
+            const grin__tree *tr = &c->trees[t];
+            const grin__node *nd = &c->nodes[tr->first_node];
+            d->stumps[t] = (grin__stump){nd->feature, nd->threshold, c->leaves[tr->first_leaf],
+                                         c->leaves[tr->first_leaf + 1]};
+        }
     }
     int32_t s = (int32_t)S;
     for (size_t i = 0; i < n; i++) {
@@ -188,6 +209,22 @@ static bool resolve_features(grin_detector *d, const grin_cascade *c, size_t S)
     return true;
 }
 
+/* The row scanner for this cascade on this CPU: SIMD for Haar stumps, else the reference. */
+static grin__row_fn pick_scanner(const grin_cascade *c)
+{
+    if (c->type != GRIN_FEATURE_HAAR || c->max_nodes != 1)
+        return NULL;
+#if defined(__x86_64__)
+    unsigned f = grin__cpu_enabled();
+    if ((f & (GRIN__CPU_AVX512F | GRIN__CPU_AVX512DQ | GRIN__CPU_AVX512BW | GRIN__CPU_AVX512VL)) ==
+        (GRIN__CPU_AVX512F | GRIN__CPU_AVX512DQ | GRIN__CPU_AVX512BW | GRIN__CPU_AVX512VL))
+        return grin__scan_row_haar_avx512;
+    if (f & GRIN__CPU_AVX2)
+        return grin__scan_row_haar_avx2;
+#endif
+    return NULL;
+}
+
 /* ------------------------------------------------------------------ the jobs */
 
 typedef struct {
@@ -196,6 +233,7 @@ typedef struct {
     const grin_image *gray;
     size_t S; /* integral stride (words), also the pyramid's row stride (bytes) */
     grin__eval_ctx base;
+    grin__row_fn scan; /* NULL: reference scanner */
     atomic_int oom;
 } job;
 
@@ -231,9 +269,22 @@ static void scan_stripe(void *ctx, int task, int thread)
     e.sq = d->sq + L->int_off;
     e.tilt = d->tilt ? d->tilt + L->int_off : NULL;
     grin__row_params rp = {L->scale, L->step, L->work_w, L->win_w, L->win_h};
-    grin__rects *out = &d->slots[thread].rects;
-    for (int y = sp->y0; y < sp->y1; y += L->step)
-        grin__scan_row_ref(&e, &rp, y, out);
+    thread_slot *slot = &d->slots[thread];
+    grin__rects *out = &slot->rects;
+    if (J->scan) {
+        int npos = L->work_w / L->step + 1;
+        if (!grin__reserve(&slot->rowmem, &slot->rowmem_cap, grin__row_scratch_bytes(npos))) {
+            atomic_store(&J->oom, 1);
+            return;
+        }
+        grin__row_scratch rs;
+        grin__row_scratch_bind(&rs, slot->rowmem, npos);
+        for (int y = sp->y0; y < sp->y1; y += L->step)
+            J->scan(&e, &rp, y, out, &rs);
+    } else {
+        for (int y = sp->y0; y < sp->y1; y += L->step)
+            grin__scan_row_ref(&e, &rp, y, out);
+    }
     if (out->oom)
         atomic_store(&J->oom, 1);
 }
@@ -357,6 +408,7 @@ grin_status grin_detect(grin_detector *d, const grin_cascade *c, const grin_imag
         L->int_off = int_total;
         int_total += S * ((size_t)L->h + 1);
     }
+    int_total += 2 * GRIN__SIMD_PAD; /* SIMD loads may run a little past the last row */
     size_t sum_bytes;
     if (grin__mul_overflow(int_total, sizeof(uint32_t), &sum_bytes) ||
         !grin__reserve((void **)&d->img, &d->img_cap, img_total) ||
@@ -370,6 +422,7 @@ grin_status grin_detect(grin_detector *d, const grin_cascade *c, const grin_imag
     job J = {.d = d, .c = c, .gray = gray, .S = S};
     atomic_init(&J.oom, 0);
     J.base.c = c;
+    J.base.stumps = d->stumps;
     J.base.hf = d->hf;
     J.base.lofs = d->lofs;
     J.base.stride = S;
@@ -380,6 +433,7 @@ grin_status grin_detect(grin_detector *d, const grin_cascade *c, const grin_imag
     J.base.nofs[3] = 1 + nw + (int32_t)S * (1 + nh);
     J.base.norm_area = (double)nw * (double)nh;
 
+    J.scan = pick_scanner(c);
     grin__pool_run(d->pool, build_level, &J, d->nlevels);
     if (atomic_load(&J.oom))
         return fail(d, GRIN_ERR_NO_MEMORY, "grin_detect: out of memory building the pyramid");
@@ -427,23 +481,26 @@ grin_status grin_detect(grin_detector *d, const grin_cascade *c, const grin_imag
         d->results = r;
         d->cap_results = ncand;
     }
-    /* OpenCV clips raw hits to the image before grouping (a window at the bottom edge of a
-     * rounded-down pyramid level can reach a pixel past it) */
     size_t k = 0;
     for (int t = 0; t < d->threads; t++) {
-        for (size_t i = 0; i < d->slots[t].rects.n; i++) {
-            grin_rect r = d->slots[t].rects.v[i];
-            int x1 = r.x + r.w < W ? r.x + r.w : W, y1 = r.y + r.h < H ? r.y + r.h : H;
-            int x0 = r.x > 0 ? r.x : 0, y0 = r.y > 0 ? r.y : 0;
-            if (x1 > x0 && y1 > y0)
-                d->results[k++] = (grin_rect){x0, y0, x1 - x0, y1 - y0};
-        }
+        memcpy(d->results + k, d->slots[t].rects.v, d->slots[t].rects.n * sizeof(grin_rect));
+        k += d->slots[t].rects.n;
     }
-    ncand = k;
     qsort(d->results, ncand, sizeof(grin_rect), cmp_rect);
     size_t n = grin__group_rects(d->results, ncand, p.min_neighbors, 0.2);
     if (n == (size_t)-1)
         return fail(d, GRIN_ERR_NO_MEMORY, "grin_detect: out of memory grouping");
+    /* as OpenCV, clip the grouped boxes to the image (a window on the last row of a
+     * rounded-down pyramid level can reach a pixel past it) and drop empty ones */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        grin_rect r = d->results[i];
+        int x0 = r.x > 0 ? r.x : 0, y0 = r.y > 0 ? r.y : 0;
+        int x1 = r.x + r.w < W ? r.x + r.w : W, y1 = r.y + r.h < H ? r.y + r.h : H;
+        if (x1 > x0 && y1 > y0)
+            d->results[kept++] = (grin_rect){x0, y0, x1 - x0, y1 - y0};
+    }
+    n = kept;
     qsort(d->results, n, sizeof(grin_rect), cmp_rect);
     d->nresults = n;
     *count = n;

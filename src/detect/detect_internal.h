@@ -22,9 +22,16 @@ typedef struct {
     int tilted;
 } grin__hfeat;
 
+/* A depth-1 tree, flattened: OpenCV's Stump (leaves in file order). */
+typedef struct {
+    int feature;
+    float threshold, left, right;
+} grin__stump;
+
 /* Everything the evaluation of one scale needs. */
 typedef struct {
     const grin_cascade *c;
+    const grin__stump *stumps; /* all stumps in stage order when c->max_nodes == 1 */
     const grin__hfeat *hf;  /* Haar: per feature */
     const int32_t *lofs;    /* LBP: 16 offsets per feature */
     const uint32_t *sum, *sq, *tilt;
@@ -53,5 +60,32 @@ typedef struct {
 } grin__row_params;
 void grin__scan_row_ref(const grin__eval_ctx *e, const grin__row_params *rp, int y,
                         grin__rects *out);
+
+/* Per-thread scratch of the SIMD row scanners, sized for `positions` windows in a row. */
+typedef struct {
+    int8_t *code;  /* stage-0 outcome per position: 1 pass, 0 reject, -1 flat window */
+    float *vnf;    /* inverse window standard deviation per position */
+    int32_t *surv; /* positions that passed stage 0 and were not skipped */
+} grin__row_scratch;
+size_t grin__row_scratch_bytes(int positions);
+void grin__row_scratch_bind(grin__row_scratch *rs, void *mem, int positions);
+
+/* Haar stumps from stage `from` on, with the window's precomputed normalisation. */
+int grin__run_stumps_from(const grin__eval_ctx *e, size_t pos, float vnf, int from);
+
+/* Turns per-position stage-0 codes into hits (running the later stages on survivors),
+ * applying OpenCV's skip rule. Shared by every SIMD scanner. */
+void grin__finish_row(const grin__eval_ctx *e, const grin__row_params *rp, int y, int npos,
+                      const grin__row_scratch *rs, grin__rects *out);
+
+/* SIMD row scanners for Haar stump cascades; same results as grin__scan_row_ref. */
+typedef void (*grin__row_fn)(const grin__eval_ctx *e, const grin__row_params *rp, int y,
+                             grin__rects *out, const grin__row_scratch *rs);
+void grin__scan_row_haar_avx512(const grin__eval_ctx *e, const grin__row_params *rp, int y,
+                                grin__rects *out, const grin__row_scratch *rs);
+void grin__scan_row_haar_avx2(const grin__eval_ctx *e, const grin__row_params *rp, int y,
+                              grin__rects *out, const grin__row_scratch *rs);
+/* Words a SIMD scanner may read past the last integral row. */
+#define GRIN__SIMD_PAD 64
 
 #endif

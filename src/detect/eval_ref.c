@@ -127,3 +127,55 @@ void grin__scan_row_ref(const grin__eval_ctx *e, const grin__row_params *rp, int
             x += step;
     }
 }
+
+int grin__run_stumps_from(const grin__eval_ctx *e, size_t pos, float vnf, int from)
+{
+    const grin_cascade *c = e->c;
+    for (int si = from; si < c->nstages; si++) {
+        const grin__stage *st = &c->stages[si];
+        const grin__stump *sp = e->stumps + st->first_tree;
+        double sum = 0.0;
+        for (int t = 0; t < st->ntrees; t++)
+            sum += haar_value(e, pos, sp[t].feature) * vnf < sp[t].threshold ? sp[t].left
+                                                                              : sp[t].right;
+        if (sum < st->threshold)
+            return -si;
+    }
+    return 1;
+}
+
+size_t grin__row_scratch_bytes(int positions)
+{
+    size_t n = (size_t)positions + 64;
+    return n * (sizeof(int8_t) + sizeof(float) + sizeof(int32_t)) + 256;
+}
+
+void grin__row_scratch_bind(grin__row_scratch *rs, void *mem, int positions)
+{
+    size_t n = (size_t)positions + 64;
+    uint8_t *p = mem;
+    rs->vnf = (float *)p;
+    rs->surv = (int32_t *)(p + n * sizeof(float));
+    rs->code = (int8_t *)(p + n * (sizeof(float) + sizeof(int32_t)));
+}
+
+void grin__finish_row(const grin__eval_ctx *e, const grin__row_params *rp, int y, int npos,
+                      const grin__row_scratch *rs, grin__rects *out)
+{
+    size_t row = (size_t)y * e->stride;
+    int step = rp->step;
+    for (int k = 0; k < npos; k++) {
+        int code = rs->code[k];
+        if (code == 0) {
+            k++; /* OpenCV skips the window after one the first stage rejected */
+            continue;
+        }
+        if (code < 0)
+            continue;
+        int x = k * step;
+        if (grin__run_stumps_from(e, row + (size_t)x, rs->vnf[k], 1) > 0)
+            grin__rects_push(out, (grin_rect){(int)lrintf((float)x * rp->scale),
+                                              (int)lrintf((float)y * rp->scale), rp->win_w,
+                                              rp->win_h});
+    }
+}

@@ -1,0 +1,103 @@
+/* eval_avx2.c — Haar stump cascades, 8 windows at a time with AVX2: the first stage densely
+ * along a row, the rest on survivors. Same operations in the same order as eval_ref.c (no FMA),
+ * so results are identical; tests hold this kernel to the reference. */
+#include "detect_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx2")))
+
+TARGET static inline __m256i load_step(const uint32_t *p, int step)
+{
+    __m256i a = _mm256_loadu_si256((const __m256i *)p);
+    if (step == 1)
+        return a;
+    __m256i b = _mm256_loadu_si256((const __m256i *)(p + 8));
+    __m256 ev = _mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b),
+                                  _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_si256(
+        _mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+TARGET static inline __m256i rect_sum(const uint32_t *p, const int32_t *o, int step)
+{
+    __m256i a = load_step(p + o[0], step), b = load_step(p + o[1], step);
+    __m256i c = load_step(p + o[2], step), d = load_step(p + o[3], step);
+    return _mm256_add_epi32(_mm256_sub_epi32(_mm256_sub_epi32(a, b), c), d);
+}
+
+/* uint32 lanes to double (AVX2 has no unsigned conversion) */
+TARGET static inline __m256d u32_pd(__m128i x)
+{
+    __m256d d = _mm256_cvtepi32_pd(x);
+    __m256d neg = _mm256_cvtepi32_pd(_mm_srai_epi32(x, 31)); /* -1.0 where the top bit is set */
+    return _mm256_sub_pd(d, _mm256_mul_pd(neg, _mm256_set1_pd(4294967296.0)));
+}
+
+TARGET void grin__scan_row_haar_avx2(const grin__eval_ctx *e, const grin__row_params *rp, int y,
+                                     grin__rects *out, const grin__row_scratch *rs)
+{
+    const grin_cascade *c = e->c;
+    const int step = rp->step;
+    const int npos = (rp->work_w + step - 1) / step;
+    const size_t row = (size_t)y * e->stride;
+    const uint32_t *S = e->sum + row, *Q = e->sq + row, *T = e->tilt ? e->tilt + row : NULL;
+    const __m256d area = _mm256_set1_pd(e->norm_area), tenth = _mm256_set1_pd(1e-1);
+    const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
+    const grin__stage *st0 = &c->stages[0];
+    const grin__stump *sp = e->stumps + st0->first_tree;
+    const __m256d thr0 = _mm256_set1_pd((double)st0->threshold);
+
+    for (int k0 = 0; k0 < npos; k0 += 8) {
+        size_t off = (size_t)k0 * (size_t)step;
+        const uint32_t *s = S + off, *q = Q + off, *t = T ? T + off : NULL;
+        __m256i vs = rect_sum(s, e->nofs, step);
+        __m256i vq = rect_sum(q, e->nofs, step);
+        __m256d sl = _mm256_cvtepi32_pd(_mm256_castsi256_si128(vs));
+        __m256d sh = _mm256_cvtepi32_pd(_mm256_extracti128_si256(vs, 1));
+        __m256d ql = u32_pd(_mm256_castsi256_si128(vq));
+        __m256d qh = u32_pd(_mm256_extracti128_si256(vq, 1));
+        __m256d nl = _mm256_sub_pd(_mm256_mul_pd(area, ql), _mm256_mul_pd(sl, sl));
+        __m256d nh = _mm256_sub_pd(_mm256_mul_pd(area, qh), _mm256_mul_pd(sh, sh));
+        __m256d pl = _mm256_cmp_pd(nl, zero, _CMP_GT_OQ), ph = _mm256_cmp_pd(nh, zero, _CMP_GT_OQ);
+        __m256d rl = _mm256_div_pd(one, _mm256_sqrt_pd(_mm256_blendv_pd(one, nl, pl)));
+        __m256d rh = _mm256_div_pd(one, _mm256_sqrt_pd(_mm256_blendv_pd(one, nh, ph)));
+        __m128 fl = _mm256_cvtpd_ps(rl), fh = _mm256_cvtpd_ps(rh);
+        __m256d okl = _mm256_and_pd(
+            pl, _mm256_cmp_pd(_mm256_mul_pd(area, _mm256_cvtps_pd(fl)), tenth, _CMP_LT_OQ));
+        __m256d okh = _mm256_and_pd(
+            ph, _mm256_cmp_pd(_mm256_mul_pd(area, _mm256_cvtps_pd(fh)), tenth, _CMP_LT_OQ));
+        int ok = _mm256_movemask_pd(okl) | (_mm256_movemask_pd(okh) << 4);
+        __m256 vnf = _mm256_insertf128_ps(_mm256_castps128_ps256(fl), fh, 1);
+        __m256 okmask = _mm256_castpd_ps(_mm256_castsi256_pd(_mm256_setr_epi32(
+            -(ok & 1), -((ok >> 1) & 1), -((ok >> 2) & 1), -((ok >> 3) & 1), -((ok >> 4) & 1),
+            -((ok >> 5) & 1), -((ok >> 6) & 1), -((ok >> 7) & 1))));
+        vnf = _mm256_blendv_ps(_mm256_set1_ps(1.0f), vnf, okmask);
+
+        __m256d accl = _mm256_setzero_pd(), acch = _mm256_setzero_pd();
+        for (int i = 0; i < st0->ntrees; i++) {
+            const grin__hfeat *f = &e->hf[sp[i].feature];
+            const uint32_t *b = f->tilted ? t : s;
+            __m256 v = _mm256_add_ps(
+                _mm256_mul_ps(_mm256_set1_ps(f->w[0]), _mm256_cvtepi32_ps(rect_sum(b, f->o[0], step))),
+                _mm256_mul_ps(_mm256_set1_ps(f->w[1]), _mm256_cvtepi32_ps(rect_sum(b, f->o[1], step))));
+            if (f->w[2] != 0.0f)
+                v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_set1_ps(f->w[2]),
+                                                   _mm256_cvtepi32_ps(rect_sum(b, f->o[2], step))));
+            v = _mm256_mul_ps(v, vnf);
+            __m256 left = _mm256_cmp_ps(v, _mm256_set1_ps(sp[i].threshold), _CMP_LT_OQ);
+            __m256 leaf = _mm256_blendv_ps(_mm256_set1_ps(sp[i].right), _mm256_set1_ps(sp[i].left), left);
+            accl = _mm256_add_pd(accl, _mm256_cvtps_pd(_mm256_castps256_ps128(leaf)));
+            acch = _mm256_add_pd(acch, _mm256_cvtps_pd(_mm256_extractf128_ps(leaf, 1)));
+        }
+        int rej = _mm256_movemask_pd(_mm256_cmp_pd(accl, thr0, _CMP_LT_OQ)) |
+                  (_mm256_movemask_pd(_mm256_cmp_pd(acch, thr0, _CMP_LT_OQ)) << 4);
+        _mm256_storeu_ps(rs->vnf + k0, vnf);
+        int lanes = npos - k0 < 8 ? npos - k0 : 8;
+        for (int l = 0; l < lanes; l++)
+            rs->code[k0 + l] = (int8_t)(!((ok >> l) & 1) ? -1 : ((rej >> l) & 1) ? 0 : 1);
+    }
+    grin__finish_row(e, rp, y, npos, rs, out);
+}
+#endif
