@@ -19,6 +19,7 @@ static uint64_t xgetbv0(void)
 
 static unsigned g_flags;
 static unsigned g_enabled;
+static bool g_prefer512;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static char g_names[128];
 
@@ -62,6 +63,8 @@ static void detect(void)
             en = 0;
         else if (!strcmp(cap, "avx2"))
             en &= GRIN__CPU_AVX2 | GRIN__CPU_FMA;
+        else if (!strcmp(cap, "avx512"))
+            g_prefer512 = true;
     }
     g_enabled = en;
     g_names[0] = 0;
@@ -99,4 +102,17 @@ const char *grin_cpu_features(void)
 {
     pthread_once(&g_once, detect);
     return g_names;
+}
+
+bool grin__cpu_prefer_avx512(void)
+{
+    pthread_once(&g_once, detect);
+    return g_prefer512;
+}
+
+void grin__cpu_override(unsigned enabled, bool prefer_avx512)
+{
+    pthread_once(&g_once, detect);
+    g_enabled = enabled & g_flags;
+    g_prefer512 = prefer_avx512;
 }

@@ -43,9 +43,14 @@ enum {
     GRIN__CPU_AVX512DQ = 1u << 6
 };
 unsigned grin__cpu_flags(void);
-/* GRIN_CPU=scalar|avx2|avx512 in the environment caps what the kernels may use (tests use it
+/* GRIN_CPU=scalar|avx2|avx512 in the environment picks what the kernels may use (tests use it
  * to hold every SIMD path to the scalar one). */
 unsigned grin__cpu_enabled(void);
+/* GRIN_CPU=avx512 asks for AVX-512 kernels where an AVX2 one would be picked for speed. */
+bool grin__cpu_prefer_avx512(void);
+/* Tests only: restrict the kernels to `enabled` (a subset of grin__cpu_flags()). Not
+ * thread-safe; call before creating detectors. */
+void grin__cpu_override(unsigned enabled, bool prefer_avx512);
 
 /* ---- Thread pool: persistent workers sleeping on a condition variable. grin__pool_run hands
  * out task indices 0..ntasks-1 to the workers and the calling thread, and returns when all

@@ -61,30 +61,13 @@ typedef struct {
 void grin__scan_row_ref(const grin__eval_ctx *e, const grin__row_params *rp, int y,
                         grin__rects *out);
 
-/* Per-thread scratch of the SIMD row scanners, sized for `positions` windows in a row. */
-typedef struct {
-    int8_t *code;  /* stage-0 outcome per position: 1 pass, 0 reject, -1 flat window */
-    float *vnf;    /* inverse window standard deviation per position */
-    int32_t *surv; /* positions that passed stage 0 and were not skipped */
-} grin__row_scratch;
-size_t grin__row_scratch_bytes(int positions);
-void grin__row_scratch_bind(grin__row_scratch *rs, void *mem, int positions);
-
-/* Haar stumps from stage `from` on, with the window's precomputed normalisation. */
-int grin__run_stumps_from(const grin__eval_ctx *e, size_t pos, float vnf, int from);
-
-/* Turns per-position stage-0 codes into hits (running the later stages on survivors),
- * applying OpenCV's skip rule. Shared by every SIMD scanner. */
-void grin__finish_row(const grin__eval_ctx *e, const grin__row_params *rp, int y, int npos,
-                      const grin__row_scratch *rs, grin__rects *out);
-
 /* SIMD row scanners for Haar stump cascades; same results as grin__scan_row_ref. */
 typedef void (*grin__row_fn)(const grin__eval_ctx *e, const grin__row_params *rp, int y,
-                             grin__rects *out, const grin__row_scratch *rs);
+                             grin__rects *out);
 void grin__scan_row_haar_avx512(const grin__eval_ctx *e, const grin__row_params *rp, int y,
-                                grin__rects *out, const grin__row_scratch *rs);
+                                grin__rects *out);
 void grin__scan_row_haar_avx2(const grin__eval_ctx *e, const grin__row_params *rp, int y,
-                              grin__rects *out, const grin__row_scratch *rs);
+                              grin__rects *out);
 /* Words a SIMD scanner may read past the last integral row. */
 #define GRIN__SIMD_PAD 64
 

@@ -1,7 +1,9 @@
-/* eval_avx2.c — Haar stump cascades, 8 windows at a time with AVX2: the first stage densely
- * along a row, the rest on survivors. Same operations in the same order as eval_ref.c (no FMA),
- * so results are identical; tests hold this kernel to the reference. */
+/* eval_avx2.c — Haar stump cascades, 8 neighbouring windows of a row at a time with AVX2, stage
+ * by stage while any is alive. Same operations in the same order as eval_ref.c (no FMA), so
+ * results are identical; tests hold this kernel to the reference. */
 #include "detect_internal.h"
+
+#include <math.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -35,8 +37,34 @@ TARGET static inline __m256d u32_pd(__m128i x)
     return _mm256_sub_pd(d, _mm256_mul_pd(neg, _mm256_set1_pd(4294967296.0)));
 }
 
+/* Rejection mask of one stage for 8 windows: sum of leaves in double, in stump order. */
+TARGET static inline int stage_reject(const grin__eval_ctx *e, const grin__stage *st,
+                                      const uint32_t *s, const uint32_t *t, int step, __m256 vnf)
+{
+    const grin__stump *sp = e->stumps + st->first_tree;
+    __m256d accl = _mm256_setzero_pd(), acch = _mm256_setzero_pd();
+    for (int i = 0; i < st->ntrees; i++) {
+        const grin__hfeat *f = &e->hf[sp[i].feature];
+        const uint32_t *b = f->tilted ? t : s;
+        __m256 v = _mm256_add_ps(
+            _mm256_mul_ps(_mm256_set1_ps(f->w[0]), _mm256_cvtepi32_ps(rect_sum(b, f->o[0], step))),
+            _mm256_mul_ps(_mm256_set1_ps(f->w[1]), _mm256_cvtepi32_ps(rect_sum(b, f->o[1], step))));
+        if (f->w[2] != 0.0f)
+            v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_set1_ps(f->w[2]),
+                                               _mm256_cvtepi32_ps(rect_sum(b, f->o[2], step))));
+        v = _mm256_mul_ps(v, vnf);
+        __m256 left = _mm256_cmp_ps(v, _mm256_set1_ps(sp[i].threshold), _CMP_LT_OQ);
+        __m256 leaf = _mm256_blendv_ps(_mm256_set1_ps(sp[i].right), _mm256_set1_ps(sp[i].left), left);
+        accl = _mm256_add_pd(accl, _mm256_cvtps_pd(_mm256_castps256_ps128(leaf)));
+        acch = _mm256_add_pd(acch, _mm256_cvtps_pd(_mm256_extractf128_ps(leaf, 1)));
+    }
+    __m256d thr = _mm256_set1_pd((double)st->threshold);
+    return _mm256_movemask_pd(_mm256_cmp_pd(accl, thr, _CMP_LT_OQ)) |
+           (_mm256_movemask_pd(_mm256_cmp_pd(acch, thr, _CMP_LT_OQ)) << 4);
+}
+
 TARGET void grin__scan_row_haar_avx2(const grin__eval_ctx *e, const grin__row_params *rp, int y,
-                                     grin__rects *out, const grin__row_scratch *rs)
+                                     grin__rects *out)
 {
     const grin_cascade *c = e->c;
     const int step = rp->step;
@@ -45,13 +73,12 @@ TARGET void grin__scan_row_haar_avx2(const grin__eval_ctx *e, const grin__row_pa
     const uint32_t *S = e->sum + row, *Q = e->sq + row, *T = e->tilt ? e->tilt + row : NULL;
     const __m256d area = _mm256_set1_pd(e->norm_area), tenth = _mm256_set1_pd(1e-1);
     const __m256d one = _mm256_set1_pd(1.0), zero = _mm256_setzero_pd();
-    const grin__stage *st0 = &c->stages[0];
-    const grin__stump *sp = e->stumps + st0->first_tree;
-    const __m256d thr0 = _mm256_set1_pd((double)st0->threshold);
+    bool skip_next = false; /* OpenCV's skip rule carries across chunks */
 
     for (int k0 = 0; k0 < npos; k0 += 8) {
         size_t off = (size_t)k0 * (size_t)step;
         const uint32_t *s = S + off, *q = Q + off, *t = T ? T + off : NULL;
+        int lanes = npos - k0 < 8 ? npos - k0 : 8;
         __m256i vs = rect_sum(s, e->nofs, step);
         __m256i vq = rect_sum(q, e->nofs, step);
         __m256d sl = _mm256_cvtepi32_pd(_mm256_castsi256_si128(vs));
@@ -68,36 +95,36 @@ TARGET void grin__scan_row_haar_avx2(const grin__eval_ctx *e, const grin__row_pa
             pl, _mm256_cmp_pd(_mm256_mul_pd(area, _mm256_cvtps_pd(fl)), tenth, _CMP_LT_OQ));
         __m256d okh = _mm256_and_pd(
             ph, _mm256_cmp_pd(_mm256_mul_pd(area, _mm256_cvtps_pd(fh)), tenth, _CMP_LT_OQ));
-        int ok = _mm256_movemask_pd(okl) | (_mm256_movemask_pd(okh) << 4);
-        __m256 vnf = _mm256_insertf128_ps(_mm256_castps128_ps256(fl), fh, 1);
-        __m256 okmask = _mm256_castpd_ps(_mm256_castsi256_pd(_mm256_setr_epi32(
-            -(ok & 1), -((ok >> 1) & 1), -((ok >> 2) & 1), -((ok >> 3) & 1), -((ok >> 4) & 1),
-            -((ok >> 5) & 1), -((ok >> 6) & 1), -((ok >> 7) & 1))));
-        vnf = _mm256_blendv_ps(_mm256_set1_ps(1.0f), vnf, okmask);
+        unsigned ok = (unsigned)(_mm256_movemask_pd(okl) | (_mm256_movemask_pd(okh) << 4)) &
+                      ((1u << lanes) - 1);
+        __m256 okmask = _mm256_castsi256_ps(_mm256_cmpgt_epi32(
+            _mm256_and_si256(_mm256_set1_epi32((int)ok), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128)),
+            _mm256_setzero_si256()));
+        __m256 vnf = _mm256_blendv_ps(_mm256_set1_ps(1.0f),
+                                      _mm256_insertf128_ps(_mm256_castps128_ps256(fl), fh, 1), okmask);
 
-        __m256d accl = _mm256_setzero_pd(), acch = _mm256_setzero_pd();
-        for (int i = 0; i < st0->ntrees; i++) {
-            const grin__hfeat *f = &e->hf[sp[i].feature];
-            const uint32_t *b = f->tilted ? t : s;
-            __m256 v = _mm256_add_ps(
-                _mm256_mul_ps(_mm256_set1_ps(f->w[0]), _mm256_cvtepi32_ps(rect_sum(b, f->o[0], step))),
-                _mm256_mul_ps(_mm256_set1_ps(f->w[1]), _mm256_cvtepi32_ps(rect_sum(b, f->o[1], step))));
-            if (f->w[2] != 0.0f)
-                v = _mm256_add_ps(v, _mm256_mul_ps(_mm256_set1_ps(f->w[2]),
-                                                   _mm256_cvtepi32_ps(rect_sum(b, f->o[2], step))));
-            v = _mm256_mul_ps(v, vnf);
-            __m256 left = _mm256_cmp_ps(v, _mm256_set1_ps(sp[i].threshold), _CMP_LT_OQ);
-            __m256 leaf = _mm256_blendv_ps(_mm256_set1_ps(sp[i].right), _mm256_set1_ps(sp[i].left), left);
-            accl = _mm256_add_pd(accl, _mm256_cvtps_pd(_mm256_castps256_ps128(leaf)));
-            acch = _mm256_add_pd(acch, _mm256_cvtps_pd(_mm256_extractf128_ps(leaf, 1)));
+        unsigned rej0 = ok ? (unsigned)stage_reject(e, &c->stages[0], s, t, step, vnf) : 0;
+        unsigned alive = 0;
+        for (int l = 0; l < lanes; l++) {
+            if (skip_next) {
+                skip_next = false;
+                continue;
+            }
+            if (!((ok >> l) & 1))
+                continue;
+            if ((rej0 >> l) & 1)
+                skip_next = true;
+            else
+                alive |= 1u << l;
         }
-        int rej = _mm256_movemask_pd(_mm256_cmp_pd(accl, thr0, _CMP_LT_OQ)) |
-                  (_mm256_movemask_pd(_mm256_cmp_pd(acch, thr0, _CMP_LT_OQ)) << 4);
-        _mm256_storeu_ps(rs->vnf + k0, vnf);
-        int lanes = npos - k0 < 8 ? npos - k0 : 8;
-        for (int l = 0; l < lanes; l++)
-            rs->code[k0 + l] = (int8_t)(!((ok >> l) & 1) ? -1 : ((rej >> l) & 1) ? 0 : 1);
+        for (int si = 1; si < c->nstages && alive; si++)
+            alive &= ~(unsigned)stage_reject(e, &c->stages[si], s, t, step, vnf);
+        for (; alive; alive &= alive - 1) {
+            int x = (k0 + __builtin_ctz(alive)) * step;
+            grin__rects_push(out, (grin_rect){(int)lrintf((float)x * rp->scale),
+                                              (int)lrintf((float)y * rp->scale), rp->win_w,
+                                              rp->win_h});
+        }
     }
-    grin__finish_row(e, rp, y, npos, rs, out);
 }
 #endif

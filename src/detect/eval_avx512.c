@@ -1,8 +1,10 @@
-/* eval_avx512.c — Haar stump cascades, 16 windows at a time with AVX-512. Only the first stage
- * runs here, densely along a row; OpenCV's skip rule and the later stages then run on the
- * survivors (grin__finish_row). Every float operation is the reference's, in its order (no FMA),
- * so the results are identical; tests hold this kernel to eval_ref.c. */
+/* eval_avx512.c — Haar stump cascades, 16 neighbouring windows of a row at a time with AVX-512,
+ * stage by stage while any of them is alive, with OpenCV's skip rule applied after the first
+ * stage. Every float operation is the reference's, in its order (no FMA), so results are
+ * identical; tests hold this kernel to eval_ref.c. */
 #include "detect_internal.h"
+
+#include <math.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -31,8 +33,38 @@ TARGET static inline __m512d hi_pd(__m512 v)
     return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
 }
 
+/* Rejection mask of one stage for 16 windows: sum of leaves in double, in stump order. */
+TARGET static inline __mmask16 stage_reject(const grin__eval_ctx *e, const grin__stage *st,
+                                            const uint32_t *s, const uint32_t *t, int step,
+                                            __m512i even, __m512 vnf)
+{
+    const grin__stump *sp = e->stumps + st->first_tree;
+    __m512d accl = _mm512_setzero_pd(), acch = _mm512_setzero_pd();
+    for (int i = 0; i < st->ntrees; i++) {
+        const grin__hfeat *f = &e->hf[sp[i].feature];
+        const uint32_t *b = f->tilted ? t : s;
+        __m512 v = _mm512_add_ps(
+            _mm512_mul_ps(_mm512_set1_ps(f->w[0]),
+                          _mm512_cvtepi32_ps(rect_sum(b, f->o[0], step, even))),
+            _mm512_mul_ps(_mm512_set1_ps(f->w[1]),
+                          _mm512_cvtepi32_ps(rect_sum(b, f->o[1], step, even))));
+        if (f->w[2] != 0.0f)
+            v = _mm512_add_ps(v, _mm512_mul_ps(_mm512_set1_ps(f->w[2]),
+                                               _mm512_cvtepi32_ps(rect_sum(b, f->o[2], step, even))));
+        v = _mm512_mul_ps(v, vnf);
+        __mmask16 left = _mm512_cmp_ps_mask(v, _mm512_set1_ps(sp[i].threshold), _CMP_LT_OQ);
+        __m512 leaf = _mm512_mask_blend_ps(left, _mm512_set1_ps(sp[i].right),
+                                           _mm512_set1_ps(sp[i].left));
+        accl = _mm512_add_pd(accl, lo_pd(leaf));
+        acch = _mm512_add_pd(acch, hi_pd(leaf));
+    }
+    __m512d thr = _mm512_set1_pd((double)st->threshold);
+    return (__mmask16)(_mm512_cmp_pd_mask(accl, thr, _CMP_LT_OQ) |
+                       (_mm512_cmp_pd_mask(acch, thr, _CMP_LT_OQ) << 8));
+}
+
 TARGET void grin__scan_row_haar_avx512(const grin__eval_ctx *e, const grin__row_params *rp, int y,
-                                       grin__rects *out, const grin__row_scratch *rs)
+                                       grin__rects *out)
 {
     const grin_cascade *c = e->c;
     const int step = rp->step;
@@ -42,13 +74,12 @@ TARGET void grin__scan_row_haar_avx512(const grin__eval_ctx *e, const grin__row_
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512d area = _mm512_set1_pd(e->norm_area), tenth = _mm512_set1_pd(1e-1);
     const __m512d one = _mm512_set1_pd(1.0), zero = _mm512_setzero_pd();
-    const grin__stage *st0 = &c->stages[0];
-    const grin__stump *sp = e->stumps + st0->first_tree;
-    const __m512d thr0 = _mm512_set1_pd((double)st0->threshold);
+    bool skip_next = false; /* OpenCV's skip rule carries across chunks */
 
     for (int k0 = 0; k0 < npos; k0 += 16) {
         size_t off = (size_t)k0 * (size_t)step;
         const uint32_t *s = S + off, *q = Q + off, *t = T ? T + off : NULL;
+        int lanes = npos - k0 < 16 ? npos - k0 : 16;
         /* window normalisation, as HaarEvaluator::setWindow */
         __m512i vs = rect_sum(s, e->nofs, step, even);
         __m512i vq = rect_sum(q, e->nofs, step, even);
@@ -68,36 +99,33 @@ TARGET void grin__scan_row_haar_avx512(const grin__eval_ctx *e, const grin__row_
         __mmask8 okh = ph & _mm512_cmp_pd_mask(_mm512_mul_pd(area, _mm512_cvtps_pd(fh)), tenth,
                                                _CMP_LT_OQ);
         __m512 vnf = _mm512_insertf32x8(_mm512_castps256_ps512(fl), fh, 1);
-        __mmask16 ok = (__mmask16)(okl | (okh << 8));
-        vnf = _mm512_mask_blend_ps(ok, _mm512_set1_ps(1.0f), vnf);
+        unsigned ok = (unsigned)(okl | (okh << 8)) & ((1u << lanes) - 1);
+        vnf = _mm512_mask_blend_ps((__mmask16)ok, _mm512_set1_ps(1.0f), vnf);
 
-        __m512d accl = _mm512_setzero_pd(), acch = _mm512_setzero_pd();
-        for (int i = 0; i < st0->ntrees; i++) {
-            const grin__hfeat *f = &e->hf[sp[i].feature];
-            const uint32_t *b = f->tilted ? t : s;
-            __m512 v = _mm512_add_ps(
-                _mm512_mul_ps(_mm512_set1_ps(f->w[0]),
-                              _mm512_cvtepi32_ps(rect_sum(b, f->o[0], step, even))),
-                _mm512_mul_ps(_mm512_set1_ps(f->w[1]),
-                              _mm512_cvtepi32_ps(rect_sum(b, f->o[1], step, even))));
-            if (f->w[2] != 0.0f)
-                v = _mm512_add_ps(v, _mm512_mul_ps(_mm512_set1_ps(f->w[2]),
-                                                   _mm512_cvtepi32_ps(
-                                                       rect_sum(b, f->o[2], step, even))));
-            v = _mm512_mul_ps(v, vnf);
-            __mmask16 left = _mm512_cmp_ps_mask(v, _mm512_set1_ps(sp[i].threshold), _CMP_LT_OQ);
-            __m512 leaf = _mm512_mask_blend_ps(left, _mm512_set1_ps(sp[i].right),
-                                               _mm512_set1_ps(sp[i].left));
-            accl = _mm512_add_pd(accl, lo_pd(leaf));
-            acch = _mm512_add_pd(acch, hi_pd(leaf));
+        unsigned rej0 = ok ? stage_reject(e, &c->stages[0], s, t, step, even, vnf) : 0;
+        /* which windows OpenCV evaluates: not the one after a first-stage rejection */
+        unsigned alive = 0;
+        for (int l = 0; l < lanes; l++) {
+            if (skip_next) {
+                skip_next = false;
+                continue;
+            }
+            if (!((ok >> l) & 1))
+                continue;
+            if ((rej0 >> l) & 1)
+                skip_next = true;
+            else
+                alive |= 1u << l;
         }
-        __mmask16 rej = (__mmask16)(_mm512_cmp_pd_mask(accl, thr0, _CMP_LT_OQ) |
-                                    (_mm512_cmp_pd_mask(acch, thr0, _CMP_LT_OQ) << 8));
-        _mm512_storeu_ps(rs->vnf + k0, vnf);
-        int lanes = npos - k0 < 16 ? npos - k0 : 16;
-        for (int l = 0; l < lanes; l++)
-            rs->code[k0 + l] = (int8_t)(!((ok >> l) & 1) ? -1 : ((rej >> l) & 1) ? 0 : 1);
+        /* later stages densely: at 16 lanes even a few live windows pay */
+        for (int si = 1; si < c->nstages && alive; si++)
+            alive &= ~(unsigned)stage_reject(e, &c->stages[si], s, t, step, even, vnf);
+        for (; alive; alive &= alive - 1) {
+            int x = (k0 + __builtin_ctz(alive)) * step;
+            grin__rects_push(out, (grin_rect){(int)lrintf((float)x * rp->scale),
+                                              (int)lrintf((float)y * rp->scale), rp->win_w,
+                                              rp->win_h});
+        }
     }
-    grin__finish_row(e, rp, y, npos, rs, out);
 }
 #endif
