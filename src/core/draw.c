@@ -48,22 +48,33 @@ static bool drawable(const grin_image *img)
            grin_pixfmt_channels(img->format) > 0;
 }
 
+static int clampi(long long v, long long lo, long long hi)
+{
+    return (int)(v < lo ? lo : (v > hi ? hi : v));
+}
+
 void grin_draw_rect(grin_image *img, int x, int y, int w, int h, int thickness, grin_rgb color)
 {
     if (!drawable(img) || w <= 0 || h <= 0)
         return;
     if (thickness < 1)
         thickness = 1;
-    long long x1 = (long long)x + w, y1 = (long long)y + h;
-    if (x1 > img->width + thickness)
-        x1 = img->width + thickness;
-    if (y1 > img->height + thickness)
-        y1 = img->height + thickness;
+    if (thickness > 256)
+        thickness = 256;
+    /* work in a range that cannot overflow, then clip */
+    long long pad = thickness;
+    int x0 = clampi(x, -pad, img->width + pad), y0 = clampi(y, -pad, img->height + pad);
+    int x1 = clampi((long long)x + w, -pad, img->width + pad);
+    int y1 = clampi((long long)y + h, -pad, img->height + pad);
     int t = thickness;
-    fill(img, x, y, (int)x1, y + t, color);
-    fill(img, x, (int)y1 - t, (int)x1, (int)y1, color);
-    fill(img, x, y, x + t, (int)y1, color);
-    fill(img, (int)x1 - t, y, (int)x1, (int)y1, color);
+    if ((long long)y >= -pad)
+        fill(img, x0, y0, x1, y0 + t, color);
+    if ((long long)y + h <= img->height + pad)
+        fill(img, x0, y1 - t, x1, y1, color);
+    if ((long long)x >= -pad)
+        fill(img, x0, y0, x0 + t, y1, color);
+    if ((long long)x + w <= img->width + pad)
+        fill(img, x1 - t, y0, x1, y1, color);
 }
 
 int grin_draw_text(grin_image *img, int x, int y, const char *text, int scale, grin_rgb fg,
@@ -78,6 +89,8 @@ int grin_draw_text(grin_image *img, int x, int y, const char *text, int scale, g
     size_t n = strlen(text);
     if (n > 4096)
         n = 4096;
+    if (!drawable(img) || x < -(1 << 20) || x > (1 << 20) || y < -(1 << 20) || y > (1 << 20))
+        return (int)n * 6 * scale;
     int adv = 6 * scale;
     int width = (int)n * adv;
     if (!drawable(img))

@@ -269,6 +269,13 @@ static void png_on_warning(png_structp png, png_const_charp msg)
 static grin_status read_png(const uint8_t *data, size_t size, const char *name, grin_image *out,
                             grin_error *err)
 {
+    /* refuse absurd sizes from the IHDR before libpng reads any further */
+    if (size >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
+        uint32_t w = rd32(data + 16, false), h = rd32(data + 20, false);
+        grin_status st = check_dims(name, w, h, err);
+        if (st)
+            return st;
+    }
     png_src src = {data, size, 0, {0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, png_on_error,
                                              png_on_warning);
@@ -286,7 +293,6 @@ static grin_status read_png(const uint8_t *data, size_t size, const char *name, 
                           src.msg[0] ? src.msg : "unreadable");
     }
     png_set_read_fn(png, &src, png_on_read);
-    png_set_user_limits(png, GRIN_MAX_IMAGE_SIDE, GRIN_MAX_IMAGE_SIDE);
     png_read_info(png, info);
     png_uint_32 w, h;
     int depth, ctype, interlace;

@@ -1,0 +1,134 @@
+/* test_core.c — status strings, images and conversions, drawing, the worker pool. */
+#include "test_util.h"
+
+#include <stdatomic.h>
+
+#include "core/internal.h"
+
+static void test_status_strings(void **state)
+{
+    (void)state;
+    assert_string_equal(grin_status_str(GRIN_OK), "ok");
+    for (int s = GRIN_OK; s <= GRIN_ERR_INTERNAL; s++) {
+        const char *m = grin_status_str((grin_status)s);
+        assert_non_null(m);
+        assert_true(strlen(m) > 1);
+    }
+    assert_string_equal(grin_status_str((grin_status)999), "unknown status");
+    assert_non_null(strstr(grin_version(), "."));
+    assert_true(strlen(grin_cpu_features()) > 0);
+}
+
+static void test_image_alloc_limits(void **state)
+{
+    (void)state;
+    grin_image img;
+    assert_int_equal(grin_image_alloc(0, 10, GRIN_PIX_GRAY8, &img), GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(grin_image_alloc(10, 10, (grin_pixfmt)42, &img), GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(grin_image_alloc(100000, 100000, GRIN_PIX_RGB24, &img), GRIN_ERR_TOO_LARGE);
+    assert_int_equal(grin_image_alloc(16384, 16384, GRIN_PIX_GRAY8, &img), GRIN_ERR_TOO_LARGE);
+    assert_int_equal(grin_image_alloc(13, 7, GRIN_PIX_RGB24, &img), GRIN_OK);
+    assert_true(img.stride >= 39);
+    assert_int_equal(img.stride % 32, 0);
+    grin_image_free(&img);
+    assert_null(img.data);
+    grin_image_free(NULL);
+}
+
+/* OpenCV 4's cvtColor(BGR2GRAY) values, computed with cv2 for these pixels. */
+static void test_gray_matches_opencv(void **state)
+{
+    (void)state;
+    static const uint8_t px[][3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {12, 200, 77},
+                                    {255, 255, 255}, {1, 2, 3}, {174, 180, 171}};
+    static const uint8_t want[] = {76, 150, 29, 130, 255, 2, 177};
+    size_t n = sizeof want;
+    grin_image rgb, gray, bgr, gray2;
+    assert_int_equal(grin_image_alloc((int)n, 1, GRIN_PIX_RGB24, &rgb), GRIN_OK);
+    for (size_t i = 0; i < n; i++)
+        memcpy(rgb.data + 3 * i, px[i], 3);
+    assert_int_equal(grin_image_convert(&rgb, GRIN_PIX_GRAY8, &gray), GRIN_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(gray.data[i], want[i]);
+    assert_int_equal(grin_image_convert(&rgb, GRIN_PIX_BGR24, &bgr), GRIN_OK);
+    assert_int_equal(bgr.data[0], 0);
+    assert_int_equal(bgr.data[2], 255);
+    assert_int_equal(grin_image_convert(&bgr, GRIN_PIX_GRAY8, &gray2), GRIN_OK);
+    assert_memory_equal(gray.data, gray2.data, n);
+    grin_image_free(&rgb);
+    grin_image_free(&gray);
+    grin_image_free(&bgr);
+    grin_image_free(&gray2);
+}
+
+static void test_draw_clips(void **state)
+{
+    (void)state;
+    grin_image img;
+    assert_int_equal(grin_image_alloc(40, 30, GRIN_PIX_RGB24, &img), GRIN_OK);
+    memset(img.data, 0, (size_t)img.stride * 30);
+    grin_rgb red = {255, 0, 0};
+    grin_draw_rect(&img, 5, 5, 10, 10, 1, red);
+    assert_int_equal(img.data[5 * img.stride + 3 * 5], 255);      /* top-left corner */
+    assert_int_equal(img.data[14 * img.stride + 3 * 14], 255);    /* bottom-right corner */
+    assert_int_equal(img.data[10 * img.stride + 3 * 10], 0);      /* inside stays */
+    /* boxes far outside, huge or negative must not crash */
+    grin_draw_rect(&img, -100, -100, 1000, 1000, 3, red);
+    grin_draw_rect(&img, 2147483600, 2147483600, 100, 100, 2, red);
+    grin_draw_rect(&img, 10, 10, -5, 3, 1, red);
+    int w = grin_draw_text(&img, 1, 1, "ab 0.93", 1, red, NULL);
+    assert_int_equal(w, 7 * 6);
+    w = grin_draw_text(&img, 35, 25, "\x01\xff overflow text", 2, red, &red);
+    assert_true(w > 0);
+    grin_draw_text(NULL, 0, 0, "x", 1, red, NULL);
+    grin_image_free(&img);
+}
+
+typedef struct {
+    atomic_int sum;
+    atomic_int count;
+    atomic_int max_thread;
+} pool_ctx;
+
+static void pool_task(void *ctx, int task, int thread)
+{
+    pool_ctx *p = ctx;
+    atomic_fetch_add(&p->sum, task);
+    atomic_fetch_add(&p->count, 1);
+    int m = atomic_load(&p->max_thread);
+    while (thread > m && !atomic_compare_exchange_weak(&p->max_thread, &m, thread))
+        ;
+}
+
+static void test_pool(void **state)
+{
+    (void)state;
+    for (int threads = 1; threads <= 4; threads++) {
+        grin__pool *pool = grin__pool_create(threads);
+        assert_non_null(pool);
+        assert_int_equal(grin__pool_threads(pool), threads);
+        for (int round = 0; round < 50; round++) {
+            pool_ctx c;
+            atomic_init(&c.sum, 0);
+            atomic_init(&c.count, 0);
+            atomic_init(&c.max_thread, 0);
+            int n = 1 + round * 7;
+            grin__pool_run(pool, pool_task, &c, n);
+            assert_int_equal(atomic_load(&c.count), n);
+            assert_int_equal(atomic_load(&c.sum), n * (n - 1) / 2);
+            assert_true(atomic_load(&c.max_thread) < threads);
+        }
+        grin__pool_run(pool, pool_task, NULL, 0); /* no tasks: nothing runs */
+        grin__pool_free(pool);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_status_strings), cmocka_unit_test(test_image_alloc_limits),
+        cmocka_unit_test(test_gray_matches_opencv), cmocka_unit_test(test_draw_clips),
+        cmocka_unit_test(test_pool),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
