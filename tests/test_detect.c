@@ -98,7 +98,8 @@ static grin_rect *raw_hits(const grin_cascade *c, const grin_image *img, double 
     const grin_rect *r = grin_detector_results(d, &m);
     assert_int_equal(m, *n);
     grin_rect *copy = malloc((m ? m : 1) * sizeof *copy);
-    memcpy(copy, r, m * sizeof *copy);
+    if (m)
+        memcpy(copy, r, m * sizeof *copy);
     grin_detector_free(d);
     return copy;
 }

@@ -657,9 +657,10 @@ grin_status grin_cascade_load_memory(const void *xml, size_t size, const char *n
     }
     xmlNode *top = xmlDocGetRootElement(doc);
     if (!is_elem(top, "opencv_storage")) {
+        grin__fail(err, GRIN_ERR_FORMAT, "%s: not an OpenCV cascade: root element is <%.64s>, "
+                   "not <opencv_storage>", name, top ? (const char *)top->name : "none");
         xmlFreeDoc(doc);
-        return grin__fail(err, GRIN_ERR_FORMAT, "%s: not an OpenCV cascade: root element is <%s>, "
-                          "not <opencv_storage>", name, top ? (const char *)top->name : "none");
+        return GRIN_ERR_FORMAT;
     }
     xmlNode *root = first_elem(top);
     loader L = {.name = name, .err = err, .st = GRIN_OK};

@@ -477,10 +477,12 @@ grin_status grin_detect(grin_detector *d, const grin_cascade *c, const grin_imag
     }
     size_t k = 0;
     for (int t = 0; t < d->threads; t++) {
-        memcpy(d->results + k, d->slots[t].rects.v, d->slots[t].rects.n * sizeof(grin_rect));
+        if (d->slots[t].rects.n)
+            memcpy(d->results + k, d->slots[t].rects.v, d->slots[t].rects.n * sizeof(grin_rect));
         k += d->slots[t].rects.n;
     }
-    qsort(d->results, ncand, sizeof(grin_rect), cmp_rect);
+    if (ncand)
+        qsort(d->results, ncand, sizeof(grin_rect), cmp_rect);
     size_t n = grin__group_rects(d->results, ncand, p.min_neighbors, 0.2);
     if (n == (size_t)-1)
         return fail(d, GRIN_ERR_NO_MEMORY, "grin_detect: out of memory grouping");
@@ -495,10 +497,11 @@ grin_status grin_detect(grin_detector *d, const grin_cascade *c, const grin_imag
             d->results[kept++] = (grin_rect){x0, y0, x1 - x0, y1 - y0};
     }
     n = kept;
-    qsort(d->results, n, sizeof(grin_rect), cmp_rect);
+    if (n)
+        qsort(d->results, n, sizeof(grin_rect), cmp_rect);
     d->nresults = n;
     *count = n;
-    if (faces)
+    if (faces && n && capacity)
         memcpy(faces, d->results, (n < capacity ? n : capacity) * sizeof(grin_rect));
     if (n > capacity)
         return fail(d, GRIN_ERR_BUFFER_TOO_SMALL, "grin_detect: %zu faces found, room for %zu", n,

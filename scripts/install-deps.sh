@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs the Debian 12 packages grin needs. Idempotent: apt-get runs only
+# when something is missing, and `apt-get update` at most once.
+#   scripts/install-deps.sh          build + run (the demo)
+#   scripts/install-deps.sh --test   also the tests, oracles, sanitizers, fuzzing, benchmarks
+set -euo pipefail
+
+BUILD_PKGS=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev zlib1g-dev
+            libxml2-dev opencv-data)
+TEST_PKGS=(libcmocka-dev python3 python3-opencv python3-numpy libopencv-dev clang
+           libclang-rt-14-dev)
+
+pkgs=("${BUILD_PKGS[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  pkgs+=("${TEST_PKGS[@]}")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if (( ${#missing[@]} )); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing ${missing[*]}; run as root (or install them yourself)" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "install-deps: all ${#pkgs[@]} packages present"

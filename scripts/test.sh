@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# test.sh — sets up everything and runs every test: a -Werror Release build with the unit,
+# CLI and OpenCV-parity tests; the unit tests again under ASan+UBSan; and each libFuzzer target
+# for GRIN_FUZZ_SECONDS (default 30) seconds. Ends with "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh --test || exit 1
+
+jobs=$(nproc)
+passed=0
+failed=0
+step() { # name, command...
+  local name=$1; shift
+  echo "=== $name"
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "=== FAILED: $name"; fi
+}
+
+release() {
+  cmake -S . -B build-test -DCMAKE_BUILD_TYPE=Release -DGRIN_WERROR=ON >/dev/null &&
+    cmake --build build-test -j"$jobs" &&
+    (cd build-test && ctest --output-on-failure -j"$jobs")
+}
+sanitized() {
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRIN_WERROR=ON \
+        -DGRIN_SANITIZE=address >/dev/null &&
+    cmake --build build-asan -j"$jobs" &&
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+       ctest --output-on-failure -L unit -j"$jobs")
+}
+fuzz() {
+  local secs=${GRIN_FUZZ_SECONDS:-30}
+  CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRIN_FUZZ=ON >/dev/null &&
+    cmake --build build-fuzz -j"$jobs" --target fuzz_cascade fuzz_image || return 1
+  local t rc=0
+  for t in fuzz_cascade fuzz_image; do
+    local corpus; corpus=$(mktemp -d)
+    cp tests/fuzz/corpus/$t/* "$corpus"/
+    echo "fuzzing $t for ${secs}s"
+    ./build-fuzz/tests/$t -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 \
+      -print_final_stats=1 "$corpus" 2>&1 | tail -n 3 || rc=1
+    rm -rf "$corpus"
+  done
+  return $rc
+}
+
+step "release build + ctest (unit, cli, parity with OpenCV)" release
+step "ASan+UBSan build + unit tests" sanitized
+step "libFuzzer targets" fuzz
+echo "test.sh: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
