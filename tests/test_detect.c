@@ -126,7 +126,9 @@ static void test_kernels_match_reference(void **state)
     (void)state;
     const char *cascades[] = {"haarcascades/haarcascade_frontalface_default.xml",
                               "haarcascades/haarcascade_smile.xml",
-                              "haarcascades/haarcascade_frontalface_alt2.xml"};
+                              "haarcascades/haarcascade_frontalface_alt2.xml",
+                              "lbpcascades/lbpcascade_frontalface_improved.xml",
+                              "haarcascades/haarcascade_eye_tree_eyeglasses.xml"};
     unsigned all = grin__cpu_flags();
     struct {
         unsigned mask;
@@ -139,7 +141,7 @@ static void test_kernels_match_reference(void **state)
     imgs[2] = noise_image(203, 157, 1);
     imgs[3] = noise_image(96, 300, 2);
     size_t compared = 0;
-    for (size_t ci = 0; ci < 3; ci++) {
+    for (size_t ci = 0; ci < sizeof cascades / sizeof cascades[0]; ci++) {
         grin_cascade *c = load(cascades[ci]);
         for (int ii = 0; ii < 4; ii++) {
             for (int sfi = 0; sfi < 2; sfi++) {

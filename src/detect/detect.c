@@ -50,6 +50,8 @@ struct grin_detector {
     size_t feat_cap;
     grin__stump *stumps;
     size_t stump_cap;
+    grin__tree8 *trees8;
+    size_t tree8_cap;
     grin_rect *results;
     size_t nresults, cap_results;
 };
@@ -121,6 +123,7 @@ void grin_detector_free(grin_detector *d)
     free(d->hf);
     free(d->lofs);
     free(d->stumps);
+    free(d->trees8);
     free(d->results);
     free(d);
 }
@@ -169,6 +172,30 @@ static bool resolve_features(grin_detector *d, const grin_cascade *c, size_t S)
                                          c->leaves[tr->first_leaf + 1]};
         }
     }
+    if (c->max_nodes > 1 && c->max_nodes <= GRIN__TREE8_NODES) {
+        if ((size_t)c->ntrees > d->tree8_cap) {
+            grin__tree8 *t8 = realloc(d->trees8, (size_t)c->ntrees * sizeof *t8);
+            if (!t8)
+                return false;
+            d->trees8 = t8;
+            d->tree8_cap = (size_t)c->ntrees;
+        }
+        for (int t = 0; t < c->ntrees; t++) {
+            const grin__tree *tr = &c->trees[t];
+            grin__tree8 *q = &d->trees8[t];
+            memset(q, 0, sizeof *q);
+            q->nodes = tr->node_count;
+            for (int k = 0; k < tr->node_count; k++) {
+                const grin__node *nd = &c->nodes[tr->first_node + k];
+                q->feature[k] = nd->feature;
+                q->threshold[k] = nd->threshold;
+                q->left[k] = nd->left;
+                q->right[k] = nd->right;
+            }
+            for (int k = 0; k <= tr->node_count; k++)
+                q->leaves[k] = c->leaves[tr->first_leaf + k];
+        }
+    }
     int32_t s = (int32_t)S;
     for (size_t i = 0; i < n; i++) {
         const grin__feature *f = &c->features[i];
@@ -206,22 +233,28 @@ static bool resolve_features(grin_detector *d, const grin_cascade *c, size_t S)
     return true;
 }
 
-/* The row scanner for this cascade on this CPU: SIMD for Haar stumps, else the reference. */
+/* The row scanner for this cascade on this CPU: SIMD where a kernel exists, else the
+ * reference. */
 static grin__row_fn pick_scanner(const grin_cascade *c)
 {
-    if (c->type != GRIN_FEATURE_HAAR || c->max_nodes != 1)
-        return NULL;
 #if defined(__x86_64__)
     /* On Zen 4 the 8-lane AVX2 kernel measures faster than the 16-lane AVX-512 one (fewer dead
      * lanes, no cross-lane permutes), so AVX-512 is used only when asked for (GRIN_CPU=avx512). */
     unsigned f = grin__cpu_enabled();
     unsigned want512 = GRIN__CPU_AVX512F | GRIN__CPU_AVX512DQ | GRIN__CPU_AVX512BW | GRIN__CPU_AVX512VL;
-    if (grin__cpu_prefer_avx512() && (f & want512) == want512)
-        return grin__scan_row_haar_avx512;
-    if (f & GRIN__CPU_AVX2)
-        return grin__scan_row_haar_avx2;
-    if ((f & want512) == want512)
-        return grin__scan_row_haar_avx512;
+    bool has512 = (f & want512) == want512, has2 = (f & GRIN__CPU_AVX2) != 0;
+    if (c->type == GRIN_FEATURE_HAAR && c->max_nodes == 1) {
+        if (has512 && (grin__cpu_prefer_avx512() || !has2))
+            return grin__scan_row_haar_avx512;
+        if (has2)
+            return grin__scan_row_haar_avx2;
+    } else if (has2 && c->type == GRIN_FEATURE_HAAR && c->max_nodes <= GRIN__TREE8_NODES) {
+        return grin__scan_row_haar_tree_avx2;
+    } else if (has2 && c->type == GRIN_FEATURE_LBP && c->max_nodes == 1) {
+        return grin__scan_row_lbp_avx2;
+    }
+#else
+    (void)c;
 #endif
     return NULL;
 }
@@ -417,6 +450,7 @@ grin_status grin_detect(grin_detector *d, const grin_cascade *c, const grin_imag
     atomic_init(&J.oom, 0);
     J.base.c = c;
     J.base.stumps = d->stumps;
+    J.base.trees8 = d->trees8;
     J.base.hf = d->hf;
     J.base.lofs = d->lofs;
     J.base.stride = S;

@@ -28,10 +28,20 @@ typedef struct {
     float threshold, left, right;
 } grin__stump;
 
+/* A tree of at most 7 nodes (8 leaves), padded, for the SIMD kernels: lanes follow their own
+ * paths through the same small tables. */
+#define GRIN__TREE8_NODES 7
+typedef struct {
+    int32_t feature[8], left[8], right[8];
+    float threshold[8], leaves[8];
+    int nodes;
+} grin__tree8;
+
 /* Everything the evaluation of one scale needs. */
 typedef struct {
     const grin_cascade *c;
     const grin__stump *stumps; /* all stumps in stage order when c->max_nodes == 1 */
+    const grin__tree8 *trees8; /* all trees in stage order when 1 < max_nodes <= 7 */
     const grin__hfeat *hf;  /* Haar: per feature */
     const int32_t *lofs;    /* LBP: 16 offsets per feature */
     const uint32_t *sum, *sq, *tilt;
@@ -68,6 +78,10 @@ void grin__scan_row_haar_avx512(const grin__eval_ctx *e, const grin__row_params 
                                 grin__rects *out);
 void grin__scan_row_haar_avx2(const grin__eval_ctx *e, const grin__row_params *rp, int y,
                               grin__rects *out);
+void grin__scan_row_haar_tree_avx2(const grin__eval_ctx *e, const grin__row_params *rp, int y,
+                                   grin__rects *out);
+void grin__scan_row_lbp_avx2(const grin__eval_ctx *e, const grin__row_params *rp, int y,
+                             grin__rects *out);
 /* Words a SIMD scanner may read past the last integral row. */
 #define GRIN__SIMD_PAD 64
 
