@@ -161,6 +161,104 @@ GRIN_API grin_status grin_detect(grin_detector *d, const grin_cascade *c, const 
                                  size_t *count);
 GRIN_API const grin_rect *grin_detector_results(const grin_detector *d, size_t *count);
 
+
+/* ---------------------------------------------------------------- landmarks */
+
+typedef struct grin_point2f {
+    float x, y;
+} grin_point2f;
+
+/* An ensemble-of-regression-trees face landmark model (Kazemi & Sullivan 2014). Loads dlib's
+ * serialized shape_predictor (e.g. Debian's /usr/share/dlib/shape_predictor_68_face_landmarks.dat)
+ * or grin's own mmap-able format, told apart by content. Immutable: share between threads. */
+typedef struct grin_landmarker grin_landmarker;
+
+#define GRIN_DEFAULT_LANDMARK_MODEL "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
+
+typedef struct grin_landmarker_info {
+    int parts;             /* landmarks per face, 68 for the iBUG scheme */
+    int levels;            /* cascade levels */
+    int trees;             /* trees in all */
+    int features;          /* pixel features in all levels */
+    int half_leaves;       /* leaf values stored as float16 */
+    int native;            /* loaded from grin's format (memory-mapped) */
+} grin_landmarker_info;
+
+GRIN_API grin_status grin_landmarker_load(const char *path, grin_landmarker **out,
+                                          grin_error *err);
+GRIN_API grin_status grin_landmarker_load_memory(const void *data, size_t size, const char *name,
+                                                 grin_landmarker **out, grin_error *err);
+GRIN_API void grin_landmarker_free(grin_landmarker *m);
+GRIN_API void grin_landmarker_get_info(const grin_landmarker *m, grin_landmarker_info *out);
+/* Writes grin's landmark format: magic, version, metadata, 64-byte aligned arrays; with
+ * half_leaves the leaf values are stored as IEEE float16 (half the size). */
+GRIN_API grin_status grin_landmarker_save(const grin_landmarker *m, const char *path,
+                                          int half_leaves, grin_error *err);
+
+/* Landmarks of the face in `box` (x, y, width, height; dlib's rectangle x..x+w-1,
+ * y..y+h-1), evaluated exactly as dlib's shape_predictor does on the grey image (colour input
+ * is read through grin's grey conversion). Writes parts() points, unrounded (dlib rounds them
+ * to integers; floor(v + 0.5) gives dlib's values). */
+GRIN_API grin_status grin_landmarks(const grin_landmarker *m, const grin_image *img, grin_rect box,
+                                    grin_point2f *points, size_t capacity, grin_error *err);
+
+/* ---------------------------------------------------------------- alignment */
+
+/* Maps faces onto a horizontally symmetric template (the landmark model's mean shape with
+ * left/right pairs mirrored and averaged) with a least-squares similarity transform (rotation,
+ * uniform scale, translation), as the reference study does before classification. */
+typedef struct grin_align_params {
+    int size;             /* side of the square output crop in pixels; default 64 */
+    float margin;         /* fraction of the side left around the template; default 0.1 */
+    float max_distortion; /* a full affine fit of the landmarks whose singular-value ratio exceeds
+                             this marks them unreliable: the plain box crop is used; default 2 */
+} grin_align_params;
+
+GRIN_API void grin_align_params_default(grin_align_params *p);
+
+/* The result of fitting one face's landmarks. Transforms map image (x, y) to crop (u, v):
+ * u = m[0] x + m[1] y + m[2], v = m[3] x + m[4] y + m[5]. */
+typedef struct grin_align_fit {
+    float similarity[6]; /* what grin_align_warp applies when usable */
+    float affine[6];     /* the unconstrained least-squares affine fit */
+    float distortion;    /* largest / smallest singular value of the affine fit's 2x2 part */
+    float rms_error;     /* RMS distance (crop pixels) of the similarity-mapped landmarks to the template */
+    int usable;          /* distortion <= max_distortion */
+} grin_align_fit;
+
+typedef struct grin_aligner grin_aligner;
+
+/* Builds the template from a landmark model (68-point iBUG layout for the left/right pairing;
+ * other layouts are refused). Immutable: share between threads. */
+GRIN_API grin_status grin_aligner_create(const grin_landmarker *m, const grin_align_params *p,
+                                         grin_aligner **out, grin_error *err);
+GRIN_API void grin_aligner_free(grin_aligner *a);
+/* Template points in crop coordinates (count = parts) and, for each point, the index of its
+ * mirror image under a horizontal flip (pairs swap, points on the midline map to themselves). */
+GRIN_API const grin_point2f *grin_aligner_template(const grin_aligner *a, size_t *count);
+GRIN_API const int *grin_aligner_flip_map(const grin_aligner *a);
+GRIN_API void grin_aligner_get_params(const grin_aligner *a, grin_align_params *out);
+
+GRIN_API grin_status grin_align_fit_points(const grin_aligner *a, const grin_point2f *points,
+                                           size_t count, grin_align_fit *out);
+/* Warps `img` into `out` (allocated here, size x size, same pixel format) with bilinear
+ * sampling in one pass: by fit->similarity when fit is usable, else the plain crop of `box`
+ * with the same margin. Returns 1 in *aligned when the landmarks were used. */
+GRIN_API grin_status grin_align_warp(const grin_aligner *a, const grin_image *img,
+                                     const grin_align_fit *fit, grin_rect box, grin_image *out,
+                                     int *aligned);
+
+/* Temporal smoothing of one face's landmarks across video frames: a One-Euro filter per
+ * coordinate (smooth when still, responsive when moving). One per tracked face. */
+typedef struct grin_landmark_filter grin_landmark_filter;
+GRIN_API grin_status grin_landmark_filter_create(size_t count, float min_cutoff_hz, float beta,
+                                                 grin_landmark_filter **out);
+GRIN_API void grin_landmark_filter_free(grin_landmark_filter *f);
+GRIN_API void grin_landmark_filter_reset(grin_landmark_filter *f);
+/* Filters points in place; t is the frame time in seconds (strictly increasing). */
+GRIN_API grin_status grin_landmark_filter_apply(grin_landmark_filter *f, double t,
+                                                grin_point2f *points, size_t count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,8 +7,11 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: grin <command> [options]\n\n"
                "commands:\n"
-               "  detect   find faces in images, print JSON lines, optionally draw boxes\n"
-               "  bench    time a stage (bench detect --image FILE)\n\n"
+               "  detect             find faces in images, print JSON lines, optionally draw boxes\n"
+               "  landmarks          68 facial landmarks per face (dlib's ERT model), as JSON\n"
+               "  align              detect, landmark and align a labelled set into crops\n"
+               "  convert-landmarks  write a landmark model in grin's fast-loading format\n"
+               "  bench              time a stage (bench detect|landmarks ...)\n\n"
                "grin --version prints the version, build type and CPU features in use.\n"
                "grin <command> --help shows a command's options.\n");
 }
@@ -31,6 +34,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "detect"))
         return cmd_detect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "landmarks"))
+        return cmd_landmarks(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert-landmarks"))
+        return cmd_convert_landmarks(argc - 1, argv + 1);
+    if (!strcmp(cmd, "align"))
+        return cmd_align(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try grin --help)", cmd);

@@ -1,0 +1,364 @@
+/* landmarks.c — loading landmark models (dlib's format or grin's, by content) and running the
+ * ERT cascade exactly as dlib's shape_predictor::operator() does: the same similarity
+ * transform, the same float operations in the same order, the same pixel rounding, the same
+ * leaf sums. */
+#include "landmarks_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_FILE_BYTES ((size_t)1 << 30)
+
+grin_status grin__read_file(const char *path, uint8_t **data, size_t *size, size_t limit,
+                            grin_error *err);
+
+grin_status grin__lm_validate(const grin_landmarker *m, const char *name, grin_error *err)
+{
+#define BAD(...) return grin__fail(err, GRIN_ERR_FORMAT, __VA_ARGS__)
+    uint32_t trees = 0, feats = 0;
+    for (uint32_t i = 0; i < 2 * m->parts; i++)
+        if (!isfinite(m->initial[i]))
+            BAD("%s: initial shape value %u is not finite", name, i);
+    for (uint32_t l = 0; l < m->nlevels; l++) {
+        const grin__lm_level *lv = &m->levels[l];
+        if (lv->first_tree != trees || lv->ntrees > m->ntrees - trees ||
+            lv->first_feature != feats || lv->nfeatures > m->nfeatures - feats)
+            BAD("%s: level %u: tree or feature ranges out of bounds", name, l);
+        for (uint32_t t = lv->first_tree; t < lv->first_tree + lv->ntrees; t++) {
+            const grin__lm_tree *tr = &m->trees[t];
+            uint32_t nl = tr->nleaves;
+            if (nl != tr->nsplits + 1 || nl == 0 || (nl & (nl - 1)) != 0)
+                BAD("%s: level %u tree %u: %u splits and %u leaves do not make a complete tree",
+                    name, l, t - lv->first_tree, tr->nsplits, nl);
+            if (tr->first_split > m->nsplits || tr->nsplits > m->nsplits - tr->first_split ||
+                tr->first_leaf > m->nleaves || nl > m->nleaves - tr->first_leaf)
+                BAD("%s: level %u tree %u: split or leaf range out of bounds", name, l,
+                    t - lv->first_tree);
+            for (uint32_t k = 0; k < tr->nsplits; k++) {
+                const grin__lm_split *sp = &m->splits[tr->first_split + k];
+                if (sp->idx1 >= lv->nfeatures || sp->idx2 >= lv->nfeatures)
+                    BAD("%s: level %u tree %u: split reads feature %u of %u", name, l,
+                        t - lv->first_tree, sp->idx1 > sp->idx2 ? sp->idx1 : sp->idx2,
+                        lv->nfeatures);
+                if (!isfinite(sp->thresh))
+                    BAD("%s: level %u tree %u: threshold is not finite", name, l,
+                        t - lv->first_tree);
+            }
+        }
+        for (uint32_t f = lv->first_feature; f < lv->first_feature + lv->nfeatures; f++) {
+            if (m->anchor[f] >= m->parts)
+                BAD("%s: level %u: feature anchored to landmark %u of %u", name, l, m->anchor[f],
+                    m->parts);
+            if (!isfinite(m->deltas[2 * f]) || !isfinite(m->deltas[2 * f + 1]))
+                BAD("%s: level %u: feature offset is not finite", name, l);
+        }
+        trees += lv->ntrees;
+        feats += lv->nfeatures;
+    }
+    if (trees != m->ntrees || feats != m->nfeatures)
+        BAD("%s: levels cover %u trees and %u features, the model has %u and %u", name, trees,
+            feats, m->ntrees, m->nfeatures);
+    /* leaf values: float32 models must be finite (float16 ones were checked when written) */
+    if (!m->half) {
+        const float *lv = m->leaves;
+        size_t n = (size_t)m->nleaves * 2 * m->parts;
+        for (size_t i = 0; i < n; i++)
+            if (!isfinite(lv[i]))
+                BAD("%s: leaf value %zu is not finite", name, i);
+    }
+    return GRIN_OK;
+#undef BAD
+}
+
+static const char *sniff(const uint8_t *d, size_t n)
+{
+    if (n >= 3 && d[0] == 'B' && d[1] == 'Z' && d[2] == 'h')
+        return "a bzip2 archive (decompress it first: bunzip2)";
+    if (n >= 2 && d[0] == 0x1f && d[1] == 0x8b)
+        return "a gzip archive (decompress it first)";
+    if (n >= 5 && (memcmp(d, "<?xml", 5) == 0 || memcmp(d, "<open", 5) == 0))
+        return "an XML file (a cascade? landmark models are dlib .dat files)";
+    if (n >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff)
+        return "a JPEG image";
+    if (n >= 4 && memcmp(d, "\x89PNG", 4) == 0)
+        return "a PNG image";
+    return NULL;
+}
+
+static grin_status load_common(const uint8_t *data, size_t size, const char *name,
+                               grin_landmarker *m, grin_error *err)
+{
+    if (size == 0)
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: empty file", name);
+    const char *what = sniff(data, size);
+    if (what)
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: not a landmark model: looks like %s", name,
+                          what);
+    if (grin__lm_is_native(data, size))
+        return grin__lm_read_native(data, size, name, m, err);
+    return grin__lm_read_dlib(data, size, name, m, err);
+}
+
+void grin_landmarker_free(grin_landmarker *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < 8; i++)
+        free(m->heap[i]);
+    if (m->map)
+        munmap(m->map, m->map_size);
+    free(m);
+}
+
+grin_status grin_landmarker_load_memory(const void *data, size_t size, const char *name,
+                                        grin_landmarker **out, grin_error *err)
+{
+    if (!out || (!data && size))
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "invalid argument");
+    *out = NULL;
+    if (!name)
+        name = "<memory>";
+    grin_landmarker *m = calloc(1, sizeof *m);
+    if (!m)
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "%s: out of memory", name);
+    const uint8_t *d = data;
+    if (grin__lm_is_native(d, size)) {
+        /* arrays are used in place: give them the alignment they were written with */
+        void *copy = grin__aligned_alloc(size);
+        if (!copy) {
+            free(m);
+            return grin__fail(err, GRIN_ERR_NO_MEMORY, "%s: out of memory", name);
+        }
+        memcpy(copy, d, size);
+        m->heap[7] = copy;
+        d = copy;
+    }
+    grin_status st = load_common(d, size, name, m, err);
+    if (st) {
+        grin_landmarker_free(m);
+        return st;
+    }
+    *out = m;
+    return GRIN_OK;
+}
+
+grin_status grin_landmarker_load(const char *path, grin_landmarker **out, grin_error *err)
+{
+    if (!path || !out)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "invalid argument");
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return grin__fail(err, GRIN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat stt;
+    if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode)) {
+        close(fd);
+        return grin__fail(err, GRIN_ERR_IO, "%s: not a regular file", path);
+    }
+    size_t size = (size_t)stt.st_size;
+    if (size > MAX_FILE_BYTES) {
+        close(fd);
+        return grin__fail(err, GRIN_ERR_TOO_LARGE, "%s: %zu bytes is too large for a model", path,
+                          size);
+    }
+    grin_landmarker *m = calloc(1, sizeof *m);
+    if (!m) {
+        close(fd);
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "%s: out of memory", path);
+    }
+    void *map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    close(fd);
+    if (map == MAP_FAILED) {
+        free(m);
+        if (size == 0)
+            return grin__fail(err, GRIN_ERR_FORMAT, "%s: empty file", path);
+        return grin__fail(err, GRIN_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+    }
+    m->map = map;
+    m->map_size = size;
+    grin_status st = load_common(map, size, path, m, err);
+    if (st == GRIN_OK && !m->native) { /* dlib's format was parsed into the heap */
+        munmap(map, size);
+        m->map = NULL;
+        m->map_size = 0;
+    } else if (st == GRIN_OK) {
+        posix_madvise(map, size, POSIX_MADV_WILLNEED);
+    }
+    if (st) {
+        grin_landmarker_free(m);
+        return st;
+    }
+    *out = m;
+    return GRIN_OK;
+}
+
+void grin_landmarker_get_info(const grin_landmarker *m, grin_landmarker_info *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!m)
+        return;
+    out->parts = (int)m->parts;
+    out->levels = (int)m->nlevels;
+    out->trees = (int)m->ntrees;
+    out->features = (int)m->nfeatures;
+    out->half_leaves = m->half;
+    out->native = m->native;
+}
+
+/* ------------------------------------------------------------------ evaluation */
+
+static inline float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, x;
+    if (exp == 0) {
+        if (man == 0) {
+            x = sign;
+        } else { /* subnormal */
+            int e = -1;
+            do {
+                man <<= 1;
+                e++;
+            } while (!(man & 0x400));
+            x = sign | (uint32_t)(127 - 15 - e) << 23 | (man & 0x3ff) << 13;
+        }
+    } else if (exp == 31) {
+        x = sign | 0x7f800000 | man << 13;
+    } else {
+        x = sign | (exp + 127 - 15) << 23 | man << 13;
+    }
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+static inline uint8_t gray_at(const grin_image *img, long x, long y)
+{
+    const uint8_t *p = img->data + (size_t)y * (size_t)img->stride;
+    switch (img->format) {
+    case GRIN_PIX_GRAY8: return p[x];
+    case GRIN_PIX_RGB24:
+        p += 3 * x;
+        return (uint8_t)((p[0] * 9798 + p[1] * 19235 + p[2] * 3735 + 16384) >> 15);
+    default:
+        p += 3 * x;
+        return (uint8_t)((p[2] * 9798 + p[1] * 19235 + p[0] * 3735 + 16384) >> 15);
+    }
+}
+
+grin_status grin_landmarks(const grin_landmarker *m, const grin_image *img, grin_rect box,
+                           grin_point2f *points, size_t capacity, grin_error *err)
+{
+    if (!m || !img || !img->data || !points)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "grin_landmarks: missing argument");
+    int ch = grin_pixfmt_channels(img->format);
+    if (ch == 0 || img->width <= 0 || img->height <= 0 || img->stride < img->width * ch)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "grin_landmarks: bad image");
+    if (capacity < m->parts)
+        return grin__fail(err, GRIN_ERR_BUFFER_TOO_SMALL, "grin_landmarks: room for %zu points, "
+                          "the model has %u", capacity, m->parts);
+    if (box.w <= 0 || box.h <= 0 || box.w > 4 * GRIN_MAX_IMAGE_SIDE ||
+        box.h > 4 * GRIN_MAX_IMAGE_SIDE || abs(box.x) > 4 * GRIN_MAX_IMAGE_SIDE ||
+        abs(box.y) > 4 * GRIN_MAX_IMAGE_SIDE)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "grin_landmarks: bad box %d,%d %dx%d",
+                          box.x, box.y, box.w, box.h);
+    const uint32_t P = m->parts, P2 = 2 * P;
+    uint32_t maxf = 0;
+    for (uint32_t l = 0; l < m->nlevels; l++)
+        if (m->levels[l].nfeatures > maxf)
+            maxf = m->levels[l].nfeatures;
+    float stack_shape[256], stack_feat[1024];
+    float *cur = P2 <= 256 ? stack_shape : malloc(P2 * sizeof *cur);
+    float *fv = maxf <= 1024 ? stack_feat : malloc((maxf ? maxf : 1) * sizeof *fv);
+    if (!cur || !fv) {
+        if (cur != stack_shape)
+            free(cur);
+        if (fv != stack_feat)
+            free(fv);
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "grin_landmarks: out of memory");
+    }
+    memcpy(cur, m->initial, P2 * sizeof *cur);
+    /* dlib's unnormalizing_tform: (0,0) -> top-left, (1,0) -> top-right, (1,1) -> bottom-right
+     * of the rectangle x..x+w-1, y..y+h-1 */
+    const double bx = box.x, by = box.y, sx = (double)box.w - 1.0, sy = (double)box.h - 1.0;
+    const long W = img->width, H = img->height;
+
+    for (uint32_t l = 0; l < m->nlevels; l++) {
+        const grin__lm_level *lv = &m->levels[l];
+        /* similarity transform from the initial shape to the current one (Umeyama; for 2-D
+         * the rotation and scale have a closed form) */
+        double mfx = 0, mfy = 0, mtx = 0, mty = 0;
+        for (uint32_t i = 0; i < P; i++) {
+            mfx += m->initial[2 * i];
+            mfy += m->initial[2 * i + 1];
+            mtx += cur[2 * i];
+            mty += cur[2 * i + 1];
+        }
+        mfx /= P, mfy /= P, mtx /= P, mty /= P;
+        double sigma = 0, c00 = 0, c01 = 0, c10 = 0, c11 = 0;
+        for (uint32_t i = 0; i < P; i++) {
+            double fx = m->initial[2 * i] - mfx, fy = m->initial[2 * i + 1] - mfy;
+            double tx = cur[2 * i] - mtx, ty = cur[2 * i + 1] - mty;
+            sigma += fx * fx + fy * fy;
+            c00 += tx * fx;
+            c01 += tx * fy;
+            c10 += ty * fx;
+            c11 += ty * fy;
+        }
+        sigma /= P;
+        c00 /= P, c01 /= P, c10 /= P, c11 /= P;
+        double a = 1.0, b = 0.0;
+        if (sigma != 0) {
+            a = (c00 + c11) / sigma;
+            b = (c10 - c01) / sigma;
+        }
+        const float m00 = (float)a, m01 = (float)-b, m10 = (float)b, m11 = (float)a;
+        const uint32_t *anc = m->anchor + lv->first_feature;
+        const float *del = m->deltas + 2 * (size_t)lv->first_feature;
+        for (uint32_t f = 0; f < lv->nfeatures; f++) {
+            float dx = del[2 * f], dy = del[2 * f + 1];
+            float px = m00 * dx + m01 * dy, py = m10 * dx + m11 * dy;
+            px = px + cur[2 * anc[f]];
+            py = py + cur[2 * anc[f] + 1];
+            double X = sx * (double)px + bx, Y = sy * (double)py + by;
+            double xr = floor(X + 0.5), yr = floor(Y + 0.5);
+            fv[f] = (xr >= 0 && yr >= 0 && xr < (double)W && yr < (double)H)
+                        ? (float)gray_at(img, (long)xr, (long)yr)
+                        : 0.0f;
+        }
+        for (uint32_t t = lv->first_tree; t < lv->first_tree + lv->ntrees; t++) {
+            const grin__lm_tree *tr = &m->trees[t];
+            const grin__lm_split *sp = m->splits + tr->first_split;
+            uint32_t i = 0;
+            while (i < tr->nsplits)
+                i = fv[sp[i].idx1] - fv[sp[i].idx2] > sp[i].thresh ? 2 * i + 1 : 2 * i + 2;
+            size_t leaf = (size_t)tr->first_leaf + (i - tr->nsplits);
+            if (!m->half) {
+                const float *lvv = (const float *)m->leaves + leaf * P2;
+                for (uint32_t k = 0; k < P2; k++)
+                    cur[k] += lvv[k];
+            } else {
+                const uint16_t *lvh = (const uint16_t *)m->leaves + leaf * P2;
+                for (uint32_t k = 0; k < P2; k++)
+                    cur[k] += half_to_float(lvh[k]);
+            }
+        }
+    }
+    for (uint32_t i = 0; i < P; i++) {
+        points[i].x = (float)(sx * (double)cur[2 * i] + bx);
+        points[i].y = (float)(sy * (double)cur[2 * i + 1] + by);
+    }
+    if (cur != stack_shape)
+        free(cur);
+    if (fv != stack_feat)
+        free(fv);
+    return GRIN_OK;
+}

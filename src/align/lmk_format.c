@@ -1,0 +1,186 @@
+/* lmk_format.c — grin's own landmark model format: a 64-byte header (magic, version, counts),
+ * key=value metadata, then 64-byte aligned arrays described by a table of (offset, bytes).
+ * Loading maps the file and checks every offset, length and index before use, so a model
+ * loads in milliseconds instead of the seconds dlib's parser needs. */
+#include "landmarks_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAGIC "GRINLMK\x1a"
+#define VERSION 1u
+
+enum { A_INITIAL, A_LEVELS, A_ANCHOR, A_DELTAS, A_TREES, A_SPLITS, A_LEAVES, A_COUNT };
+
+typedef struct {
+    char magic[8];
+    uint32_t version, header_bytes;
+    uint32_t parts, nlevels, ntrees, nfeatures, nsplits, nleaves;
+    uint32_t leaf_type; /* 0 float32, 1 float16 */
+    uint32_t meta_offset, meta_bytes;
+    uint32_t reserved[3];
+} header; /* 64 bytes */
+
+typedef struct {
+    uint64_t offset, bytes;
+} entry;
+
+_Static_assert(sizeof(header) == 64, "header layout");
+
+bool grin__lm_is_native(const uint8_t *data, size_t size)
+{
+    return size >= 8 && memcmp(data, MAGIC, 8) == 0;
+}
+
+static uint16_t f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, exp = (x >> 23) & 0xff, man = x & 0x7fffff;
+    if (exp == 0xff)
+        return (uint16_t)(sign | 0x7c00 | (man ? 0x200 : 0));
+    int e = (int)exp - 127 + 15;
+    if (e >= 31)
+        return (uint16_t)(sign | 0x7c00);
+    if (e <= 0) { /* subnormal half, round to nearest even */
+        if (e < -10)
+            return (uint16_t)sign;
+        man |= 0x800000;
+        int shift = 14 - e;
+        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1)))
+            half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = (uint32_t)e << 10 | man >> 13, rem = man & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
+        half++; /* may carry into the exponent, which is still correct */
+    return (uint16_t)(sign | half);
+}
+
+grin_status grin_landmarker_save(const grin_landmarker *m, const char *path, int half_leaves,
+                                 grin_error *err)
+{
+    if (!m || !path)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "invalid argument");
+    if (m->half && !half_leaves)
+        return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: the model's leaves are already float16",
+                          path);
+    bool half = half_leaves != 0;
+    size_t P2 = 2 * (size_t)m->parts, nleafvals = (size_t)m->nleaves * P2;
+    const void *src[A_COUNT] = {m->initial, m->levels, m->anchor, m->deltas, m->trees, m->splits,
+                                m->leaves};
+    uint64_t bytes[A_COUNT] = {P2 * 4, (uint64_t)m->nlevels * sizeof(grin__lm_level),
+                               (uint64_t)m->nfeatures * 4, (uint64_t)m->nfeatures * 8,
+                               (uint64_t)m->ntrees * sizeof(grin__lm_tree),
+                               (uint64_t)m->nsplits * sizeof(grin__lm_split),
+                               nleafvals * (half ? 2 : 4)};
+    char meta[256];
+    int mlen = snprintf(meta, sizeof meta,
+                        "format=grin-landmarks\nalgorithm=ensemble of regression trees (dlib "
+                        "shape_predictor)\nparts=%u\nleaves=%s\n",
+                        m->parts, half ? "float16" : "float32");
+    header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, MAGIC, 8);
+    h.version = VERSION;
+    h.header_bytes = sizeof h;
+    h.parts = m->parts;
+    h.nlevels = m->nlevels;
+    h.ntrees = m->ntrees;
+    h.nfeatures = m->nfeatures;
+    h.nsplits = m->nsplits;
+    h.nleaves = m->nleaves;
+    h.leaf_type = half ? 1 : 0;
+    h.meta_offset = sizeof h + sizeof(entry) * A_COUNT;
+    h.meta_bytes = (uint32_t)mlen;
+    entry table[A_COUNT];
+    uint64_t off = ((uint64_t)h.meta_offset + (uint64_t)mlen + 63) & ~(uint64_t)63;
+    for (int i = 0; i < A_COUNT; i++) {
+        table[i].offset = off;
+        table[i].bytes = bytes[i];
+        off = (off + bytes[i] + 63) & ~(uint64_t)63;
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return grin__fail(err, GRIN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    bool ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(table, sizeof table, 1, f) == 1 &&
+              fwrite(meta, 1, (size_t)mlen, f) == (size_t)mlen;
+    uint64_t pos = (uint64_t)h.meta_offset + (uint64_t)mlen;
+    static const uint8_t zeros[64];
+    for (int i = 0; ok && i < A_COUNT; i++) {
+        ok = fwrite(zeros, 1, table[i].offset - pos, f) == table[i].offset - pos;
+        if (ok && i == A_LEAVES && half && !m->half) {
+            const float *lv = m->leaves;
+            uint16_t buf[4096];
+            for (size_t k = 0; ok && k < nleafvals; k += 4096) {
+                size_t n = nleafvals - k < 4096 ? nleafvals - k : 4096;
+                for (size_t j = 0; j < n; j++)
+                    buf[j] = f32_to_f16(lv[k + j]);
+                ok = fwrite(buf, 2, n, f) == n;
+            }
+        } else if (ok && bytes[i]) {
+            ok = fwrite(src[i], 1, bytes[i], f) == bytes[i];
+        }
+        pos = table[i].offset + bytes[i];
+    }
+    if (fclose(f) != 0)
+        ok = false;
+    if (!ok) {
+        remove(path);
+        return grin__fail(err, GRIN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    }
+    return GRIN_OK;
+}
+
+grin_status grin__lm_read_native(const uint8_t *data, size_t size, const char *name,
+                                 grin_landmarker *m, grin_error *err)
+{
+    header h;
+    if (size < sizeof h + sizeof(entry) * A_COUNT)
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: truncated grin landmark model (%zu bytes)",
+                          name, size);
+    memcpy(&h, data, sizeof h);
+    if (h.version != VERSION)
+        return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: grin landmark model version %u (this "
+                          "grin reads %u)", name, h.version, VERSION);
+    if (h.header_bytes != sizeof h || h.leaf_type > 1 || h.parts == 0 || h.parts > 10000 ||
+        h.nlevels == 0)
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: corrupt grin landmark model header", name);
+    entry table[A_COUNT];
+    memcpy(table, data + sizeof h, sizeof table);
+    uint64_t P2 = 2 * (uint64_t)h.parts;
+    uint64_t want[A_COUNT] = {P2 * 4, (uint64_t)h.nlevels * sizeof(grin__lm_level),
+                              (uint64_t)h.nfeatures * 4, (uint64_t)h.nfeatures * 8,
+                              (uint64_t)h.ntrees * sizeof(grin__lm_tree),
+                              (uint64_t)h.nsplits * sizeof(grin__lm_split),
+                              (uint64_t)h.nleaves * P2 * (h.leaf_type ? 2 : 4)};
+    static const char *names[A_COUNT] = {"initial shape", "levels", "anchors", "deltas",
+                                         "trees", "splits", "leaves"};
+    for (int i = 0; i < A_COUNT; i++) {
+        if (table[i].bytes != want[i] || table[i].offset % 64 || table[i].offset > size ||
+            table[i].bytes > size - table[i].offset)
+            return grin__fail(err, GRIN_ERR_FORMAT, "%s: truncated or corrupt grin landmark model: "
+                              "%s array (offset %llu, %llu bytes) does not fit the %zu-byte file",
+                              name, names[i], (unsigned long long)table[i].offset,
+                              (unsigned long long)table[i].bytes, size);
+    }
+    m->parts = h.parts;
+    m->nlevels = h.nlevels;
+    m->ntrees = h.ntrees;
+    m->nfeatures = h.nfeatures;
+    m->nsplits = h.nsplits;
+    m->nleaves = h.nleaves;
+    m->half = h.leaf_type == 1;
+    m->initial = (const float *)(data + table[A_INITIAL].offset);
+    m->levels = (const grin__lm_level *)(data + table[A_LEVELS].offset);
+    m->anchor = (const uint32_t *)(data + table[A_ANCHOR].offset);
+    m->deltas = (const float *)(data + table[A_DELTAS].offset);
+    m->trees = (const grin__lm_tree *)(data + table[A_TREES].offset);
+    m->splits = (const grin__lm_split *)(data + table[A_SPLITS].offset);
+    m->leaves = data + table[A_LEAVES].offset;
+    m->native = true;
+    return grin__lm_validate(m, name, err);
+}
