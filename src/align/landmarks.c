@@ -240,6 +240,127 @@ static inline float half_to_float(uint16_t h)
     return f;
 }
 
+/* cur += leaves[idx[t]] for t in order. Reference version, any CPU. */
+static void accumulate_ref(const grin_landmarker *m, float *cur, const uint32_t *idx, uint32_t n)
+{
+    const size_t P2 = 2 * (size_t)m->parts, bytes = P2 * (m->half ? 2 : 4);
+    for (uint32_t t = 0; t < n; t++) {
+        if (t + 4 < n) {
+            const char *next = (const char *)m->leaves + (size_t)idx[t + 4] * bytes;
+            for (size_t o = 0; o < bytes; o += 64)
+                __builtin_prefetch(next + o);
+        }
+        if (!m->half) {
+            const float *lv = (const float *)m->leaves + (size_t)idx[t] * P2;
+            for (size_t k = 0; k < P2; k++)
+                cur[k] += lv[k];
+        } else {
+            const uint16_t *lh = (const uint16_t *)m->leaves + (size_t)idx[t] * P2;
+            for (size_t k = 0; k < P2; k++)
+                cur[k] += half_to_float(lh[k]);
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+/* The same sums 8 lanes at a time; float16 leaves widen with F16C. Each lane's additions happen
+ * in the reference's order, so float32 results are identical. */
+__attribute__((target("avx2,f16c"))) static void accumulate_avx2(const grin_landmarker *m,
+                                                                 float *cur, const uint32_t *idx,
+                                                                 uint32_t n)
+{
+    const size_t P2 = 2 * (size_t)m->parts, vec = P2 & ~(size_t)7;
+    const size_t bytes = P2 * (m->half ? 2 : 4);
+    for (uint32_t t = 0; t < n; t++) {
+        if (t + 4 < n) {
+            const char *next = (const char *)m->leaves + (size_t)idx[t + 4] * bytes;
+            for (size_t o = 0; o < bytes; o += 64)
+                _mm_prefetch(next + o, _MM_HINT_T0);
+        }
+        size_t k = 0;
+        if (!m->half) {
+            const float *lv = (const float *)m->leaves + (size_t)idx[t] * P2;
+            for (; k < vec; k += 8)
+                _mm256_storeu_ps(cur + k, _mm256_add_ps(_mm256_loadu_ps(cur + k), _mm256_loadu_ps(lv + k)));
+            for (; k < P2; k++)
+                cur[k] += lv[k];
+        } else {
+            const uint16_t *lh = (const uint16_t *)m->leaves + (size_t)idx[t] * P2;
+            for (; k < vec; k += 8)
+                _mm256_storeu_ps(cur + k, _mm256_add_ps(_mm256_loadu_ps(cur + k),
+                                                        _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(lh + k)))));
+            for (; k < P2; k++)
+                cur[k] += half_to_float(lh[k]);
+        }
+    }
+}
+#endif
+
+#if defined(__x86_64__)
+/* AVX-512: the running shape stays in registers (NACC x 16 floats) while all the level's leaves
+ * stream past once; lanes add in the reference's order, so float32 results are identical.
+ * NACC = 9 covers the 68-point models (136 floats) in one pass. */
+#define GRIN__ACC512(NAME, NACC)                                                                   \
+    __attribute__((target("avx512f,avx512bw,avx512vl"))) static void NAME(                        \
+        const grin_landmarker *m, float *cur, const uint32_t *idx, uint32_t n)                     \
+    {                                                                                              \
+        const size_t P2 = 2 * (size_t)m->parts, esz = m->half ? 2 : 4;                            \
+        for (size_t k0 = 0; k0 < P2; k0 += 16 * NACC) {                                            \
+            __mmask16 mk[NACC];                                                                    \
+            __m512 acc[NACC];                                                                      \
+            for (int j = 0; j < NACC; j++) {                                                       \
+                size_t lo = k0 + 16 * (size_t)j;                                                   \
+                size_t cnt = lo >= P2 ? 0 : (P2 - lo >= 16 ? 16 : P2 - lo);                       \
+                mk[j] = (__mmask16)((1u << cnt) - 1);                                              \
+                acc[j] = _mm512_maskz_loadu_ps(mk[j], cur + lo);                                   \
+            }                                                                                      \
+            size_t span = (P2 - k0 < 16 * NACC ? P2 - k0 : 16 * NACC) * esz;                       \
+            for (uint32_t t = 0; t < n; t++) {                                                     \
+                if (t + 8 < n) {                                                                   \
+                    const char *nx = (const char *)m->leaves + ((size_t)idx[t + 8] * P2 + k0) * esz; \
+                    for (size_t o = 0; o < span; o += 64)                                          \
+                        _mm_prefetch(nx + o, _MM_HINT_T0);                                         \
+                }                                                                                  \
+                if (!m->half) {                                                                    \
+                    const float *l = (const float *)m->leaves + (size_t)idx[t] * P2 + k0;          \
+                    for (int j = 0; j < NACC; j++)                                                 \
+                        acc[j] = _mm512_add_ps(acc[j], _mm512_maskz_loadu_ps(mk[j], l + 16 * j));  \
+                } else {                                                                           \
+                    const uint16_t *l = (const uint16_t *)m->leaves + (size_t)idx[t] * P2 + k0;    \
+                    for (int j = 0; j < NACC; j++)                                                 \
+                        acc[j] = _mm512_add_ps(                                                    \
+                            acc[j], _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk[j], l + 16 * j))); \
+                }                                                                                  \
+            }                                                                                      \
+            for (int j = 0; j < NACC; j++)                                                         \
+                _mm512_mask_storeu_ps(cur + k0 + 16 * j, mk[j], acc[j]);                           \
+        }                                                                                          \
+    }
+GRIN__ACC512(accumulate_avx512_9, 9)
+GRIN__ACC512(accumulate_avx512_16, 16)
+#endif
+
+static void accumulate(const grin_landmarker *m, float *cur, const uint32_t *idx, uint32_t n)
+{
+#if defined(__x86_64__)
+    unsigned need512 = GRIN__CPU_AVX512F | GRIN__CPU_AVX512BW | GRIN__CPU_AVX512VL;
+    if ((grin__cpu_enabled() & need512) == need512) {
+        if (2 * m->parts <= 144)
+            accumulate_avx512_9(m, cur, idx, n);
+        else
+            accumulate_avx512_16(m, cur, idx, n);
+        return;
+    }
+    unsigned need = GRIN__CPU_AVX2 | GRIN__CPU_F16C;
+    if ((grin__cpu_enabled() & need) == need) {
+        accumulate_avx2(m, cur, idx, n);
+        return;
+    }
+#endif
+    accumulate_ref(m, cur, idx, n);
+}
+
 static inline uint8_t gray_at(const grin_image *img, long x, long y)
 {
     const uint8_t *p = img->data + (size_t)y * (size_t)img->stride;
@@ -275,14 +396,22 @@ grin_status grin_landmarks(const grin_landmarker *m, const grin_image *img, grin
     for (uint32_t l = 0; l < m->nlevels; l++)
         if (m->levels[l].nfeatures > maxf)
             maxf = m->levels[l].nfeatures;
+    uint32_t maxt = 0;
+    for (uint32_t l = 0; l < m->nlevels; l++)
+        if (m->levels[l].ntrees > maxt)
+            maxt = m->levels[l].ntrees;
     float stack_shape[256], stack_feat[1024];
+    uint32_t stack_leaf[1024];
     float *cur = P2 <= 256 ? stack_shape : malloc(P2 * sizeof *cur);
     float *fv = maxf <= 1024 ? stack_feat : malloc((maxf ? maxf : 1) * sizeof *fv);
-    if (!cur || !fv) {
+    uint32_t *leaf_idx = maxt <= 1024 ? stack_leaf : malloc((maxt ? maxt : 1) * sizeof *leaf_idx);
+    if (!cur || !fv || !leaf_idx) {
         if (cur != stack_shape)
             free(cur);
         if (fv != stack_feat)
             free(fv);
+        if (leaf_idx != stack_leaf)
+            free(leaf_idx);
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "grin_landmarks: out of memory");
     }
     memcpy(cur, m->initial, P2 * sizeof *cur);
@@ -334,23 +463,20 @@ grin_status grin_landmarks(const grin_landmarker *m, const grin_image *img, grin
                         ? (float)gray_at(img, (long)xr, (long)yr)
                         : 0.0f;
         }
-        for (uint32_t t = lv->first_tree; t < lv->first_tree + lv->ntrees; t++) {
-            const grin__lm_tree *tr = &m->trees[t];
+        /* leaf of every tree first, then the sums in tree order (dlib's order, so the floats
+         * round the same) while later leaves are prefetched: the leaves (tens of MB) are far
+         * bigger than the caches and each is read once per face */
+        for (uint32_t t = 0; t < lv->ntrees; t++) {
+            const grin__lm_tree *tr = &m->trees[lv->first_tree + t];
             const grin__lm_split *sp = m->splits + tr->first_split;
+            /* a complete tree: the path length is fixed, so walk it without branches
+             * (the comparisons are data-dependent and would mispredict half the time) */
             uint32_t i = 0;
             while (i < tr->nsplits)
-                i = fv[sp[i].idx1] - fv[sp[i].idx2] > sp[i].thresh ? 2 * i + 1 : 2 * i + 2;
-            size_t leaf = (size_t)tr->first_leaf + (i - tr->nsplits);
-            if (!m->half) {
-                const float *lvv = (const float *)m->leaves + leaf * P2;
-                for (uint32_t k = 0; k < P2; k++)
-                    cur[k] += lvv[k];
-            } else {
-                const uint16_t *lvh = (const uint16_t *)m->leaves + leaf * P2;
-                for (uint32_t k = 0; k < P2; k++)
-                    cur[k] += half_to_float(lvh[k]);
-            }
+                i = 2 * i + 2 - (uint32_t)(fv[sp[i].idx1] - fv[sp[i].idx2] > sp[i].thresh);
+            leaf_idx[t] = tr->first_leaf + (i - tr->nsplits);
         }
+        accumulate(m, cur, leaf_idx, lv->ntrees);
     }
     for (uint32_t i = 0; i < P; i++) {
         points[i].x = (float)(sx * (double)cur[2 * i] + bx);
@@ -360,5 +486,7 @@ grin_status grin_landmarks(const grin_landmarker *m, const grin_image *img, grin
         free(cur);
     if (fv != stack_feat)
         free(fv);
+    if (leaf_idx != stack_leaf)
+        free(leaf_idx);
     return GRIN_OK;
 }

@@ -32,6 +32,7 @@ static void detect(void)
         bool osxsave = c & (1u << 27);
         bool avx = c & (1u << 28);
         bool fma = c & (1u << 12);
+        bool f16c = c & (1u << 29);
         uint64_t xcr0 = osxsave ? xgetbv0() : 0;
         bool ymm = (xcr0 & 6) == 6;
         bool zmm = (xcr0 & 0xe6) == 0xe6;
@@ -40,6 +41,8 @@ static void detect(void)
                 f |= GRIN__CPU_AVX2;
             if (fma)
                 f |= GRIN__CPU_FMA;
+            if (f16c)
+                f |= GRIN__CPU_F16C;
             if (zmm) {
                 if (b & (1u << 16))
                     f |= GRIN__CPU_AVX512F;
@@ -62,7 +65,7 @@ static void detect(void)
         if (!strcmp(cap, "scalar"))
             en = 0;
         else if (!strcmp(cap, "avx2"))
-            en &= GRIN__CPU_AVX2 | GRIN__CPU_FMA;
+            en &= GRIN__CPU_AVX2 | GRIN__CPU_FMA | GRIN__CPU_F16C;
         else if (!strcmp(cap, "avx512"))
             g_prefer512 = true;
     }
@@ -71,7 +74,7 @@ static void detect(void)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{GRIN__CPU_AVX2, "avx2"},         {GRIN__CPU_FMA, "fma"},
+    } names[] = {{GRIN__CPU_AVX2, "avx2"},         {GRIN__CPU_FMA, "fma"}, {GRIN__CPU_F16C, "f16c"},
                  {GRIN__CPU_AVX512F, "avx512f"},   {GRIN__CPU_AVX512BW, "avx512bw"},
                  {GRIN__CPU_AVX512DQ, "avx512dq"}, {GRIN__CPU_AVX512VL, "avx512vl"},
                  {GRIN__CPU_AVX512VNNI, "avx512vnni"}};

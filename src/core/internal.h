@@ -40,7 +40,8 @@ enum {
     GRIN__CPU_AVX512BW = 1u << 3,
     GRIN__CPU_AVX512VL = 1u << 4,
     GRIN__CPU_AVX512VNNI = 1u << 5,
-    GRIN__CPU_AVX512DQ = 1u << 6
+    GRIN__CPU_AVX512DQ = 1u << 6,
+    GRIN__CPU_F16C = 1u << 7
 };
 unsigned grin__cpu_flags(void);
 /* GRIN_CPU=scalar|avx2|avx512 in the environment picks what the kernels may use (tests use it

@@ -91,14 +91,112 @@ static int bench_detect(int argc, char **argv)
     return rc;
 }
 
+/* `grin bench landmarks`: per-face time of the landmark cascade on given boxes (or the faces
+ * the detector finds), and the model's load time. */
+static int bench_landmarks(int argc, char **argv)
+{
+    const char *image = NULL, *model = GRIN_DEFAULT_LANDMARK_MODEL;
+    int repeat = 50;
+    grin_rect boxes[64];
+    int nboxes = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--image") && v) {
+            image = v, i++;
+        } else if (!strcmp(argv[i], "--model") && v) {
+            model = v, i++;
+        } else if (!strcmp(argv[i], "--repeat")) {
+            if (!cli_int("--repeat", v, 1, 1000000, &repeat))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--box") && v && nboxes < 64) {
+            if (sscanf(v, "%d,%d,%d,%d", &boxes[nboxes].x, &boxes[nboxes].y, &boxes[nboxes].w,
+                       &boxes[nboxes].h) != 4 || boxes[nboxes].w <= 0 || boxes[nboxes].h <= 0) {
+                cli_error("--box needs x,y,w,h");
+                return 2;
+            }
+            nboxes++, i++;
+        } else {
+            cli_error("bench landmarks: unknown argument '%s'", argv[i]);
+            return 2;
+        }
+    }
+    if (!image) {
+        cli_error("bench landmarks: --image FILE is required");
+        return 2;
+    }
+    grin_error err = {{0}};
+    grin_image img;
+    if (grin_image_read(image, GRIN_PIX_GRAY8, &img, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        return 1;
+    }
+    double t0 = now_ms();
+    grin_landmarker *lm = NULL;
+    if (grin_landmarker_load(model, &lm, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        grin_image_free(&img);
+        return 1;
+    }
+    double load_ms = now_ms() - t0;
+    if (nboxes == 0) {
+        grin_cascade *c = NULL;
+        grin_detector *d = NULL;
+        size_t n = 0;
+        if (grin_cascade_load(GRIN_DEFAULT_CASCADE, &c, &err) == GRIN_OK &&
+            grin_detector_create(1, &d) == GRIN_OK) {
+            grin_detect(d, c, &img, NULL, NULL, 0, &n);
+            const grin_rect *r = grin_detector_results(d, &n);
+            for (size_t k = 0; k < n && nboxes < 64; k++)
+                boxes[nboxes++] = r[k];
+        }
+        grin_detector_free(d);
+        grin_cascade_free(c);
+    }
+    grin_landmarker_info info;
+    grin_landmarker_get_info(lm, &info);
+    grin_point2f *pts = malloc(sizeof *pts * (size_t)info.parts);
+    double *ms = malloc(sizeof(double) * (size_t)repeat);
+    int rc = 0;
+    if (!pts || !ms || nboxes == 0) {
+        cli_error(nboxes ? "out of memory" : "bench landmarks: no face in %s (give --box)", image);
+        rc = 1;
+    } else {
+        for (int b = 0; b < nboxes; b++) /* warm-up */
+            grin_landmarks(lm, &img, boxes[b], pts, (size_t)info.parts, &err);
+        for (int r = 0; r < repeat; r++) {
+            double a = now_ms();
+            for (int b = 0; b < nboxes; b++)
+                grin_landmarks(lm, &img, boxes[b], pts, (size_t)info.parts, &err);
+            ms[r] = (now_ms() - a) / nboxes;
+        }
+        qsort(ms, (size_t)repeat, sizeof *ms, cmp_double);
+        fputs("{\"bench\":\"landmarks\",\"image\":", stdout);
+        json_string(stdout, image);
+        printf(",\"faces\":%d,\"repeat\":%d,\"ms_per_face_min\":%.4f,\"ms_per_face_median\":%.4f,"
+               "\"model_load_ms\":%.2f,\"native_model\":%s,\"half_leaves\":%s}\n",
+               nboxes, repeat, ms[0], ms[repeat / 2], load_ms, info.native ? "true" : "false",
+               info.half_leaves ? "true" : "false");
+    }
+    free(pts);
+    free(ms);
+    grin_landmarker_free(lm);
+    grin_image_free(&img);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help")) {
-        fprintf(argc < 2 ? stderr : stdout, "usage: grin bench detect --image FILE [options]\n");
+        fprintf(argc < 2 ? stderr : stdout,
+                "usage: grin bench detect --image FILE [options]\n"
+                "       grin bench landmarks --image FILE [--model FILE] [--box x,y,w,h]... [--repeat N]\n");
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "detect"))
         return bench_detect(argc - 1, argv + 1);
-    cli_error("bench: unknown stage '%s' (have: detect)", argv[1]);
+    if (!strcmp(argv[1], "landmarks"))
+        return bench_landmarks(argc - 1, argv + 1);
+    cli_error("bench: unknown stage '%s' (have: detect, landmarks)", argv[1]);
     return 2;
 }

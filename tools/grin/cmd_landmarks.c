@@ -141,7 +141,7 @@ int cmd_landmarks(int argc, char **argv)
             printf("%s{\"box\":[%d,%d,%d,%d],\"points\":[", f ? "," : "", faces[f].x, faces[f].y,
                    faces[f].w, faces[f].h);
             for (int i = 0; i < info.parts; i++)
-                printf("%s[%.4f,%.4f]", i ? "," : "", pts[i].x, pts[i].y);
+                printf("%s[%.5f,%.5f]", i ? "," : "", pts[i].x, pts[i].y);
             printf("],\"aligned\":%s", fit.usable ? "true" : "false");
             if (isfinite(fit.distortion))
                 printf(",\"distortion\":%.4f", fit.distortion);
