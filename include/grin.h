@@ -180,7 +180,7 @@ typedef struct grin_landmarker_info {
     int levels;            /* cascade levels */
     int trees;             /* trees in all */
     int features;          /* pixel features in all levels */
-    int half_leaves;       /* leaf values stored as float16 */
+    int leaf_type;         /* grin_leaf_type the leaf values are stored in */
     int native;            /* loaded from grin's format (memory-mapped) */
 } grin_landmarker_info;
 
@@ -190,10 +190,18 @@ GRIN_API grin_status grin_landmarker_load_memory(const void *data, size_t size, 
                                                  grin_landmarker **out, grin_error *err);
 GRIN_API void grin_landmarker_free(grin_landmarker *m);
 GRIN_API void grin_landmarker_get_info(const grin_landmarker *m, grin_landmarker_info *out);
-/* Writes grin's landmark format: magic, version, metadata, 64-byte aligned arrays; with
- * half_leaves the leaf values are stored as IEEE float16 (half the size). */
+/* How a saved model stores its leaf values: float32 gives dlib's results exactly; the 16-bit
+ * kinds halve the file and the memory traffic at a small cost in accuracy (BENCHMARKS.md):
+ * IEEE float16, or int16 with one float scale per leaf vector (more precise). */
+typedef enum grin_leaf_type {
+    GRIN_LEAVES_F32 = 0,
+    GRIN_LEAVES_F16 = 1,
+    GRIN_LEAVES_Q16 = 2
+} grin_leaf_type;
+
+/* Writes grin's landmark format: magic, version, key=value metadata, 64-byte aligned arrays. */
 GRIN_API grin_status grin_landmarker_save(const grin_landmarker *m, const char *path,
-                                          int half_leaves, grin_error *err);
+                                          grin_leaf_type leaves, grin_error *err);
 
 /* Landmarks of the face in `box` (x, y, width, height; dlib's rectangle x..x+w-1,
  * y..y+h-1), evaluated exactly as dlib's shape_predictor does on the grey image (colour input

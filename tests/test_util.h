@@ -30,6 +30,7 @@ static inline const char *srcp(const char *rel)
 
 static inline char *slurp(const char *path, size_t *size)
 {
+    *size = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;

@@ -261,7 +261,7 @@ grin_status grin__lm_read_dlib(const uint8_t *data, size_t size, const char *nam
     m->nfeatures = nfeat;
     m->nsplits = nsplits;
     m->nleaves = nleaves;
-    m->half = false;
+    m->leaf_type = GRIN_LEAVES_F32;
     m->initial = initial;
     m->levels = levels;
     m->anchor = anchor;

@@ -66,12 +66,25 @@ grin_status grin__lm_validate(const grin_landmarker *m, const char *name, grin_e
         BAD("%s: levels cover %u trees and %u features, the model has %u and %u", name, trees,
             feats, m->ntrees, m->nfeatures);
     /* leaf values: float32 models must be finite (float16 ones were checked when written) */
-    if (!m->half) {
-        const float *lv = m->leaves;
+    if (m->leaf_type == GRIN_LEAVES_F32 || m->leaf_type == GRIN_LEAVES_F16) {
+        /* an exponent of all ones is inf or NaN; a branch-free scan the compiler vectorises */
         size_t n = (size_t)m->nleaves * 2 * m->parts;
-        for (size_t i = 0; i < n; i++)
-            if (!isfinite(lv[i]))
-                BAD("%s: leaf value %zu is not finite", name, i);
+        unsigned bad = 0;
+        if (m->leaf_type == GRIN_LEAVES_F32) {
+            const uint32_t *w = m->leaves;
+            for (size_t i = 0; i < n; i++)
+                bad |= (w[i] & 0x7f800000u) == 0x7f800000u;
+        } else {
+            const uint16_t *w = m->leaves;
+            for (size_t i = 0; i < n; i++)
+                bad |= (w[i] & 0x7c00u) == 0x7c00u;
+        }
+        if (bad)
+            BAD("%s: a leaf value is not finite", name);
+    } else {
+        for (uint32_t i = 0; i < m->nleaves; i++)
+            if (!isfinite(m->scales[i]) || m->scales[i] < 0)
+                BAD("%s: leaf scale %u is not a finite non-negative number", name, i);
     }
     return GRIN_OK;
 #undef BAD
@@ -210,7 +223,7 @@ void grin_landmarker_get_info(const grin_landmarker *m, grin_landmarker_info *ou
     out->levels = (int)m->nlevels;
     out->trees = (int)m->ntrees;
     out->features = (int)m->nfeatures;
-    out->half_leaves = m->half;
+    out->leaf_type = (int)m->leaf_type;
     out->native = m->native;
 }
 
@@ -243,35 +256,41 @@ static inline float half_to_float(uint16_t h)
 /* cur += leaves[idx[t]] for t in order. Reference version, any CPU. */
 static void accumulate_ref(const grin_landmarker *m, float *cur, const uint32_t *idx, uint32_t n)
 {
-    const size_t P2 = 2 * (size_t)m->parts, bytes = P2 * (m->half ? 2 : 4);
+    const size_t P2 = 2 * (size_t)m->parts;
+    const size_t bytes = P2 * (m->leaf_type == GRIN_LEAVES_F32 ? 4 : 2);
     for (uint32_t t = 0; t < n; t++) {
         if (t + 4 < n) {
             const char *next = (const char *)m->leaves + (size_t)idx[t + 4] * bytes;
             for (size_t o = 0; o < bytes; o += 64)
                 __builtin_prefetch(next + o);
         }
-        if (!m->half) {
+        if (m->leaf_type == GRIN_LEAVES_F32) {
             const float *lv = (const float *)m->leaves + (size_t)idx[t] * P2;
             for (size_t k = 0; k < P2; k++)
                 cur[k] += lv[k];
-        } else {
+        } else if (m->leaf_type == GRIN_LEAVES_F16) {
             const uint16_t *lh = (const uint16_t *)m->leaves + (size_t)idx[t] * P2;
             for (size_t k = 0; k < P2; k++)
                 cur[k] += half_to_float(lh[k]);
+        } else {
+            const int16_t *lq = (const int16_t *)m->leaves + (size_t)idx[t] * P2;
+            const float sc = m->scales[idx[t]];
+            for (size_t k = 0; k < P2; k++)
+                cur[k] += (float)lq[k] * sc;
         }
     }
 }
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-/* The same sums 8 lanes at a time; float16 leaves widen with F16C. Each lane's additions happen
- * in the reference's order, so float32 results are identical. */
+/* The same sums 8 lanes at a time (16-bit leaves widen with F16C or a scaled int16 convert).
+ * Each lane's additions happen in the reference's order, so results are identical. */
 __attribute__((target("avx2,f16c"))) static void accumulate_avx2(const grin_landmarker *m,
                                                                  float *cur, const uint32_t *idx,
                                                                  uint32_t n)
 {
     const size_t P2 = 2 * (size_t)m->parts, vec = P2 & ~(size_t)7;
-    const size_t bytes = P2 * (m->half ? 2 : 4);
+    const size_t bytes = P2 * (m->leaf_type == GRIN_LEAVES_F32 ? 4 : 2);
     for (uint32_t t = 0; t < n; t++) {
         if (t + 4 < n) {
             const char *next = (const char *)m->leaves + (size_t)idx[t + 4] * bytes;
@@ -279,33 +298,41 @@ __attribute__((target("avx2,f16c"))) static void accumulate_avx2(const grin_land
                 _mm_prefetch(next + o, _MM_HINT_T0);
         }
         size_t k = 0;
-        if (!m->half) {
+        if (m->leaf_type == GRIN_LEAVES_F32) {
             const float *lv = (const float *)m->leaves + (size_t)idx[t] * P2;
             for (; k < vec; k += 8)
                 _mm256_storeu_ps(cur + k, _mm256_add_ps(_mm256_loadu_ps(cur + k), _mm256_loadu_ps(lv + k)));
             for (; k < P2; k++)
                 cur[k] += lv[k];
-        } else {
+        } else if (m->leaf_type == GRIN_LEAVES_F16) {
             const uint16_t *lh = (const uint16_t *)m->leaves + (size_t)idx[t] * P2;
             for (; k < vec; k += 8)
                 _mm256_storeu_ps(cur + k, _mm256_add_ps(_mm256_loadu_ps(cur + k),
                                                         _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(lh + k)))));
             for (; k < P2; k++)
                 cur[k] += half_to_float(lh[k]);
+        } else {
+            const int16_t *lq = (const int16_t *)m->leaves + (size_t)idx[t] * P2;
+            const float sc = m->scales[idx[t]];
+            const __m256 vs = _mm256_set1_ps(sc);
+            for (; k < vec; k += 8) {
+                __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi16_epi32(_mm_loadu_si128((const __m128i *)(lq + k))));
+                _mm256_storeu_ps(cur + k, _mm256_add_ps(_mm256_loadu_ps(cur + k), _mm256_mul_ps(q, vs)));
+            }
+            for (; k < P2; k++)
+                cur[k] += (float)lq[k] * sc;
         }
     }
 }
-#endif
 
-#if defined(__x86_64__)
 /* AVX-512: the running shape stays in registers (NACC x 16 floats) while all the level's leaves
- * stream past once; lanes add in the reference's order, so float32 results are identical.
- * NACC = 9 covers the 68-point models (136 floats) in one pass. */
+ * stream past once; lanes add in the reference's order, so results are identical. NACC = 9
+ * covers the 68-point models (136 floats) in one pass. */
 #define GRIN__ACC512(NAME, NACC)                                                                   \
     __attribute__((target("avx512f,avx512bw,avx512vl"))) static void NAME(                        \
         const grin_landmarker *m, float *cur, const uint32_t *idx, uint32_t n)                     \
     {                                                                                              \
-        const size_t P2 = 2 * (size_t)m->parts, esz = m->half ? 2 : 4;                            \
+        const size_t P2 = 2 * (size_t)m->parts, esz = m->leaf_type == GRIN_LEAVES_F32 ? 4 : 2;    \
         for (size_t k0 = 0; k0 < P2; k0 += 16 * NACC) {                                            \
             __mmask16 mk[NACC];                                                                    \
             __m512 acc[NACC];                                                                      \
@@ -322,15 +349,23 @@ __attribute__((target("avx2,f16c"))) static void accumulate_avx2(const grin_land
                     for (size_t o = 0; o < span; o += 64)                                          \
                         _mm_prefetch(nx + o, _MM_HINT_T0);                                         \
                 }                                                                                  \
-                if (!m->half) {                                                                    \
+                if (m->leaf_type == GRIN_LEAVES_F32) {                                             \
                     const float *l = (const float *)m->leaves + (size_t)idx[t] * P2 + k0;          \
                     for (int j = 0; j < NACC; j++)                                                 \
                         acc[j] = _mm512_add_ps(acc[j], _mm512_maskz_loadu_ps(mk[j], l + 16 * j));  \
-                } else {                                                                           \
+                } else if (m->leaf_type == GRIN_LEAVES_F16) {                                      \
                     const uint16_t *l = (const uint16_t *)m->leaves + (size_t)idx[t] * P2 + k0;    \
                     for (int j = 0; j < NACC; j++)                                                 \
                         acc[j] = _mm512_add_ps(                                                    \
                             acc[j], _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk[j], l + 16 * j))); \
+                } else {                                                                           \
+                    const int16_t *l = (const int16_t *)m->leaves + (size_t)idx[t] * P2 + k0;      \
+                    const __m512 vs = _mm512_set1_ps(m->scales[idx[t]]);                           \
+                    for (int j = 0; j < NACC; j++)                                                 \
+                        acc[j] = _mm512_add_ps(                                                    \
+                            acc[j], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(       \
+                                                      _mm256_maskz_loadu_epi16(mk[j], l + 16 * j))), \
+                                                  vs));                                            \
                 }                                                                                  \
             }                                                                                      \
             for (int j = 0; j < NACC; j++)                                                         \

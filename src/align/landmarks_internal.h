@@ -23,14 +23,15 @@ typedef struct {
 
 struct grin_landmarker {
     uint32_t parts, nlevels, ntrees, nfeatures, nsplits, nleaves;
-    bool half; /* leaves as float16 */
+    grin_leaf_type leaf_type;
     const float *initial;        /* 2 * parts */
     const grin__lm_level *levels;
     const uint32_t *anchor;      /* nfeatures */
     const float *deltas;         /* 2 * nfeatures */
     const grin__lm_tree *trees;
     const grin__lm_split *splits;
-    const void *leaves;          /* nleaves * 2 * parts floats or halves */
+    const void *leaves;          /* nleaves * 2 * parts values of leaf_type */
+    const float *scales;         /* GRIN_LEAVES_Q16: one per leaf vector */
     /* ownership */
     void *heap[8];
     void *map;

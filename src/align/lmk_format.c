@@ -5,6 +5,7 @@
 #include "landmarks_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +13,13 @@
 #define MAGIC "GRINLMK\x1a"
 #define VERSION 1u
 
-enum { A_INITIAL, A_LEVELS, A_ANCHOR, A_DELTAS, A_TREES, A_SPLITS, A_LEAVES, A_COUNT };
+enum { A_INITIAL, A_LEVELS, A_ANCHOR, A_DELTAS, A_TREES, A_SPLITS, A_LEAVES, A_SCALES, A_COUNT };
 
 typedef struct {
     char magic[8];
     uint32_t version, header_bytes;
     uint32_t parts, nlevels, ntrees, nfeatures, nsplits, nleaves;
-    uint32_t leaf_type; /* 0 float32, 1 float16 */
+    uint32_t leaf_type; /* grin_leaf_type */
     uint32_t meta_offset, meta_bytes;
     uint32_t reserved[3];
 } header; /* 64 bytes */
@@ -60,28 +61,31 @@ static uint16_t f32_to_f16(float f)
     return (uint16_t)(sign | half);
 }
 
-grin_status grin_landmarker_save(const grin_landmarker *m, const char *path, int half_leaves,
+static size_t leaf_bytes(grin_leaf_type t) { return t == GRIN_LEAVES_F32 ? 4 : 2; }
+
+grin_status grin_landmarker_save(const grin_landmarker *m, const char *path, grin_leaf_type lt,
                                  grin_error *err)
 {
-    if (!m || !path)
+    if (!m || !path || (lt != GRIN_LEAVES_F32 && lt != GRIN_LEAVES_F16 && lt != GRIN_LEAVES_Q16))
         return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "invalid argument");
-    if (m->half && !half_leaves)
-        return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: the model's leaves are already float16",
-                          path);
-    bool half = half_leaves != 0;
+    if (m->leaf_type != GRIN_LEAVES_F32 && lt != m->leaf_type)
+        return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: the model's leaves are already 16-bit; "
+                          "convert from the float32 model", path);
     size_t P2 = 2 * (size_t)m->parts, nleafvals = (size_t)m->nleaves * P2;
     const void *src[A_COUNT] = {m->initial, m->levels, m->anchor, m->deltas, m->trees, m->splits,
-                                m->leaves};
+                                m->leaves, m->scales};
     uint64_t bytes[A_COUNT] = {P2 * 4, (uint64_t)m->nlevels * sizeof(grin__lm_level),
                                (uint64_t)m->nfeatures * 4, (uint64_t)m->nfeatures * 8,
                                (uint64_t)m->ntrees * sizeof(grin__lm_tree),
                                (uint64_t)m->nsplits * sizeof(grin__lm_split),
-                               nleafvals * (half ? 2 : 4)};
+                               nleafvals * leaf_bytes(lt),
+                               lt == GRIN_LEAVES_Q16 ? (uint64_t)m->nleaves * 4 : 0};
+    static const char *kinds[] = {"float32", "float16", "int16 with a float scale per leaf"};
     char meta[256];
     int mlen = snprintf(meta, sizeof meta,
                         "format=grin-landmarks\nalgorithm=ensemble of regression trees (dlib "
                         "shape_predictor)\nparts=%u\nleaves=%s\n",
-                        m->parts, half ? "float16" : "float32");
+                        m->parts, kinds[lt]);
     header h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, MAGIC, 8);
@@ -93,7 +97,7 @@ grin_status grin_landmarker_save(const grin_landmarker *m, const char *path, int
     h.nfeatures = m->nfeatures;
     h.nsplits = m->nsplits;
     h.nleaves = m->nleaves;
-    h.leaf_type = half ? 1 : 0;
+    h.leaf_type = (uint32_t)lt;
     h.meta_offset = sizeof h + sizeof(entry) * A_COUNT;
     h.meta_bytes = (uint32_t)mlen;
     entry table[A_COUNT];
@@ -110,16 +114,33 @@ grin_status grin_landmarker_save(const grin_landmarker *m, const char *path, int
               fwrite(meta, 1, (size_t)mlen, f) == (size_t)mlen;
     uint64_t pos = (uint64_t)h.meta_offset + (uint64_t)mlen;
     static const uint8_t zeros[64];
+    bool convert = lt != m->leaf_type;
+    const float *lv = m->leaves;
     for (int i = 0; ok && i < A_COUNT; i++) {
         ok = fwrite(zeros, 1, table[i].offset - pos, f) == table[i].offset - pos;
-        if (ok && i == A_LEAVES && half && !m->half) {
-            const float *lv = m->leaves;
-            uint16_t buf[4096];
-            for (size_t k = 0; ok && k < nleafvals; k += 4096) {
-                size_t n = nleafvals - k < 4096 ? nleafvals - k : 4096;
-                for (size_t j = 0; j < n; j++)
-                    buf[j] = f32_to_f16(lv[k + j]);
-                ok = fwrite(buf, 2, n, f) == n;
+        if (ok && i == A_LEAVES && convert) {
+            uint16_t *buf = malloc(P2 * sizeof *buf);
+            ok = buf != NULL;
+            for (size_t k = 0; ok && k < m->nleaves; k++) {
+                const float *v = lv + k * P2;
+                float mx = 0;
+                for (size_t j = 0; j < P2; j++)
+                    mx = fabsf(v[j]) > mx ? fabsf(v[j]) : mx;
+                float scale = mx / 32767.0f;
+                for (size_t j = 0; j < P2; j++)
+                    buf[j] = lt == GRIN_LEAVES_F16 ? f32_to_f16(v[j])
+                                                   : (uint16_t)(int16_t)(scale > 0 ? lrintf(v[j] / scale) : 0);
+                ok = fwrite(buf, 2, P2, f) == P2;
+            }
+            free(buf);
+        } else if (ok && i == A_SCALES && convert && lt == GRIN_LEAVES_Q16) {
+            for (size_t k = 0; ok && k < m->nleaves; k++) {
+                const float *v = lv + k * P2;
+                float mx = 0;
+                for (size_t j = 0; j < P2; j++)
+                    mx = fabsf(v[j]) > mx ? fabsf(v[j]) : mx;
+                float scale = mx / 32767.0f;
+                ok = fwrite(&scale, 4, 1, f) == 1;
             }
         } else if (ok && bytes[i]) {
             ok = fwrite(src[i], 1, bytes[i], f) == bytes[i];
@@ -146,7 +167,7 @@ grin_status grin__lm_read_native(const uint8_t *data, size_t size, const char *n
     if (h.version != VERSION)
         return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: grin landmark model version %u (this "
                           "grin reads %u)", name, h.version, VERSION);
-    if (h.header_bytes != sizeof h || h.leaf_type > 1 || h.parts == 0 || h.parts > 10000 ||
+    if (h.header_bytes != sizeof h || h.leaf_type > GRIN_LEAVES_Q16 || h.parts == 0 || h.parts > 10000 ||
         h.nlevels == 0)
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: corrupt grin landmark model header", name);
     entry table[A_COUNT];
@@ -156,9 +177,10 @@ grin_status grin__lm_read_native(const uint8_t *data, size_t size, const char *n
                               (uint64_t)h.nfeatures * 4, (uint64_t)h.nfeatures * 8,
                               (uint64_t)h.ntrees * sizeof(grin__lm_tree),
                               (uint64_t)h.nsplits * sizeof(grin__lm_split),
-                              (uint64_t)h.nleaves * P2 * (h.leaf_type ? 2 : 4)};
+                              (uint64_t)h.nleaves * P2 * (h.leaf_type ? 2 : 4),
+                              h.leaf_type == GRIN_LEAVES_Q16 ? (uint64_t)h.nleaves * 4 : 0};
     static const char *names[A_COUNT] = {"initial shape", "levels", "anchors", "deltas",
-                                         "trees", "splits", "leaves"};
+                                         "trees", "splits", "leaves", "leaf scales"};
     for (int i = 0; i < A_COUNT; i++) {
         if (table[i].bytes != want[i] || table[i].offset % 64 || table[i].offset > size ||
             table[i].bytes > size - table[i].offset)
@@ -173,7 +195,7 @@ grin_status grin__lm_read_native(const uint8_t *data, size_t size, const char *n
     m->nfeatures = h.nfeatures;
     m->nsplits = h.nsplits;
     m->nleaves = h.nleaves;
-    m->half = h.leaf_type == 1;
+    m->leaf_type = (grin_leaf_type)h.leaf_type;
     m->initial = (const float *)(data + table[A_INITIAL].offset);
     m->levels = (const grin__lm_level *)(data + table[A_LEVELS].offset);
     m->anchor = (const uint32_t *)(data + table[A_ANCHOR].offset);
@@ -181,6 +203,7 @@ grin_status grin__lm_read_native(const uint8_t *data, size_t size, const char *n
     m->trees = (const grin__lm_tree *)(data + table[A_TREES].offset);
     m->splits = (const grin__lm_split *)(data + table[A_SPLITS].offset);
     m->leaves = data + table[A_LEAVES].offset;
+    m->scales = h.leaf_type == GRIN_LEAVES_Q16 ? (const float *)(data + table[A_SCALES].offset) : NULL;
     m->native = true;
     return grin__lm_validate(m, name, err);
 }

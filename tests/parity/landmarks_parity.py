@@ -79,17 +79,30 @@ def main():
     ref = [json.loads(l) for l in subprocess.run([oracle, "--model", a.model], input=inp, capture_output=True,
                                                   text=True, check=True).stdout.splitlines()]
     # grin, one call per image with all its boxes
-    got = {}
     by_image = {}
     for i, f in enumerate(faces):
         by_image.setdefault(f["image"], []).append(i)
-    for img, idx in by_image.items():
-        args = [a.grin, "landmarks", "--model", native]
-        for i in idx:
-            args += ["--box", ",".join(str(v) for v in faces[i]["box"])]
-        out = subprocess.run(args + [pgm[img]], capture_output=True, text=True, check=True).stdout
-        for i, fr in zip(idx, json.loads(out)["faces"]):
-            got[i] = fr["points"]
+
+    def run_grin(model):
+        res = {}
+        for img, idx in by_image.items():
+            args = [a.grin, "landmarks", "--model", model]
+            for i in idx:
+                args += ["--box", ",".join(str(v) for v in faces[i]["box"])]
+            out = subprocess.run(args + [pgm[img]], capture_output=True, text=True, check=True).stdout
+            for i, fr in zip(idx, json.loads(out)["faces"]):
+                res[i] = fr["points"]
+        return res
+    got = run_grin(native)
+    # the 16-bit leaf formats: how far they move the landmarks from the exact ones
+    sixteen = {}
+    for flag in ("--half", "--q16"):
+        path = native + flag
+        subprocess.run([a.grin, "convert-landmarks", flag, a.model, path], capture_output=True, check=True)
+        alt = run_grin(path)
+        d = [math.hypot(p[0] - q[0], p[1] - q[1]) for i in got for p, q in zip(got[i], alt[i])]
+        sixteen[flag[2:]] = {"mean_px": sum(d) / len(d), "max_px": max(d),
+                             "file_bytes": os.path.getsize(path)}
     worst = 0.0
     total = 0.0
     npts = 0
@@ -127,7 +140,8 @@ def main():
               "mtfl_faces": sum(1 for f in faces if f["set"] == "mtfl"), "points": npts,
               "max_abs_diff_px": worst, "mean_diff_px": total / npts, "faces_over_tolerance": bad_faces,
               "rounded_mismatches": rounded_mismatch, "testing_faces": nt,
-              "nme_grin": nme_grin, "nme_grin_rounded": nme_grin_int, "nme_dlib": nme_dlib}
+              "nme_grin": nme_grin, "nme_grin_rounded": nme_grin_int, "nme_dlib": nme_dlib,
+              "sixteen_bit_leaves": sixteen, "float32_file_bytes": os.path.getsize(native)}
     print(json.dumps(report))
     if a.json:
         json.dump(report, open(a.json, "w"), indent=1)

@@ -174,9 +174,9 @@ static int bench_landmarks(int argc, char **argv)
         fputs("{\"bench\":\"landmarks\",\"image\":", stdout);
         json_string(stdout, image);
         printf(",\"faces\":%d,\"repeat\":%d,\"ms_per_face_min\":%.4f,\"ms_per_face_median\":%.4f,"
-               "\"model_load_ms\":%.2f,\"native_model\":%s,\"half_leaves\":%s}\n",
+               "\"model_load_ms\":%.2f,\"native_model\":%s,\"leaf_type\":%d}\n",
                nboxes, repeat, ms[0], ms[repeat / 2], load_ms, info.native ? "true" : "false",
-               info.half_leaves ? "true" : "false");
+               info.leaf_type);
     }
     free(pts);
     free(ms);

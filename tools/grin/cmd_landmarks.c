@@ -163,14 +163,18 @@ int cmd_landmarks(int argc, char **argv)
 
 int cmd_convert_landmarks(int argc, char **argv)
 {
-    int half = 0;
+    grin_leaf_type leaves = GRIN_LEAVES_F32;
     const char *in = NULL, *out = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--half"))
-            half = 1;
+            leaves = GRIN_LEAVES_F16;
+        else if (!strcmp(argv[i], "--q16"))
+            leaves = GRIN_LEAVES_Q16;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: grin convert-landmarks [--half] IN.dat OUT.grinlmk\n"
-                   "Writes grin's memory-mappable landmark model; --half stores leaves as float16.\n");
+            printf("usage: grin convert-landmarks [--half|--q16] IN.dat OUT.grinlmk\n"
+                   "Writes grin's memory-mappable landmark model. Leaves stay float32 (dlib's\n"
+                   "results exactly) unless --half (float16) or --q16 (int16 with a scale per leaf,\n"
+                   "more precise) halves them.\n");
             return 0;
         } else if (!in)
             in = argv[i];
@@ -193,7 +197,7 @@ int cmd_convert_landmarks(int argc, char **argv)
         return 1;
     }
     double t1 = now_ms();
-    if (grin_landmarker_save(m, out, half, &err) != GRIN_OK) {
+    if (grin_landmarker_save(m, out, leaves, &err) != GRIN_OK) {
         cli_error("%s", err.msg);
         grin_landmarker_free(m);
         return 1;
@@ -204,9 +208,10 @@ int cmd_convert_landmarks(int argc, char **argv)
     json_string(stdout, in);
     printf(",\"output\":");
     json_string(stdout, out);
-    printf(",\"parts\":%d,\"levels\":%d,\"trees\":%d,\"features\":%d,\"half\":%s,"
+    static const char *kinds[] = {"float32", "float16", "q16"};
+    printf(",\"parts\":%d,\"levels\":%d,\"trees\":%d,\"features\":%d,\"leaves\":\"%s\","
            "\"load_ms\":%.1f}\n", info.parts, info.levels, info.trees, info.features,
-           half ? "true" : "false", t1 - t0);
+           kinds[leaves], t1 - t0);
     grin_landmarker_free(m);
     return 0;
 }
