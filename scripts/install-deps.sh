@@ -5,10 +5,12 @@
 #   scripts/install-deps.sh --test   also the tests, oracles, sanitizers, fuzzing, benchmarks
 set -euo pipefail
 
+# opencv-data: the face cascades; libdlib-data: the 68-point landmark model
 BUILD_PKGS=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev zlib1g-dev
-            libxml2-dev opencv-data)
-TEST_PKGS=(libcmocka-dev python3 python3-opencv python3-numpy libopencv-dev clang
-           libclang-rt-14-dev)
+            libxml2-dev opencv-data libdlib-data)
+# oracles (OpenCV, dlib) for the parity tests and benchmarks, cmocka, clang for libFuzzer
+TEST_PKGS=(libcmocka-dev python3 python3-opencv python3-numpy libopencv-dev libdlib-dev
+           liblapack-dev libblas-dev libsqlite3-dev clang libclang-rt-14-dev)
 
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then

@@ -90,5 +90,54 @@ one_line_error("unknown command", run("frobnicate"), "frobnicate")
 one_line_error("draw into a file", run("detect", "--draw", SAMPLES[0], SAMPLES[0]), "not a directory")
 one_line_error("bench without image", run("bench", "detect"), "--image")
 
+# ---- landmarks, convert-landmarks, align
+TINY = os.path.join(ROOT, "tests/fixtures/tiny_shape_predictor.dat")
+r = run("landmarks", "--model", TINY, "--box", "10,10,80,80", "--box", "100,100,50,60", SAMPLES[1])
+check("landmarks rc", r.returncode == 0, r.stderr)
+if r.returncode == 0:
+    d = json.loads(r.stdout)
+    check("landmarks faces", len(d["faces"]) == 2 and all(len(f["points"]) == 5 for f in d["faces"]), r.stdout[:300])
+    check("landmarks box echo", d["faces"][1]["box"] == [100, 100, 50, 60])
+    check("landmarks not aligned with a 5-point model", d["faces"][0]["aligned"] is False)
+native = os.path.join(tmp, "tiny.grinlmk")
+r = run("convert-landmarks", TINY, native)
+check("convert rc", r.returncode == 0 and os.path.exists(native), r.stderr)
+r2 = run("landmarks", "--model", native, "--box", "10,10,80,80", "--box", "100,100,50,60", SAMPLES[1])
+check("native model gives the same points", r2.returncode == 0 and r2.stdout == run(
+    "landmarks", "--model", TINY, "--box", "10,10,80,80", "--box", "100,100,50,60", SAMPLES[1]).stdout)
+r = run("convert-landmarks", "--q16", TINY, os.path.join(tmp, "tiny.q16"))
+check("convert q16", r.returncode == 0 and '"leaves":"q16"' in r.stdout, r.stdout + r.stderr)
+REAL = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
+if os.path.exists(REAL):
+    r = run("landmarks", SAMPLES[1])
+    d = json.loads(r.stdout) if r.returncode == 0 else {"faces": []}
+    check("landmarks with the detector", len(d["faces"]) == 3 and all(len(f["points"]) == 68 and f["aligned"] for f in d["faces"]), r.stderr)
+    csv = os.path.join(tmp, "set.csv")
+    with open(csv, "w") as f:
+        f.write("file,smile\r\n")                      # CRLF, as some CSVs have
+        f.write("%s,1\r\n\r\n" % SAMPLES[0])          # an empty line
+        f.write("%s,0\n" % os.path.relpath(SAMPLES[2], tmp))  # relative to the CSV
+        f.write("%s,maybe\n" % SAMPLES[1])              # a bad label
+        f.write("/no/such.jpg,1\n")                     # a missing photo
+        f.write("%s,1\n" % empty)                       # a photo that can't be decoded
+    out = os.path.join(tmp, "aligned")
+    r = run("align", "--labels", csv, "--out", out, "--size", "48")
+    check("align reports bad rows with file and line", "set.csv:5: bad row" in r.stderr, r.stderr)
+    check("align: non-zero exit when rows were bad", r.returncode == 1, "rc=%d" % r.returncode)
+    rep = json.loads(r.stdout) if r.stdout.strip() else {}
+    check("align report", rep.get("rows") == 4 and rep.get("bad_rows") == 1 and rep.get("unreadable") == 2
+          and rep.get("aligned") == 2, r.stdout)
+    lab = open(os.path.join(out, "labels.csv")).read().splitlines() if os.path.exists(os.path.join(out, "labels.csv")) else []
+    check("align labels.csv", len(lab) == 3 and lab[0] == "file,smile,aligned,source", str(lab))
+    check("align crops", all(os.path.exists(os.path.join(out, l.split(",")[0])) for l in lab[1:]))
+one_line_error("landmarks: missing model", run("landmarks", "--model", "/no/model.dat", "--box", "1,1,9,9", SAMPLES[0]), "/no/model.dat")
+bz = os.path.join(tmp, "model.dat.bz2")
+open(bz, "wb").write(b"BZh91AY&SY" + b"\0" * 50)
+one_line_error("landmarks: bz2 model", run("landmarks", "--model", bz, "--box", "1,1,9,9", SAMPLES[0]), "bzip2")
+one_line_error("landmarks: cascade as model", run("landmarks", "--model", os.path.join(ROOT, "tests/fixtures/tiny_haar.xml"), "--box", "1,1,9,9", SAMPLES[0]), "XML")
+one_line_error("landmarks: bad box", run("landmarks", "--box", "1,2,3", SAMPLES[0]), "--box")
+one_line_error("align: no labels", run("align", "--out", tmp), "--labels")
+one_line_error("align: missing csv", run("align", "--labels", "/no/x.csv", "--out", tmp), "/no/x.csv")
+
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
