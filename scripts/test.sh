@@ -30,9 +30,9 @@ sanitized() {
 fuzz() {
   local secs=${GRIN_FUZZ_SECONDS:-30}
   CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRIN_FUZZ=ON >/dev/null &&
-    cmake --build build-fuzz -j"$jobs" --target fuzz_cascade fuzz_image || return 1
+    cmake --build build-fuzz -j"$jobs" --target fuzz_cascade fuzz_image fuzz_landmarks || return 1
   local t rc=0
-  for t in fuzz_cascade fuzz_image; do
+  for t in fuzz_cascade fuzz_image fuzz_landmarks; do
     local corpus; corpus=$(mktemp -d)
     cp tests/fuzz/corpus/$t/* "$corpus"/
     echo "fuzzing $t for ${secs}s"
