@@ -7,7 +7,7 @@ set -euo pipefail
 
 # opencv-data: the face cascades; libdlib-data: the 68-point landmark model
 BUILD_PKGS=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev zlib1g-dev
-            libxml2-dev opencv-data libdlib-data)
+            libxml2-dev libopenblas-dev opencv-data libdlib-data)
 # oracles (OpenCV, dlib) for the parity tests and benchmarks, cmocka, clang for libFuzzer
 TEST_PKGS=(libcmocka-dev python3 python3-opencv python3-numpy libopencv-dev libdlib-dev
            liblapack-dev libblas-dev libsqlite3-dev clang libclang-rt-14-dev)

@@ -1,0 +1,761 @@
+/* layers.c — building a layer DAG, and its forward and backward passes in NHWC float32.
+ * Convolutions with groups == 1 run as im2col + GEMM, depthwise ones as direct loops over
+ * channels; a direct loop for any grouping is the reference the tests hold both to. */
+#include "nn.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void grin__nn_init(grin__nn_net *net, int h, int w, int c)
+{
+    memset(net, 0, sizeof *net);
+    net->in_h = h, net->in_w = w, net->in_c = c;
+    net->bn_momentum = 0.01f; /* Keras' 0.99 decay */
+    net->bn_eps = 1e-3f;
+}
+
+int grin__nn_add(grin__nn_net *net, grin__nn_layer l)
+{
+    if (net->n == net->cap) {
+        int cap = net->cap ? 2 * net->cap : 32;
+        grin__nn_layer *n = realloc(net->L, (size_t)cap * sizeof *n);
+        if (!n)
+            return -1;
+        net->L = n;
+        net->cap = cap;
+    }
+    net->L[net->n] = l;
+    return net->n++;
+}
+
+void grin__nn_free(grin__nn_net *net)
+{
+    free(net->L);
+    free(net->params);
+    free(net->grads);
+    free(net->state);
+    memset(net, 0, sizeof *net);
+}
+
+/* splitmix64 and Box-Muller: deterministic initialisation from a seed */
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double gauss(uint64_t *s)
+{
+    double u1 = ((next_u64(s) >> 11) + 1.0) / 9007199254740993.0;
+    double u2 = (next_u64(s) >> 11) / 9007199254740992.0;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static void in_shape(const grin__nn_net *net, int idx, int *h, int *w, int *c)
+{
+    if (idx < 0) {
+        *h = net->in_h, *w = net->in_w, *c = net->in_c;
+    } else {
+        *h = net->L[idx].h, *w = net->L[idx].w, *c = net->L[idx].c;
+    }
+}
+
+grin_status grin__nn_finish(grin__nn_net *net, uint64_t seed, grin_error *err)
+{
+    size_t np = 0, ns = 0;
+    for (int i = 0; i < net->n; i++) {
+        grin__nn_layer *l = &net->L[i];
+        if (l->in[0] >= i || l->in[0] < -1 ||
+            ((l->op == GRIN__NN_ADD || l->op == GRIN__NN_CONCAT) && (l->in[1] >= i || l->in[1] < -1)))
+            return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: inputs must come earlier", i);
+        in_shape(net, l->in[0], &l->ih, &l->iw, &l->ic);
+        l->h = l->ih, l->w = l->iw, l->c = l->ic;
+        l->woff = l->wn = l->boff = l->bn = 0;
+        switch (l->op) {
+        case GRIN__NN_CONV:
+            if (l->k < 1 || l->stride < 1 || l->pad < 0 || l->groups < 1 || l->out_c < 1 ||
+                l->ic % l->groups || l->out_c % l->groups || l->pad >= l->k)
+                return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: bad convolution", i);
+            l->h = (l->ih + 2 * l->pad - l->k) / l->stride + 1;
+            l->w = (l->iw + 2 * l->pad - l->k) / l->stride + 1;
+            l->c = l->out_c;
+            l->wn = (size_t)l->k * l->k * (size_t)(l->ic / l->groups) * (size_t)l->out_c;
+            l->bn = l->bias ? (size_t)l->out_c : 0;
+            break;
+        case GRIN__NN_BN:
+            l->wn = l->bn = (size_t)l->c;
+            l->soff = ns;
+            ns += 2 * (size_t)l->c;
+            break;
+        case GRIN__NN_MAXPOOL:
+        case GRIN__NN_AVGPOOL:
+            if (l->k < 1 || l->stride < 1 || l->pad < 0 || l->pad >= l->k)
+                return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: bad pooling", i);
+            l->h = (l->ih + 2 * l->pad - l->k) / l->stride + 1;
+            l->w = (l->iw + 2 * l->pad - l->k) / l->stride + 1;
+            break;
+        case GRIN__NN_GAP:
+            l->h = l->w = 1;
+            break;
+        case GRIN__NN_DENSE:
+            if (l->out_c < 1)
+                return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: bad dense", i);
+            l->h = l->w = 1;
+            l->c = l->out_c;
+            l->wn = (size_t)l->ih * l->iw * l->ic * (size_t)l->out_c;
+            l->bn = (size_t)l->out_c;
+            break;
+        case GRIN__NN_ADD:
+        case GRIN__NN_CONCAT: {
+            int h2, w2, c2;
+            in_shape(net, l->in[1], &h2, &w2, &c2);
+            if (h2 != l->ih || w2 != l->iw || (l->op == GRIN__NN_ADD && c2 != l->ic))
+                return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: input shapes differ", i);
+            if (l->op == GRIN__NN_CONCAT)
+                l->c = l->ic + c2;
+            break;
+        }
+        default:
+            break;
+        }
+        if (l->h < 1 || l->w < 1)
+            return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: the input is too small", i);
+        l->woff = np;
+        np += l->wn;
+        l->boff = np;
+        np += l->bn;
+    }
+    free(net->params);
+    free(net->grads);
+    free(net->state);
+    net->params = calloc(np ? np : 1, sizeof(float));
+    net->grads = calloc(np ? np : 1, sizeof(float));
+    net->state = calloc(ns ? ns : 1, sizeof(float));
+    if (!net->params || !net->grads || !net->state)
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory for %zu parameters", np);
+    net->nparams = np;
+    net->nstate = ns;
+    uint64_t s = seed;
+    for (int i = 0; i < net->n; i++) {
+        grin__nn_layer *l = &net->L[i];
+        if (l->op == GRIN__NN_CONV || l->op == GRIN__NN_DENSE) {
+            double fan_in = (double)l->wn / l->out_c;
+            double sd = sqrt(2.0 / fan_in); /* He initialisation for ReLU networks */
+            for (size_t k = 0; k < l->wn; k++)
+                net->params[l->woff + k] = (float)(sd * gauss(&s));
+        } else if (l->op == GRIN__NN_BN) {
+            for (int k = 0; k < l->c; k++) {
+                net->params[l->woff + (size_t)k] = 1.0f;
+                net->state[l->soff + (size_t)l->c + (size_t)k] = 1.0f; /* running variance */
+            }
+        }
+    }
+    return GRIN_OK;
+}
+
+uint64_t grin__nn_macs(const grin__nn_net *net)
+{
+    uint64_t m = 0;
+    for (int i = 0; i < net->n; i++) {
+        const grin__nn_layer *l = &net->L[i];
+        if (l->op == GRIN__NN_CONV)
+            m += (uint64_t)l->h * (uint64_t)l->w * l->wn;
+        else if (l->op == GRIN__NN_DENSE)
+            m += l->wn;
+    }
+    return m;
+}
+
+void grin__nn_ws_free(grin__nn_ws *ws)
+{
+    if (!ws)
+        return;
+    if (ws->act) {
+        for (int i = 0; ws->act[i] != (float *)-1; i++) {
+            free(ws->act[i]);
+            free(ws->dact[i]);
+            free(ws->bn_xhat[i]);
+            free(ws->bn_invstd[i]);
+        }
+    }
+    free(ws->act);
+    free(ws->dact);
+    free(ws->bn_xhat);
+    free(ws->bn_invstd);
+    free(ws->col);
+    memset(ws, 0, sizeof *ws);
+}
+
+static bool ws_prepare(const grin__nn_net *net, grin__nn_ws *ws, int batch)
+{
+    if (ws->act && ws->batch == batch)
+        return true;
+    grin__nn_ws_free(ws);
+    int n = net->n;
+    ws->act = calloc((size_t)n + 1, sizeof *ws->act);
+    ws->dact = calloc((size_t)n + 1, sizeof *ws->dact);
+    ws->bn_xhat = calloc((size_t)n + 1, sizeof *ws->bn_xhat);
+    ws->bn_invstd = calloc((size_t)n + 1, sizeof *ws->bn_invstd);
+    if (!ws->act || !ws->dact || !ws->bn_xhat || !ws->bn_invstd)
+        return false;
+    ws->act[n] = (float *)-1; /* end marker for freeing */
+    ws->batch = batch;
+    for (int i = 0; i < n; i++) {
+        const grin__nn_layer *l = &net->L[i];
+        size_t sz = (size_t)batch * l->h * l->w * l->c;
+        ws->act[i] = malloc(sz * sizeof(float));
+        ws->dact[i] = malloc(sz * sizeof(float));
+        if (!ws->act[i] || !ws->dact[i])
+            return false;
+        if (l->op == GRIN__NN_BN) {
+            ws->bn_xhat[i] = malloc(sz * sizeof(float));
+            ws->bn_invstd[i] = malloc((size_t)l->c * sizeof(float));
+            if (!ws->bn_xhat[i] || !ws->bn_invstd[i])
+                return false;
+        }
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------ convolution */
+
+static void im2col(const grin__nn_layer *l, const float *in, float *col)
+{
+    int K = l->k * l->k * l->ic;
+    for (int oy = 0; oy < l->h; oy++)
+        for (int ox = 0; ox < l->w; ox++) {
+            float *dst = col + ((size_t)oy * l->w + ox) * K;
+            for (int ky = 0; ky < l->k; ky++) {
+                int iy = oy * l->stride - l->pad + ky;
+                for (int kx = 0; kx < l->k; kx++) {
+                    int ix = ox * l->stride - l->pad + kx;
+                    float *d = dst + (ky * l->k + kx) * l->ic;
+                    if (iy < 0 || iy >= l->ih || ix < 0 || ix >= l->iw)
+                        memset(d, 0, (size_t)l->ic * sizeof(float));
+                    else
+                        memcpy(d, in + ((size_t)iy * l->iw + ix) * l->ic, (size_t)l->ic * sizeof(float));
+                }
+            }
+        }
+}
+
+static void col2im_add(const grin__nn_layer *l, const float *col, float *din)
+{
+    int K = l->k * l->k * l->ic;
+    for (int oy = 0; oy < l->h; oy++)
+        for (int ox = 0; ox < l->w; ox++) {
+            const float *src = col + ((size_t)oy * l->w + ox) * K;
+            for (int ky = 0; ky < l->k; ky++) {
+                int iy = oy * l->stride - l->pad + ky;
+                if (iy < 0 || iy >= l->ih)
+                    continue;
+                for (int kx = 0; kx < l->k; kx++) {
+                    int ix = ox * l->stride - l->pad + kx;
+                    if (ix < 0 || ix >= l->iw)
+                        continue;
+                    const float *s = src + (ky * l->k + kx) * l->ic;
+                    float *d = din + ((size_t)iy * l->iw + ix) * l->ic;
+                    for (int c = 0; c < l->ic; c++)
+                        d[c] += s[c];
+                }
+            }
+        }
+}
+
+static bool pointwise(const grin__nn_layer *l)
+{
+    return l->k == 1 && l->stride == 1 && l->pad == 0;
+}
+
+static bool depthwise(const grin__nn_layer *l)
+{
+    return l->groups == l->ic && l->out_c == l->ic && l->groups > 1;
+}
+
+/* direct loops, any grouping: the reference */
+static void conv_fwd_ref(const grin__nn_layer *l, const float *W, const float *bias, const float *in,
+                         float *out)
+{
+    int cin_g = l->ic / l->groups, cout_g = l->out_c / l->groups;
+    for (int oy = 0; oy < l->h; oy++)
+        for (int ox = 0; ox < l->w; ox++)
+            for (int oc = 0; oc < l->out_c; oc++) {
+                int g = oc / cout_g;
+                double s = bias ? bias[oc] : 0.0;
+                for (int ky = 0; ky < l->k; ky++) {
+                    int iy = oy * l->stride - l->pad + ky;
+                    if (iy < 0 || iy >= l->ih)
+                        continue;
+                    for (int kx = 0; kx < l->k; kx++) {
+                        int ix = ox * l->stride - l->pad + kx;
+                        if (ix < 0 || ix >= l->iw)
+                            continue;
+                        const float *p = in + ((size_t)iy * l->iw + ix) * l->ic + (size_t)g * cin_g;
+                        const float *w = W + ((size_t)(ky * l->k + kx) * cin_g) * l->out_c + oc;
+                        for (int c = 0; c < cin_g; c++)
+                            s += (double)p[c] * w[(size_t)c * l->out_c];
+                    }
+                }
+                out[((size_t)oy * l->w + ox) * l->out_c + oc] = (float)s;
+            }
+}
+
+static void conv_bwd_ref(const grin__nn_layer *l, const float *W, const float *in, const float *dout,
+                         float *dW, float *dbias, float *din)
+{
+    int cin_g = l->ic / l->groups, cout_g = l->out_c / l->groups;
+    for (int oy = 0; oy < l->h; oy++)
+        for (int ox = 0; ox < l->w; ox++)
+            for (int oc = 0; oc < l->out_c; oc++) {
+                float g_ = dout[((size_t)oy * l->w + ox) * l->out_c + oc];
+                int g = oc / cout_g;
+                if (dbias)
+                    dbias[oc] += g_;
+                for (int ky = 0; ky < l->k; ky++) {
+                    int iy = oy * l->stride - l->pad + ky;
+                    if (iy < 0 || iy >= l->ih)
+                        continue;
+                    for (int kx = 0; kx < l->k; kx++) {
+                        int ix = ox * l->stride - l->pad + kx;
+                        if (ix < 0 || ix >= l->iw)
+                            continue;
+                        size_t pi = ((size_t)iy * l->iw + ix) * l->ic + (size_t)g * cin_g;
+                        size_t wi = ((size_t)(ky * l->k + kx) * cin_g) * l->out_c + oc;
+                        for (int c = 0; c < cin_g; c++) {
+                            dW[wi + (size_t)c * l->out_c] += in[pi + c] * g_;
+                            if (din)
+                                din[pi + c] += W[wi + (size_t)c * l->out_c] * g_;
+                        }
+                    }
+                }
+            }
+}
+
+/* depthwise: each channel its own k x k filter; loops run over channels innermost */
+static void dw_fwd(const grin__nn_layer *l, const float *W, const float *bias, const float *in,
+                   float *out)
+{
+    int C = l->c;
+    for (int oy = 0; oy < l->h; oy++)
+        for (int ox = 0; ox < l->w; ox++) {
+            float *o = out + ((size_t)oy * l->w + ox) * C;
+            for (int c = 0; c < C; c++)
+                o[c] = bias ? bias[c] : 0.0f;
+            for (int ky = 0; ky < l->k; ky++) {
+                int iy = oy * l->stride - l->pad + ky;
+                if (iy < 0 || iy >= l->ih)
+                    continue;
+                for (int kx = 0; kx < l->k; kx++) {
+                    int ix = ox * l->stride - l->pad + kx;
+                    if (ix < 0 || ix >= l->iw)
+                        continue;
+                    const float *p = in + ((size_t)iy * l->iw + ix) * C;
+                    const float *w = W + (size_t)(ky * l->k + kx) * C;
+                    for (int c = 0; c < C; c++)
+                        o[c] += p[c] * w[c];
+                }
+            }
+        }
+}
+
+static void dw_bwd(const grin__nn_layer *l, const float *W, const float *in, const float *dout,
+                   float *dW, float *dbias, float *din)
+{
+    int C = l->c;
+    for (int oy = 0; oy < l->h; oy++)
+        for (int ox = 0; ox < l->w; ox++) {
+            const float *g = dout + ((size_t)oy * l->w + ox) * C;
+            if (dbias)
+                for (int c = 0; c < C; c++)
+                    dbias[c] += g[c];
+            for (int ky = 0; ky < l->k; ky++) {
+                int iy = oy * l->stride - l->pad + ky;
+                if (iy < 0 || iy >= l->ih)
+                    continue;
+                for (int kx = 0; kx < l->k; kx++) {
+                    int ix = ox * l->stride - l->pad + kx;
+                    if (ix < 0 || ix >= l->iw)
+                        continue;
+                    size_t pi = ((size_t)iy * l->iw + ix) * C;
+                    const float *w = W + (size_t)(ky * l->k + kx) * C;
+                    float *dw = dW + (size_t)(ky * l->k + kx) * C;
+                    for (int c = 0; c < C; c++) {
+                        dw[c] += in[pi + c] * g[c];
+                        if (din)
+                            din[pi + c] += w[c] * g[c];
+                    }
+                }
+            }
+        }
+}
+
+static bool reserve_col(grin__nn_ws *ws, size_t n)
+{
+    if (ws->col_cap >= n)
+        return true;
+    float *c = realloc(ws->col, n * sizeof *c);
+    if (!c)
+        return false;
+    ws->col = c;
+    ws->col_cap = n;
+    return true;
+}
+
+/* ------------------------------------------------------------------ forward */
+
+static const float *input_of(const grin__nn_ws *ws, const float *input, int idx)
+{
+    return idx < 0 ? input : ws->act[idx];
+}
+
+grin_status grin__nn_forward(const grin__nn_net *net, grin__nn_ws *ws, const float *input,
+                             int batch, bool training, const float **out)
+{
+    if (batch < 1 || !input || net->n == 0)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    if (!ws_prepare(net, ws, batch))
+        return GRIN_ERR_NO_MEMORY;
+    for (int i = 0; i < net->n; i++) {
+        const grin__nn_layer *l = &net->L[i];
+        const float *in = input_of(ws, input, l->in[0]);
+        float *o = ws->act[i];
+        size_t isz = (size_t)l->ih * l->iw * l->ic, osz = (size_t)l->h * l->w * l->c;
+        const float *W = net->params + l->woff, *Bv = l->bn ? net->params + l->boff : NULL;
+        switch (l->op) {
+        case GRIN__NN_CONV:
+            for (int b = 0; b < batch; b++) {
+                const float *ib = in + b * isz;
+                float *ob = o + b * osz;
+                if (grin__nn_force_reference) {
+                    conv_fwd_ref(l, W, Bv, ib, ob);
+                } else if (l->groups == 1) {
+                    int P = l->h * l->w, K = l->k * l->k * l->ic;
+                    const float *col = ib;
+                    if (!pointwise(l)) {
+                        if (!reserve_col(ws, (size_t)P * K))
+                            return GRIN_ERR_NO_MEMORY;
+                        im2col(l, ib, ws->col);
+                        col = ws->col;
+                    }
+                    grin__gemm(false, false, P, l->out_c, K, 1.0f, col, K, W, l->out_c, 0.0f, ob, l->out_c);
+                    if (Bv)
+                        for (int p = 0; p < P; p++)
+                            for (int c = 0; c < l->out_c; c++)
+                                ob[(size_t)p * l->out_c + c] += Bv[c];
+                } else if (depthwise(l)) {
+                    dw_fwd(l, W, Bv, ib, ob);
+                } else {
+                    conv_fwd_ref(l, W, Bv, ib, ob);
+                }
+            }
+            break;
+        case GRIN__NN_BN: {
+            size_t N = (size_t)batch * l->h * l->w;
+            int C = l->c;
+            const float *gamma = W, *beta = Bv;
+            float *rm = net->state + l->soff, *rv = rm + C;
+            if (training) {
+                float *xhat = ws->bn_xhat[i], *invstd = ws->bn_invstd[i];
+                for (int c = 0; c < C; c++) {
+                    double s = 0, s2 = 0;
+                    for (size_t k = 0; k < N; k++) {
+                        double v = in[k * C + c];
+                        s += v;
+                        s2 += v * v;
+                    }
+                    double mean = s / N, var = fmax(0.0, s2 / N - mean * mean);
+                    float is = (float)(1.0 / sqrt(var + net->bn_eps));
+                    invstd[c] = is;
+                    for (size_t k = 0; k < N; k++) {
+                        float xh = (float)(in[k * C + c] - mean) * is;
+                        xhat[k * C + c] = xh;
+                        o[k * C + c] = gamma[c] * xh + beta[c];
+                    }
+                    float mom = net->bn_momentum;
+                    rm[c] = (1 - mom) * rm[c] + mom * (float)mean;
+                    rv[c] = (1 - mom) * rv[c] + mom * (float)(N > 1 ? var * N / (N - 1) : var);
+                }
+            } else {
+                for (int c = 0; c < C; c++) {
+                    float sc = gamma[c] / sqrtf(rv[c] + net->bn_eps), sh = beta[c] - rm[c] * sc;
+                    for (size_t k = 0; k < N; k++)
+                        o[k * C + c] = in[k * C + c] * sc + sh;
+                }
+            }
+            break;
+        }
+        case GRIN__NN_RELU:
+        case GRIN__NN_RELU6:
+            for (size_t k = 0; k < (size_t)batch * osz; k++) {
+                float v = in[k] > 0 ? in[k] : 0;
+                o[k] = l->op == GRIN__NN_RELU6 && v > 6 ? 6 : v;
+            }
+            break;
+        case GRIN__NN_SIGMOID:
+            for (size_t k = 0; k < (size_t)batch * osz; k++)
+                o[k] = 1.0f / (1.0f + expf(-in[k]));
+            break;
+        case GRIN__NN_MAXPOOL:
+        case GRIN__NN_AVGPOOL:
+            for (int b = 0; b < batch; b++)
+                for (int oy = 0; oy < l->h; oy++)
+                    for (int ox = 0; ox < l->w; ox++)
+                        for (int c = 0; c < l->c; c++) {
+                            float best = -INFINITY;
+                            double sum = 0;
+                            int cnt = 0;
+                            for (int ky = 0; ky < l->k; ky++)
+                                for (int kx = 0; kx < l->k; kx++) {
+                                    int iy = oy * l->stride - l->pad + ky, ix = ox * l->stride - l->pad + kx;
+                                    if (iy < 0 || iy >= l->ih || ix < 0 || ix >= l->iw)
+                                        continue;
+                                    float v = in[b * isz + ((size_t)iy * l->iw + ix) * l->ic + c];
+                                    best = v > best ? v : best;
+                                    sum += v;
+                                    cnt++;
+                                }
+                            o[b * osz + ((size_t)oy * l->w + ox) * l->c + c] =
+                                l->op == GRIN__NN_MAXPOOL ? best : (float)(sum / (cnt ? cnt : 1));
+                        }
+            break;
+        case GRIN__NN_GAP:
+            for (int b = 0; b < batch; b++)
+                for (int c = 0; c < l->c; c++) {
+                    double s = 0;
+                    for (int p = 0; p < l->ih * l->iw; p++)
+                        s += in[b * isz + (size_t)p * l->ic + c];
+                    o[(size_t)b * l->c + c] = (float)(s / (l->ih * l->iw));
+                }
+            break;
+        case GRIN__NN_DENSE:
+            grin__gemm(false, false, batch, l->out_c, (int)isz, 1.0f, in, (int)isz, W, l->out_c, 0.0f, o, l->out_c);
+            for (int b = 0; b < batch; b++)
+                for (int c = 0; c < l->out_c; c++)
+                    o[(size_t)b * l->out_c + c] += Bv[c];
+            break;
+        case GRIN__NN_ADD: {
+            const float *in2 = input_of(ws, input, l->in[1]);
+            for (size_t k = 0; k < (size_t)batch * osz; k++)
+                o[k] = in[k] + in2[k];
+            break;
+        }
+        case GRIN__NN_CONCAT: {
+            const float *in2 = input_of(ws, input, l->in[1]);
+            int c1 = l->ic, c2 = l->c - l->ic;
+            for (size_t p = 0; p < (size_t)batch * l->h * l->w; p++) {
+                memcpy(o + p * l->c, in + p * c1, (size_t)c1 * sizeof(float));
+                memcpy(o + p * l->c + c1, in2 + p * c2, (size_t)c2 * sizeof(float));
+            }
+            break;
+        }
+        }
+    }
+    if (out)
+        *out = ws->act[net->n - 1];
+    return GRIN_OK;
+}
+
+/* ------------------------------------------------------------------ backward */
+
+grin_status grin__nn_backward(grin__nn_net *net, grin__nn_ws *ws, const float *input,
+                              const float *dout)
+{
+    if (!ws->act || !dout)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    int batch = ws->batch;
+    for (int i = 0; i < net->n; i++) {
+        const grin__nn_layer *l = &net->L[i];
+        memset(ws->dact[i], 0, (size_t)batch * l->h * l->w * l->c * sizeof(float));
+    }
+    const grin__nn_layer *last = &net->L[net->n - 1];
+    memcpy(ws->dact[net->n - 1], dout, (size_t)batch * last->h * last->w * last->c * sizeof(float));
+    for (int i = net->n - 1; i >= 0; i--) {
+        const grin__nn_layer *l = &net->L[i];
+        const float *in = input_of(ws, input, l->in[0]);
+        float *din = l->in[0] >= 0 ? ws->dact[l->in[0]] : NULL;
+        const float *g = ws->dact[i], *o = ws->act[i];
+        size_t isz = (size_t)l->ih * l->iw * l->ic, osz = (size_t)l->h * l->w * l->c;
+        const float *W = net->params + l->woff;
+        float *dW = net->grads + l->woff, *dB = l->bn ? net->grads + l->boff : NULL;
+        switch (l->op) {
+        case GRIN__NN_CONV:
+            for (int b = 0; b < batch; b++) {
+                const float *ib = in + b * isz, *gb = g + b * osz;
+                float *dib = din ? din + b * isz : NULL;
+                if (grin__nn_force_reference) {
+                    conv_bwd_ref(l, W, ib, gb, dW, dB, dib);
+                } else if (l->groups == 1) {
+                    int P = l->h * l->w, K = l->k * l->k * l->ic;
+                    const float *col = ib;
+                    if (!pointwise(l)) {
+                        if (!reserve_col(ws, (size_t)P * K))
+                            return GRIN_ERR_NO_MEMORY;
+                        im2col(l, ib, ws->col);
+                        col = ws->col;
+                    }
+                    grin__gemm(true, false, K, l->out_c, P, 1.0f, col, K, gb, l->out_c, 1.0f, dW, l->out_c);
+                    if (dB)
+                        for (int p = 0; p < P; p++)
+                            for (int c = 0; c < l->out_c; c++)
+                                dB[c] += gb[(size_t)p * l->out_c + c];
+                    if (dib) {
+                        if (pointwise(l)) {
+                            grin__gemm(false, true, P, K, l->out_c, 1.0f, gb, l->out_c, W, l->out_c, 1.0f, dib, K);
+                        } else {
+                            grin__gemm(false, true, P, K, l->out_c, 1.0f, gb, l->out_c, W, l->out_c, 0.0f, ws->col, K);
+                            col2im_add(l, ws->col, dib);
+                        }
+                    }
+                } else if (depthwise(l)) {
+                    dw_bwd(l, W, ib, gb, dW, dB, dib);
+                } else {
+                    conv_bwd_ref(l, W, ib, gb, dW, dB, dib);
+                }
+            }
+            break;
+        case GRIN__NN_BN: {
+            size_t N = (size_t)batch * l->h * l->w;
+            int C = l->c;
+            const float *xhat = ws->bn_xhat[i], *invstd = ws->bn_invstd[i];
+            if (!xhat)
+                return GRIN_ERR_INVALID_ARGUMENT;
+            for (int c = 0; c < C; c++) {
+                double sg = 0, sgx = 0;
+                for (size_t k = 0; k < N; k++) {
+                    sg += g[k * C + c];
+                    sgx += (double)g[k * C + c] * xhat[k * C + c];
+                }
+                dW[c] += (float)sgx;
+                dB[c] += (float)sg;
+                if (din) {
+                    float sc = W[c] * invstd[c] / (float)N;
+                    for (size_t k = 0; k < N; k++)
+                        din[k * C + c] += sc * ((float)N * g[k * C + c] - (float)sg - xhat[k * C + c] * (float)sgx);
+                }
+            }
+            break;
+        }
+        case GRIN__NN_RELU:
+        case GRIN__NN_RELU6:
+            if (din)
+                for (size_t k = 0; k < (size_t)batch * osz; k++)
+                    if (in[k] > 0 && (l->op == GRIN__NN_RELU || in[k] < 6))
+                        din[k] += g[k];
+            break;
+        case GRIN__NN_SIGMOID: /* the loss gradient arrives wrt the logit */
+            if (din)
+                for (size_t k = 0; k < (size_t)batch * osz; k++)
+                    din[k] += g[k];
+            break;
+        case GRIN__NN_MAXPOOL:
+        case GRIN__NN_AVGPOOL:
+            if (!din)
+                break;
+            for (int b = 0; b < batch; b++)
+                for (int oy = 0; oy < l->h; oy++)
+                    for (int ox = 0; ox < l->w; ox++)
+                        for (int c = 0; c < l->c; c++) {
+                            float gv = g[b * osz + ((size_t)oy * l->w + ox) * l->c + c];
+                            float ov = o[b * osz + ((size_t)oy * l->w + ox) * l->c + c];
+                            int cnt = 0;
+                            size_t at = (size_t)-1;
+                            for (int pass = 0; pass < 2; pass++)
+                                for (int ky = 0; ky < l->k; ky++)
+                                    for (int kx = 0; kx < l->k; kx++) {
+                                        int iy = oy * l->stride - l->pad + ky, ix = ox * l->stride - l->pad + kx;
+                                        if (iy < 0 || iy >= l->ih || ix < 0 || ix >= l->iw)
+                                            continue;
+                                        size_t idx = b * isz + ((size_t)iy * l->iw + ix) * l->ic + c;
+                                        if (pass == 0) {
+                                            cnt++;
+                                            if (at == (size_t)-1 && in[idx] == ov)
+                                                at = idx;
+                                        } else if (l->op == GRIN__NN_AVGPOOL) {
+                                            din[idx] += gv / (float)cnt;
+                                        }
+                                    }
+                            if (l->op == GRIN__NN_MAXPOOL && at != (size_t)-1)
+                                din[at] += gv;
+                        }
+            break;
+        case GRIN__NN_GAP:
+            if (din)
+                for (int b = 0; b < batch; b++)
+                    for (int p = 0; p < l->ih * l->iw; p++)
+                        for (int c = 0; c < l->c; c++)
+                            din[b * isz + (size_t)p * l->ic + c] += g[(size_t)b * l->c + c] / (float)(l->ih * l->iw);
+            break;
+        case GRIN__NN_DENSE:
+            grin__gemm(true, false, (int)isz, l->out_c, batch, 1.0f, in, (int)isz, g, l->out_c, 1.0f, dW, l->out_c);
+            for (int b = 0; b < batch; b++)
+                for (int c = 0; c < l->out_c; c++)
+                    dB[c] += g[(size_t)b * l->out_c + c];
+            if (din)
+                grin__gemm(false, true, batch, (int)isz, l->out_c, 1.0f, g, l->out_c, W, l->out_c, 1.0f, din, (int)isz);
+            break;
+        case GRIN__NN_ADD: {
+            float *din2 = l->in[1] >= 0 ? ws->dact[l->in[1]] : NULL;
+            for (size_t k = 0; k < (size_t)batch * osz; k++) {
+                if (din)
+                    din[k] += g[k];
+                if (din2)
+                    din2[k] += g[k];
+            }
+            break;
+        }
+        case GRIN__NN_CONCAT: {
+            float *din2 = l->in[1] >= 0 ? ws->dact[l->in[1]] : NULL;
+            int c1 = l->ic, c2 = l->c - l->ic;
+            for (size_t p = 0; p < (size_t)batch * l->h * l->w; p++) {
+                for (int c = 0; c < c1 && din; c++)
+                    din[p * c1 + c] += g[p * l->c + c];
+                for (int c = 0; c < c2 && din2; c++)
+                    din2[p * c2 + c] += g[p * l->c + c1 + c];
+            }
+            break;
+        }
+        }
+    }
+    return GRIN_OK;
+}
+
+/* ------------------------------------------------------------------ MobileNet v1 */
+
+grin_status grin__nn_mobilenet(grin__nn_net *net, int size, int channels, float alpha,
+                               uint64_t seed, grin_error *err)
+{
+    if (size < 32 || size > 1024 || (channels != 1 && channels != 3) || !(alpha > 0.05f && alpha <= 4.0f))
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "MobileNet: input %dx%dx%d, alpha %g out of range",
+                          size, size, channels, alpha);
+    grin__nn_init(net, size, size, channels);
+    static const int blocks[13][2] = {{64, 1},  {128, 2}, {128, 1}, {256, 2}, {256, 1},
+                                      {512, 2}, {512, 1}, {512, 1}, {512, 1}, {512, 1},
+                                      {512, 1}, {1024, 2}, {1024, 1}};
+#define CH(c) ((int)((c) * alpha) < 8 ? 8 : (int)((c) * alpha))
+    int prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {-1, -1}, .k = 3, .stride = 2,
+                                                  .pad = 1, .groups = 1, .out_c = CH(32)});
+    prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_BN, .in = {prev, -1}});
+    prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_RELU6, .in = {prev, -1}});
+    int c = CH(32);
+    for (int b = 0; b < 13 && prev >= 0; b++) {
+        prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {prev, -1}, .k = 3,
+                                                  .stride = blocks[b][1], .pad = 1, .groups = c, .out_c = c});
+        prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_BN, .in = {prev, -1}});
+        prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_RELU6, .in = {prev, -1}});
+        c = CH(blocks[b][0]);
+        prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {prev, -1}, .k = 1, .stride = 1,
+                                                  .pad = 0, .groups = 1, .out_c = c});
+        prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_BN, .in = {prev, -1}});
+        prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_RELU6, .in = {prev, -1}});
+    }
+#undef CH
+    prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_GAP, .in = {prev, -1}});
+    prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_DENSE, .in = {prev, -1}, .out_c = 1});
+    prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_SIGMOID, .in = {prev, -1}});
+    if (prev < 0)
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    return grin__nn_finish(net, seed, err);
+}

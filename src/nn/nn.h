@@ -1,0 +1,80 @@
+/* nn.h — grin's neural-network engine (internal): a small DAG of layers in NHWC float32 with
+ * forward and backward passes, for training and running MobileNet-style classifiers. */
+#ifndef GRIN_NN_H
+#define GRIN_NN_H
+
+#include "../core/internal.h"
+
+typedef enum {
+    GRIN__NN_CONV,    /* 2-D convolution, any kernel/stride/padding/groups, optional bias */
+    GRIN__NN_BN,      /* batch normalisation (batch statistics in training, running ones else) */
+    GRIN__NN_RELU,
+    GRIN__NN_RELU6,
+    GRIN__NN_MAXPOOL,
+    GRIN__NN_AVGPOOL,
+    GRIN__NN_GAP,     /* global average pooling -> 1x1xC */
+    GRIN__NN_DENSE,   /* fully connected on the flattened input, with bias */
+    GRIN__NN_ADD,     /* residual: in[0] + in[1] */
+    GRIN__NN_CONCAT,  /* channels of in[0] then in[1] */
+    GRIN__NN_SIGMOID  /* the probability head (loss is computed on its input) */
+} grin__nn_op;
+
+typedef struct {
+    grin__nn_op op;
+    int in[2];                          /* producing layers; -1 is the network input */
+    int k, stride, pad, groups, out_c;  /* conv and pooling; dense uses out_c */
+    bool bias;
+    int h, w, c;                        /* output shape, filled by grin__nn_finish */
+    int ih, iw, ic;                     /* shape of in[0] */
+    size_t woff, wn, boff, bn;          /* parameters: weights (BN: gamma), bias (BN: beta) */
+    size_t soff;                        /* BN running mean, then variance, in the state */
+} grin__nn_layer;
+
+typedef struct {
+    int in_h, in_w, in_c;
+    grin__nn_layer *L;
+    int n, cap;
+    size_t nparams, nstate;
+    float *params, *grads, *state;
+    float bn_momentum, bn_eps;
+} grin__nn_net;
+
+/* building: add layers in topological order, then finish (shapes, parameter offsets) */
+void grin__nn_init(grin__nn_net *net, int h, int w, int c);
+int grin__nn_add(grin__nn_net *net, grin__nn_layer l); /* returns the index, -1 when out of memory */
+grin_status grin__nn_finish(grin__nn_net *net, uint64_t seed, grin_error *err);
+void grin__nn_free(grin__nn_net *net);
+/* multiply-adds of one forward pass of one image */
+uint64_t grin__nn_macs(const grin__nn_net *net);
+
+/* Activations and gradients for a batch; reused across calls. */
+typedef struct {
+    int batch;
+    float **act, **dact;
+    float **bn_xhat, **bn_invstd; /* per BN layer, saved by a training forward pass */
+    float *col;
+    size_t col_cap;
+} grin__nn_ws;
+
+void grin__nn_ws_free(grin__nn_ws *ws);
+/* Forward pass of `batch` NHWC images; returns the last layer's output (batch x h x w x c). */
+grin_status grin__nn_forward(const grin__nn_net *net, grin__nn_ws *ws, const float *input,
+                             int batch, bool training, const float **out);
+/* Backward pass from the gradient of the loss wrt the last layer's output (its input, for a
+ * SIGMOID head); accumulates parameter gradients into net->grads (caller zeroes them). */
+grin_status grin__nn_backward(grin__nn_net *net, grin__nn_ws *ws, const float *input,
+                              const float *dout);
+
+/* The reference (direct-loop) implementations the fast paths are held to. */
+extern bool grin__nn_force_reference;
+
+/* MobileNet v1 with width multiplier alpha for size x size x channels input, ending in one
+ * logit (dense 1) and a sigmoid. */
+grin_status grin__nn_mobilenet(grin__nn_net *net, int size, int channels, float alpha,
+                               uint64_t seed, grin_error *err);
+
+/* C (M x N) = alpha * op(A) op(B) + beta * C, row-major; op transposes when ta/tb. */
+void grin__gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc);
+
+#endif

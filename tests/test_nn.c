@@ -1,0 +1,245 @@
+/* test_nn.c — the neural-network engine: OpenBLAS GEMM and the fast convolutions held to the
+ * reference loops, every backward pass checked against finite differences, MobileNet's size. */
+#include "test_util.h"
+
+#include <math.h>
+
+#include "nn/nn.h"
+
+static uint32_t rs = 12345;
+static float frand(void)
+{
+    rs = rs * 1664525u + 1013904223u;
+    return (float)((rs >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+static void test_gemm(void **state)
+{
+    (void)state;
+    int shapes[][3] = {{7, 5, 3}, {64, 33, 17}, {1, 9, 40}, {13, 1, 8}};
+    for (size_t s = 0; s < 4; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+                float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+                for (int i = 0; i < M * K; i++)
+                    A[i] = frand();
+                for (int i = 0; i < K * N; i++)
+                    B[i] = frand();
+                for (int i = 0; i < M * N; i++)
+                    C1[i] = C2[i] = frand();
+                int lda = ta ? M : K, ldb = tb ? K : N;
+                grin__nn_force_reference = true;
+                grin__gemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 1.0f, C1, N);
+                grin__nn_force_reference = false;
+                grin__gemm(ta, tb, M, N, K, 0.5f, A, lda, B, ldb, 1.0f, C2, N);
+                for (int i = 0; i < M * N; i++)
+                    assert_true(fabsf(C1[i] - C2[i]) < 1e-4f);
+                free(A), free(B), free(C1), free(C2);
+            }
+}
+
+/* A small DAG with every layer kind; the last layer is a sigmoid head on one logit. */
+static void build_test_net(grin__nn_net *net)
+{
+    grin__nn_init(net, 9, 8, 3);
+    int a = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {-1, -1}, .k = 3, .stride = 2, .pad = 1, .groups = 1, .out_c = 4, .bias = true});
+    int b = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_BN, .in = {a, -1}});
+    int c = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_RELU6, .in = {b, -1}});
+    int d = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {c, -1}, .k = 3, .stride = 1, .pad = 1, .groups = 4, .out_c = 4});
+    int e = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_ADD, .in = {d, c}});
+    int f = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {e, -1}, .k = 1, .stride = 1, .pad = 0, .groups = 1, .out_c = 6});
+    int g = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {e, -1}, .k = 3, .stride = 1, .pad = 1, .groups = 2, .out_c = 2, .bias = true});
+    int h = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_CONCAT, .in = {f, g}});
+    int i = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_RELU, .in = {h, -1}});
+    int j = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_MAXPOOL, .in = {i, -1}, .k = 2, .stride = 2});
+    int k = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_AVGPOOL, .in = {i, -1}, .k = 3, .stride = 2, .pad = 1});
+    int l = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_GAP, .in = {k, -1}});
+    int m = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_DENSE, .in = {j, -1}, .out_c = 8});
+    int n = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_CONCAT, .in = {m, l}});
+    int o = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_DENSE, .in = {n, -1}, .out_c = 1});
+    grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_SIGMOID, .in = {o, -1}});
+    grin_error err;
+    assert_int_equal(grin__nn_finish(net, 42, &err), GRIN_OK);
+}
+
+/* binary cross-entropy on logits, summed over the batch, in double */
+static double loss_of(grin__nn_net *net, grin__nn_ws *ws, const float *x, const float *y, int B,
+                      float *dlogit)
+{
+    const float *out;
+    assert_int_equal(grin__nn_forward(net, ws, x, B, true, &out), GRIN_OK);
+    const float *z = ws->act[net->n - 2];
+    double L = 0;
+    for (int b = 0; b < B; b++) {
+        double zz = z[b];
+        L += (zz > 0 ? zz : 0) - zz * y[b] + log1p(exp(-fabs(zz)));
+        if (dlogit)
+            dlogit[b] = (float)(1.0 / (1.0 + exp(-zz)) - y[b]);
+    }
+    return L;
+}
+
+/* Finite differences on every parameter of a small net built around one layer kind. Each
+ * kind gets its own net: chained kinks (ReLU, max) make a deep net's finite differences
+ * unreliable, while the whole DAG is covered by the fast-vs-reference test below. */
+static int gradient_mismatches(grin__nn_net *net)
+{
+    grin_error err;
+    assert_int_equal(grin__nn_finish(net, 42, &err), GRIN_OK);
+    grin__nn_ws ws = {0};
+    int B = 3;
+    size_t n_in = (size_t)B * net->in_h * net->in_w * net->in_c;
+    float *x = malloc(n_in * sizeof *x);
+    for (size_t i = 0; i < n_in; i++)
+        x[i] = 2.0f * frand();
+    float y[3] = {1, 0, 1}, dlog[3];
+    loss_of(net, &ws, x, y, B, dlog);
+    memset(net->grads, 0, net->nparams * sizeof(float));
+    assert_int_equal(grin__nn_backward(net, &ws, x, dlog), GRIN_OK);
+    int bad = 0;
+    for (size_t p = 0; p < net->nparams; p++) {
+        float keep = net->params[p];
+        float h = 1e-3f * fmaxf(1.0f, fabsf(keep));
+        net->params[p] = keep + h;
+        double lp = loss_of(net, &ws, x, y, B, NULL);
+        net->params[p] = keep - h;
+        double lm = loss_of(net, &ws, x, y, B, NULL);
+        net->params[p] = keep;
+        double num = (lp - lm) / (2.0 * h), ana = net->grads[p];
+        if (fabs(num - ana) > 2e-2 * fmax(1e-2, fmax(fabs(num), fabs(ana)))) {
+            if (bad++ < 3)
+                print_message("param %zu: analytic %.6g numeric %.6g\n", p, ana, num);
+        }
+    }
+    grin__nn_ws_free(&ws);
+    grin__nn_free(net);
+    free(x);
+    return bad;
+}
+
+#define LAYER(...) grin__nn_add(&n, (grin__nn_layer){__VA_ARGS__})
+static void head(grin__nn_net *net, int a)
+{
+    int d = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_DENSE, .in = {a, -1}, .out_c = 1});
+    grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_SIGMOID, .in = {d, -1}});
+}
+#define HEAD(a) head(&n, (a))
+#define PW(src, oc) LAYER(.op = GRIN__NN_CONV, .in = {(src), -1}, .k = 1, .stride = 1, .pad = 0, .groups = 1, .out_c = (oc))
+
+static void check_gradients(bool reference)
+{
+    grin__nn_force_reference = reference;
+    grin__nn_net n;
+    int a, b;
+    struct {
+        const char *name;
+        int bad;
+    } r[12];
+    int k = 0;
+#define CASE(name_, build)                                                                         \
+    do {                                                                                           \
+        grin__nn_init(&n, 5, 4, 2);                                                                \
+        build;                                                                                     \
+        r[k].name = name_;                                                                         \
+        r[k].bad = gradient_mismatches(&n);                                                        \
+        k++;                                                                                       \
+    } while (0)
+    CASE("dense", { HEAD(-1); });
+    CASE("conv 3x3 stride 2 bias", { a = LAYER(.op = GRIN__NN_CONV, .in = {-1, -1}, .k = 3, .stride = 2, .pad = 1, .groups = 1, .out_c = 3, .bias = true); HEAD(a); });
+    CASE("depthwise", { a = LAYER(.op = GRIN__NN_CONV, .in = {-1, -1}, .k = 3, .stride = 1, .pad = 1, .groups = 2, .out_c = 2); HEAD(a); });
+    CASE("grouped", { a = PW(-1, 4); a = LAYER(.op = GRIN__NN_CONV, .in = {a, -1}, .k = 3, .stride = 2, .pad = 1, .groups = 2, .out_c = 6); HEAD(a); });
+    CASE("batch norm", { a = PW(-1, 3); a = LAYER(.op = GRIN__NN_BN, .in = {a, -1}); HEAD(a); });
+    CASE("relu", { a = PW(-1, 3); a = LAYER(.op = GRIN__NN_RELU, .in = {a, -1}); HEAD(a); });
+    CASE("relu6", { a = PW(-1, 3); a = LAYER(.op = GRIN__NN_BN, .in = {a, -1}); a = LAYER(.op = GRIN__NN_RELU6, .in = {a, -1}); HEAD(a); });
+    CASE("max pool", { a = PW(-1, 3); a = LAYER(.op = GRIN__NN_MAXPOOL, .in = {a, -1}, .k = 2, .stride = 2); HEAD(a); });
+    CASE("avg pool", { a = PW(-1, 3); a = LAYER(.op = GRIN__NN_AVGPOOL, .in = {a, -1}, .k = 3, .stride = 2, .pad = 1); HEAD(a); });
+    CASE("global avg pool", { a = PW(-1, 3); a = LAYER(.op = GRIN__NN_GAP, .in = {a, -1}); HEAD(a); });
+    CASE("residual add", { a = PW(-1, 3); b = PW(-1, 3); a = LAYER(.op = GRIN__NN_ADD, .in = {a, b}); HEAD(a); });
+    CASE("concat", { a = PW(-1, 3); b = PW(a, 2); a = LAYER(.op = GRIN__NN_CONCAT, .in = {a, b}); HEAD(a); });
+    int total = 0;
+    for (int i = 0; i < k; i++) {
+        if (r[i].bad)
+            print_message("%s: %d gradients disagree with finite differences\n", r[i].name, r[i].bad);
+        total += r[i].bad;
+    }
+    assert_int_equal(total, 0);
+    grin__nn_force_reference = false;
+}
+
+static void test_gradients_fast(void **state) { (void)state; check_gradients(false); }
+static void test_gradients_reference(void **state) { (void)state; check_gradients(true); }
+
+/* fast paths (GEMM, depthwise) equal the reference loops, forward and backward */
+static void test_fast_equals_reference(void **state)
+{
+    (void)state;
+    grin__nn_net net;
+    build_test_net(&net);
+    grin__nn_ws w1 = {0}, w2 = {0};
+    int B = 2;
+    size_t n_in = (size_t)B * 9 * 8 * 3;
+    float *x = malloc(n_in * sizeof *x);
+    for (size_t i = 0; i < n_in; i++)
+        x[i] = frand();
+    float *g1 = malloc(net.nparams * sizeof(float)), dl[2] = {0.3f, -0.7f};
+    const float *o1, *o2;
+    grin__nn_force_reference = true;
+    assert_int_equal(grin__nn_forward(&net, &w1, x, B, true, &o1), GRIN_OK);
+    memset(net.grads, 0, net.nparams * sizeof(float));
+    grin__nn_backward(&net, &w1, x, dl);
+    memcpy(g1, net.grads, net.nparams * sizeof(float));
+    grin__nn_force_reference = false;
+    assert_int_equal(grin__nn_forward(&net, &w2, x, B, true, &o2), GRIN_OK);
+    memset(net.grads, 0, net.nparams * sizeof(float));
+    grin__nn_backward(&net, &w2, x, dl);
+    for (int b = 0; b < B; b++)
+        assert_true(fabsf(o1[b] - o2[b]) < 1e-5f);
+    for (size_t p = 0; p < net.nparams; p++)
+        assert_true(fabsf(g1[p] - net.grads[p]) < 1e-4f * fmaxf(1.0f, fabsf(g1[p])));
+    free(g1);
+    free(x);
+    grin__nn_ws_free(&w1);
+    grin__nn_ws_free(&w2);
+    grin__nn_free(&net);
+}
+
+static void test_mobilenet_size(void **state)
+{
+    (void)state;
+    grin__nn_net net;
+    grin_error err;
+    /* MobileNet v1 1.0/224 (Howard et al. 2017): 569 M multiply-adds and 4.2 M parameters with
+     * a 1000-way classifier; with one output the classifier shrinks by 1.024 M of each */
+    assert_int_equal(grin__nn_mobilenet(&net, 224, 3, 1.0f, 1, &err), GRIN_OK);
+    uint64_t macs = grin__nn_macs(&net);
+    assert_true(macs > 560000000ull && macs < 570000000ull);
+    size_t weights = 0;
+    for (int i = 0; i < net.n; i++)
+        if (net.L[i].op == GRIN__NN_CONV || net.L[i].op == GRIN__NN_DENSE)
+            weights += net.L[i].wn + net.L[i].bn;
+    assert_true(weights > 3150000 && weights < 3250000);
+    assert_int_equal(net.L[net.n - 1].op, GRIN__NN_SIGMOID);
+    grin__nn_free(&net);
+    assert_int_equal(grin__nn_mobilenet(&net, 64, 1, 0.25f, 1, &err), GRIN_OK);
+    grin__nn_ws ws = {0};
+    float *x = calloc(2 * 64 * 64, sizeof(float));
+    const float *out;
+    assert_int_equal(grin__nn_forward(&net, &ws, x, 2, false, &out), GRIN_OK);
+    assert_true(out[0] > 0 && out[0] < 1);
+    free(x);
+    grin__nn_ws_free(&ws);
+    grin__nn_free(&net);
+    assert_int_equal(grin__nn_mobilenet(&net, 16, 3, 1.0f, 1, &err), GRIN_ERR_INVALID_ARGUMENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm), cmocka_unit_test(test_fast_equals_reference),
+        cmocka_unit_test(test_gradients_fast), cmocka_unit_test(test_gradients_reference),
+        cmocka_unit_test(test_mobilenet_size),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
