@@ -30,13 +30,13 @@ sanitized() {
 fuzz() {
   local secs=${GRIN_FUZZ_SECONDS:-30}
   CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRIN_FUZZ=ON >/dev/null &&
-    cmake --build build-fuzz -j"$jobs" --target fuzz_cascade fuzz_image fuzz_landmarks || return 1
+    cmake --build build-fuzz -j"$jobs" --target fuzz_cascade fuzz_image fuzz_landmarks fuzz_model || return 1
   local t rc=0
-  for t in fuzz_cascade fuzz_image fuzz_landmarks; do
+  for t in fuzz_cascade fuzz_image fuzz_landmarks fuzz_model; do
     local corpus; corpus=$(mktemp -d)
     cp tests/fuzz/corpus/$t/* "$corpus"/
     echo "fuzzing $t for ${secs}s"
-    ./build-fuzz/tests/$t -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 \
+    ./build-fuzz/tests/$t -max_total_time="$secs" -max_len=262144 -rss_limit_mb=2048 \
       -print_final_stats=1 "$corpus" 2>&1 | tail -n 3 || rc=1
     rm -rf "$corpus"
   done

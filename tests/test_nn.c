@@ -4,7 +4,9 @@
 
 #include <math.h>
 
+#include "nn/model_io.h"
 #include "nn/nn.h"
+#include "nn/train.h"
 
 static uint32_t rs = 12345;
 static float frand(void)
@@ -234,12 +236,109 @@ static void test_mobilenet_size(void **state)
     assert_int_equal(grin__nn_mobilenet(&net, 16, 3, 1.0f, 1, &err), GRIN_ERR_INVALID_ARGUMENT);
 }
 
+static void test_metrics(void **state)
+{
+    (void)state;
+    grin__metrics m;
+    float p[6] = {0.9f, 0.8f, 0.7f, 0.3f, 0.2f, 0.1f};
+    uint8_t y[6] = {1, 1, 1, 0, 0, 0}, r[6] = {0, 0, 0, 1, 1, 1}, mix[6] = {1, 0, 1, 0, 1, 0};
+    grin__metrics_from(p, y, 6, &m);
+    assert_true(m.acc == 1.0 && m.auc == 1.0 && m.tp == 3 && m.tn == 3);
+    grin__metrics_from(p, r, 6, &m);
+    assert_true(m.acc == 0.0 && m.auc == 0.0 && m.fp == 3 && m.fn == 3);
+    float same[6] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f};
+    grin__metrics_from(same, mix, 6, &m);
+    assert_true(fabs(m.auc - 0.5) < 1e-12);
+    grin__metrics_from(p, mix, 6, &m); /* positives rank 6, 4 and 2 of 6: AUC (12 - 6) / 9 */
+    assert_true(fabs(m.auc - 2.0 / 3.0) < 1e-12);
+}
+
+/* 48 tiny images whose class is a bright band in the lower or upper half */
+static void toy_dataset(grin__dataset *d, int n)
+{
+    memset(d, 0, sizeof *d);
+    d->n = n, d->size = 32, d->channels = 1;
+    d->x = malloc(sizeof(float) * (size_t)n * 32 * 32);
+    d->y = malloc((size_t)n);
+    for (int i = 0; i < n; i++) {
+        d->y[i] = (uint8_t)(i & 1);
+        for (int y = 0; y < 32; y++)
+            for (int x = 0; x < 32; x++) {
+                bool band = d->y[i] ? (y > 18 && y < 26) : (y > 6 && y < 14);
+                d->x[((size_t)i * 32 + y) * 32 + x] = (band ? 0.6f : -0.4f) + 0.3f * frand();
+            }
+    }
+}
+
+static void test_training_learns_and_is_deterministic(void **state)
+{
+    (void)state;
+    grin__dataset d;
+    toy_dataset(&d, 48);
+    grin__train_cfg cfg;
+    grin__train_cfg_default(&cfg);
+    cfg.epochs = 12;
+    cfg.batch = 16;
+    cfg.lr = 3e-3f;
+    float *params[2];
+    for (int run = 0; run < 2; run++) {
+        grin__model m;
+        memset(&m, 0, sizeof m);
+        m.arch = GRIN__ARCH_MOBILENET_V1, m.input = 32, m.channels = 1, m.alpha = 0.25f, m.seed = 3;
+        grin_align_params_default(&m.align);
+        grin_error err;
+        assert_int_equal(grin__model_build(&m, &err), GRIN_OK);
+        assert_int_equal(grin__train(&m.net, &d, NULL, &cfg, NULL, NULL, &err), GRIN_OK);
+        float *p = malloc(sizeof(float) * (size_t)d.n);
+        assert_int_equal(grin__predict(&m.net, &d, p), GRIN_OK);
+        grin__metrics mt;
+        grin__metrics_from(p, d.y, d.n, &mt);
+        if (mt.auc < 0.95)
+            fail_msg("the toy problem was not learnt: accuracy %.3f AUC %.3f", mt.acc, mt.auc);
+        params[run] = malloc(m.net.nparams * sizeof(float));
+        memcpy(params[run], m.net.params, m.net.nparams * sizeof(float));
+        if (run == 1) {
+            assert_memory_equal(params[0], params[1], m.net.nparams * sizeof(float)); /* same seed, same net */
+            /* save, load, same predictions; every truncation refused */
+            char path[4096];
+            snprintf(path, sizeof path, "%s/grin_nn_%d.grinnet", tmpdir(), (int)getpid());
+            snprintf(m.meta, sizeof m.meta, "note=test\n");
+            assert_int_equal(grin__model_save(&m, path, &err), GRIN_OK);
+            grin__model back;
+            assert_int_equal(grin__model_load(path, &back, &err), GRIN_OK);
+            float *q = malloc(sizeof(float) * (size_t)d.n);
+            assert_int_equal(grin__predict(&back.net, &d, q), GRIN_OK);
+            assert_memory_equal(p, q, sizeof(float) * (size_t)d.n);
+            assert_string_equal(back.meta, "note=test\n");
+            size_t n = 0;
+            char *bytes = slurp(path, &n);
+            for (size_t cut = 0; cut < n; cut += n / 37 + 1) {
+                grin__model t;
+                assert_int_not_equal(grin__model_load_memory((uint8_t *)bytes, cut, "cut", &t, &err), GRIN_OK);
+            }
+            bytes[12] = 7; /* header size */
+            grin__model t;
+            assert_int_not_equal(grin__model_load_memory((uint8_t *)bytes, n, "bad", &t, &err), GRIN_OK);
+            free(bytes);
+            free(q);
+            grin__nn_free(&back.net);
+            remove(path);
+        }
+        free(p);
+        grin__nn_free(&m.net);
+    }
+    free(params[0]);
+    free(params[1]);
+    grin__dataset_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm), cmocka_unit_test(test_fast_equals_reference),
         cmocka_unit_test(test_gradients_fast), cmocka_unit_test(test_gradients_reference),
-        cmocka_unit_test(test_mobilenet_size),
+        cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_training_learns_and_is_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,7 @@ void grin__nn_init(grin__nn_net *net, int h, int w, int c)
 {
     memset(net, 0, sizeof *net);
     net->in_h = h, net->in_w = w, net->in_c = c;
-    net->bn_momentum = 0.01f; /* Keras' 0.99 decay */
+    net->bn_momentum = 0.1f;
     net->bn_eps = 1e-3f;
 }
 

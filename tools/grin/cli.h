@@ -13,6 +13,9 @@ int cmd_bench(int argc, char **argv);
 int cmd_landmarks(int argc, char **argv);
 int cmd_convert_landmarks(int argc, char **argv);
 int cmd_align(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 
 /* Prints "grin: <message>" on one line to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -11,6 +11,9 @@ static void usage(FILE *f)
                "  landmarks          68 facial landmarks per face (dlib's ERT model), as JSON\n"
                "  align              detect, landmark and align a labelled set into crops\n"
                "  convert-landmarks  write a landmark model in grin's fast-loading format\n"
+               "  train              train a MobileNet smile classifier on aligned crops\n"
+               "  eval               accuracy and AUC of a classifier (--aligned crops)\n"
+               "  model info         parameters and multiply-adds of an architecture or model\n"
                "  bench              time a stage (bench detect|landmarks ...)\n\n"
                "grin --version prints the version, build type and CPU features in use.\n"
                "grin <command> --help shows a command's options.\n");
@@ -40,6 +43,12 @@ int main(int argc, char **argv)
         return cmd_convert_landmarks(argc - 1, argv + 1);
     if (!strcmp(cmd, "align"))
         return cmd_align(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train"))
+        return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval"))
+        return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "model"))
+        return cmd_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try grin --help)", cmd);

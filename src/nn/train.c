@@ -1,0 +1,414 @@
+/* train.c — mini-batch training of a grin__nn_net on aligned face crops: augmentation (zoom,
+ * shear, horizontal flip, brightness, contrast), binary cross-entropy, Adam or SGD with
+ * momentum, decoupled weight decay, cosine learning rate with one warm-up epoch; deterministic
+ * for a seed. */
+#include "train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+grin_status grin__read_file(const char *path, uint8_t **data, size_t *size, size_t limit,
+                            grin_error *err);
+
+void grin__train_cfg_default(grin__train_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->epochs = 10;
+    c->batch = 64;
+    c->lr = 1e-2f;
+    c->weight_decay = 1e-4f;
+    c->momentum = 0.9f;
+    c->seed = 1;
+    c->zoom = 0.1f;
+    c->shear = 0.1f;
+    c->brightness = 0.1f;
+    c->contrast = 0.1f;
+    c->flip = true;
+}
+
+void grin__dataset_free(grin__dataset *d)
+{
+    free(d->x);
+    free(d->y);
+    memset(d, 0, sizeof *d);
+}
+
+/* bilinear resample of an image into size x size floats in [-1, 1] */
+static void to_floats(const grin_image *img, int size, int ch, float *dst)
+{
+    int sch = grin_pixfmt_channels(img->format);
+    double sx = (double)img->width / size, sy = (double)img->height / size;
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++) {
+            double fx = (x + 0.5) * sx - 0.5, fy = (y + 0.5) * sy - 0.5;
+            fx = fx < 0 ? 0 : (fx > img->width - 1 ? img->width - 1 : fx);
+            fy = fy < 0 ? 0 : (fy > img->height - 1 ? img->height - 1 : fy);
+            int x0 = (int)fx, y0 = (int)fy, x1 = x0 + 1 < img->width ? x0 + 1 : x0,
+                y1 = y0 + 1 < img->height ? y0 + 1 : y0;
+            double ax = fx - x0, ay = fy - y0;
+            for (int c = 0; c < ch; c++) {
+                int sc = sch == 1 ? 0 : (ch == 1 ? -1 : c);
+                double v[4];
+                int xs[4] = {x0, x1, x0, x1}, ys[4] = {y0, y0, y1, y1};
+                for (int k = 0; k < 4; k++) {
+                    const uint8_t *p = img->data + (size_t)ys[k] * img->stride + (size_t)xs[k] * sch;
+                    v[k] = sc >= 0 ? p[sc] : (p[0] * 9798 + p[1] * 19235 + p[2] * 3735 + 16384) >> 15;
+                }
+                double val = (v[0] * (1 - ax) + v[1] * ax) * (1 - ay) + (v[2] * (1 - ax) + v[3] * ax) * ay;
+                dst[((size_t)y * size + x) * ch + c] = (float)(val / 127.5 - 1.0);
+            }
+        }
+}
+
+grin_status grin__dataset_load(const char *csv, int size, int channels, grin__dataset *out,
+                               grin_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->size = size;
+    out->channels = channels;
+    FILE *f = fopen(csv, "rb");
+    if (!f)
+        return grin__fail(err, GRIN_ERR_IO, "%s: cannot open", csv);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", csv);
+    char *sl = strrchr(dir, '/');
+    if (sl)
+        sl[1] = 0;
+    else
+        dir[0] = 0;
+    char line[8192];
+    int lineno = 0, smile_col = -1, cap = 0;
+    size_t per = (size_t)size * size * channels;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t len = strlen(line);
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        if (!len)
+            continue;
+        char *fields[32];
+        int nf = 0;
+        for (char *p = line; nf < 32;) {
+            fields[nf++] = p;
+            char *c = strchr(p, ',');
+            if (!c)
+                break;
+            *c = 0;
+            p = c + 1;
+        }
+        if (smile_col < 0) {
+            for (int i = 1; i < nf; i++)
+                if (!strcmp(fields[i], "smile"))
+                    smile_col = i;
+            if (smile_col < 0) {
+                fclose(f);
+                grin__dataset_free(out);
+                return grin__fail(err, GRIN_ERR_FORMAT, "%s:%d: no 'smile' column", csv, lineno);
+            }
+            continue;
+        }
+        if (nf <= smile_col || (strcmp(fields[smile_col], "0") && strcmp(fields[smile_col], "1"))) {
+            out->bad++;
+            continue;
+        }
+        char path[8192];
+        snprintf(path, sizeof path, "%s%s", fields[0][0] == '/' ? "" : dir, fields[0]);
+        grin_image img;
+        grin_error e2;
+        if (grin_image_read(path, channels == 1 ? GRIN_PIX_GRAY8 : GRIN_PIX_RGB24, &img, &e2)) {
+            out->bad++;
+            continue;
+        }
+        if (out->n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            float *nx = realloc(out->x, (size_t)cap * per * sizeof(float));
+            uint8_t *ny = realloc(out->y, (size_t)cap);
+            if (!nx || !ny) {
+                free(nx == out->x ? NULL : nx);
+                grin_image_free(&img);
+                fclose(f);
+                grin__dataset_free(out);
+                return grin__fail(err, GRIN_ERR_NO_MEMORY, "%s: out of memory", csv);
+            }
+            out->x = nx, out->y = ny;
+        }
+        to_floats(&img, size, channels, out->x + (size_t)out->n * per);
+        out->y[out->n++] = (uint8_t)(fields[smile_col][0] - '0');
+        grin_image_free(&img);
+    }
+    fclose(f);
+    if (out->n == 0) {
+        grin__dataset_free(out);
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: no usable rows", csv);
+    }
+    return GRIN_OK;
+}
+
+grin_status grin__dataset_append(grin__dataset *dst, const grin__dataset *src)
+{
+    if (dst->n == 0) {
+        dst->size = src->size;
+        dst->channels = src->channels;
+    }
+    if (dst->size != src->size || dst->channels != src->channels)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    size_t per = (size_t)src->size * src->size * src->channels;
+    float *nx = realloc(dst->x, ((size_t)dst->n + src->n) * per * sizeof(float));
+    if (!nx)
+        return GRIN_ERR_NO_MEMORY;
+    dst->x = nx;
+    uint8_t *ny = realloc(dst->y, (size_t)dst->n + src->n);
+    if (!ny)
+        return GRIN_ERR_NO_MEMORY;
+    dst->y = ny;
+    memcpy(dst->x + (size_t)dst->n * per, src->x, (size_t)src->n * per * sizeof(float));
+    memcpy(dst->y + dst->n, src->y, (size_t)src->n);
+    dst->n += src->n;
+    dst->bad += src->bad;
+    return GRIN_OK;
+}
+
+/* ------------------------------------------------------------------ randomness */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double uniform(uint64_t *s, double lo, double hi)
+{
+    return lo + (hi - lo) * ((rng_next(s) >> 11) / 9007199254740992.0);
+}
+
+/* One augmented copy: an affine warp (zoom, shear, flip) about the centre, then contrast and
+ * brightness, bilinear with replicated borders. */
+static void augment(const float *src, float *dst, int size, int ch, const grin__train_cfg *cfg,
+                    uint64_t *rng)
+{
+    double z = uniform(rng, 1.0 - cfg->zoom, 1.0 + cfg->zoom);
+    double sh = uniform(rng, -cfg->shear, cfg->shear);
+    double fl = cfg->flip && (rng_next(rng) & 1) ? -1.0 : 1.0;
+    double con = uniform(rng, 1.0 - cfg->contrast, 1.0 + cfg->contrast);
+    double bri = uniform(rng, -cfg->brightness, cfg->brightness);
+    double c = 0.5 * (size - 1);
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++) {
+            double u = (x - c) * fl, v = y - c;
+            double sx = (u + sh * v) / z + c, sy = v / z + c;
+            sx = sx < 0 ? 0 : (sx > size - 1 ? size - 1 : sx);
+            sy = sy < 0 ? 0 : (sy > size - 1 ? size - 1 : sy);
+            int x0 = (int)sx, y0 = (int)sy, x1 = x0 + 1 < size ? x0 + 1 : x0,
+                y1 = y0 + 1 < size ? y0 + 1 : y0;
+            double ax = sx - x0, ay = sy - y0;
+            for (int k = 0; k < ch; k++) {
+                double a = src[((size_t)y0 * size + x0) * ch + k], b = src[((size_t)y0 * size + x1) * ch + k];
+                double cc = src[((size_t)y1 * size + x0) * ch + k], d = src[((size_t)y1 * size + x1) * ch + k];
+                double val = (a * (1 - ax) + b * ax) * (1 - ay) + (cc * (1 - ax) + d * ax) * ay;
+                val = val * con + bri;
+                dst[((size_t)y * size + x) * ch + k] = (float)(val < -1 ? -1 : (val > 1 ? 1 : val));
+            }
+        }
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+typedef struct {
+    float p;
+    uint8_t y;
+} scored;
+
+static int cmp_scored(const void *a, const void *b)
+{
+    float x = ((const scored *)a)->p, y = ((const scored *)b)->p;
+    return x < y ? -1 : x > y;
+}
+
+void grin__metrics_from(const float *prob, const uint8_t *y, int n, grin__metrics *m)
+{
+    memset(m, 0, sizeof *m);
+    double loss = 0;
+    scored *s = malloc(sizeof *s * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        bool pos = prob[i] >= 0.5f;
+        if (y[i])
+            pos ? m->tp++ : m->fn++;
+        else
+            pos ? m->fp++ : m->tn++;
+        double p = fmin(fmax(prob[i], 1e-7), 1 - 1e-7);
+        loss -= y[i] ? log(p) : log(1 - p);
+        if (s)
+            s[i] = (scored){prob[i], y[i]};
+    }
+    m->acc = n ? (double)(m->tp + m->tn) / n : 0;
+    m->loss = n ? loss / n : 0;
+    if (!s)
+        return;
+    /* AUC as the Mann-Whitney statistic, ties counted half */
+    qsort(s, (size_t)n, sizeof *s, cmp_scored);
+    double rank_sum = 0;
+    long npos = 0;
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j < n && s[j].p == s[i].p)
+            j++;
+        double avg = 0.5 * (i + 1 + j);
+        for (int k = i; k < j; k++)
+            if (s[k].y) {
+                rank_sum += avg;
+                npos++;
+            }
+        i = j;
+    }
+    long nneg = n - npos;
+    m->auc = npos && nneg ? (rank_sum - 0.5 * npos * (npos + 1)) / ((double)npos * nneg) : 0;
+    free(s);
+}
+
+grin_status grin__predict(const grin__nn_net *net, const grin__dataset *d, float *prob)
+{
+    grin__nn_ws ws = {0};
+    size_t per = (size_t)d->size * d->size * d->channels;
+    const int B = 64;
+    grin_status st = GRIN_OK;
+    for (int i = 0; i < d->n && !st; i += B) {
+        int b = d->n - i < B ? d->n - i : B;
+        const float *out;
+        if (b != ws.batch)
+            grin__nn_ws_free(&ws);
+        st = grin__nn_forward(net, &ws, d->x + (size_t)i * per, b, false, &out);
+        if (!st)
+            memcpy(prob + i, out, (size_t)b * sizeof(float));
+    }
+    grin__nn_ws_free(&ws);
+    return st;
+}
+
+/* ------------------------------------------------------------------ training */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const grin__dataset *val,
+                        const grin__train_cfg *cfg, grin__epoch_fn on_epoch, void *ctx,
+                        grin_error *err)
+{
+    if (train->size != net->in_h || train->channels != net->in_c)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "training images are %dx%dx%d, the net takes %dx%dx%d",
+                          train->size, train->size, train->channels, net->in_h, net->in_w, net->in_c);
+    int B = cfg->batch < 1 ? 1 : cfg->batch;
+    size_t per = (size_t)train->size * train->size * train->channels, P = net->nparams;
+    float *xb = malloc((size_t)B * per * sizeof(float));
+    float *dl = malloc((size_t)B * sizeof(float));
+    int *order = malloc((size_t)train->n * sizeof(int));
+    float *m1 = calloc(P, sizeof(float)), *m2 = calloc(P, sizeof(float));
+    unsigned char *decay = calloc(P, 1);
+    float *vprob = val ? malloc((size_t)(val->n ? val->n : 1) * sizeof(float)) : NULL;
+    grin__nn_ws ws = {0};
+    grin_status st = GRIN_OK;
+    if (!xb || !dl || !order || !m1 || !m2 || !decay || (val && !vprob)) {
+        st = grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory for training");
+        goto done;
+    }
+    for (int i = 0; i < net->n; i++) /* weight decay on conv and dense weights only */
+        if (net->L[i].op == GRIN__NN_CONV || net->L[i].op == GRIN__NN_DENSE)
+            memset(decay + net->L[i].woff, 1, net->L[i].wn);
+    for (int i = 0; i < train->n; i++)
+        order[i] = i;
+    uint64_t rng = cfg->seed * 0x2545f4914f6cdd1dull + 7;
+    long steps_per_epoch = (train->n + B - 1) / B, total = steps_per_epoch * cfg->epochs, step = 0;
+    for (int ep = 0; ep < cfg->epochs && !st; ep++) {
+        double t0 = now_s(), loss_sum = 0;
+        long correct = 0;
+        for (int i = train->n - 1; i > 0; i--) { /* Fisher-Yates */
+            int j = (int)(rng_next(&rng) % (uint64_t)(i + 1));
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        for (int s0 = 0; s0 < train->n && !st; s0 += B, step++) {
+            int b = train->n - s0 < B ? train->n - s0 : B;
+            if (b < 2)
+                break; /* batch statistics need two samples */
+            for (int k = 0; k < b; k++)
+                augment(train->x + (size_t)order[s0 + k] * per, xb + (size_t)k * per, train->size,
+                        train->channels, cfg, &rng);
+            if (ws.batch != b)
+                grin__nn_ws_free(&ws);
+            const float *out;
+            st = grin__nn_forward(net, &ws, xb, b, true, &out);
+            if (st)
+                break;
+            const float *z = ws.act[net->n - 2];
+            for (int k = 0; k < b; k++) {
+                double zz = z[k], y = train->y[order[s0 + k]];
+                loss_sum += (zz > 0 ? zz : 0) - zz * y + log1p(exp(-fabs(zz)));
+                correct += (zz >= 0) == (y > 0.5);
+                dl[k] = (float)((1.0 / (1.0 + exp(-zz)) - y) / b);
+            }
+            memset(net->grads, 0, P * sizeof(float));
+            st = grin__nn_backward(net, &ws, xb, dl);
+            /* learning rate: linear warm-up over the first epoch, then cosine to zero */
+            double lr = cfg->lr;
+            if (step < steps_per_epoch)
+                lr *= (double)(step + 1) / steps_per_epoch;
+            else
+                lr *= 0.5 * (1 + cos(3.141592653589793 * (step - steps_per_epoch) / (double)(total - steps_per_epoch + 1)));
+            double b1 = 0.9, b2 = 0.999, t = (double)(step + 1);
+            double c1 = 1 - pow(b1, t), c2 = 1 - pow(b2, t);
+            for (size_t p = 0; p < P; p++) {
+                float g = net->grads[p];
+                if (cfg->sgd) {
+                    g += decay[p] ? cfg->weight_decay * net->params[p] : 0.0f;
+                    m1[p] = cfg->momentum * m1[p] + g;
+                    net->params[p] -= (float)lr * m1[p];
+                } else {
+                    m1[p] = (float)(b1 * m1[p] + (1 - b1) * g);
+                    m2[p] = (float)(b2 * m2[p] + (1 - b2) * (double)g * g);
+                    double upd = (m1[p] / c1) / (sqrt(m2[p] / c2) + 1e-7);
+                    if (decay[p])
+                        upd += cfg->weight_decay * net->params[p];
+                    net->params[p] -= (float)(lr * upd);
+                }
+            }
+            if (cfg->verbose_tty) {
+                double el = now_s() - t0, frac = (double)(s0 + b) / train->n;
+                fprintf(stderr, "\r  epoch %d/%d [%-30.*s] %3.0f%% loss %.4f acc %.3f eta %.0fs ", ep + 1,
+                        cfg->epochs, (int)(30 * frac), "##############################", 100 * frac,
+                        loss_sum / (s0 + b), (double)correct / (s0 + b), el / frac - el);
+            }
+        }
+        if (cfg->verbose_tty)
+            fputc('\n', stderr);
+        grin__metrics vm = {0};
+        if (!st && val && val->n) {
+            st = grin__predict(net, val, vprob);
+            if (!st)
+                grin__metrics_from(vprob, val->y, val->n, &vm);
+        }
+        if (!st && on_epoch)
+            on_epoch(ctx, ep + 1, loss_sum / train->n, (double)correct / train->n, val ? &vm : NULL,
+                     now_s() - t0);
+    }
+    if (st && err && !err->msg[0])
+        grin__fail(err, st, "training failed: %s", grin_status_str(st));
+done:
+    grin__nn_ws_free(&ws);
+    free(xb);
+    free(dl);
+    free(order);
+    free(m1);
+    free(m2);
+    free(decay);
+    free(vprob);
+    return st;
+}

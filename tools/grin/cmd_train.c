@@ -1,0 +1,274 @@
+/* cmd_train.c — `grin train` (MobileNet v1 on aligned face crops, validation ACC/AUC after
+ * each epoch), `grin eval --aligned` (ACC, AUC, confusion matrix, a final JSON line) and
+ * `grin model info` (architecture, parameters, multiply-adds). */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nn/model_io.h"
+#include "nn/train.h"
+
+typedef struct {
+    FILE *log;
+    double best_auc;
+    char best_line[256];
+} epoch_ctx;
+
+static void on_epoch(void *vctx, int epoch, double loss, double acc, const grin__metrics *val,
+                     double seconds)
+{
+    epoch_ctx *c = vctx;
+    printf("{\"epoch\":%d,\"train_loss\":%.4f,\"train_acc\":%.4f", epoch, loss, acc);
+    if (val)
+        printf(",\"val_loss\":%.4f,\"val_acc\":%.4f,\"val_auc\":%.4f", val->loss, val->acc, val->auc);
+    printf(",\"seconds\":%.1f}\n", seconds);
+    fflush(stdout);
+    if (val && val->auc >= c->best_auc) {
+        c->best_auc = val->auc;
+        snprintf(c->best_line, sizeof c->best_line, "val_acc=%.4f\nval_auc=%.4f\nepoch=%d\n", val->acc,
+                 val->auc, epoch);
+    }
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *labels[16], *val_csv = NULL, *out = NULL, *arch = "mobilenet";
+    int nlabels = 0, input = 64, gray = 0;
+    double alpha = 0.25, d;
+    grin__train_cfg cfg;
+    grin__train_cfg_default(&cfg);
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--labels") && v && nlabels < 16) {
+            labels[nlabels++] = v, i++;
+        } else if (!strcmp(argv[i], "--val") && v) {
+            val_csv = v, i++;
+        } else if (!strcmp(argv[i], "--out") && v) {
+            out = v, i++;
+        } else if (!strcmp(argv[i], "--arch") && v) {
+            arch = v, i++;
+        } else if (!strcmp(argv[i], "--gray")) {
+            gray = 1;
+        } else if (!strcmp(argv[i], "--sgd")) {
+            cfg.sgd = true;
+        } else if (!strcmp(argv[i], "--alpha")) {
+            if (!cli_double("--alpha", v, 0.1, 2.0, &alpha))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--input")) {
+            if (!cli_int("--input", v, 32, 512, &input))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--epochs")) {
+            if (!cli_int("--epochs", v, 1, 10000, &cfg.epochs))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--batch")) {
+            if (!cli_int("--batch", v, 2, 4096, &cfg.batch))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--lr")) {
+            if (!cli_double("--lr", v, 1e-7, 10, &d))
+                return 2;
+            cfg.lr = (float)d, i++;
+        } else if (!strcmp(argv[i], "--weight-decay")) {
+            if (!cli_double("--weight-decay", v, 0, 1, &d))
+                return 2;
+            cfg.weight_decay = (float)d, i++;
+        } else if (!strcmp(argv[i], "--seed")) {
+            int s;
+            if (!cli_int("--seed", v, 0, 1 << 30, &s))
+                return 2;
+            cfg.seed = (uint64_t)s, i++;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: grin train --labels CSV [--labels CSV ...] [--val CSV] --out FILE\n"
+                   "       [--arch mobilenet] [--alpha A] [--input S] [--gray] [--epochs E]\n"
+                   "       [--batch B] [--lr LR] [--weight-decay W] [--sgd] [--seed N]\n"
+                   "CSVs list aligned crops (grin align output: file,smile,...).\n");
+            return 0;
+        } else {
+            cli_error("train: unknown or incomplete option '%s' (see grin train --help)", argv[i]);
+            return 2;
+        }
+    }
+    if (!nlabels || !out) {
+        cli_error("train: --labels CSV and --out FILE are required");
+        return 2;
+    }
+    if (strcmp(arch, "mobilenet")) {
+        cli_error("train: unknown --arch '%s' (have: mobilenet)", arch);
+        return 2;
+    }
+    grin_error err = {{0}};
+    int ch = gray ? 1 : 3;
+    grin__dataset train = {0}, val = {0};
+    for (int k = 0; k < nlabels; k++) {
+        grin__dataset part;
+        if (grin__dataset_load(labels[k], input, ch, &part, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            grin__dataset_free(&train);
+            return 1;
+        }
+        if (part.bad)
+            cli_error("%s: %d rows skipped (bad label or unreadable image)", labels[k], part.bad);
+        grin__dataset_append(&train, &part);
+        grin__dataset_free(&part);
+    }
+    if (val_csv && grin__dataset_load(val_csv, input, ch, &val, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        grin__dataset_free(&train);
+        return 1;
+    }
+    grin__model m;
+    memset(&m, 0, sizeof m);
+    m.arch = GRIN__ARCH_MOBILENET_V1;
+    m.input = input;
+    m.channels = ch;
+    m.alpha = (float)alpha;
+    m.seed = cfg.seed;
+    grin_align_params_default(&m.align);
+    if (grin__model_build(&m, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        grin__dataset_free(&train);
+        grin__dataset_free(&val);
+        return 1;
+    }
+    cfg.verbose_tty = isatty(2);
+    fprintf(stderr, "grin: training MobileNet v1 alpha %.2f on %d crops (%dx%dx%d), %zu parameters, "
+            "%llu multiply-adds per image%s%d validation crops\n", alpha, train.n, input, input, ch,
+            m.net.nparams, (unsigned long long)grin__nn_macs(&m.net), val.n ? "; " : "", val.n);
+    epoch_ctx ectx = {.best_auc = -1};
+    int rc = 0;
+    if (grin__train(&m.net, &train, val.n ? &val : NULL, &cfg, on_epoch, &ectx, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        rc = 1;
+    } else {
+        int off = snprintf(m.meta, sizeof m.meta, "trained_with=grin train");
+        for (int i = 1; i < argc && off < (int)sizeof m.meta - 64; i++)
+            off += snprintf(m.meta + off, sizeof m.meta - (size_t)off, " %s", argv[i]);
+        snprintf(m.meta + off, sizeof m.meta - (size_t)off, "\ntrain_crops=%d\nval_crops=%d\n%s", train.n,
+                 val.n, ectx.best_line);
+        if (grin__model_save(&m, out, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            rc = 1;
+        }
+    }
+    grin__nn_free(&m.net);
+    grin__dataset_free(&train);
+    grin__dataset_free(&val);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *model = NULL, *labels = NULL;
+    int aligned = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--model") && v)
+            model = v, i++;
+        else if (!strcmp(argv[i], "--labels") && v)
+            labels = v, i++;
+        else if (!strcmp(argv[i], "--aligned"))
+            aligned = 1;
+        else {
+            cli_error("eval: unknown or incomplete option '%s'", argv[i]);
+            return 2;
+        }
+    }
+    if (!model || !labels) {
+        cli_error("eval: --model FILE and --labels CSV are required");
+        return 2;
+    }
+    if (!aligned) {
+        cli_error("eval: only --aligned (crops already aligned) is available so far");
+        return 2;
+    }
+    grin_error err = {{0}};
+    grin__model m;
+    if (grin__model_load(model, &m, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        return 1;
+    }
+    grin__dataset d;
+    if (grin__dataset_load(labels, m.input, m.channels, &d, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        grin__nn_free(&m.net);
+        return 1;
+    }
+    float *p = malloc(sizeof *p * (size_t)d.n);
+    int rc = 0;
+    grin__metrics mt;
+    if (!p || grin__predict(&m.net, &d, p) != GRIN_OK) {
+        cli_error("eval: inference failed");
+        rc = 1;
+    } else {
+        grin__metrics_from(p, d.y, d.n, &mt);
+        printf("accuracy %.4f  AUC %.4f  (%d crops, %d rows skipped)\n", mt.acc, mt.auc, d.n, d.bad);
+        printf("confusion: true smile %d as smile, %d as not; not smiling %d as smile, %d as not\n",
+               mt.tp, mt.fn, mt.fp, mt.tn);
+        printf("{\"n\":%d,\"acc\":%.4f,\"auc\":%.4f,\"missed\":0}\n", d.n, mt.acc, mt.auc);
+    }
+    free(p);
+    grin__dataset_free(&d);
+    grin__nn_free(&m.net);
+    return rc;
+}
+
+int cmd_model(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "info")) {
+        cli_error("usage: grin model info (--model FILE | --arch mobilenet --alpha A --input S [--gray])");
+        return 2;
+    }
+    const char *model = NULL;
+    double alpha = 1.0;
+    int input = 224, ch = 3;
+    for (int i = 2; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--model") && v)
+            model = v, i++;
+        else if (!strcmp(argv[i], "--alpha")) {
+            if (!cli_double("--alpha", v, 0.1, 2.0, &alpha))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--input")) {
+            if (!cli_int("--input", v, 32, 1024, &input))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--gray"))
+            ch = 1;
+        else if (!strcmp(argv[i], "--arch") && v)
+            i++;
+        else {
+            cli_error("model info: unknown option '%s'", argv[i]);
+            return 2;
+        }
+    }
+    grin_error err = {{0}};
+    grin__model m;
+    memset(&m, 0, sizeof m);
+    if (model) {
+        if (grin__model_load(model, &m, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            return 1;
+        }
+    } else {
+        m.arch = GRIN__ARCH_MOBILENET_V1, m.input = input, m.channels = ch, m.alpha = (float)alpha;
+        if (grin__model_build(&m, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            return 1;
+        }
+    }
+    size_t trainable = m.net.nparams;
+    printf("{\"arch\":\"mobilenet_v1\",\"alpha\":%.3f,\"input\":[%d,%d,%d],\"parameters\":%zu,"
+           "\"multiply_adds\":%llu,\"layers\":%d}\n", m.alpha, m.input, m.input, m.channels, trainable,
+           (unsigned long long)grin__nn_macs(&m.net), m.net.n);
+    if (model && m.meta[0])
+        printf("%s", m.meta);
+    grin__nn_free(&m.net);
+    return 0;
+}
