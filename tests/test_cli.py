@@ -130,6 +130,18 @@ if os.path.exists(REAL):
     lab = open(os.path.join(out, "labels.csv")).read().splitlines() if os.path.exists(os.path.join(out, "labels.csv")) else []
     check("align labels.csv", len(lab) == 3 and lab[0] == "file,smile,aligned,source", str(lab))
     check("align crops", all(os.path.exists(os.path.join(out, l.split(",")[0])) for l in lab[1:]))
+    # train a tiny classifier on those crops, evaluate it, describe it
+    model = os.path.join(tmp, "tiny.grinnet")
+    r = run("train", "--labels", os.path.join(out, "labels.csv"), "--val", os.path.join(out, "labels.csv"),
+            "--input", "32", "--alpha", "0.25", "--gray", "--epochs", "2", "--batch", "2", "--out", model)
+    ep = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+    check("train", r.returncode == 0 and len(ep) == 2 and "val_auc" in ep[-1] and os.path.exists(model), r.stdout + r.stderr)
+    r = run("eval", "--aligned", "--model", model, "--labels", os.path.join(out, "labels.csv"))
+    last = json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0 else {}
+    check("eval --aligned", last.get("n") == 2 and 0 <= last.get("acc", -1) <= 1, r.stdout + r.stderr)
+    r = run("model", "info", "--model", model)
+    check("model info", r.returncode == 0 and '"parameters"' in r.stdout and "trained_with=grin train" in r.stdout, r.stdout)
+    one_line_error("eval: a landmark model as classifier", run("eval", "--aligned", "--model", native, "--labels", os.path.join(out, "labels.csv")), "landmark model")
 one_line_error("landmarks: missing model", run("landmarks", "--model", "/no/model.dat", "--box", "1,1,9,9", SAMPLES[0]), "/no/model.dat")
 bz = os.path.join(tmp, "model.dat.bz2")
 open(bz, "wb").write(b"BZh91AY&SY" + b"\0" * 50)
@@ -137,6 +149,9 @@ one_line_error("landmarks: bz2 model", run("landmarks", "--model", bz, "--box", 
 one_line_error("landmarks: cascade as model", run("landmarks", "--model", os.path.join(ROOT, "tests/fixtures/tiny_haar.xml"), "--box", "1,1,9,9", SAMPLES[0]), "XML")
 one_line_error("landmarks: bad box", run("landmarks", "--box", "1,2,3", SAMPLES[0]), "--box")
 one_line_error("align: no labels", run("align", "--out", tmp), "--labels")
+r = run("model", "info", "--alpha", "1", "--input", "224")
+check("model info arch", r.returncode == 0 and json.loads(r.stdout)["multiply_adds"] > 560000000, r.stdout)
+one_line_error("train: missing csv", run("train", "--labels", "/no/x.csv", "--out", os.path.join(tmp, "x.grinnet")), "/no/x.csv")
 one_line_error("align: missing csv", run("align", "--labels", "/no/x.csv", "--out", tmp), "/no/x.csv")
 
 print("%d passed, %d failed" % (passed, failed))
