@@ -267,6 +267,29 @@ GRIN_API void grin_landmark_filter_reset(grin_landmark_filter *f);
 GRIN_API grin_status grin_landmark_filter_apply(grin_landmark_filter *f, double t,
                                                 grin_point2f *points, size_t count);
 
+/* ---------------------------------------------------------------- smile classification */
+
+/* A trained smile classifier (grin's model file: MobileNet v1 and how its input is made).
+ * Immutable after load. */
+typedef struct grin_classifier grin_classifier;
+
+typedef struct grin_classifier_info {
+    int input;                /* crops are input x input */
+    int channels;             /* 1 (grey) or 3 (RGB) */
+    float alpha;              /* MobileNet width multiplier */
+    size_t parameters;
+    uint64_t multiply_adds;   /* per crop */
+    grin_align_params align;  /* how the training crops were aligned */
+    const char *metadata;     /* key=value lines: training command, validation numbers */
+} grin_classifier_info;
+
+GRIN_API grin_status grin_classifier_load(const char *path, grin_classifier **out, grin_error *err);
+GRIN_API void grin_classifier_free(grin_classifier *c);
+GRIN_API void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *out);
+/* Smile probabilities of n aligned crops (any pixel format; each input x input). */
+GRIN_API grin_status grin_classify_crops(const grin_classifier *c, const grin_image *crops, size_t n,
+                                         float *probs, grin_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,9 @@ int cmd_align(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+int cmd_eval_full(int argc, char **argv);
+const char *default_classifier(void);
 
 /* Prints "grin: <message>" on one line to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -39,5 +42,22 @@ int detect_opts_parse(detect_opts *o, int argc, char **argv, int *i);
 const char *detect_opts_usage(void);
 
 double now_ms(void);
+
+/* One row of a labelled CSV, and what a command made of it. */
+typedef struct {
+    char *path;     /* as resolved against the CSV's folder */
+    char *rel;      /* as written in the CSV */
+    int smile;
+    int line;
+    bool has_pts;   /* MTFL-style landmark columns */
+    float cx, cy;   /* centre of the given landmarks */
+    /* results */
+    enum { R_PENDING, R_UNREADABLE, R_MISSED, R_ALIGNED, R_FELL_BACK, R_FAILED } result;
+    float prob; /* eval: smile probability */
+    char out_name[64];
+} row;
+
+row *read_labels_csv(const char *csv, size_t *nrows, int *bad, bool *ok);
+size_t pick_labelled_face(const row *r, const grin_rect *f, size_t n);
 
 #endif

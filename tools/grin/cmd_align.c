@@ -15,18 +15,6 @@
 #include <unistd.h>
 
 typedef struct {
-    char *path;     /* as resolved against the CSV's folder */
-    char *rel;      /* as written in the CSV */
-    int smile;
-    int line;
-    bool has_pts;   /* MTFL-style landmark columns */
-    float cx, cy;   /* centre of the given landmarks */
-    /* results */
-    enum { R_PENDING, R_UNREADABLE, R_MISSED, R_ALIGNED, R_FELL_BACK, R_FAILED } result;
-    char out_name[64];
-} row;
-
-typedef struct {
     row *rows;
     size_t nrows;
     atomic_size_t next;
@@ -44,168 +32,6 @@ static void help(FILE *f)
                "                  [--max-distortion R] [detect options]\n"
                "Writes DIR/<n>.png crops and DIR/labels.csv (file,smile,aligned,source).\n%s",
             detect_opts_usage());
-}
-
-static char *xstrdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
-/* Splits a CSV line in place on commas (no quoting in these sets); returns the field count. */
-static int split(char *line, char **f, int maxf)
-{
-    int n = 0;
-    char *p = line;
-    while (n < maxf) {
-        f[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c)
-            break;
-        *c = 0;
-        p = c + 1;
-    }
-    return n;
-}
-
-static int column(char **hdr, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(hdr[i], name))
-            return i;
-    return -1;
-}
-
-/* Reads the CSV; bad rows are reported (file and line) and skipped. */
-static row *read_csv(const char *csv, size_t *nrows, int *bad, bool *ok)
-{
-    *ok = false;
-    *bad = 0;
-    *nrows = 0;
-    FILE *f = fopen(csv, "rb");
-    if (!f) {
-        cli_error("%s: cannot open: %s", csv, strerror(errno));
-        return NULL;
-    }
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", csv);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        slash[1] = 0;
-    else
-        dir[0] = 0;
-    char line[8192];
-    char *hdr[64];
-    int nh = 0, c_smile = -1, c_lx = -1, c_rx = -1, c_ly = -1, c_ry = -1, c_nx = -1, c_ny = -1;
-    size_t cap = 0;
-    row *rows = NULL;
-    int lineno = 0;
-    char hdrbuf[8192];
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n') {
-            cli_error("%s:%d: line too long, skipped", csv, lineno);
-            (*bad)++;
-            int ch;
-            while ((ch = fgetc(f)) != EOF && ch != '\n')
-                ;
-            continue;
-        }
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = 0;
-        if (len == 0)
-            continue;
-        if (nh == 0) {
-            memcpy(hdrbuf, line, len + 1);
-            nh = split(hdrbuf, hdr, 64);
-            c_smile = column(hdr, nh, "smile");
-            c_lx = column(hdr, nh, "x_leye"), c_rx = column(hdr, nh, "x_reye");
-            c_ly = column(hdr, nh, "y_leye"), c_ry = column(hdr, nh, "y_reye");
-            c_nx = column(hdr, nh, "x_nose"), c_ny = column(hdr, nh, "y_nose");
-            if (c_smile < 1) {
-                cli_error("%s:1: header has no 'smile' column after the path column", csv);
-                fclose(f);
-                return NULL;
-            }
-            continue;
-        }
-        char *fld[64];
-        int nf = split(line, fld, 64);
-        char *end;
-        long smile = nf > c_smile ? strtol(fld[c_smile], &end, 10) : -1;
-        if (nf <= c_smile || !fld[0][0] || end == fld[c_smile] || *end || (smile != 0 && smile != 1)) {
-            cli_error("%s:%d: bad row (needs a path and smile 0 or 1), skipped", csv, lineno);
-            (*bad)++;
-            continue;
-        }
-        if (*nrows == cap) {
-            cap = cap ? cap * 2 : 1024;
-            row *nr = realloc(rows, cap * sizeof *nr);
-            if (!nr) {
-                cli_error("out of memory");
-                fclose(f);
-                return rows;
-            }
-            rows = nr;
-        }
-        row *r = &rows[*nrows];
-        memset(r, 0, sizeof *r);
-        char full[8192];
-        snprintf(full, sizeof full, "%s%s", fld[0][0] == '/' ? "" : dir, fld[0]);
-        r->path = xstrdup(full);
-        r->rel = xstrdup(fld[0]);
-        r->smile = (int)smile;
-        r->line = lineno;
-        if (c_lx > 0 && c_rx > 0 && c_ly > 0 && c_ry > 0 && c_nx > 0 && c_ny > 0 &&
-            nf > c_lx && nf > c_rx && nf > c_ly && nf > c_ry && nf > c_nx && nf > c_ny) {
-            float v[6] = {strtof(fld[c_lx], NULL), strtof(fld[c_rx], NULL), strtof(fld[c_nx], NULL),
-                          strtof(fld[c_ly], NULL), strtof(fld[c_ry], NULL), strtof(fld[c_ny], NULL)};
-            if (isfinite(v[0] + v[1] + v[2] + v[3] + v[4] + v[5])) {
-                r->has_pts = true;
-                r->cx = (v[0] + v[1] + v[2]) / 3;
-                r->cy = (v[3] + v[4] + v[5]) / 3;
-            }
-        }
-        if (!r->path || !r->rel) {
-            cli_error("out of memory");
-            break;
-        }
-        (*nrows)++;
-    }
-    if (ferror(f))
-        cli_error("%s: read error", csv);
-    else
-        *ok = nh > 0;
-    if (nh == 0)
-        cli_error("%s: empty CSV (no header)", csv);
-    fclose(f);
-    return rows;
-}
-
-/* The labelled face among several detections: the one around the given landmarks, else the
- * largest. */
-static size_t pick_face(const row *r, const grin_rect *f, size_t n)
-{
-    size_t best = 0;
-    double best_score = -1;
-    for (size_t i = 0; i < n; i++) {
-        double score;
-        if (r->has_pts) {
-            double dx = f[i].x + 0.5 * f[i].w - r->cx, dy = f[i].y + 0.5 * f[i].h - r->cy;
-            score = 1e9 - (dx * dx + dy * dy);
-        } else {
-            score = (double)f[i].w * f[i].h;
-        }
-        if (score > best_score) {
-            best_score = score;
-            best = i;
-        }
-    }
-    return best;
 }
 
 static void *worker(void *arg)
@@ -239,7 +65,7 @@ static void *worker(void *arg)
             grin_image_free(&img);
             continue;
         }
-        grin_rect box = faces[pick_face(r, faces, n)];
+        grin_rect box = faces[pick_labelled_face(r, faces, n)];
         grin_align_fit fit = {0};
         if (grin_landmarks(J->lm, &img, box, pts, (size_t)info.parts, &err) == GRIN_OK)
             grin_align_fit_points(J->al, pts, (size_t)info.parts, &fit);
@@ -322,7 +148,7 @@ int cmd_align(int argc, char **argv)
     size_t nrows;
     int bad;
     bool ok;
-    row *rows = read_csv(labels, &nrows, &bad, &ok);
+    row *rows = read_labels_csv(labels, &nrows, &bad, &ok);
     if (!ok) {
         for (size_t i = 0; i < nrows; i++)
             free(rows[i].path), free(rows[i].rel);

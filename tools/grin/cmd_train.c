@@ -130,6 +130,7 @@ int cmd_train(int argc, char **argv)
     m.alpha = (float)alpha;
     m.seed = cfg.seed;
     grin_align_params_default(&m.align);
+    m.align.size = input; /* the crops come from `grin align --size <input>` (default margin) */
     if (grin__model_build(&m, &err) != GRIN_OK) {
         cli_error("%s", err.msg);
         grin__dataset_free(&train);
@@ -166,6 +167,12 @@ int cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *labels = NULL;
     int aligned = 0;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--aligned"))
+            aligned = 1;
+    if (!aligned)
+        return cmd_eval_full(argc, argv);
+    model = default_classifier();
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--model") && v)
@@ -181,10 +188,6 @@ int cmd_eval(int argc, char **argv)
     }
     if (!model || !labels) {
         cli_error("eval: --model FILE and --labels CSV are required");
-        return 2;
-    }
-    if (!aligned) {
-        cli_error("eval: only --aligned (crops already aligned) is available so far");
         return 2;
     }
     grin_error err = {{0}};

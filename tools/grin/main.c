@@ -12,7 +12,8 @@ static void usage(FILE *f)
                "  align              detect, landmark and align a labelled set into crops\n"
                "  convert-landmarks  write a landmark model in grin's fast-loading format\n"
                "  train              train a MobileNet smile classifier on aligned crops\n"
-               "  eval               accuracy and AUC of a classifier (--aligned crops)\n"
+               "  classify           each face's smile probability (detect, align, classify)\n"
+               "  eval               accuracy and AUC of a classifier on labelled photos\n"
                "  model info         parameters and multiply-adds of an architecture or model\n"
                "  bench              time a stage (bench detect|landmarks ...)\n\n"
                "grin --version prints the version, build type and CPU features in use.\n"
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
         return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "classify"))
+        return cmd_classify(argc - 1, argv + 1);
     if (!strcmp(cmd, "model"))
         return cmd_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))

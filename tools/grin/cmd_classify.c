@@ -1,0 +1,314 @@
+/* cmd_classify.c — the full path, detect -> landmarks -> align -> classify: `grin classify`
+ * prints each face's box and smile probability; `grin eval` (without --aligned) measures it on
+ * labelled photos, a face the detector misses counting as wrong, optionally drawing the ROC. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef GRIN_MODEL_DIR
+#define GRIN_MODEL_DIR "models"
+#endif
+
+const char *default_classifier(void)
+{
+    return GRIN_MODEL_DIR "/smile.grinnet";
+}
+
+typedef struct {
+    grin_cascade *cascade;
+    grin_detector *det;
+    grin_landmarker *lm;
+    grin_aligner *al;
+    grin_classifier *cls;
+    grin_classifier_info info;
+    grin_point2f pts[68];
+} full_path;
+
+static void full_path_free(full_path *f)
+{
+    grin_classifier_free(f->cls);
+    grin_aligner_free(f->al);
+    grin_landmarker_free(f->lm);
+    grin_detector_free(f->det);
+    grin_cascade_free(f->cascade);
+}
+
+static bool full_path_open(full_path *f, const char *model, const char *lmk, const detect_opts *o)
+{
+    memset(f, 0, sizeof *f);
+    grin_error err = {{0}};
+    if (grin_classifier_load(model, &f->cls, &err) != GRIN_OK ||
+        grin_landmarker_load(lmk, &f->lm, &err) != GRIN_OK ||
+        grin_cascade_load(o->cascade, &f->cascade, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        full_path_free(f);
+        return false;
+    }
+    grin_classifier_get_info(f->cls, &f->info);
+    if (grin_aligner_create(f->lm, &f->info.align, &f->al, &err) != GRIN_OK ||
+        grin_detector_create(o->threads, &f->det) != GRIN_OK) {
+        cli_error("%s", err.msg[0] ? err.msg : "cannot create detector");
+        full_path_free(f);
+        return false;
+    }
+    if (f->info.align.size != f->info.input) {
+        cli_error("%s: the model takes %dx%d crops but was trained on %dx%d alignments", model,
+                  f->info.input, f->info.input, f->info.align.size, f->info.align.size);
+        full_path_free(f);
+        return false;
+    }
+    return true;
+}
+
+/* smile probability of one face; *aligned tells whether its landmarks were used */
+static bool face_prob(full_path *f, const grin_image *img, grin_rect box, float *p, int *aligned)
+{
+    grin_error err;
+    grin_align_fit fit = {0};
+    if (grin_landmarks(f->lm, img, box, f->pts, 68, &err) == GRIN_OK)
+        grin_align_fit_points(f->al, f->pts, 68, &fit);
+    grin_image crop;
+    if (grin_align_warp(f->al, img, &fit, box, &crop, aligned) != GRIN_OK)
+        return false;
+    bool ok = grin_classify_crops(f->cls, &crop, 1, p, &err) == GRIN_OK;
+    grin_image_free(&crop);
+    return ok;
+}
+
+static int parse_common(int argc, char **argv, detect_opts *o, const char **model, const char **lmk,
+                        int *i)
+{
+    int r = detect_opts_parse(o, argc, argv, i);
+    if (r)
+        return r;
+    const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (!strcmp(argv[*i], "--model") && v) {
+        *model = v, (*i)++;
+        return 1;
+    }
+    if (!strcmp(argv[*i], "--landmarks") && v) {
+        *lmk = v, (*i)++;
+        return 1;
+    }
+    return 0;
+}
+
+int cmd_classify(int argc, char **argv)
+{
+    detect_opts o;
+    detect_opts_default(&o);
+    const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
+    int nimages = 0;
+    char **images = calloc((size_t)argc, sizeof *images);
+    if (!images)
+        return 1;
+    for (int i = 1; i < argc; i++) {
+        int r = parse_common(argc, argv, &o, &model, &lmk, &i);
+        if (r < 0) {
+            free(images);
+            return 2;
+        }
+        if (r)
+            continue;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: grin classify [--model FILE] [--landmarks FILE] [detect options] IMAGE...\n"
+                   "Prints {\"image\",\"width\",\"height\",\"faces\":[{\"box\",\"smile\",\"aligned\"}]}.\n%s",
+                   detect_opts_usage());
+            free(images);
+            return 0;
+        }
+        if (argv[i][0] == '-' && argv[i][1]) {
+            cli_error("classify: unknown option '%s'", argv[i]);
+            free(images);
+            return 2;
+        }
+        images[nimages++] = argv[i];
+    }
+    if (!nimages) {
+        cli_error("classify: no images (see grin classify --help)");
+        free(images);
+        return 2;
+    }
+    full_path f;
+    if (!full_path_open(&f, model, lmk, &o)) {
+        free(images);
+        return 1;
+    }
+    int rc = 0;
+    for (int k = 0; k < nimages; k++) {
+        grin_error err;
+        grin_image img;
+        if (grin_image_read(images[k], GRIN_PIX_RGB24, &img, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            rc = 1;
+            continue;
+        }
+        size_t n = 0;
+        grin_detect(f.det, f.cascade, &img, &o.params, NULL, 0, &n);
+        const grin_rect *faces = grin_detector_results(f.det, &n);
+        fputs("{\"image\":", stdout);
+        json_string(stdout, images[k]);
+        printf(",\"width\":%d,\"height\":%d,\"faces\":[", img.width, img.height);
+        for (size_t i = 0; i < n; i++) {
+            float p = NAN;
+            int aligned = 0;
+            if (!face_prob(&f, &img, faces[i], &p, &aligned))
+                rc = 1;
+            printf("%s{\"box\":[%d,%d,%d,%d],\"smile\":%.4f,\"aligned\":%s}", i ? "," : "", faces[i].x,
+                   faces[i].y, faces[i].w, faces[i].h, isfinite(p) ? p : -1.0, aligned ? "true" : "false");
+        }
+        fputs("]}\n", stdout);
+        grin_image_free(&img);
+    }
+    full_path_free(&f);
+    free(images);
+    return rc;
+}
+
+/* ROC curve as a PNG drawn with grin's own primitives */
+static bool draw_roc(const char *path, const row *rows, size_t n)
+{
+    grin_image img;
+    if (grin_image_alloc(420, 420, GRIN_PIX_RGB24, &img) != GRIN_OK)
+        return false;
+    memset(img.data, 255, (size_t)img.stride * 420);
+    grin_rgb axis = {60, 60, 60}, curve = {200, 40, 40}, diag = {190, 190, 190};
+    const int x0 = 50, y0 = 370, side = 340;
+    grin_draw_rect(&img, x0, y0 - side, side + 1, side + 1, 1, axis);
+    for (int t = 0; t <= side; t += 2)
+        grin_draw_rect(&img, x0 + t, y0 - t, 1, 1, 1, diag);
+    long pos = 0, neg = 0;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].result != R_UNREADABLE)
+            rows[i].smile ? pos++ : neg++;
+    for (int s = 1000; s >= 0; s--) { /* thresholds from high to low */
+        float th = s / 1000.0f;
+        long tp = 0, fp = 0;
+        for (size_t i = 0; i < n; i++)
+            if (rows[i].result != R_UNREADABLE && rows[i].prob >= th)
+                rows[i].smile ? tp++ : fp++;
+        int x = x0 + (int)(neg ? (double)fp / neg * side : 0), y = y0 - (int)(pos ? (double)tp / pos * side : 0);
+        grin_draw_rect(&img, x - 1, y - 1, 3, 3, 1, curve);
+    }
+    grin_draw_text(&img, x0, 12, "ROC: true positive rate vs false positive rate", 1, axis, NULL);
+    grin_draw_text(&img, x0 + side - 60, y0 + 12, "FPR 1.0", 1, axis, NULL);
+    grin_draw_text(&img, 4, y0 - side, "TPR", 1, axis, NULL);
+    grin_error err;
+    bool ok = grin_image_write(path, &img, 0, &err) == GRIN_OK;
+    if (!ok)
+        cli_error("%s", err.msg);
+    grin_image_free(&img);
+    return ok;
+}
+
+int cmd_eval_full(int argc, char **argv)
+{
+    detect_opts o;
+    detect_opts_default(&o);
+    const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL, *labels = NULL,
+               *roc = NULL;
+    for (int i = 1; i < argc; i++) {
+        int r = parse_common(argc, argv, &o, &model, &lmk, &i);
+        if (r < 0)
+            return 2;
+        if (r)
+            continue;
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--labels") && v)
+            labels = v, i++;
+        else if (!strcmp(argv[i], "--roc") && v)
+            roc = v, i++;
+        else {
+            cli_error("eval: unknown or incomplete option '%s'", argv[i]);
+            return 2;
+        }
+    }
+    if (!labels) {
+        cli_error("eval: --labels CSV is required");
+        return 2;
+    }
+    size_t nrows;
+    int bad;
+    bool ok;
+    row *rows = read_labels_csv(labels, &nrows, &bad, &ok);
+    if (!ok) {
+        for (size_t i = 0; i < nrows; i++)
+            free(rows[i].path), free(rows[i].rel);
+        free(rows);
+        return 1;
+    }
+    full_path f;
+    if (!full_path_open(&f, model, lmk, &o)) {
+        for (size_t i = 0; i < nrows; i++)
+            free(rows[i].path), free(rows[i].rel);
+        free(rows);
+        return 1;
+    }
+    size_t missed = 0, unreadable = 0, n = 0;
+    float *probs = malloc(sizeof *probs * (nrows ? nrows : 1));
+    uint8_t *ys = malloc(nrows ? nrows : 1);
+    long tp = 0, fp = 0, tn = 0, fn = 0;
+    for (size_t k = 0; probs && ys && k < nrows; k++) {
+        row *r = &rows[k];
+        grin_error err;
+        grin_image img;
+        if (grin_image_read(r->path, GRIN_PIX_RGB24, &img, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            r->result = R_UNREADABLE;
+            unreadable++;
+            continue;
+        }
+        size_t nf = 0;
+        grin_detect(f.det, f.cascade, &img, &o.params, NULL, 0, &nf);
+        const grin_rect *faces = grin_detector_results(f.det, &nf);
+        float p = 0.5f;
+        int aligned = 0;
+        bool found = nf > 0 && face_prob(&f, &img, faces[pick_labelled_face(r, faces, nf)], &p, &aligned);
+        grin_image_free(&img);
+        r->result = found ? (aligned ? R_ALIGNED : R_FELL_BACK) : R_MISSED;
+        /* a missed face counts as wrong: its prediction is the opposite of its label */
+        bool said_smile = found ? p >= 0.5f : !r->smile;
+        if (!found) {
+            missed++;
+            p = r->smile ? 0.0f : 1.0f;
+        }
+        r->prob = p;
+        probs[n] = p;
+        ys[n++] = (uint8_t)r->smile;
+        if (r->smile)
+            said_smile ? tp++ : fn++;
+        else
+            said_smile ? fp++ : tn++;
+    }
+    /* AUC by ranks, ties half */
+    double auc = 0;
+    long npos = 0, nneg = 0;
+    for (size_t i = 0; i < n; i++)
+        ys[i] ? npos++ : nneg++;
+    if (npos && nneg) {
+        double s = 0;
+        for (size_t i = 0; i < n; i++)
+            if (ys[i])
+                for (size_t j = 0; j < n; j++)
+                    if (!ys[j])
+                        s += probs[i] > probs[j] ? 1.0 : (probs[i] == probs[j] ? 0.5 : 0.0);
+        auc = s / ((double)npos * nneg);
+    }
+    double acc = n ? (double)(tp + tn) / n : 0;
+    printf("accuracy %.4f  AUC %.4f  on %zu photos (%zu faces not found, counted wrong; %zu unreadable, "
+           "%d bad rows)\n", acc, auc, n, missed, unreadable, bad);
+    printf("confusion: smiling %ld right, %ld wrong; not smiling %ld right, %ld wrong\n", tp, fn, tn, fp);
+    printf("{\"n\":%zu,\"acc\":%.4f,\"auc\":%.4f,\"missed\":%zu}\n", n, acc, auc, missed);
+    int rc = (unreadable || bad) ? 1 : 0;
+    if (roc && !draw_roc(roc, rows, nrows))
+        rc = 1;
+    free(probs);
+    free(ys);
+    full_path_free(&f);
+    for (size_t i = 0; i < nrows; i++)
+        free(rows[i].path), free(rows[i].rel);
+    free(rows);
+    return rc;
+}
