@@ -90,32 +90,17 @@ grin_status grin__lm_validate(const grin_landmarker *m, const char *name, grin_e
 #undef BAD
 }
 
-static const char *sniff(const uint8_t *d, size_t n)
-{
-    if (n >= 3 && d[0] == 'B' && d[1] == 'Z' && d[2] == 'h')
-        return "a bzip2 archive (decompress it first: bunzip2)";
-    if (n >= 2 && d[0] == 0x1f && d[1] == 0x8b)
-        return "a gzip archive (decompress it first)";
-    if (n >= 5 && (memcmp(d, "<?xml", 5) == 0 || memcmp(d, "<open", 5) == 0))
-        return "an XML file (a cascade? landmark models are dlib .dat files)";
-    if (n >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff)
-        return "a JPEG image";
-    if (n >= 4 && memcmp(d, "\x89PNG", 4) == 0)
-        return "a PNG image";
-    return NULL;
-}
-
 static grin_status load_common(const uint8_t *data, size_t size, const char *name,
                                grin_landmarker *m, grin_error *err)
 {
     if (size == 0)
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: empty file", name);
-    const char *what = sniff(data, size);
+    if (grin__lm_is_native(data, size))
+        return grin__lm_read_native(data, size, name, m, err);
+    const char *what = grin__sniff(data, size); /* dlib's format has no magic of its own */
     if (what)
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: not a landmark model: looks like %s", name,
                           what);
-    if (grin__lm_is_native(data, size))
-        return grin__lm_read_native(data, size, name, m, err);
     return grin__lm_read_dlib(data, size, name, m, err);
 }
 

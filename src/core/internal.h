@@ -26,6 +26,10 @@ static inline bool grin__mul_overflow(size_t a, size_t b, size_t *out)
     return __builtin_mul_overflow(a, b, out);
 }
 
+/* A description of what the bytes look like ("a bzip2 archive (decompress it first)", "a PNG
+ * image", "an XML file (a cascade?)", ...), or NULL when not recognised. */
+const char *grin__sniff(const uint8_t *data, size_t size);
+
 void *grin__aligned_alloc(size_t size); /* 64-byte aligned, NULL on failure or size 0 */
 void grin__aligned_free(void *p);
 

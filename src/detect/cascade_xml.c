@@ -610,21 +610,6 @@ void grin_cascade_free(grin_cascade *c)
     free(c);
 }
 
-static const char *sniff(const uint8_t *d, size_t n)
-{
-    if (n >= 3 && d[0] == 'B' && d[1] == 'Z' && d[2] == 'h')
-        return "a bzip2 archive (decompress it first)";
-    if (n >= 2 && d[0] == 0x1f && d[1] == 0x8b)
-        return "a gzip archive (decompress it first)";
-    if (n >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff)
-        return "a JPEG image";
-    if (n >= 8 && memcmp(d, "\x89PNG", 4) == 0)
-        return "a PNG image";
-    if (n >= 4 && memcmp(d, "%YAML", 5 <= n ? 5 : n) == 0)
-        return "a YAML file (only OpenCV's XML cascades are read)";
-    return NULL;
-}
-
 grin_status grin_cascade_load_memory(const void *xml, size_t size, const char *name,
                                      grin_cascade **out, grin_error *err)
 {
@@ -638,8 +623,8 @@ grin_status grin_cascade_load_memory(const void *xml, size_t size, const char *n
     if (size > MAX_FILE_BYTES)
         return grin__fail(err, GRIN_ERR_TOO_LARGE, "%s: cascade of %zu bytes is too large", name,
                           size);
-    const char *what = sniff(xml, size);
-    if (what)
+    const char *what = grin__sniff(xml, size);
+    if (what && strncmp(what, "an XML", 6) != 0)
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: not a cascade XML file: looks like %s", name,
                           what);
     xmlDoc *doc = xmlReadMemory(xml, (int)size, NULL, NULL,

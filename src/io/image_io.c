@@ -436,23 +436,6 @@ static grin_status read_pnm(const uint8_t *data, size_t size, const char *name, 
 
 /* ------------------------------------------------------------------ dispatch */
 
-static const char *sniff_other(const uint8_t *d, size_t n)
-{
-    if (n >= 3 && d[0] == 'B' && d[1] == 'Z' && d[2] == 'h')
-        return "a bzip2 archive";
-    if (n >= 2 && d[0] == 0x1f && d[1] == 0x8b)
-        return "a gzip archive";
-    if (n >= 4 && memcmp(d, "GIF8", 4) == 0)
-        return "a GIF image (unsupported)";
-    if (n >= 2 && d[0] == 'B' && d[1] == 'M')
-        return "a BMP image (unsupported)";
-    if (n >= 12 && memcmp(d, "RIFF", 4) == 0 && memcmp(d + 8, "WEBP", 4) == 0)
-        return "a WebP image (unsupported)";
-    if (n >= 5 && (memcmp(d, "<?xml", 5) == 0 || d[0] == '<'))
-        return "an XML/text file";
-    return NULL;
-}
-
 grin_status grin_image_read_memory(const void *vdata, size_t size, const char *name,
                                    grin_pixfmt format, grin_image *out, grin_error *err)
 {
@@ -476,7 +459,7 @@ grin_status grin_image_read_memory(const void *vdata, size_t size, const char *n
     else if (size >= 2 && d[0] == 'P' && (d[1] == '2' || d[1] == '3' || d[1] == '5' || d[1] == '6'))
         st = read_pnm(d, size, name, &img, err);
     else {
-        const char *what = sniff_other(d, size);
+        const char *what = grin__sniff(d, size);
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: not a JPEG, PNG or PGM/PPM image%s%s", name,
                           what ? ": looks like " : "", what ? what : "");
     }

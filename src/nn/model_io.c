@@ -84,11 +84,9 @@ grin_status grin__model_load_memory(const uint8_t *d, size_t size, const char *n
     memset(m, 0, sizeof *m);
     net_header h;
     if (size < 8 || memcmp(d, MAGIC, 8) != 0) {
-        if (size >= 8 && memcmp(d, "GRINLMK", 7) == 0)
-            return grin__fail(err, GRIN_ERR_FORMAT, "%s: a landmark model, not a classifier", name);
-        if (size >= 3 && d[0] == 'B' && d[1] == 'Z' && d[2] == 'h')
-            return grin__fail(err, GRIN_ERR_FORMAT, "%s: a bzip2 archive, not a classifier", name);
-        return grin__fail(err, GRIN_ERR_FORMAT, "%s: not a grin classifier model", name);
+        const char *what = grin__sniff(d, size);
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: not a grin classifier model%s%s", name,
+                          what ? ": looks like " : "", what ? what : "");
     }
     if (size < sizeof h)
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: truncated model header", name);
