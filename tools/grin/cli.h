@@ -29,6 +29,8 @@ bool cli_double(const char *opt, const char *val, double lo, double hi, double *
 
 /* JSON string literal (with quotes) for arbitrary bytes. */
 void json_string(FILE *f, const char *s);
+/* The line an image gets in a command's JSON output when it can't be read. */
+void json_image_error(const char *path, const char *msg);
 
 /* Detection options shared by detect and bench detect. Returns 1 if argv[*i] was one of them
  * (advancing *i past its value), 0 if not, -1 on a bad value. */
@@ -59,5 +61,6 @@ typedef struct {
 
 row *read_labels_csv(const char *csv, size_t *nrows, int *bad, bool *ok);
 size_t pick_labelled_face(const row *r, const grin_rect *f, size_t n);
+void free_labels(row *rows, size_t n);
 
 #endif

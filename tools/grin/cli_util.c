@@ -135,3 +135,12 @@ double now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
+
+void json_image_error(const char *path, const char *msg)
+{
+    fputs("{\"image\":", stdout);
+    json_string(stdout, path);
+    fputs(",\"error\":", stdout);
+    json_string(stdout, msg);
+    fputs("}\n", stdout);
+}

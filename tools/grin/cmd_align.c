@@ -150,9 +150,7 @@ int cmd_align(int argc, char **argv)
     bool ok;
     row *rows = read_labels_csv(labels, &nrows, &bad, &ok);
     if (!ok) {
-        for (size_t i = 0; i < nrows; i++)
-            free(rows[i].path), free(rows[i].rel);
-        free(rows);
+        free_labels(rows, nrows);
         return 1;
     }
     grin_error err = {{0}};
@@ -214,9 +212,7 @@ int cmd_align(int argc, char **argv)
                labels, nrows, bad, count[R_UNREADABLE], count[R_ALIGNED] + count[R_FELL_BACK] + count[R_FAILED],
                count[R_ALIGNED], count[R_FELL_BACK], count[R_MISSED], count[R_FAILED],
                (now_ms() - t0) / 1000.0);
-    for (size_t i = 0; i < nrows; i++)
-        free(rows[i].path), free(rows[i].rel);
-    free(rows);
+    free_labels(rows, nrows);
     grin_aligner_free(al);
     grin_landmarker_free(lm);
     grin_cascade_free(cascade);

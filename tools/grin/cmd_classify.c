@@ -234,16 +234,12 @@ int cmd_eval_full(int argc, char **argv)
     bool ok;
     row *rows = read_labels_csv(labels, &nrows, &bad, &ok);
     if (!ok) {
-        for (size_t i = 0; i < nrows; i++)
-            free(rows[i].path), free(rows[i].rel);
-        free(rows);
+        free_labels(rows, nrows);
         return 1;
     }
     full_path f;
     if (!full_path_open(&f, model, lmk, &o)) {
-        for (size_t i = 0; i < nrows; i++)
-            free(rows[i].path), free(rows[i].rel);
-        free(rows);
+        free_labels(rows, nrows);
         return 1;
     }
     size_t missed = 0, unreadable = 0, n = 0;
@@ -307,8 +303,6 @@ int cmd_eval_full(int argc, char **argv)
     free(probs);
     free(ys);
     full_path_free(&f);
-    for (size_t i = 0; i < nrows; i++)
-        free(rows[i].path), free(rows[i].rel);
-    free(rows);
+    free_labels(rows, nrows);
     return rc;
 }

@@ -136,11 +136,7 @@ int cmd_detect(int argc, char **argv)
         grin_image img;
         if (grin_image_read(path, GRIN_PIX_RGB24, &img, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
-            fputs("{\"image\":", stdout);
-            json_string(stdout, path);
-            fputs(",\"error\":", stdout);
-            json_string(stdout, err.msg);
-            fputs("}\n", stdout);
+            json_image_error(path, err.msg);
             failures++;
             continue;
         }

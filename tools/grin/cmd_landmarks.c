@@ -106,11 +106,7 @@ int cmd_landmarks(int argc, char **argv)
         grin_image img;
         if (grin_image_read(images[k], GRIN_PIX_GRAY8, &img, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
-            fputs("{\"image\":", stdout);
-            json_string(stdout, images[k]);
-            fputs(",\"error\":", stdout);
-            json_string(stdout, err.msg);
-            fputs("}\n", stdout);
+            json_image_error(images[k], err.msg);
             rc = 1;
             continue;
         }

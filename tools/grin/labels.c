@@ -170,3 +170,12 @@ size_t pick_labelled_face(const row *r, const grin_rect *f, size_t n)
     return best;
 }
 
+
+void free_labels(row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].path);
+        free(rows[i].rel);
+    }
+    free(rows);
+}
