@@ -26,9 +26,9 @@ static void on_epoch(void *vctx, int epoch, double loss, double acc, const grin_
         printf(",\"val_loss\":%.4f,\"val_acc\":%.4f,\"val_auc\":%.4f", val->loss, val->acc, val->auc);
     printf(",\"seconds\":%.1f}\n", seconds);
     fflush(stdout);
-    if (val && val->auc >= c->best_auc) {
+    if (val) { /* the saved weights are the last epoch's, so its numbers go in the file */
         c->best_auc = val->auc;
-        snprintf(c->best_line, sizeof c->best_line, "val_acc=%.4f\nval_auc=%.4f\nepoch=%d\n", val->acc,
+        snprintf(c->best_line, sizeof c->best_line, "val_acc=%.4f\nval_auc=%.4f\nepochs=%d\n", val->acc,
                  val->auc, epoch);
     }
 }
