@@ -271,7 +271,7 @@ int cmd_model(int argc, char **argv)
            "\"multiply_adds\":%llu,\"layers\":%d}\n", m.alpha, m.input, m.input, m.channels, trainable,
            (unsigned long long)grin__nn_macs(&m.net), m.net.n);
     if (model && m.meta[0])
-        printf("%s", m.meta);
+        printf("%s%s", m.meta, m.meta[strlen(m.meta) - 1] == '\n' ? "" : "\n");
     grin__nn_free(&m.net);
     return 0;
 }
