@@ -6,14 +6,21 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef GRIN_MODEL_DIR
 #define GRIN_MODEL_DIR "models"
 #endif
 
+#ifndef GRIN_INSTALLED_MODEL_DIR
+#define GRIN_INSTALLED_MODEL_DIR "/usr/local/share/grin"
+#endif
+
+/* the source tree's model when running from a build, else the installed one */
 const char *default_classifier(void)
 {
-    return GRIN_MODEL_DIR "/smile.grinnet";
+    static const char *const built = GRIN_MODEL_DIR "/smile.grinnet";
+    return access(built, R_OK) == 0 ? built : GRIN_INSTALLED_MODEL_DIR "/smile.grinnet";
 }
 
 typedef struct {
