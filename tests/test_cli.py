@@ -149,6 +149,11 @@ one_line_error("landmarks: bz2 model", run("landmarks", "--model", bz, "--box", 
 one_line_error("landmarks: cascade as model", run("landmarks", "--model", os.path.join(ROOT, "tests/fixtures/tiny_haar.xml"), "--box", "1,1,9,9", SAMPLES[0]), "XML")
 one_line_error("landmarks: bad box", run("landmarks", "--box", "1,2,3", SAMPLES[0]), "--box")
 one_line_error("align: no labels", run("align", "--out", tmp), "--labels")
+r = run("bench", "classify", "--repeat", "3", "--batch", "2")
+check("bench classify (shipped model)", r.returncode == 0 and json.loads(r.stdout).get("crops_per_s", 0) > 0, r.stdout + r.stderr)
+r = run("classify", SAMPLES[1])
+d = json.loads(r.stdout) if r.returncode == 0 else {"faces": []}
+check("classify with the shipped model", len(d["faces"]) == 3 and all(0 <= f["smile"] <= 1 for f in d["faces"]), r.stdout + r.stderr)
 r = run("model", "info", "--alpha", "1", "--input", "224")
 check("model info arch", r.returncode == 0 and json.loads(r.stdout)["multiply_adds"] > 560000000, r.stdout)
 one_line_error("train: missing csv", run("train", "--labels", "/no/x.csv", "--out", os.path.join(tmp, "x.grinnet")), "/no/x.csv")
