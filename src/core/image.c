@@ -68,6 +68,17 @@ grin_status grin_image_convert(const grin_image *src, grin_pixfmt format, grin_i
     grin_status st = grin_image_alloc(src->width, src->height, format, out);
     if (st)
         return st;
+    return grin__image_convert_into(src, out);
+}
+
+grin_status grin__image_convert_into(const grin_image *src, grin_image *out)
+{
+    int sch = grin_pixfmt_channels(src->format);
+    grin_pixfmt format = out->format;
+    if (!src->data || !out->data || sch == 0 || out->width != src->width ||
+        out->height != src->height || src->stride < src->width * sch ||
+        out->stride < out->width * grin_pixfmt_channels(format))
+        return GRIN_ERR_INVALID_ARGUMENT;
     int w = src->width;
     for (int y = 0; y < src->height; y++) {
         const uint8_t *s = src->data + (size_t)y * (size_t)src->stride;

@@ -30,6 +30,9 @@ static inline bool grin__mul_overflow(size_t a, size_t b, size_t *out)
  * image", "an XML file (a cascade?)", ...), or NULL when not recognised. */
 const char *grin__sniff(const uint8_t *data, size_t size);
 
+/* grin_image_convert into an existing image of the same size (its format is the target). */
+grin_status grin__image_convert_into(const grin_image *src, grin_image *out);
+
 void *grin__aligned_alloc(size_t size); /* 64-byte aligned, NULL on failure or size 0 */
 void grin__aligned_free(void *p);
 

@@ -375,13 +375,17 @@ grin_status grin_detect(grin_detector *d, const grin_cascade *c, const grin_imag
                     "must be in (1, 100], sizes and neighbours non-negative)", p.scale_factor);
 
     const grin_image *gray = img;
-    if (img->format != GRIN_PIX_GRAY8) {
-        grin_image tmp;
-        grin_status st = grin_image_convert(img, GRIN_PIX_GRAY8, &tmp);
+    if (img->format != GRIN_PIX_GRAY8) { /* the grey scratch is kept between calls */
+        if (!d->gray.data || d->gray.width != img->width || d->gray.height != img->height) {
+            grin_image_free(&d->gray);
+            grin_status st = grin_image_alloc(img->width, img->height, GRIN_PIX_GRAY8, &d->gray);
+            if (st)
+                return fail(d, st, "grin_detect: cannot allocate a %dx%d grey image", img->width,
+                            img->height);
+        }
+        grin_status st = grin__image_convert_into(img, &d->gray);
         if (st)
             return fail(d, st, "grin_detect: colour conversion failed");
-        grin_image_free(&d->gray);
-        d->gray = tmp;
         gray = &d->gray;
     }
 
