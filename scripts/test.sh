@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh — sets up everything and runs every test: a -Werror Release build with the unit,
-# CLI and OpenCV-parity tests; the unit tests again under ASan+UBSan; and each libFuzzer target
-# for GRIN_FUZZ_SECONDS (default 30) seconds. Ends with "N passed, M failed".
+# CLI and OpenCV/dlib parity tests; the unit tests again under ASan+UBSan; the threaded tests
+# under TSan; and each libFuzzer target for GRIN_FUZZ_SECONDS (default 30) seconds.
+# Ends with "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --test || exit 1
@@ -27,6 +28,11 @@ sanitized() {
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
        ctest --output-on-failure -L unit -j"$jobs")
 }
+threads() { # the worker pool and multi-threaded detection under ThreadSanitizer
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRIN_SANITIZE=thread >/dev/null &&
+    cmake --build build-tsan -j"$jobs" --target test_core test_detect &&
+    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R "test_core|test_detect")
+}
 fuzz() {
   local secs=${GRIN_FUZZ_SECONDS:-30}
   CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRIN_FUZZ=ON >/dev/null &&
@@ -45,6 +51,7 @@ fuzz() {
 
 step "release build + ctest (unit, cli, parity with OpenCV)" release
 step "ASan+UBSan build + unit tests" sanitized
+step "ThreadSanitizer: pool and detector" threads
 step "libFuzzer targets" fuzz
 echo "test.sh: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
