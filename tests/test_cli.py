@@ -130,6 +130,7 @@ if os.path.exists(REAL):
     lab = open(os.path.join(out, "labels.csv")).read().splitlines() if os.path.exists(os.path.join(out, "labels.csv")) else []
     check("align labels.csv", len(lab) == 3 and lab[0] == "file,smile,aligned,source", str(lab))
     check("align crops", all(os.path.exists(os.path.join(out, l.split(",")[0])) for l in lab[1:]))
+    check("align records how it aligned", "margin=0.1" in open(os.path.join(out, "alignment.txt")).read())
     # train a tiny classifier on those crops, evaluate it, describe it
     model = os.path.join(tmp, "tiny.grinnet")
     r = run("train", "--labels", os.path.join(out, "labels.csv"), "--val", os.path.join(out, "labels.csv"),

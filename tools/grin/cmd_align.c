@@ -187,6 +187,14 @@ int cmd_align(int argc, char **argv)
     size_t count[6] = {0};
     if (!rc) {
         char path[8192];
+        /* how the crops were made, for `grin train` to record in the model */
+        snprintf(path, sizeof path, "%s/alignment.txt", out_dir);
+        FILE *af = fopen(path, "w");
+        if (!af || fprintf(af, "size=%d\nmargin=%.6g\nmax_distortion=%.6g\n", ap.size, ap.margin,
+                           ap.max_distortion) < 0 || fclose(af) != 0) {
+            cli_error("%s: cannot write", path);
+            rc = 1;
+        }
         snprintf(path, sizeof path, "%s/labels.csv", out_dir);
         FILE *f = fopen(path, "w");
         if (!f) {

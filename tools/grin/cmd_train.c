@@ -11,6 +11,28 @@
 #include "nn/model_io.h"
 #include "nn/train.h"
 
+/* Reads the alignment.txt `grin align` leaves beside its labels.csv; false when absent. */
+static bool read_alignment(const char *csv, grin_align_params *ap)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", csv);
+    char *sl = strrchr(path, '/');
+    snprintf(sl ? sl + 1 : path, sizeof path - (size_t)(sl ? sl + 1 - path : 0), "alignment.txt");
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        float v;
+        if (sscanf(line, "margin=%f", &v) == 1)
+            ap->margin = v;
+        else if (sscanf(line, "max_distortion=%f", &v) == 1)
+            ap->max_distortion = v;
+    }
+    fclose(f);
+    return true;
+}
+
 typedef struct {
     FILE *log;
     double best_auc;
@@ -130,7 +152,24 @@ int cmd_train(int argc, char **argv)
     m.alpha = (float)alpha;
     m.seed = cfg.seed;
     grin_align_params_default(&m.align);
-    m.align.size = input; /* the crops come from `grin align --size <input>` (default margin) */
+    /* the model must align faces the way its crops were: margin and distortion limit from the
+     * crops' alignment.txt (all sets must agree); the crop size is the input size */
+    for (int k = 0; k < nlabels; k++) {
+        grin_align_params a;
+        grin_align_params_default(&a);
+        if (!read_alignment(labels[k], &a))
+            continue;
+        if (k > 0 && (a.margin != m.align.margin || a.max_distortion != m.align.max_distortion)) {
+            cli_error("%s: crops aligned with margin %g, the other sets with %g", labels[k], a.margin,
+                      m.align.margin);
+            grin__dataset_free(&train);
+            grin__dataset_free(&val);
+            return 2;
+        }
+        m.align.margin = a.margin;
+        m.align.max_distortion = a.max_distortion;
+    }
+    m.align.size = input;
     if (grin__model_build(&m, &err) != GRIN_OK) {
         cli_error("%s", err.msg);
         grin__dataset_free(&train);
