@@ -16,9 +16,6 @@
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
 
-grin_status grin__read_file(const char *path, uint8_t **data, size_t *size, size_t limit,
-                            grin_error *err);
-
 grin_status grin__lm_validate(const grin_landmarker *m, const char *name, grin_error *err)
 {
 #define BAD(...) return grin__fail(err, GRIN_ERR_FORMAT, __VA_ARGS__)

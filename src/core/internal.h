@@ -26,6 +26,10 @@ static inline bool grin__mul_overflow(size_t a, size_t b, size_t *out)
     return __builtin_mul_overflow(a, b, out);
 }
 
+/* Reads a whole regular file (at most `limit` bytes) into a malloc'ed, NUL-terminated buffer. */
+grin_status grin__read_file(const char *path, uint8_t **data, size_t *size, size_t limit,
+                            grin_error *err);
+
 /* A description of what the bytes look like ("a bzip2 archive (decompress it first)", "a PNG
  * image", "an XML file (a cascade?)", ...), or NULL when not recognised. */
 const char *grin__sniff(const uint8_t *data, size_t size);

@@ -17,9 +17,6 @@
 #define MAX_STAGES 10000
 #define MAX_FEATURES 4000000
 
-grin_status grin__read_file(const char *path, uint8_t **data, size_t *size, size_t limit,
-                            grin_error *err);
-
 static const float THRESHOLD_EPS = 1e-5f; /* OpenCV lowers every stage threshold by this */
 
 typedef struct {

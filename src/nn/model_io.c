@@ -13,9 +13,6 @@
 #define MAGIC "GRINNET\x1a"
 #define VERSION 1u
 
-grin_status grin__read_file(const char *path, uint8_t **data, size_t *size, size_t limit,
-                            grin_error *err);
-
 typedef struct {
     char magic[8];
     uint32_t version, header_bytes;

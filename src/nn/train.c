@@ -10,9 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-grin_status grin__read_file(const char *path, uint8_t **data, size_t *size, size_t limit,
-                            grin_error *err);
-
 void grin__train_cfg_default(grin__train_cfg *c)
 {
     memset(c, 0, sizeof *c);
