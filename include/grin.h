@@ -285,6 +285,10 @@ typedef struct grin_classifier_info {
 
 GRIN_API grin_status grin_classifier_load(const char *path, grin_classifier **out, grin_error *err);
 GRIN_API void grin_classifier_free(grin_classifier *c);
+/* Worker threads for batches of crops (1 = the caller's thread only, the default; 0 = one per
+ * online CPU). A classifier may be shared between threads; calls with more than one crop take
+ * turns on its workers. */
+GRIN_API grin_status grin_classifier_set_threads(grin_classifier *c, int threads);
 GRIN_API void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *out);
 /* Smile probabilities of n aligned crops (any pixel format; each input x input). */
 GRIN_API grin_status grin_classify_crops(const grin_classifier *c, const grin_image *crops, size_t n,

@@ -4,6 +4,7 @@
 
 #include <math.h>
 
+#include "nn/infer.h"
 #include "nn/model_io.h"
 #include "nn/nn.h"
 #include "nn/train.h"
@@ -207,6 +208,101 @@ static void test_fast_equals_reference(void **state)
     grin__nn_free(&net);
 }
 
+/* random BN statistics and affine parameters, so folding them into the convolutions matters */
+static void randomise_bn(grin__nn_net *net)
+{
+    for (int i = 0; i < net->n; i++) {
+        const grin__nn_layer *l = &net->L[i];
+        if (l->op != GRIN__NN_BN)
+            continue;
+        for (int c = 0; c < l->c; c++) {
+            net->params[l->woff + c] = 1.0f + 0.5f * frand();
+            net->params[l->boff + c] = 0.3f * frand();
+            net->state[l->soff + c] = 0.2f * frand();
+            net->state[l->soff + l->c + c] = 0.6f + 0.5f * frand();
+        }
+    }
+}
+
+/* the plan against the training engine's reference forward pass (eval mode), with the scalar
+ * and the AVX2 kernels */
+static void check_plan(grin__nn_net *net, int outs)
+{
+    grin__nn_plan plan;
+    grin_error err;
+    assert_int_equal(grin__nn_plan_build(net, net->state, &plan, &err), GRIN_OK);
+    assert_int_equal(plan.out_c, outs);
+    size_t n_in = (size_t)net->in_h * net->in_w * net->in_c;
+    float *x = malloc(2 * n_in * sizeof *x);
+    for (size_t i = 0; i < 2 * n_in; i++)
+        x[i] = frand();
+    grin__nn_ws ws = {0};
+    const float *ref;
+    grin__nn_force_reference = true;
+    assert_int_equal(grin__nn_forward(net, &ws, x, 2, false, &ref), GRIN_OK);
+    grin__nn_scratch s = {0};
+    float got[16];
+    for (int kind = 0; kind < 2; kind++) {
+        grin__nn_force_reference = kind == 0;
+        if (kind == 1 && !plan.simd)
+            break;
+        for (int b = 0; b < 2; b++) {
+            assert_int_equal(grin__nn_plan_run(&plan, &s, x + b * n_in, got), GRIN_OK);
+            for (int o = 0; o < outs; o++) {
+                float r = ref[b * outs + o];
+                if (fabsf(got[o] - r) > 2e-5f * fmaxf(1.0f, fabsf(r)))
+                    fail_msg("kernels %d image %d output %d: plan %.7g, reference %.7g", kind, b, o, got[o], r);
+            }
+        }
+    }
+    grin__nn_force_reference = false;
+    grin__nn_scratch_free(&s);
+    grin__nn_ws_free(&ws);
+    grin__nn_plan_free(&plan);
+    free(x);
+}
+
+static void test_plan_matches_forward(void **state)
+{
+    (void)state;
+    grin_error err;
+    /* 0.35 gives 11, 22, 44... channels: partial panels and the scalar depthwise fallback */
+    const struct { int size, ch; float alpha; } cfg[] = {{64, 1, 0.25f}, {48, 3, 0.5f}, {40, 3, 0.35f}};
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+        grin__nn_net net;
+        assert_int_equal(grin__nn_mobilenet(&net, cfg[i].size, cfg[i].ch, cfg[i].alpha, 7 + i, &err), GRIN_OK);
+        randomise_bn(&net);
+        check_plan(&net, 1);
+        grin__nn_free(&net);
+    }
+    /* a batch norm with no convolution before it, a bare activation, a biased convolution
+     * without batch norm, a multi-output dense layer */
+    grin__nn_net net;
+    grin__nn_init(&net, 7, 9, 2);
+    int a = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_BN, .in = {-1, -1}});
+    a = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_RELU, .in = {a, -1}});
+    a = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {a, -1}, .k = 3, .stride = 1, .pad = 1, .groups = 1, .out_c = 19, .bias = true});
+    a = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_RELU6, .in = {a, -1}});
+    a = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_RELU, .in = {a, -1}});
+    a = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {a, -1}, .k = 5, .stride = 2, .pad = 2, .groups = 1, .out_c = 8});
+    a = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_BN, .in = {a, -1}});
+    a = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {a, -1}, .k = 3, .stride = 2, .pad = 0, .groups = 8, .out_c = 8});
+    a = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_GAP, .in = {a, -1}});
+    grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_DENSE, .in = {a, -1}, .out_c = 3});
+    assert_int_equal(grin__nn_finish(&net, 3, &err), GRIN_OK);
+    randomise_bn(&net);
+    for (size_t p = 0; p < net.nparams; p++) /* biases too */
+        if (net.params[p] == 0.0f)
+            net.params[p] = 0.1f * frand();
+    check_plan(&net, 3);
+    grin__nn_free(&net);
+    /* graphs with branches are left to the training engine */
+    build_test_net(&net);
+    grin__nn_plan plan;
+    assert_int_equal(grin__nn_plan_build(&net, net.state, &plan, &err), GRIN_ERR_UNSUPPORTED);
+    grin__nn_free(&net);
+}
+
 static void test_mobilenet_size(void **state)
 {
     (void)state;
@@ -337,7 +433,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm), cmocka_unit_test(test_fast_equals_reference),
         cmocka_unit_test(test_gradients_fast), cmocka_unit_test(test_gradients_reference),
-        cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_plan_matches_forward), cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_training_learns_and_is_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

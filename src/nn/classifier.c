@@ -3,11 +3,22 @@
  * prepare them differently). */
 #include "model_io.h"
 
+#include "infer.h"
+
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct grin_classifier {
     grin__model m;
+    grin__nn_plan plan;
+    bool have_plan;
+    grin__pool *pool;
+    int threads;
+    pthread_mutex_t lock;      /* guards the free scratch list */
+    pthread_mutex_t pool_lock; /* one caller at a time on the pool */
+    grin__nn_scratch **free_scratch;
+    int nfree, capfree;
 };
 
 grin_status grin_classifier_load(const char *path, grin_classifier **out, grin_error *err)
@@ -23,6 +34,16 @@ grin_status grin_classifier_load(const char *path, grin_classifier **out, grin_e
         free(c);
         return st;
     }
+    st = grin__nn_plan_build(&c->m.net, c->m.net.state, &c->plan, NULL);
+    if (st == GRIN_ERR_NO_MEMORY) {
+        grin__nn_free(&c->m.net);
+        free(c);
+        return grin__fail(err, st, "out of memory");
+    }
+    c->have_plan = st == GRIN_OK; /* else the training engine's forward pass runs it */
+    c->threads = 1;
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->pool_lock, NULL);
     *out = c;
     return GRIN_OK;
 }
@@ -31,8 +52,36 @@ void grin_classifier_free(grin_classifier *c)
 {
     if (!c)
         return;
+    grin__pool_free(c->pool);
+    for (int i = 0; i < c->nfree; i++) {
+        grin__nn_scratch_free(c->free_scratch[i]);
+        free(c->free_scratch[i]);
+    }
+    free(c->free_scratch);
+    pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->pool_lock);
+    if (c->have_plan)
+        grin__nn_plan_free(&c->plan);
     grin__nn_free(&c->m.net);
     free(c);
+}
+
+grin_status grin_classifier_set_threads(grin_classifier *c, int threads)
+{
+    if (!c || threads < 0)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    if (threads == 0)
+        threads = grin__online_cpus();
+    grin__pool_free(c->pool);
+    c->pool = NULL;
+    c->threads = 1;
+    if (threads > 1) {
+        c->pool = grin__pool_create(threads);
+        if (!c->pool)
+            return GRIN_ERR_NO_MEMORY;
+        c->threads = threads;
+    }
+    return GRIN_OK;
 }
 
 void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *out)
@@ -51,14 +100,91 @@ void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *ou
     out->metadata = c->m.meta;
 }
 
-grin_status grin_classify_crops(const grin_classifier *c, const grin_image *crops, size_t n,
-                                float *probs, grin_error *err)
+static grin__nn_scratch *take_scratch(grin_classifier *c)
 {
-    if (!c || (!crops && n) || (!probs && n))
-        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "invalid argument");
+    grin__nn_scratch *s = NULL;
+    pthread_mutex_lock(&c->lock);
+    if (c->nfree > 0)
+        s = c->free_scratch[--c->nfree];
+    pthread_mutex_unlock(&c->lock);
+    return s ? s : calloc(1, sizeof *s);
+}
+
+static void give_scratch(grin_classifier *c, grin__nn_scratch *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (c->nfree == c->capfree) {
+        int cap = c->capfree ? 2 * c->capfree : 4;
+        grin__nn_scratch **p = realloc(c->free_scratch, (size_t)cap * sizeof *p);
+        if (p) {
+            c->free_scratch = p;
+            c->capfree = cap;
+        }
+    }
+    if (c->nfree < c->capfree) {
+        c->free_scratch[c->nfree++] = s;
+        s = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (s) {
+        grin__nn_scratch_free(s);
+        free(s);
+    }
+}
+
+/* converts one crop to the model's channels and normalisation */
+static void prepare(const grin_classifier *c, const grin_image *im, float *dst)
+{
     const int S = c->m.input, C = c->m.channels;
-    const size_t per = (size_t)S * S * C;
-    const size_t B = 32;
+    int ch = grin_pixfmt_channels(im->format);
+    for (int y = 0; y < S; y++) {
+        const uint8_t *row = im->data + (size_t)y * im->stride;
+        for (int xx = 0; xx < S; xx++) {
+            const uint8_t *p = row + (size_t)xx * ch;
+            for (int cc = 0; cc < C; cc++) {
+                int v;
+                if (ch == 1)
+                    v = p[0];
+                else if (C == 1) /* grey as grin converts: BT.601 in 15-bit fixed point */
+                    v = im->format == GRIN_PIX_RGB24 ? (p[0] * 9798 + p[1] * 19235 + p[2] * 3735 + 16384) >> 15
+                                                     : (p[2] * 9798 + p[1] * 19235 + p[0] * 3735 + 16384) >> 15;
+                else
+                    v = im->format == GRIN_PIX_BGR24 ? p[2 - cc] : p[cc];
+                dst[((size_t)y * S + xx) * C + cc] = (float)v * (1.0f / 127.5f) - 1.0f;
+            }
+        }
+    }
+}
+
+typedef struct {
+    grin_classifier *c;
+    const grin_image *crops;
+    float *probs;
+    size_t n;
+    grin__nn_scratch **scratch; /* one per thread */
+    float **x;
+    grin_status *st;
+} run_ctx;
+
+static void run_one(void *vctx, int task, int thread)
+{
+    run_ctx *r = vctx;
+    size_t i = (size_t)task;
+    if (i >= r->n || r->st[thread])
+        return;
+    prepare(r->c, &r->crops[i], r->x[thread]);
+    float p = 0;
+    r->st[thread] = grin__nn_plan_run(&r->c->plan, r->scratch[thread], r->x[thread], &p);
+    r->probs[i] = p;
+}
+
+/* the training engine's batched forward pass: for graphs the plan can't run */
+static grin_status classify_generic(grin_classifier *c, const grin_image *crops, size_t n, float *probs,
+                                    grin_error *err)
+{
+    const size_t per = (size_t)c->m.input * c->m.input * c->m.channels, B = 32;
     float *x = malloc(per * B * sizeof *x);
     if (!x)
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
@@ -66,36 +192,8 @@ grin_status grin_classify_crops(const grin_classifier *c, const grin_image *crop
     grin_status st = GRIN_OK;
     for (size_t i = 0; i < n && !st; i += B) {
         size_t b = n - i < B ? n - i : B;
-        for (size_t k = 0; k < b && !st; k++) {
-            const grin_image *im = &crops[i + k];
-            int ch = grin_pixfmt_channels(im->format);
-            if (!im->data || im->width != S || im->height != S || ch == 0 || im->stride < S * ch) {
-                st = grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "crop %zu is %dx%d, the model takes %dx%d",
-                                i + k, im->width, im->height, S, S);
-                break;
-            }
-            float *dst = x + k * per;
-            for (int y = 0; y < S; y++) {
-                const uint8_t *row = im->data + (size_t)y * im->stride;
-                for (int xx = 0; xx < S; xx++) {
-                    const uint8_t *p = row + (size_t)xx * ch;
-                    for (int cc = 0; cc < C; cc++) {
-                        int v;
-                        if (ch == 1)
-                            v = p[0];
-                        else if (C == 1) /* grey as grin converts: BT.601 in 15-bit fixed point */
-                            v = im->format == GRIN_PIX_RGB24
-                                    ? (p[0] * 9798 + p[1] * 19235 + p[2] * 3735 + 16384) >> 15
-                                    : (p[2] * 9798 + p[1] * 19235 + p[0] * 3735 + 16384) >> 15;
-                        else
-                            v = im->format == GRIN_PIX_BGR24 ? p[2 - cc] : p[cc];
-                        dst[((size_t)y * S + xx) * C + cc] = (float)v / 127.5f - 1.0f;
-                    }
-                }
-            }
-        }
-        if (st)
-            break;
+        for (size_t k = 0; k < b; k++)
+            prepare(c, &crops[i + k], x + k * per);
         const float *out;
         if (ws.batch != (int)b)
             grin__nn_ws_free(&ws);
@@ -108,4 +206,63 @@ grin_status grin_classify_crops(const grin_classifier *c, const grin_image *crop
     grin__nn_ws_free(&ws);
     free(x);
     return st;
+}
+
+grin_status grin_classify_crops(const grin_classifier *cc, const grin_image *crops, size_t n,
+                                float *probs, grin_error *err)
+{
+    grin_classifier *c = (grin_classifier *)cc; /* only the scratch list changes, under its lock */
+    if (!c || (!crops && n) || (!probs && n))
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "invalid argument");
+    const int S = c->m.input;
+    for (size_t i = 0; i < n; i++) {
+        const grin_image *im = &crops[i];
+        int ch = grin_pixfmt_channels(im->format);
+        if (!im->data || im->width != S || im->height != S || ch == 0 || im->stride < S * ch)
+            return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "crop %zu is %dx%d, the model takes %dx%d", i,
+                              im->width, im->height, S, S);
+    }
+    if (n == 0)
+        return GRIN_OK;
+    if (!c->have_plan || grin__nn_force_reference)
+        return classify_generic(c, crops, n, probs, err);
+    int T = c->pool && n > 1 ? c->threads : 1; /* the pool may hand a task to any of its threads */
+    grin__nn_scratch *scratch[64];
+    float *x[64];
+    grin_status st[64] = {0};
+    if (T > 64)
+        T = 64;
+    const size_t per = (size_t)S * S * c->m.channels;
+    int got = 0;
+    grin_status res = GRIN_OK;
+    for (; got < T; got++) {
+        scratch[got] = take_scratch(c);
+        x[got] = scratch[got] ? malloc(per * sizeof(float)) : NULL;
+        if (!x[got]) {
+            give_scratch(c, scratch[got]);
+            res = GRIN_ERR_NO_MEMORY;
+            break;
+        }
+    }
+    if (!res) {
+        run_ctx r = {c, crops, probs, n, scratch, x, st};
+        if (T > 1) { /* one batch at a time on the pool */
+            pthread_mutex_lock(&c->pool_lock);
+            grin__pool_run(c->pool, run_one, &r, (int)n);
+            pthread_mutex_unlock(&c->pool_lock);
+        }
+        else
+            for (size_t i = 0; i < n; i++)
+                run_one(&r, (int)i, 0);
+        for (int t = 0; t < T; t++)
+            if (st[t])
+                res = st[t];
+    }
+    for (int t = 0; t < got; t++) {
+        free(x[t]);
+        give_scratch(c, scratch[t]);
+    }
+    if (res)
+        return grin__fail(err, res, res == GRIN_ERR_NO_MEMORY ? "out of memory" : "inference failed");
+    return GRIN_OK;
 }

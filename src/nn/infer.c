@@ -1,0 +1,334 @@
+/* infer.c — compiling a trained network into a flat inference plan (batch norm folded into the
+ * convolution before it, activations fused into the store, GEMM weights packed in panels) and
+ * running it; the scalar reference kernels. */
+#include "infer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline float act_apply(float v, int act)
+{
+    if (act != GRIN__ACT_NONE) {
+        v = v > 0.0f ? v : 0.0f;
+        if (act == GRIN__ACT_RELU6 && v > 6.0f)
+            v = 6.0f;
+    }
+    return v;
+}
+
+/* ---- scalar reference kernels */
+
+static void gemm_scalar(int M, int N, int K, const float *A, int lda, const float *Wp,
+                        const float *bias, int act, float *C, int ldc)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            const float *w = Wp + (size_t)(j / GRIN__NR) * K * GRIN__NR + j % GRIN__NR;
+            float s = bias[j];
+            for (int k = 0; k < K; k++)
+                s += A[(size_t)i * lda + k] * w[(size_t)k * GRIN__NR];
+            C[(size_t)i * ldc + j] = act_apply(s, act);
+        }
+}
+
+static void dw_scalar(const grin__op *op, const float *in, float *out)
+{
+    const int C = op->c;
+    for (int oy = 0; oy < op->h; oy++)
+        for (int ox = 0; ox < op->w; ox++) {
+            float *o = out + ((size_t)oy * op->w + ox) * C;
+            for (int c = 0; c < C; c++) {
+                float s = op->bias[c];
+                for (int ky = 0; ky < op->k; ky++) {
+                    int iy = oy * op->stride - op->pad + ky;
+                    if (iy < 0 || iy >= op->ih)
+                        continue;
+                    for (int kx = 0; kx < op->k; kx++) {
+                        int ix = ox * op->stride - op->pad + kx;
+                        if (ix < 0 || ix >= op->iw)
+                            continue;
+                        s += in[((size_t)iy * op->iw + ix) * C + c] * op->wt[(size_t)(ky * op->k + kx) * C + c];
+                    }
+                }
+                o[c] = act_apply(s, op->act);
+            }
+        }
+}
+
+const grin__kernels grin__kernels_scalar = {gemm_scalar, dw_scalar};
+
+/* ---- building */
+
+static size_t panel_floats(int K, int N)
+{
+    return (size_t)((N + GRIN__NR - 1) / GRIN__NR) * K * GRIN__NR;
+}
+
+static void pack_weights(const float *W, int K, int N, float *dst)
+{
+    int panels = (N + GRIN__NR - 1) / GRIN__NR;
+    for (int p = 0; p < panels; p++)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < GRIN__NR; j++) {
+                int n = p * GRIN__NR + j;
+                dst[((size_t)p * K + k) * GRIN__NR + j] = n < N ? W[(size_t)k * N + n] : 0.0f;
+            }
+}
+
+grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, grin__nn_plan *plan,
+                                grin_error *err)
+{
+    memset(plan, 0, sizeof *plan);
+    /* first pass: check the shape of the graph and size the arena */
+    size_t arena = 0;
+    int nops = 0;
+    for (int i = 0; i < net->n; i++) {
+        const grin__nn_layer *l = &net->L[i];
+        if (l->in[0] != i - 1 || (l->in[1] != -1 && l->op != GRIN__NN_ADD && l->op != GRIN__NN_CONCAT))
+            return grin__fail(err, GRIN_ERR_UNSUPPORTED, "layer %d: not a chain", i);
+        switch (l->op) {
+        case GRIN__NN_CONV: {
+            bool dw = l->groups == l->ic && l->out_c == l->ic && l->groups > 1;
+            if (l->groups != 1 && !dw)
+                return grin__fail(err, GRIN_ERR_UNSUPPORTED, "layer %d: grouped convolution", i);
+            arena += dw ? (size_t)l->k * l->k * l->c + (size_t)l->c
+                        : panel_floats(l->k * l->k * l->ic, l->c) + (size_t)l->c + GRIN__NR;
+            nops++;
+            break;
+        }
+        case GRIN__NN_DENSE:
+            arena += panel_floats(l->ih * l->iw * l->ic, l->c) + (size_t)l->c + GRIN__NR;
+            nops++;
+            break;
+        case GRIN__NN_BN:
+            if (i == 0 || (net->L[i - 1].op != GRIN__NN_CONV && net->L[i - 1].op != GRIN__NN_DENSE)) {
+                arena += 2 * (size_t)l->c;
+                nops++;
+            }
+            break;
+        case GRIN__NN_RELU:
+        case GRIN__NN_RELU6:
+        case GRIN__NN_GAP:
+        case GRIN__NN_SIGMOID:
+            nops++;
+            break;
+        default:
+            return grin__fail(err, GRIN_ERR_UNSUPPORTED, "layer %d: no fused kernel for this layer", i);
+        }
+    }
+    plan->ops = calloc((size_t)nops, sizeof *plan->ops);
+    plan->arena = grin__aligned_alloc((arena + 16) * sizeof(float));
+    if (!plan->ops || !plan->arena) {
+        grin__nn_plan_free(plan);
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    }
+    plan->in_h = net->in_h;
+    plan->in_w = net->in_w;
+    plan->in_c = net->in_c;
+    plan->simd = grin__kernels_avx2_usable();
+    float *a = plan->arena;
+    size_t maxact = (size_t)net->in_h * net->in_w * net->in_c;
+    grin__op *prev = NULL;
+    for (int i = 0; i < net->n; i++) {
+        const grin__nn_layer *l = &net->L[i];
+        const float *W = net->params + l->woff;
+        const float *Bv = l->bn ? net->params + l->boff : NULL;
+        size_t osz = (size_t)l->h * l->w * l->c;
+        if (osz > maxact)
+            maxact = osz;
+        if (l->op == GRIN__NN_BN && prev && i > 0 &&
+            (net->L[i - 1].op == GRIN__NN_CONV || net->L[i - 1].op == GRIN__NN_DENSE)) {
+            /* fold into the convolution just built: w' = w * s, b' = (b - mean) * s + beta */
+            const float *rm = state + l->soff, *rv = rm + l->c;
+            float *pw = (float *)prev->wt, *pb = (float *)prev->bias;
+            for (int c = 0; c < l->c; c++) {
+                float s = (float)(W[c] / sqrt((double)rv[c] + net->bn_eps));
+                pb[c] = (pb[c] - rm[c]) * s + Bv[c];
+                if (prev->kind == GRIN__OP_DW) {
+                    for (int t = 0; t < prev->k * prev->k; t++)
+                        pw[(size_t)t * l->c + c] *= s;
+                } else {
+                    int K = prev->k * prev->k * prev->ic;
+                    float *col = pw + (size_t)(c / GRIN__NR) * K * GRIN__NR + c % GRIN__NR;
+                    for (int k = 0; k < K; k++)
+                        col[(size_t)k * GRIN__NR] *= s;
+                }
+            }
+            continue;
+        }
+        if ((l->op == GRIN__NN_RELU || l->op == GRIN__NN_RELU6) && prev && prev->act == GRIN__ACT_NONE &&
+            prev->kind != GRIN__OP_GAP && prev->kind != GRIN__OP_SIGMOID && prev->kind != GRIN__OP_ACT) {
+            prev->act = l->op == GRIN__NN_RELU ? GRIN__ACT_RELU : GRIN__ACT_RELU6;
+            continue;
+        }
+        grin__op *op = &plan->ops[plan->n++];
+        op->h = l->h;
+        op->w = l->w;
+        op->c = l->c;
+        op->ih = l->ih;
+        op->iw = l->iw;
+        op->ic = l->ic;
+        op->k = l->k ? l->k : 1;
+        op->stride = l->stride ? l->stride : 1;
+        op->pad = l->pad;
+        switch (l->op) {
+        case GRIN__NN_CONV:
+        case GRIN__NN_DENSE: {
+            bool dw = l->op == GRIN__NN_CONV && l->groups > 1;
+            float *b = a;
+            for (int c = 0; c < l->c; c++)
+                b[c] = Bv ? Bv[c] : 0.0f;
+            a += l->c;
+            if (dw) {
+                op->kind = GRIN__OP_DW;
+                memcpy(a, W, (size_t)op->k * op->k * l->c * sizeof *a);
+                op->wt = a;
+                a += (size_t)op->k * op->k * l->c;
+            } else {
+                op->kind = GRIN__OP_GEMM;
+                a += GRIN__NR; /* bias padding so SIMD kernels may read a full panel */
+                int K = l->op == GRIN__NN_DENSE ? l->ih * l->iw * l->ic : op->k * op->k * l->ic;
+                if (l->op == GRIN__NN_DENSE) { /* a 1x1 convolution of the flattened input */
+                    op->k = op->stride = 1;
+                    op->pad = 0;
+                    op->ih = op->iw = 1;
+                    op->ic = K;
+                }
+                pack_weights(W, K, l->c, a);
+                op->wt = a;
+                a += panel_floats(K, l->c);
+                bool pointwise = op->k == 1 && op->stride == 1 && op->pad == 0;
+                size_t colf = pointwise ? 0 : (size_t)l->h * l->w * K;
+                if (colf > plan->col_floats)
+                    plan->col_floats = colf;
+            }
+            op->bias = b;
+            break;
+        }
+        case GRIN__NN_BN: {
+            const float *rm = state + l->soff, *rv = rm + l->c;
+            float *w = a, *b = a + l->c;
+            for (int c = 0; c < l->c; c++) {
+                w[c] = (float)(W[c] / sqrt((double)rv[c] + net->bn_eps));
+                b[c] = Bv[c] - rm[c] * w[c];
+            }
+            a += 2 * (size_t)l->c;
+            op->kind = GRIN__OP_AFFINE;
+            op->wt = w;
+            op->bias = b;
+            break;
+        }
+        case GRIN__NN_RELU:
+        case GRIN__NN_RELU6:
+            op->kind = GRIN__OP_ACT;
+            op->act = l->op == GRIN__NN_RELU ? GRIN__ACT_RELU : GRIN__ACT_RELU6;
+            break;
+        case GRIN__NN_GAP:
+            op->kind = GRIN__OP_GAP;
+            break;
+        default:
+            op->kind = GRIN__OP_SIGMOID;
+            break;
+        }
+        prev = op;
+    }
+    plan->act_floats = maxact;
+    plan->out_c = net->L[net->n - 1].c;
+    return GRIN_OK;
+}
+
+void grin__nn_plan_free(grin__nn_plan *plan)
+{
+    free(plan->ops);
+    grin__aligned_free(plan->arena);
+    memset(plan, 0, sizeof *plan);
+}
+
+void grin__nn_scratch_free(grin__nn_scratch *s)
+{
+    grin__aligned_free(s->a);
+    grin__aligned_free(s->b);
+    grin__aligned_free(s->col);
+    memset(s, 0, sizeof *s);
+}
+
+static void im2col(const grin__op *op, const float *in, float *col)
+{
+    const int K = op->k * op->k * op->ic;
+    for (int oy = 0; oy < op->h; oy++)
+        for (int ox = 0; ox < op->w; ox++) {
+            float *dst = col + ((size_t)oy * op->w + ox) * K;
+            for (int ky = 0; ky < op->k; ky++) {
+                int iy = oy * op->stride - op->pad + ky;
+                for (int kx = 0; kx < op->k; kx++) {
+                    int ix = ox * op->stride - op->pad + kx;
+                    float *d = dst + (ky * op->k + kx) * op->ic;
+                    if (iy < 0 || iy >= op->ih || ix < 0 || ix >= op->iw)
+                        memset(d, 0, (size_t)op->ic * sizeof(float));
+                    else
+                        memcpy(d, in + ((size_t)iy * op->iw + ix) * op->ic, (size_t)op->ic * sizeof(float));
+                }
+            }
+        }
+}
+
+grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out)
+{
+    size_t need = plan->act_floats * sizeof(float);
+    if (!grin__reserve((void **)&s->a, &s->acap, need) || !grin__reserve((void **)&s->b, &s->bcap, need) ||
+        (plan->col_floats && !grin__reserve((void **)&s->col, &s->ccap, plan->col_floats * sizeof(float))))
+        return GRIN_ERR_NO_MEMORY;
+    const grin__kernels *kern = plan->simd && !grin__nn_force_reference ? &grin__kernels_avx2
+                                                                          : &grin__kernels_scalar;
+    const float *x = in;
+    float *bufs[2] = {s->a, s->b};
+    int cur = 0;
+    for (int i = 0; i < plan->n; i++) {
+        const grin__op *op = &plan->ops[i];
+        float *y = i == plan->n - 1 ? out : bufs[cur];
+        size_t P = (size_t)op->h * op->w;
+        switch (op->kind) {
+        case GRIN__OP_GEMM: {
+            const float *A = x;
+            int K = op->k * op->k * op->ic;
+            if (!(op->k == 1 && op->stride == 1 && op->pad == 0)) {
+                im2col(op, x, s->col);
+                A = s->col;
+            }
+            kern->gemm((int)P, op->c, K, A, K, op->wt, op->bias, op->act, y, op->c);
+            break;
+        }
+        case GRIN__OP_DW:
+            kern->dw(op, x, y);
+            break;
+        case GRIN__OP_AFFINE:
+            for (size_t p = 0; p < P; p++)
+                for (int c = 0; c < op->c; c++)
+                    y[p * op->c + c] = act_apply(x[p * op->c + c] * op->wt[c] + op->bias[c], op->act);
+            break;
+        case GRIN__OP_ACT:
+            for (size_t k = 0; k < P * op->c; k++)
+                y[k] = act_apply(x[k], op->act);
+            break;
+        case GRIN__OP_GAP: {
+            size_t n = (size_t)op->ih * op->iw;
+            for (int c = 0; c < op->c; c++)
+                y[c] = 0.0f;
+            for (size_t p = 0; p < n; p++)
+                for (int c = 0; c < op->c; c++)
+                    y[c] += x[p * op->c + c];
+            for (int c = 0; c < op->c; c++)
+                y[c] /= (float)n;
+            break;
+        }
+        case GRIN__OP_SIGMOID:
+            for (size_t k = 0; k < P * op->c; k++)
+                y[k] = 1.0f / (1.0f + expf(-x[k]));
+            break;
+        }
+        x = y;
+        cur ^= 1;
+    }
+    return GRIN_OK;
+}

@@ -1,0 +1,72 @@
+/* infer.h — grin's inference engine (internal): a trained network compiled into a flat plan
+ * of fused operations (convolution with its batch norm folded in and its activation applied as
+ * it stores; depthwise 3x3; pointwise GEMM on packed weights) that runs one image at a time in
+ * two ping-pong buffers with no allocation. Kernels: a portable scalar reference, and AVX2+FMA
+ * picked at run time; the tests hold the fast kernels to the reference and the plan to the
+ * training engine's forward pass. */
+#ifndef GRIN_INFER_H
+#define GRIN_INFER_H
+
+#include "nn.h"
+
+enum { GRIN__ACT_NONE, GRIN__ACT_RELU, GRIN__ACT_RELU6 };
+
+typedef enum {
+    GRIN__OP_GEMM,    /* 1x1 convolution, or any convolution through im2col; packed weights */
+    GRIN__OP_DW,      /* depthwise convolution, weights [k*k][C] */
+    GRIN__OP_AFFINE,  /* a batch norm with no convolution before it: x * w + b per channel */
+    GRIN__OP_ACT,     /* an activation with nothing to fuse into */
+    GRIN__OP_GAP,
+    GRIN__OP_SIGMOID
+} grin__op_kind;
+
+typedef struct {
+    grin__op_kind kind;
+    int act;
+    int h, w, c;         /* output */
+    int ih, iw, ic;      /* input */
+    int k, stride, pad;  /* convolutions; k == 1 && stride == 1 && pad == 0 is pointwise */
+    const float *wt, *bias; /* packed weights and bias, inside the plan's arena */
+} grin__op;
+
+/* GEMM weights [K][N] packed in column panels of GRIN__NR: panel p holds columns
+ * p*NR .. p*NR+NR-1 for k = 0..K-1, contiguous, zero-padded past N. */
+#define GRIN__NR 16
+#define GRIN__MR 6
+
+typedef struct grin__nn_plan {
+    grin__op *ops;
+    int n;
+    int in_h, in_w, in_c, out_c;
+    size_t act_floats, col_floats; /* per-image scratch each buffer needs */
+    float *arena;
+    bool simd;                     /* AVX2+FMA kernels chosen at build time */
+} grin__nn_plan;
+
+/* Scratch for one thread running a plan (grown on demand, reused). */
+typedef struct {
+    float *a, *b, *col;
+    size_t acap, bcap, ccap;
+} grin__nn_scratch;
+
+/* Compiles `net` (a chain: each layer takes the previous one's output, no pooling other than
+ * global average) into a plan. GRIN_ERR_UNSUPPORTED when the graph has another shape; the
+ * caller then runs grin__nn_forward. */
+grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, grin__nn_plan *plan,
+                                grin_error *err);
+void grin__nn_plan_free(grin__nn_plan *plan);
+/* One image in (in_h x in_w x in_c NHWC), out_c floats out. */
+grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out);
+void grin__nn_scratch_free(grin__nn_scratch *s);
+
+/* The kernels (scalar in infer.c, AVX2+FMA in infer_avx2.c). C = act(A (M x K, lda) * Wp + bias). */
+typedef struct {
+    void (*gemm)(int M, int N, int K, const float *A, int lda, const float *Wp, const float *bias,
+                 int act, float *C, int ldc);
+    void (*dw)(const grin__op *op, const float *in, float *out);
+} grin__kernels;
+extern const grin__kernels grin__kernels_scalar;
+extern const grin__kernels grin__kernels_avx2;
+bool grin__kernels_avx2_usable(void);
+
+#endif
