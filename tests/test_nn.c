@@ -242,12 +242,14 @@ static void check_plan(grin__nn_net *net, int outs)
     assert_int_equal(grin__nn_forward(net, &ws, x, 2, false, &ref), GRIN_OK);
     grin__nn_scratch s = {0};
     float got[16];
-    for (int kind = 0; kind < 2; kind++) {
-        grin__nn_force_reference = kind == 0;
-        if (kind == 1 && !plan.simd)
-            break;
+    grin__pool *pool = grin__pool_create(3);
+    assert_non_null(pool);
+    for (int kind = 0; kind < 4; kind++) { /* scalar, AVX2; then both with layers split over threads */
+        grin__nn_force_reference = kind % 2 == 0;
+        if (kind % 2 == 1 && !plan.simd)
+            continue;
         for (int b = 0; b < 2; b++) {
-            assert_int_equal(grin__nn_plan_run(&plan, &s, x + b * n_in, got), GRIN_OK);
+            assert_int_equal(grin__nn_plan_run(&plan, &s, x + b * n_in, got, kind >= 2 ? pool : NULL), GRIN_OK);
             for (int o = 0; o < outs; o++) {
                 float r = ref[b * outs + o];
                 if (fabsf(got[o] - r) > 2e-5f * fmaxf(1.0f, fabsf(r)))
@@ -255,6 +257,7 @@ static void check_plan(grin__nn_net *net, int outs)
             }
         }
     }
+    grin__pool_free(pool);
     grin__nn_force_reference = false;
     grin__nn_scratch_free(&s);
     grin__nn_ws_free(&ws);
@@ -267,7 +270,8 @@ static void test_plan_matches_forward(void **state)
     (void)state;
     grin_error err;
     /* 0.35 gives 11, 22, 44... channels: partial panels and the scalar depthwise fallback */
-    const struct { int size, ch; float alpha; } cfg[] = {{64, 1, 0.25f}, {48, 3, 0.5f}, {40, 3, 0.35f}};
+    /* 1.0 at 96 has layers large enough to be split over threads */
+    const struct { int size, ch; float alpha; } cfg[] = {{64, 1, 0.25f}, {48, 3, 0.5f}, {40, 3, 0.35f}, {96, 3, 1.0f}};
     for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
         grin__nn_net net;
         assert_int_equal(grin__nn_mobilenet(&net, cfg[i].size, cfg[i].ch, cfg[i].alpha, 7 + i, &err), GRIN_OK);

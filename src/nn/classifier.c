@@ -139,6 +139,15 @@ static void prepare(const grin_classifier *c, const grin_image *im, float *dst)
 {
     const int S = c->m.input, C = c->m.channels;
     int ch = grin_pixfmt_channels(im->format);
+    if (ch == C && im->format != GRIN_PIX_BGR24) { /* same layout: scale only */
+        for (int y = 0; y < S; y++) {
+            const uint8_t *row = im->data + (size_t)y * im->stride;
+            float *d = dst + (size_t)y * S * C;
+            for (int i = 0; i < S * C; i++)
+                d[i] = (float)row[i] * (1.0f / 127.5f) - 1.0f;
+        }
+        return;
+    }
     for (int y = 0; y < S; y++) {
         const uint8_t *row = im->data + (size_t)y * im->stride;
         for (int xx = 0; xx < S; xx++) {
@@ -166,6 +175,7 @@ typedef struct {
     grin__nn_scratch **scratch; /* one per thread */
     float **x;
     grin_status *st;
+    grin__pool *intra;          /* one crop: its larger layers split over these threads */
 } run_ctx;
 
 static void run_one(void *vctx, int task, int thread)
@@ -176,7 +186,7 @@ static void run_one(void *vctx, int task, int thread)
         return;
     prepare(r->c, &r->crops[i], r->x[thread]);
     float p = 0;
-    r->st[thread] = grin__nn_plan_run(&r->c->plan, r->scratch[thread], r->x[thread], &p);
+    r->st[thread] = grin__nn_plan_run(&r->c->plan, r->scratch[thread], r->x[thread], &p, r->intra);
     r->probs[i] = p;
 }
 
@@ -245,15 +255,17 @@ grin_status grin_classify_crops(const grin_classifier *cc, const grin_image *cro
         }
     }
     if (!res) {
-        run_ctx r = {c, crops, probs, n, scratch, x, st};
-        if (T > 1) { /* one batch at a time on the pool */
+        run_ctx r = {c, crops, probs, n, scratch, x, st, NULL};
+        if (c->pool) /* one call at a time on the pool */
             pthread_mutex_lock(&c->pool_lock);
+        if (T > 1) { /* crops in parallel */
             grin__pool_run(c->pool, run_one, &r, (int)n);
-            pthread_mutex_unlock(&c->pool_lock);
+        } else {
+            r.intra = c->pool; /* one crop: layers in parallel */
+            run_one(&r, 0, 0);
         }
-        else
-            for (size_t i = 0; i < n; i++)
-                run_one(&r, (int)i, 0);
+        if (c->pool)
+            pthread_mutex_unlock(&c->pool_lock);
         for (int t = 0; t < T; t++)
             if (st[t])
                 res = st[t];

@@ -32,10 +32,10 @@ static void gemm_scalar(int M, int N, int K, const float *A, int lda, const floa
         }
 }
 
-static void dw_scalar(const grin__op *op, const float *in, float *out)
+static void dw_scalar(const grin__op *op, const float *in, float *out, int y0, int y1)
 {
     const int C = op->c;
-    for (int oy = 0; oy < op->h; oy++)
+    for (int oy = y0; oy < y1; oy++)
         for (int ox = 0; ox < op->w; ox++) {
             float *o = out + ((size_t)oy * op->w + ox) * C;
             for (int c = 0; c < C; c++) {
@@ -56,7 +56,7 @@ static void dw_scalar(const grin__op *op, const float *in, float *out)
         }
 }
 
-const grin__kernels grin__kernels_scalar = {gemm_scalar, dw_scalar};
+const grin__kernels grin__kernels_scalar = {gemm_scalar, dw_scalar, NULL};
 
 /* ---- building */
 
@@ -273,7 +273,53 @@ static void im2col(const grin__op *op, const float *in, float *col)
         }
 }
 
-grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out)
+/* one operation, output rows y0..y1-1 (GEMM ops: rows of the P x N output) */
+static void run_rows(const grin__kernels *kern, const grin__op *op, const float *x, const float *A, float *y,
+                     int y0, int y1)
+{
+    switch (op->kind) {
+    case GRIN__OP_GEMM: {
+        int K = op->k * op->k * op->ic;
+        if (!A) { /* direct convolution */
+            kern->conv(op, x, y, y0, y1);
+        } else {
+            kern->gemm(y1 - y0, op->c, K, A + (size_t)y0 * K, K, op->wt, op->bias, op->act,
+                       y + (size_t)y0 * op->c, op->c);
+        }
+        break;
+    }
+    case GRIN__OP_DW:
+        kern->dw(op, x, y, y0, y1);
+        break;
+    default:
+        break;
+    }
+}
+
+typedef struct {
+    const grin__kernels *kern;
+    const grin__op *op;
+    const float *x, *A;
+    float *y;
+    int rows, chunks, align;
+} split_ctx;
+
+static void split_task(void *vctx, int task, int thread)
+{
+    (void)thread;
+    const split_ctx *c = vctx;
+    int per = (c->rows + c->chunks - 1) / c->chunks;
+    per = (per + c->align - 1) / c->align * c->align;
+    int y0 = task * per, y1 = y0 + per < c->rows ? y0 + per : c->rows;
+    if (y0 < y1)
+        run_rows(c->kern, c->op, c->x, c->A, c->y, y0, y1);
+}
+
+/* below this many multiply-adds an operation is not worth handing to other threads */
+#define SPLIT_MIN_MACS 2000000.0
+
+grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
+                              grin__pool *pool)
 {
     size_t need = plan->act_floats * sizeof(float);
     if (!grin__reserve((void **)&s->a, &s->acap, need) || !grin__reserve((void **)&s->b, &s->bcap, need) ||
@@ -281,6 +327,7 @@ grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, co
         return GRIN_ERR_NO_MEMORY;
     const grin__kernels *kern = plan->simd && !grin__nn_force_reference ? &grin__kernels_avx2
                                                                           : &grin__kernels_scalar;
+    const int T = grin__pool_threads(pool);
     const float *x = in;
     float *bufs[2] = {s->a, s->b};
     int cur = 0;
@@ -289,19 +336,28 @@ grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, co
         float *y = i == plan->n - 1 ? out : bufs[cur];
         size_t P = (size_t)op->h * op->w;
         switch (op->kind) {
-        case GRIN__OP_GEMM: {
-            const float *A = x;
-            int K = op->k * op->k * op->ic;
-            if (!(op->k == 1 && op->stride == 1 && op->pad == 0)) {
-                im2col(op, x, s->col);
-                A = s->col;
+        case GRIN__OP_GEMM:
+        case GRIN__OP_DW: {
+            const float *A = NULL;
+            int rows = op->h;
+            double macs = (double)P * op->c * op->k * op->k * (op->kind == GRIN__OP_DW ? 1 : op->ic);
+            if (op->kind == GRIN__OP_GEMM && !(kern->conv && op->ic <= 4 && op->k > 1)) {
+                A = x;
+                if (!(op->k == 1 && op->stride == 1 && op->pad == 0)) {
+                    im2col(op, x, s->col);
+                    A = s->col;
+                }
+                rows = (int)P;
             }
-            kern->gemm((int)P, op->c, K, A, K, op->wt, op->bias, op->act, y, op->c);
+            int chunks = T > 1 && macs >= SPLIT_MIN_MACS ? T : 1;
+            if (chunks > 1) {
+                split_ctx c = {kern, op, x, A, y, rows, chunks, A ? GRIN__MR : 1};
+                grin__pool_run(pool, split_task, &c, chunks);
+            } else {
+                run_rows(kern, op, x, A, y, 0, rows);
+            }
             break;
         }
-        case GRIN__OP_DW:
-            kern->dw(op, x, y);
-            break;
         case GRIN__OP_AFFINE:
             for (size_t p = 0; p < P; p++)
                 for (int c = 0; c < op->c; c++)

@@ -55,15 +55,21 @@ typedef struct {
 grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, grin__nn_plan *plan,
                                 grin_error *err);
 void grin__nn_plan_free(grin__nn_plan *plan);
-/* One image in (in_h x in_w x in_c NHWC), out_c floats out. */
-grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out);
+/* One image in (in_h x in_w x in_c NHWC), out_c floats out. With a pool, operations large
+ * enough to repay the hand-off are split by output rows over its threads. */
+grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
+                              grin__pool *pool);
 void grin__nn_scratch_free(grin__nn_scratch *s);
 
 /* The kernels (scalar in infer.c, AVX2+FMA in infer_avx2.c). C = act(A (M x K, lda) * Wp + bias). */
 typedef struct {
     void (*gemm)(int M, int N, int K, const float *A, int lda, const float *Wp, const float *bias,
                  int act, float *C, int ldc);
-    void (*dw)(const grin__op *op, const float *in, float *out);
+    /* output rows y0..y1-1 of a depthwise op */
+    void (*dw)(const grin__op *op, const float *in, float *out, int y0, int y1);
+    /* output rows y0..y1-1 of a non-pointwise GEMM op computed straight from its input (NULL:
+     * im2col + gemm) */
+    void (*conv)(const grin__op *op, const float *in, float *out, int y0, int y1);
 } grin__kernels;
 extern const grin__kernels grin__kernels_scalar;
 extern const grin__kernels grin__kernels_avx2;

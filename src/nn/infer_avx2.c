@@ -89,14 +89,64 @@ TARGET static void gemm_avx2(int M, int N, int K, const float *A, int lda, const
     }
 }
 
-TARGET static void dw_avx2(const grin__op *op, const float *in, float *out)
+/* 3x3 depthwise, one 8-channel block at a time with its 9 weights held in registers */
+TARGET static void dw3_avx2(const grin__op *op, const float *in, float *out, int y0, int y1)
+{
+    const int C = op->c, S = op->stride, IW = op->iw, IH = op->ih;
+    const size_t rs = (size_t)IW * C; /* input row stride */
+    for (int c = 0; c < C; c += 8) {
+        __m256 w0 = _mm256_loadu_ps(op->wt + 0 * C + c), w1 = _mm256_loadu_ps(op->wt + 1 * C + c);
+        __m256 w2 = _mm256_loadu_ps(op->wt + 2 * C + c), w3 = _mm256_loadu_ps(op->wt + 3 * C + c);
+        __m256 w4 = _mm256_loadu_ps(op->wt + 4 * C + c), w5 = _mm256_loadu_ps(op->wt + 5 * C + c);
+        __m256 w6 = _mm256_loadu_ps(op->wt + 6 * C + c), w7 = _mm256_loadu_ps(op->wt + 7 * C + c);
+        __m256 w8 = _mm256_loadu_ps(op->wt + 8 * C + c), bias = _mm256_loadu_ps(op->bias + c);
+        const __m256 wk[9] = {w0, w1, w2, w3, w4, w5, w6, w7, w8};
+        for (int oy = y0; oy < y1; oy++) {
+            int iy0 = oy * S - op->pad;
+            float *o = out + (size_t)oy * op->w * C + c;
+            bool rows_in = iy0 >= 0 && iy0 + 3 <= IH;
+            for (int ox = 0; ox < op->w; ox++, o += C) {
+                int ix0 = ox * S - op->pad;
+                __m256 acc = bias;
+                if (rows_in && ix0 >= 0 && ix0 + 3 <= IW) {
+                    const float *p = in + (size_t)iy0 * rs + (size_t)ix0 * C + c;
+                    __m256 acc2 = _mm256_mul_ps(_mm256_loadu_ps(p + rs), w3);
+                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p), w0, acc);
+                    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(p + rs + C), w4, acc2);
+                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + C), w1, acc);
+                    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(p + rs + 2 * C), w5, acc2);
+                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * C), w2, acc);
+                    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * rs), w6, acc2);
+                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * rs + C), w7, acc);
+                    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * rs + 2 * C), w8, acc2);
+                    acc = _mm256_add_ps(acc, acc2);
+                } else { /* at the border: only the taps inside the input */
+                    int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = IH - iy0 < 3 ? IH - iy0 : 3;
+                    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = IW - ix0 < 3 ? IW - ix0 : 3;
+                    for (int ky = ky0; ky < ky1; ky++) {
+                        const float *p = in + (size_t)(iy0 + ky) * rs + (size_t)(ix0 + kx0) * C + c;
+                        for (int kx = kx0; kx < kx1; kx++, p += C)
+                            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p), wk[ky * 3 + kx], acc);
+                    }
+                }
+                _mm256_storeu_ps(o, act8(acc, op->act));
+            }
+        }
+    }
+}
+
+TARGET static void dw_avx2(const grin__op *op, const float *in, float *out, int y0, int y1)
 {
     const int C = op->c, k = op->k;
     if (C % 8) {
-        grin__kernels_scalar.dw(op, in, out);
+        grin__kernels_scalar.dw(op, in, out, y0, y1);
         return;
     }
-    for (int oy = 0; oy < op->h; oy++) {
+    if (k == 3) {
+        dw3_avx2(op, in, out, y0, y1);
+        return;
+    }
+    for (int oy = y0; oy < y1; oy++) {
         int iy0 = oy * op->stride - op->pad;
         int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = op->ih - iy0 < k ? op->ih - iy0 : k;
         for (int ox = 0; ox < op->w; ox++) {
@@ -115,7 +165,102 @@ TARGET static void dw_avx2(const grin__op *op, const float *in, float *out)
     }
 }
 
-const grin__kernels grin__kernels_avx2 = {gemm_avx2, dw_avx2};
+TARGET static inline void store_nr(float *o, __m256 a0, __m256 a1, int nr, int act)
+{
+    if (nr == 16) {
+        _mm256_storeu_ps(o, act8(a0, act));
+        _mm256_storeu_ps(o + 8, act8(a1, act));
+    } else if (nr == 8) {
+        _mm256_storeu_ps(o, act8(a0, act));
+    } else {
+        float tmp[16];
+        _mm256_storeu_ps(tmp, act8(a0, act));
+        _mm256_storeu_ps(tmp + 8, act8(a1, act));
+        memcpy(o, tmp, (size_t)nr * sizeof(float));
+    }
+}
+
+/* 4 neighbouring output pixels wholly inside the input: every tap's weights loaded once */
+TARGET static void conv_block4(const grin__op *op, const float *in, const float *w, __m256 bl, __m256 bh,
+                               int iy0, int ix0, float *o, int nr)
+{
+    const int IC = op->ic, S = op->stride, k = op->k;
+    const size_t ps = (size_t)S * IC; /* input step between neighbouring output pixels */
+    __m256 a00 = bl, a10 = bl, a20 = bl, a30 = bl;
+    __m256 a01 = bh, a11 = bh, a21 = bh, a31 = bh;
+    for (int ky = 0; ky < k; ky++) {
+        const float *row = in + ((size_t)(iy0 + ky) * op->iw + (size_t)ix0) * IC;
+        const float *wr = w + (size_t)ky * k * IC * GRIN__NR;
+        for (int t = 0; t < k * IC; t++) { /* kx and ci together: contiguous in the input row */
+            __m256 w0 = _mm256_loadu_ps(wr + (size_t)t * GRIN__NR);
+            __m256 v0 = _mm256_broadcast_ss(row + t), v1 = _mm256_broadcast_ss(row + ps + t);
+            __m256 v2 = _mm256_broadcast_ss(row + 2 * ps + t), v3 = _mm256_broadcast_ss(row + 3 * ps + t);
+            a00 = _mm256_fmadd_ps(v0, w0, a00);
+            a10 = _mm256_fmadd_ps(v1, w0, a10);
+            a20 = _mm256_fmadd_ps(v2, w0, a20);
+            a30 = _mm256_fmadd_ps(v3, w0, a30);
+            if (nr > 8) {
+                __m256 w1 = _mm256_loadu_ps(wr + (size_t)t * GRIN__NR + 8);
+                a01 = _mm256_fmadd_ps(v0, w1, a01);
+                a11 = _mm256_fmadd_ps(v1, w1, a11);
+                a21 = _mm256_fmadd_ps(v2, w1, a21);
+                a31 = _mm256_fmadd_ps(v3, w1, a31);
+            }
+        }
+    }
+    const size_t N = (size_t)op->c;
+    store_nr(o, a00, a01, nr, op->act);
+    store_nr(o + N, a10, a11, nr, op->act);
+    store_nr(o + 2 * N, a20, a21, nr, op->act);
+    store_nr(o + 3 * N, a30, a31, nr, op->act);
+}
+
+/* a convolution straight from the input, no im2col: for the first layer (few input channels),
+ * 16 output channels (one weight panel) at a time */
+TARGET static void conv_avx2(const grin__op *op, const float *in, float *out, int y0, int y1)
+{
+    const int K = op->k * op->k * op->ic, IC = op->ic, N = op->c, k = op->k, S = op->stride;
+    for (int j = 0; j < N; j += GRIN__NR) {
+        const float *w = op->wt + (size_t)(j / GRIN__NR) * K * GRIN__NR;
+        int nr = N - j < GRIN__NR ? N - j : GRIN__NR;
+        __m256 bl = _mm256_loadu_ps(op->bias + j), bh = _mm256_loadu_ps(op->bias + j + 8);
+        for (int oy = y0; oy < y1; oy++) {
+            int iy0 = oy * S - op->pad;
+            bool rows_in = iy0 >= 0 && iy0 + k <= op->ih;
+            for (int ox = 0; ox < op->w;) {
+                int ix0 = ox * S - op->pad;
+                float *o = out + ((size_t)oy * op->w + ox) * N + j;
+                if (rows_in && ox + 4 <= op->w && ix0 >= 0 && ix0 + 3 * S + k <= op->iw) {
+                    conv_block4(op, in, w, bl, bh, iy0, ix0, o, nr);
+                    ox += 4;
+                    continue;
+                }
+                __m256 a0 = bl, a1 = bh;
+                for (int ky = 0; ky < k; ky++) {
+                    int iy = iy0 + ky;
+                    if (iy < 0 || iy >= op->ih)
+                        continue;
+                    for (int kx = 0; kx < k; kx++) {
+                        int ix = ix0 + kx;
+                        if (ix < 0 || ix >= op->iw)
+                            continue;
+                        const float *p = in + ((size_t)iy * op->iw + (size_t)ix) * IC;
+                        const float *wk = w + (size_t)((ky * k + kx) * IC) * GRIN__NR;
+                        for (int ci = 0; ci < IC; ci++) {
+                            __m256 v = _mm256_broadcast_ss(p + ci);
+                            a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(wk + (size_t)ci * GRIN__NR), a0);
+                            a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(wk + (size_t)ci * GRIN__NR + 8), a1);
+                        }
+                    }
+                }
+                store_nr(o, a0, a1, nr, op->act);
+                ox++;
+            }
+        }
+    }
+}
+
+const grin__kernels grin__kernels_avx2 = {gemm_avx2, dw_avx2, conv_avx2};
 
 #else
 
@@ -123,6 +268,6 @@ bool grin__kernels_avx2_usable(void)
 {
     return false;
 }
-const grin__kernels grin__kernels_avx2 = {NULL, NULL};
+const grin__kernels grin__kernels_avx2 = {NULL, NULL, NULL};
 
 #endif

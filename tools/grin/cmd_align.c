@@ -23,14 +23,18 @@ typedef struct {
     const grin_aligner *al;
     grin_detect_params params;
     const char *out_dir;
+    bool crops; /* the photos are face crops: the whole image is the face's box */
     pthread_mutex_t log_lock; /* serialises error lines */
 } job;
 
 static void help(FILE *f)
 {
     fprintf(f, "usage: grin align --labels IN.csv --out DIR [--size N] [--margin M] [--model FILE]\n"
-               "                  [--max-distortion R] [detect options]\n"
-               "Writes DIR/<n>.png crops and DIR/labels.csv (file,smile,aligned,source).\n%s",
+               "                  [--max-distortion R] [--crops] [detect options]\n"
+               "Writes DIR/<n>.png crops and DIR/labels.csv (file,smile,aligned,source).\n"
+               "  --crops               the photos are already face crops made by a face detector\n"
+               "                        (GENKI-4K crops/, SMILEsmileD): the whole image is the\n"
+               "                        face's box and detection is skipped\n%s",
             detect_opts_usage());
 }
 
@@ -57,15 +61,18 @@ static void *worker(void *arg)
             r->result = R_UNREADABLE;
             continue;
         }
-        size_t n = 0;
-        grin_status st = grin_detect(det, J->cascade, &img, &J->params, NULL, 0, &n);
-        const grin_rect *faces = grin_detector_results(det, &n);
-        if ((st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) || n == 0) {
-            r->result = R_MISSED;
-            grin_image_free(&img);
-            continue;
+        grin_rect box = {0, 0, img.width, img.height};
+        if (!J->crops) {
+            size_t n = 0;
+            grin_status st = grin_detect(det, J->cascade, &img, &J->params, NULL, 0, &n);
+            const grin_rect *faces = grin_detector_results(det, &n);
+            if ((st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) || n == 0) {
+                r->result = R_MISSED;
+                grin_image_free(&img);
+                continue;
+            }
+            box = faces[pick_labelled_face(r, faces, n)];
         }
-        grin_rect box = faces[pick_labelled_face(r, faces, n)];
         grin_align_fit fit = {0};
         if (grin_landmarks(J->lm, &img, box, pts, (size_t)info.parts, &err) == GRIN_OK)
             grin_align_fit_points(J->al, pts, (size_t)info.parts, &fit);
@@ -101,6 +108,7 @@ int cmd_align(int argc, char **argv)
     detect_opts_default(&o);
     o.threads = 0;
     const char *labels = NULL, *out_dir = NULL, *model = GRIN_DEFAULT_LANDMARK_MODEL;
+    bool crops = false;
     grin_align_params ap;
     grin_align_params_default(&ap);
     for (int i = 1; i < argc; i++) {
@@ -118,6 +126,8 @@ int cmd_align(int argc, char **argv)
             labels = v, i++;
         } else if (!strcmp(argv[i], "--out") && v) {
             out_dir = v, i++;
+        } else if (!strcmp(argv[i], "--crops")) {
+            crops = true;
         } else if (!strcmp(argv[i], "--model") && v) {
             model = v, i++;
         } else if (!strcmp(argv[i], "--size")) {
@@ -167,7 +177,7 @@ int cmd_align(int argc, char **argv)
     double t0 = now_ms();
     if (!rc) {
         job J = {.rows = rows, .nrows = nrows, .cascade = cascade, .lm = lm, .al = al,
-                 .params = o.params, .out_dir = out_dir};
+                 .params = o.params, .out_dir = out_dir, .crops = crops};
         atomic_init(&J.next, 0);
         pthread_mutex_init(&J.log_lock, NULL);
         int nt = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);

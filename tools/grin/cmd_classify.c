@@ -102,16 +102,53 @@ static int parse_common(int argc, char **argv, detect_opts *o, const char **mode
     return 0;
 }
 
+/* `grin classify --crops`: the classifier alone on ready crops */
+static int classify_crops(const char *model, char **images, int n)
+{
+    grin_error err = {{0}};
+    grin_classifier *c = NULL;
+    if (grin_classifier_load(model, &c, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        return 1;
+    }
+    int rc = 0;
+    for (int k = 0; k < n; k++) {
+        grin_image img;
+        float p;
+        if (grin_image_read(images[k], GRIN_PIX_RGB24, &img, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            rc = 1;
+            continue;
+        }
+        if (grin_classify_crops(c, &img, 1, &p, &err) != GRIN_OK) {
+            cli_error("%s: %s", images[k], err.msg);
+            rc = 1;
+        } else {
+            fputs("{\"image\":", stdout);
+            json_string(stdout, images[k]);
+            printf(",\"smile\":%.8f}\n", p);
+        }
+        grin_image_free(&img);
+    }
+    grin_classifier_free(c);
+    return rc;
+}
+
 int cmd_classify(int argc, char **argv)
 {
     detect_opts o;
     detect_opts_default(&o);
     const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
     int nimages = 0;
+    bool crops = false;
     char **images = calloc((size_t)argc, sizeof *images);
     if (!images)
         return 1;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--crops")) {
+            crops = true;
+            continue;
+        }
         int r = parse_common(argc, argv, &o, &model, &lmk, &i);
         if (r < 0) {
             free(images);
@@ -121,7 +158,10 @@ int cmd_classify(int argc, char **argv)
             continue;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: grin classify [--model FILE] [--landmarks FILE] [detect options] IMAGE...\n"
-                   "Prints {\"image\",\"width\",\"height\",\"faces\":[{\"box\",\"smile\",\"aligned\"}]}.\n%s",
+                   "       grin classify --crops [--model FILE] CROP...\n"
+                   "Prints {\"image\",\"width\",\"height\",\"faces\":[{\"box\",\"smile\",\"aligned\"}]}.\n"
+                   "  --crops     each image is one aligned face crop of the model's input size:\n"
+                   "              prints {\"image\",\"smile\"} with the classifier's raw output\n%s",
                    detect_opts_usage());
             free(images);
             return 0;
@@ -137,6 +177,11 @@ int cmd_classify(int argc, char **argv)
         cli_error("classify: no images (see grin classify --help)");
         free(images);
         return 2;
+    }
+    if (crops) {
+        int rc = classify_crops(model, images, nimages);
+        free(images);
+        return rc;
     }
     full_path f;
     if (!full_path_open(&f, model, lmk, &o)) {

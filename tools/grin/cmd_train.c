@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "nn/model_io.h"
+#include "nn/onnx_export.h"
 #include "nn/train.h"
 
 /* Reads the alignment.txt `grin align` leaves beside its labels.csv; false when absent. */
@@ -262,11 +263,14 @@ int cmd_eval(int argc, char **argv)
 
 int cmd_model(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "info")) {
-        cli_error("usage: grin model info (--model FILE | --arch mobilenet --alpha A --input S [--gray])");
+    bool init = argc >= 2 && !strcmp(argv[1], "init");
+    if (argc < 2 || (strcmp(argv[1], "info") && !init)) {
+        cli_error("usage: grin model info (--model FILE | --arch mobilenet --alpha A --input S [--gray])\n"
+                  "       grin model init --arch mobilenet --alpha A --input S [--gray] [--seed N] --out FILE");
         return 2;
     }
-    const char *model = NULL;
+    const char *model = NULL, *out = NULL;
+    long long seed = 1;
     double alpha = 1.0;
     int input = 224, ch = 3;
     for (int i = 2; i < argc; i++) {
@@ -285,14 +289,35 @@ int cmd_model(int argc, char **argv)
             ch = 1;
         else if (!strcmp(argv[i], "--arch") && v)
             i++;
+        else if (init && !strcmp(argv[i], "--out") && v)
+            out = v, i++;
+        else if (init && !strcmp(argv[i], "--seed") && v)
+            seed = atoll(v), i++;
         else {
-            cli_error("model info: unknown option '%s'", argv[i]);
+            cli_error("model %s: unknown option '%s'", argv[1], argv[i]);
             return 2;
         }
     }
     grin_error err = {{0}};
     grin__model m;
     memset(&m, 0, sizeof m);
+    if (init) { /* an untrained network: for benchmarks and ONNX comparisons */
+        if (!out || model) {
+            cli_error("model init: --out FILE is required (and --model is not taken)");
+            return 2;
+        }
+        m.arch = GRIN__ARCH_MOBILENET_V1, m.input = input, m.channels = ch, m.alpha = (float)alpha;
+        m.seed = (uint64_t)seed;
+        m.align = (grin_align_params){.size = input, .margin = 0.1f, .max_distortion = 2.0f};
+        snprintf(m.meta, sizeof m.meta, "untrained=1\n");
+        grin_status st = grin__model_build(&m, &err);
+        if (!st)
+            st = grin__model_save(&m, out, &err);
+        if (st)
+            cli_error("%s", err.msg);
+        grin__nn_free(&m.net);
+        return st ? 1 : 0;
+    }
     if (model) {
         if (grin__model_load(model, &m, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
@@ -313,4 +338,49 @@ int cmd_model(int argc, char **argv)
         printf("%s%s", m.meta, m.meta[strlen(m.meta) - 1] == '\n' ? "" : "\n");
     grin__nn_free(&m.net);
     return 0;
+}
+
+/* `grin export --onnx FILE [--model FILE]`: the network as grin runs it (batch norm folded) */
+int cmd_export(int argc, char **argv)
+{
+    const char *model = default_classifier(), *onnx = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: grin export --onnx FILE [--model FILE]\n"
+                   "Writes the classifier as ONNX (opset 10): input \"input\" [N,C,S,S] float scaled\n"
+                   "as x/127.5-1, output \"prob\" [N,1]; batch norm is folded into the convolutions.\n");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--onnx") && v)
+            onnx = v, i++;
+        else if (!strcmp(argv[i], "--model") && v)
+            model = v, i++;
+        else {
+            cli_error("export: unknown or incomplete option '%s' (see grin export --help)", argv[i]);
+            return 2;
+        }
+    }
+    if (!onnx) {
+        cli_error("export: --onnx FILE is required");
+        return 2;
+    }
+    grin_error err = {{0}};
+    grin__model m;
+    memset(&m, 0, sizeof m);
+    if (grin__model_load(model, &m, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        return 1;
+    }
+    grin__nn_plan plan;
+    int rc = 0;
+    if (grin__nn_plan_build(&m.net, m.net.state, &plan, &err) != GRIN_OK ||
+        grin__onnx_export(&plan, grin_version(), onnx, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        rc = 1;
+    }
+    if (plan.ops)
+        grin__nn_plan_free(&plan);
+    grin__nn_free(&m.net);
+    return rc;
 }

@@ -15,6 +15,7 @@ static void usage(FILE *f)
                "  classify           each face's smile probability (detect, align, classify)\n"
                "  eval               accuracy and AUC of a classifier on labelled photos\n"
                "  model info         parameters and multiply-adds of an architecture or model\n"
+               "  export             the classifier as ONNX, for other runtimes\n"
                "  bench              time a stage (bench detect|landmarks ...)\n\n"
                "grin --version prints the version, build type and CPU features in use.\n"
                "grin <command> --help shows a command's options.\n");
@@ -52,6 +53,8 @@ int main(int argc, char **argv)
         return cmd_classify(argc - 1, argv + 1);
     if (!strcmp(cmd, "model"))
         return cmd_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export"))
+        return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try grin --help)", cmd);
