@@ -240,16 +240,19 @@ static void check_plan(grin__nn_net *net, int outs)
     const float *ref;
     grin__nn_force_reference = true;
     assert_int_equal(grin__nn_forward(net, &ws, x, 2, false, &ref), GRIN_OK);
+    grin__nn_force_reference = false;
     grin__nn_scratch s = {0};
     float got[16];
     grin__pool *pool = grin__pool_create(3);
     assert_non_null(pool);
-    for (int kind = 0; kind < 4; kind++) { /* scalar, AVX2; then both with layers split over threads */
-        grin__nn_force_reference = kind % 2 == 0;
-        if (kind % 2 == 1 && !plan.simd)
+    const int best = plan.isa;
+    for (int kind = 0; kind < 6; kind++) { /* scalar, AVX2, AVX-512; then each with layers split over threads */
+        int isa = kind % 3;
+        if (isa > best)
             continue;
+        plan.isa = isa;
         for (int b = 0; b < 2; b++) {
-            assert_int_equal(grin__nn_plan_run(&plan, &s, x + b * n_in, got, kind >= 2 ? pool : NULL), GRIN_OK);
+            assert_int_equal(grin__nn_plan_run(&plan, &s, x + b * n_in, got, kind >= 3 ? pool : NULL), GRIN_OK);
             for (int o = 0; o < outs; o++) {
                 float r = ref[b * outs + o];
                 if (fabsf(got[o] - r) > 2e-5f * fmaxf(1.0f, fabsf(r)))

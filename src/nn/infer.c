@@ -126,7 +126,9 @@ grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, gri
     plan->in_h = net->in_h;
     plan->in_w = net->in_w;
     plan->in_c = net->in_c;
-    plan->simd = grin__kernels_avx2_usable();
+    plan->isa = grin__kernels_avx512_usable() ? GRIN__ISA_AVX512
+                : grin__kernels_avx2_usable()   ? GRIN__ISA_AVX2
+                                                : GRIN__ISA_SCALAR;
     float *a = plan->arena;
     size_t maxact = (size_t)net->in_h * net->in_w * net->in_c;
     grin__op *prev = NULL;
@@ -325,8 +327,10 @@ grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, co
     if (!grin__reserve((void **)&s->a, &s->acap, need) || !grin__reserve((void **)&s->b, &s->bcap, need) ||
         (plan->col_floats && !grin__reserve((void **)&s->col, &s->ccap, plan->col_floats * sizeof(float))))
         return GRIN_ERR_NO_MEMORY;
-    const grin__kernels *kern = plan->simd && !grin__nn_force_reference ? &grin__kernels_avx2
-                                                                          : &grin__kernels_scalar;
+    const grin__kernels *kern = grin__nn_force_reference       ? &grin__kernels_scalar
+                                : plan->isa == GRIN__ISA_AVX512 ? &grin__kernels_avx512
+                                : plan->isa == GRIN__ISA_AVX2   ? &grin__kernels_avx2
+                                                                : &grin__kernels_scalar;
     const int T = grin__pool_threads(pool);
     const float *x = in;
     float *bufs[2] = {s->a, s->b};

@@ -2,7 +2,7 @@
  * of fused operations (convolution with its batch norm folded in and its activation applied as
  * it stores; depthwise 3x3; pointwise GEMM on packed weights) that runs one image at a time in
  * two ping-pong buffers with no allocation. Kernels: a portable scalar reference, and AVX2+FMA
- * picked at run time; the tests hold the fast kernels to the reference and the plan to the
+ * and AVX-512 picked at run time; the tests hold the fast kernels to the reference and the plan to the
  * training engine's forward pass. */
 #ifndef GRIN_INFER_H
 #define GRIN_INFER_H
@@ -10,6 +10,7 @@
 #include "nn.h"
 
 enum { GRIN__ACT_NONE, GRIN__ACT_RELU, GRIN__ACT_RELU6 };
+enum { GRIN__ISA_SCALAR, GRIN__ISA_AVX2, GRIN__ISA_AVX512 };
 
 typedef enum {
     GRIN__OP_GEMM,    /* 1x1 convolution, or any convolution through im2col; packed weights */
@@ -40,7 +41,7 @@ typedef struct grin__nn_plan {
     int in_h, in_w, in_c, out_c;
     size_t act_floats, col_floats; /* per-image scratch each buffer needs */
     float *arena;
-    bool simd;                     /* AVX2+FMA kernels chosen at build time */
+    int isa;                       /* kernels chosen at build time: GRIN__ISA_* */
 } grin__nn_plan;
 
 /* Scratch for one thread running a plan (grown on demand, reused). */
@@ -73,6 +74,8 @@ typedef struct {
 } grin__kernels;
 extern const grin__kernels grin__kernels_scalar;
 extern const grin__kernels grin__kernels_avx2;
+extern const grin__kernels grin__kernels_avx512;
 bool grin__kernels_avx2_usable(void);
+bool grin__kernels_avx512_usable(void);
 
 #endif
