@@ -94,14 +94,15 @@ TARGET static void dw3_avx2(const grin__op *op, const float *in, float *out, int
 {
     const int C = op->c, S = op->stride, IW = op->iw, IH = op->ih;
     const size_t rs = (size_t)IW * C; /* input row stride */
-    for (int c = 0; c < C; c += 8) {
-        __m256 w0 = _mm256_loadu_ps(op->wt + 0 * C + c), w1 = _mm256_loadu_ps(op->wt + 1 * C + c);
-        __m256 w2 = _mm256_loadu_ps(op->wt + 2 * C + c), w3 = _mm256_loadu_ps(op->wt + 3 * C + c);
-        __m256 w4 = _mm256_loadu_ps(op->wt + 4 * C + c), w5 = _mm256_loadu_ps(op->wt + 5 * C + c);
-        __m256 w6 = _mm256_loadu_ps(op->wt + 6 * C + c), w7 = _mm256_loadu_ps(op->wt + 7 * C + c);
-        __m256 w8 = _mm256_loadu_ps(op->wt + 8 * C + c), bias = _mm256_loadu_ps(op->bias + c);
-        const __m256 wk[9] = {w0, w1, w2, w3, w4, w5, w6, w7, w8};
-        for (int oy = y0; oy < y1; oy++) {
+    /* row by row, channel blocks inside: the three input rows stay in cache across blocks */
+    for (int oy = y0; oy < y1; oy++) {
+        for (int c = 0; c < C; c += 8) {
+            __m256 w0 = _mm256_loadu_ps(op->wt + 0 * C + c), w1 = _mm256_loadu_ps(op->wt + 1 * C + c);
+            __m256 w2 = _mm256_loadu_ps(op->wt + 2 * C + c), w3 = _mm256_loadu_ps(op->wt + 3 * C + c);
+            __m256 w4 = _mm256_loadu_ps(op->wt + 4 * C + c), w5 = _mm256_loadu_ps(op->wt + 5 * C + c);
+            __m256 w6 = _mm256_loadu_ps(op->wt + 6 * C + c), w7 = _mm256_loadu_ps(op->wt + 7 * C + c);
+            __m256 w8 = _mm256_loadu_ps(op->wt + 8 * C + c), bias = _mm256_loadu_ps(op->bias + c);
+            const __m256 wk[9] = {w0, w1, w2, w3, w4, w5, w6, w7, w8};
             int iy0 = oy * S - op->pad;
             float *o = out + (size_t)oy * op->w * C + c;
             bool rows_in = iy0 >= 0 && iy0 + 3 <= IH;

@@ -82,12 +82,12 @@ TARGET static void tile_6x32(int K, const float *A, int lda, int mr, const float
         _mm512_mask_storeu_ps(C + (size_t)i * ldc, m0, act16(r0[i], act));
 }
 
-/* Rows in blocks whose slice of A stays in L1/L2 while every column panel passes over it (the
+/* Rows in blocks whose slice of A stays in L2 while every column panel passes over it (the
  * weights, K x N, stay in L2 across blocks). */
 TARGET static void gemm_avx512(int M, int N, int K, const float *A, int lda, const float *Wp,
                                const float *bias, int act, float *C, int ldc)
 {
-    int mb = (int)(16384 / (K > 0 ? K : 1)) / GRIN__MR * GRIN__MR; /* ~64 KB of A */
+    int mb = (int)(65536 / (K > 0 ? K : 1)) / GRIN__MR * GRIN__MR; /* ~256 KB of A */
     if (mb < GRIN__MR)
         mb = GRIN__MR;
     for (int i0 = 0; i0 < M; i0 += mb) {
@@ -109,12 +109,13 @@ TARGET static void dw3_avx512(const grin__op *op, const float *in, float *out, i
 {
     const int C = op->c, S = op->stride, IW = op->iw, IH = op->ih;
     const size_t rs = (size_t)IW * C;
-    for (int c = 0; c < C; c += 16) {
-        __m512 wk[9];
-        for (int t = 0; t < 9; t++)
-            wk[t] = _mm512_loadu_ps(op->wt + (size_t)t * C + c);
-        __m512 bias = _mm512_loadu_ps(op->bias + c);
-        for (int oy = y0; oy < y1; oy++) {
+    /* row by row, channel blocks inside: the three input rows stay in cache across blocks */
+    for (int oy = y0; oy < y1; oy++) {
+        for (int c = 0; c < C; c += 16) {
+            __m512 wk[9];
+            for (int t = 0; t < 9; t++)
+                wk[t] = _mm512_loadu_ps(op->wt + (size_t)t * C + c);
+            __m512 bias = _mm512_loadu_ps(op->bias + c);
             int iy0 = oy * S - op->pad;
             float *o = out + (size_t)oy * op->w * C + c;
             bool rows_in = iy0 >= 0 && iy0 + 3 <= IH;
@@ -156,9 +157,76 @@ static void dw_avx512(const grin__op *op, const float *in, float *out, int y0, i
         grin__kernels_avx2.dw(op, in, out, y0, y1);
 }
 
-static void conv_avx512(const grin__op *op, const float *in, float *out, int y0, int y1)
+/* a convolution straight from the input (first layer: few input channels), 32 output channels
+ * (two weight panels) and 4 neighbouring output pixels at a time where they lie inside */
+TARGET static void conv_avx512(const grin__op *op, const float *in, float *out, int y0, int y1)
 {
-    grin__kernels_avx2.conv(op, in, out, y0, y1);
+    const int K = op->k * op->k * op->ic, IC = op->ic, N = op->c, k = op->k, S = op->stride;
+    const size_t ps = (size_t)S * IC;
+    for (int j = 0; j < N; j += 2 * GRIN__NR) {
+        const float *w0 = op->wt + (size_t)(j / GRIN__NR) * K * GRIN__NR;
+        const float *w1 = N - j > GRIN__NR ? w0 + (size_t)K * GRIN__NR : w0; /* unused lanes: masked */
+        int nr = N - j < 2 * GRIN__NR ? N - j : 2 * GRIN__NR;
+        __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16 > 0 ? nr - 16 : 0);
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, op->bias + j), b1 = _mm512_maskz_loadu_ps(m1, op->bias + j + 16);
+        for (int oy = y0; oy < y1; oy++) {
+            int iy0 = oy * S - op->pad;
+            bool rows_in = iy0 >= 0 && iy0 + k <= op->ih;
+            for (int ox = 0; ox < op->w;) {
+                int ix0 = ox * S - op->pad;
+                float *o = out + ((size_t)oy * op->w + ox) * N + j;
+                if (rows_in && ox + 4 <= op->w && ix0 >= 0 && ix0 + 3 * S + k <= op->iw) {
+                    __m512 a00 = b0, a10 = b0, a20 = b0, a30 = b0, a01 = b1, a11 = b1, a21 = b1, a31 = b1;
+                    for (int ky = 0; ky < k; ky++) {
+                        const float *row = in + ((size_t)(iy0 + ky) * op->iw + (size_t)ix0) * IC;
+                        size_t wo = (size_t)ky * k * IC * GRIN__NR;
+                        for (int t = 0; t < k * IC; t++) {
+                            __m512 x0 = _mm512_loadu_ps(w0 + wo + (size_t)t * GRIN__NR);
+                            __m512 x1 = _mm512_loadu_ps(w1 + wo + (size_t)t * GRIN__NR);
+                            __m512 v0 = _mm512_set1_ps(row[t]), v1 = _mm512_set1_ps(row[ps + t]);
+                            __m512 v2 = _mm512_set1_ps(row[2 * ps + t]), v3 = _mm512_set1_ps(row[3 * ps + t]);
+                            a00 = _mm512_fmadd_ps(v0, x0, a00);
+                            a01 = _mm512_fmadd_ps(v0, x1, a01);
+                            a10 = _mm512_fmadd_ps(v1, x0, a10);
+                            a11 = _mm512_fmadd_ps(v1, x1, a11);
+                            a20 = _mm512_fmadd_ps(v2, x0, a20);
+                            a21 = _mm512_fmadd_ps(v2, x1, a21);
+                            a30 = _mm512_fmadd_ps(v3, x0, a30);
+                            a31 = _mm512_fmadd_ps(v3, x1, a31);
+                        }
+                    }
+                    __m512 r0[4] = {a00, a10, a20, a30}, r1[4] = {a01, a11, a21, a31};
+                    for (int q = 0; q < 4; q++) {
+                        _mm512_mask_storeu_ps(o + (size_t)q * N, m0, act16(r0[q], op->act));
+                        _mm512_mask_storeu_ps(o + (size_t)q * N + 16, m1, act16(r1[q], op->act));
+                    }
+                    ox += 4;
+                    continue;
+                }
+                __m512 a0 = b0, a1 = b1;
+                for (int ky = 0; ky < k; ky++) {
+                    int iy = iy0 + ky;
+                    if (iy < 0 || iy >= op->ih)
+                        continue;
+                    for (int kx = 0; kx < k; kx++) {
+                        int ix = ix0 + kx;
+                        if (ix < 0 || ix >= op->iw)
+                            continue;
+                        const float *p = in + ((size_t)iy * op->iw + (size_t)ix) * IC;
+                        size_t wo = (size_t)((ky * k + kx) * IC) * GRIN__NR;
+                        for (int ci = 0; ci < IC; ci++) {
+                            __m512 v = _mm512_set1_ps(p[ci]);
+                            a0 = _mm512_fmadd_ps(v, _mm512_loadu_ps(w0 + wo + (size_t)ci * GRIN__NR), a0);
+                            a1 = _mm512_fmadd_ps(v, _mm512_loadu_ps(w1 + wo + (size_t)ci * GRIN__NR), a1);
+                        }
+                    }
+                }
+                _mm512_mask_storeu_ps(o, m0, act16(a0, op->act));
+                _mm512_mask_storeu_ps(o + 16, m1, act16(a1, op->act));
+                ox++;
+            }
+        }
+    }
 }
 
 const grin__kernels grin__kernels_avx512 = {gemm_avx512, dw_avx512, conv_avx512};
