@@ -435,13 +435,77 @@ static void test_training_learns_and_is_deterministic(void **state)
     grin__dataset_free(&d);
 }
 
+static void count_epochs(void *ctx, int epoch, double tl, double ta, const grin__metrics *vm, double sec)
+{
+    (void)tl, (void)ta, (void)vm, (void)sec;
+    int *seen = ctx;
+    seen[seen[0] + 1] = epoch;
+    seen[0]++;
+}
+
+/* stopping after 2 epochs and resuming from the checkpoint ends with the same weights as an
+ * unbroken 4-epoch run; a checkpoint of another run is refused */
+static void test_checkpoint_resume(void **state)
+{
+    (void)state;
+    grin__dataset d;
+    toy_dataset(&d, 32);
+    grin__train_cfg cfg;
+    grin__train_cfg_default(&cfg);
+    cfg.epochs = 4;
+    cfg.batch = 8;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/grin_ckpt_%d.bin", tmpdir(), (int)getpid());
+    float *w[2];
+    for (int run = 0; run < 2; run++) {
+        grin__model m;
+        memset(&m, 0, sizeof m);
+        m.arch = GRIN__ARCH_MOBILENET_V1, m.input = 32, m.channels = 1, m.alpha = 0.25f, m.seed = 5;
+        grin_error err;
+        assert_int_equal(grin__model_build(&m, &err), GRIN_OK);
+        remove(path);
+        cfg.checkpoint = run ? path : NULL;
+        cfg.resume = run == 1;
+        cfg.stop_after = run ? 2 : 0;
+        assert_int_equal(grin__train(&m.net, &d, NULL, &cfg, NULL, NULL, &err), GRIN_OK);
+        if (run == 1) { /* a fresh process: new net from the seed, resumed from disk */
+            grin__nn_free(&m.net);
+            assert_int_equal(grin__model_build(&m, &err), GRIN_OK);
+            cfg.stop_after = 0;
+            int seen[8] = {0};
+            assert_int_equal(grin__train(&m.net, &d, NULL, &cfg, count_epochs, seen, &err), GRIN_OK);
+            assert_int_equal(seen[0], 2); /* only epochs 3 and 4 ran */
+            assert_int_equal(seen[1], 3);
+            assert_int_equal(seen[2], 4);
+        }
+        w[run] = malloc(m.net.nparams * sizeof(float));
+        memcpy(w[run], m.net.params, m.net.nparams * sizeof(float));
+        if (run == 1) {
+            assert_memory_equal(w[0], w[1], m.net.nparams * sizeof(float));
+            grin__train_cfg other = cfg;
+            other.batch = 16;
+            assert_int_equal(grin__train(&m.net, &d, NULL, &other, NULL, NULL, &err), GRIN_ERR_INVALID_ARGUMENT);
+            FILE *f = fopen(path, "r+b"); /* truncated */
+            assert_non_null(f);
+            assert_int_equal(ftruncate(fileno(f), 200), 0);
+            fclose(f);
+            assert_int_equal(grin__train(&m.net, &d, NULL, &cfg, NULL, NULL, &err), GRIN_ERR_FORMAT);
+        }
+        grin__nn_free(&m.net);
+    }
+    remove(path);
+    free(w[0]);
+    free(w[1]);
+    grin__dataset_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm), cmocka_unit_test(test_fast_equals_reference),
         cmocka_unit_test(test_gradients_fast), cmocka_unit_test(test_gradients_reference),
         cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_plan_matches_forward), cmocka_unit_test(test_metrics),
-        cmocka_unit_test(test_training_learns_and_is_deterministic),
+        cmocka_unit_test(test_training_learns_and_is_deterministic), cmocka_unit_test(test_checkpoint_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -295,6 +295,70 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* ---- checkpoints: "GRINCKPT" v1, the header below, then params, state, m1, m2 (floats) and the
+ * shuffle order (int32), all little-endian as in memory */
+#define CKPT_MAGIC "GRINCKPT"
+typedef struct {
+    char magic[8];
+    uint32_t version, header_bytes;
+    uint64_t nparams, nstate, ntrain;
+    int32_t epochs, batch, epoch_done, sgd;
+    int64_t step;
+    uint64_t seed, rng;
+    float lr, weight_decay;
+} ckpt_header;
+
+static grin_status ckpt_save(const char *path, const grin__nn_net *net, const float *m1, const float *m2,
+                             const int *order, const ckpt_header *h, grin_error *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f)
+        return grin__fail(err, GRIN_ERR_IO, "%s: cannot create checkpoint", tmp);
+    bool ok = fwrite(h, sizeof *h, 1, f) == 1 && fwrite(net->params, 4, net->nparams, f) == net->nparams &&
+              fwrite(net->state, 4, net->nstate, f) == net->nstate && fwrite(m1, 4, net->nparams, f) == net->nparams &&
+              fwrite(m2, 4, net->nparams, f) == net->nparams && fwrite(order, 4, h->ntrain, f) == h->ntrain;
+    if (fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return grin__fail(err, GRIN_ERR_IO, "%s: cannot write checkpoint", path);
+    }
+    return GRIN_OK;
+}
+
+/* -1 when there is no checkpoint yet; any mismatch with this run is an error */
+static int ckpt_load(const char *path, grin__nn_net *net, float *m1, float *m2, int *order,
+                             const ckpt_header *want, ckpt_header *h, grin_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    grin_status st = GRIN_OK;
+    if (fread(h, sizeof *h, 1, f) != 1 || memcmp(h->magic, CKPT_MAGIC, 8) || h->version != 1 ||
+        h->header_bytes != sizeof *h) {
+        st = grin__fail(err, GRIN_ERR_FORMAT, "%s: not a grin training checkpoint (or another version)", path);
+    } else if (h->nparams != want->nparams || h->nstate != want->nstate || h->ntrain != want->ntrain ||
+               h->epochs != want->epochs || h->batch != want->batch || h->seed != want->seed ||
+               h->sgd != want->sgd || h->lr != want->lr || h->weight_decay != want->weight_decay) {
+        st = grin__fail(err, GRIN_ERR_INVALID_ARGUMENT,
+                        "%s: checkpoint of a different run (network, data, epochs, batch, seed or "
+                        "optimiser differ)", path);
+    } else if (h->epoch_done < 0 || h->epoch_done > h->epochs ||
+               fread(net->params, 4, net->nparams, f) != net->nparams ||
+               fread(net->state, 4, net->nstate, f) != net->nstate || fread(m1, 4, net->nparams, f) != net->nparams ||
+               fread(m2, 4, net->nparams, f) != net->nparams || fread(order, 4, h->ntrain, f) != h->ntrain) {
+        st = grin__fail(err, GRIN_ERR_FORMAT, "%s: truncated checkpoint", path);
+    } else {
+        for (uint64_t i = 0; i < h->ntrain && !st; i++)
+            if (order[i] < 0 || (uint64_t)order[i] >= h->ntrain)
+                st = grin__fail(err, GRIN_ERR_FORMAT, "%s: corrupt checkpoint", path);
+    }
+    fclose(f);
+    return st;
+}
+
 grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const grin__dataset *val,
                         const grin__train_cfg *cfg, grin__epoch_fn on_epoch, void *ctx,
                         grin_error *err)
@@ -323,7 +387,35 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
         order[i] = i;
     uint64_t rng = cfg->seed * 0x2545f4914f6cdd1dull + 7;
     long steps_per_epoch = (train->n + B - 1) / B, total = steps_per_epoch * cfg->epochs, step = 0;
-    for (int ep = 0; ep < cfg->epochs && !st; ep++) {
+    int first = 0;
+    ckpt_header want;
+    memset(&want, 0, sizeof want);
+    memcpy(want.magic, CKPT_MAGIC, 8);
+    want.version = 1;
+    want.header_bytes = sizeof want;
+    want.nparams = P;
+    want.nstate = net->nstate;
+    want.ntrain = (uint64_t)train->n;
+    want.epochs = cfg->epochs;
+    want.batch = B;
+    want.sgd = cfg->sgd;
+    want.seed = cfg->seed;
+    want.lr = cfg->lr;
+    want.weight_decay = cfg->weight_decay;
+    if (cfg->checkpoint && cfg->resume) {
+        ckpt_header h;
+        int cs = ckpt_load(cfg->checkpoint, net, m1, m2, order, &want, &h, err);
+        if (cs == GRIN_OK) {
+            first = h.epoch_done;
+            step = (long)h.step;
+            rng = h.rng;
+        } else if (cs != -1) {
+            st = (grin_status)cs;
+            goto done;
+        }
+    }
+    int stop = cfg->stop_after > 0 ? first + cfg->stop_after : cfg->epochs;
+    for (int ep = first; ep < cfg->epochs && ep < stop && !st; ep++) {
         double t0 = now_s(), loss_sum = 0;
         long correct = 0;
         for (int i = train->n - 1; i > 0; i--) { /* Fisher-Yates */
@@ -391,6 +483,13 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
             st = grin__predict(net, val, vprob);
             if (!st)
                 grin__metrics_from(vprob, val->y, val->n, &vm);
+        }
+        if (!st && cfg->checkpoint) {
+            ckpt_header h = want;
+            h.epoch_done = ep + 1;
+            h.step = step;
+            h.rng = rng;
+            st = ckpt_save(cfg->checkpoint, net, m1, m2, order, &h, err);
         }
         if (!st && on_epoch)
             on_epoch(ctx, ep + 1, loss_sum / train->n, (double)correct / train->n, val ? &vm : NULL,

@@ -26,6 +26,13 @@ typedef struct {
     float zoom, shear, brightness, contrast; /* augmentation ranges; flip is always on */
     bool flip;
     bool verbose_tty;
+    /* after every epoch the whole training state (weights, batch-norm statistics, optimiser
+     * moments, shuffle order, random state) is written here, atomically; with resume, training
+     * continues from it if it exists. A resumed run ends with the same weights as one that was
+     * never stopped. */
+    const char *checkpoint;
+    bool resume;
+    int stop_after; /* tests: return after this many epochs of this call (0 = run to the end) */
 } grin__train_cfg;
 
 void grin__train_cfg_default(grin__train_cfg *c);
@@ -41,6 +48,8 @@ void grin__metrics_from(const float *prob, const uint8_t *y, int n, grin__metric
 
 typedef void (*grin__epoch_fn)(void *ctx, int epoch, double train_loss, double train_acc,
                                const grin__metrics *val, double seconds);
+/* on_epoch is called for the epochs run in this call (a resumed run starts after the
+ * checkpoint's). */
 grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const grin__dataset *val,
                         const grin__train_cfg *cfg, grin__epoch_fn on_epoch, void *ctx,
                         grin_error *err);

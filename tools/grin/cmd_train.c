@@ -77,6 +77,10 @@ int cmd_train(int argc, char **argv)
             gray = 1;
         } else if (!strcmp(argv[i], "--sgd")) {
             cfg.sgd = true;
+        } else if (!strcmp(argv[i], "--checkpoint") && v) {
+            cfg.checkpoint = v, i++;
+        } else if (!strcmp(argv[i], "--resume")) {
+            cfg.resume = true;
         } else if (!strcmp(argv[i], "--alpha")) {
             if (!cli_double("--alpha", v, 0.1, 2.0, &alpha))
                 return 2;
@@ -110,7 +114,11 @@ int cmd_train(int argc, char **argv)
             printf("usage: grin train --labels CSV [--labels CSV ...] [--val CSV] --out FILE\n"
                    "       [--arch mobilenet] [--alpha A] [--input S] [--gray] [--epochs E]\n"
                    "       [--batch B] [--lr LR] [--weight-decay W] [--sgd] [--seed N]\n"
-                   "CSVs list aligned crops (grin align output: file,smile,...).\n");
+                   "       [--checkpoint FILE [--resume]]\n"
+                   "CSVs list aligned crops (grin align output: file,smile,...).\n"
+                   "  --checkpoint FILE   write the whole training state there after every epoch\n"
+                   "  --resume            continue from --checkpoint if it exists (same data and\n"
+                   "                      options); ends with the weights an unbroken run would have\n");
             return 0;
         } else {
             cli_error("train: unknown or incomplete option '%s' (see grin train --help)", argv[i]);
@@ -119,6 +127,10 @@ int cmd_train(int argc, char **argv)
     }
     if (!nlabels || !out) {
         cli_error("train: --labels CSV and --out FILE are required");
+        return 2;
+    }
+    if (cfg.resume && !cfg.checkpoint) {
+        cli_error("train: --resume needs --checkpoint FILE");
         return 2;
     }
     if (strcmp(arch, "mobilenet")) {
