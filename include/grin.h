@@ -281,6 +281,8 @@ typedef struct grin_classifier_info {
     uint64_t multiply_adds;   /* per crop */
     grin_align_params align;  /* how the training crops were aligned */
     const char *metadata;     /* key=value lines: training command, validation numbers */
+    int int8_available;       /* the model carries an 8-bit calibration (grin quantize) */
+    int int8;                 /* inference currently runs in 8 bits */
 } grin_classifier_info;
 
 GRIN_API grin_status grin_classifier_load(const char *path, grin_classifier **out, grin_error *err);
@@ -289,6 +291,10 @@ GRIN_API void grin_classifier_free(grin_classifier *c);
  * online CPU). A classifier may be shared between threads; calls with more than one crop take
  * turns on its workers. */
 GRIN_API grin_status grin_classifier_set_threads(grin_classifier *c, int threads);
+/* 8-bit inference (per-channel int8 weights, calibrated u8 activations; AVX-512 VNNI where the
+ * CPU has it, a portable integer kernel otherwise) for a model quantized with `grin quantize`:
+ * GRIN_ERR_UNSUPPORTED without calibration. Call before sharing the classifier between threads. */
+GRIN_API grin_status grin_classifier_set_int8(grin_classifier *c, int on);
 GRIN_API void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *out);
 /* Smile probabilities of n aligned crops (any pixel format; each input x input). */
 GRIN_API grin_status grin_classify_crops(const grin_classifier *c, const grin_image *crops, size_t n,

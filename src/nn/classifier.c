@@ -13,6 +13,7 @@ struct grin_classifier {
     grin__model m;
     grin__nn_plan plan;
     bool have_plan;
+    bool can_int8; /* calibrated: grin_classifier_set_int8 may switch the plan to 8 bits */
     grin__pool *pool;
     int threads;
     pthread_mutex_t lock;      /* guards the free scratch list */
@@ -41,6 +42,16 @@ grin_status grin_classifier_load(const char *path, grin_classifier **out, grin_e
         return grin__fail(err, st, "out of memory");
     }
     c->have_plan = st == GRIN_OK; /* else the training engine's forward pass runs it */
+    if (c->have_plan && strstr(c->m.meta, "int8_act_max=")) {
+        grin_error qerr;
+        st = grin__nn_plan_apply_calibration(&c->plan, c->m.meta, &qerr);
+        if (st) {
+            grin_classifier_free(c);
+            return grin__fail(err, st, "%s: %s", path, qerr.msg);
+        }
+        c->can_int8 = true;
+        c->plan.int8 = false; /* float unless asked */
+    }
     c->threads = 1;
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->pool_lock, NULL);
@@ -84,6 +95,16 @@ grin_status grin_classifier_set_threads(grin_classifier *c, int threads)
     return GRIN_OK;
 }
 
+grin_status grin_classifier_set_int8(grin_classifier *c, int on)
+{
+    if (!c)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    if (on && !c->can_int8)
+        return GRIN_ERR_UNSUPPORTED;
+    c->plan.int8 = on != 0;
+    return GRIN_OK;
+}
+
 void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *out)
 {
     if (!out)
@@ -98,6 +119,8 @@ void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *ou
     out->multiply_adds = grin__nn_macs(&c->m.net);
     out->align = c->m.align;
     out->metadata = c->m.meta;
+    out->int8_available = c->can_int8;
+    out->int8 = c->plan.int8;
 }
 
 static grin__nn_scratch *take_scratch(grin_classifier *c)

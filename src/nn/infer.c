@@ -4,6 +4,7 @@
 #include "infer.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +243,7 @@ grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, gri
 
 void grin__nn_plan_free(grin__nn_plan *plan)
 {
+    grin__aligned_free(plan->qarena);
     free(plan->ops);
     grin__aligned_free(plan->arena);
     memset(plan, 0, sizeof *plan);
@@ -320,8 +322,185 @@ static void split_task(void *vctx, int task, int thread)
 /* below this many multiply-adds an operation is not worth handing to other threads */
 #define SPLIT_MIN_MACS 2000000.0
 
+/* ---- 8-bit kernels (scalar reference) */
+
+static void gemm_u8_scalar(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                           const float *bias, int act, float *C, int ldc)
+{
+    for (int i = 0; i < M; i++)
+        for (int n = 0; n < N; n++) {
+            const int8_t *w = Wq + (size_t)(n / GRIN__NR) * K4 * GRIN__NR + (n % GRIN__NR) * 4;
+            int32_t sum = 0;
+            for (int k = 0; k < K4; k++)
+                sum += (int32_t)A[(size_t)i * K4 + k] * w[(size_t)(k / 4) * GRIN__NR * 4 + k % 4];
+            C[(size_t)i * ldc + n] = act_apply((float)sum * dq[n] + bias[n], act);
+        }
+}
+
+static inline uint8_t quant_u8(float v, float inv)
+{
+    long q = lrintf(v * inv);
+    return (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+}
+
+/* depthwise as dw_scalar, stored as u8 rows of k4 bytes (padding zeroed) */
+static void dw_u8_scalar(const grin__op *op, const float *in, uint8_t *out, int y0, int y1, int k4)
+{
+    const int C = op->c;
+    const float inv = 1.0f / op->out_scale;
+    for (int oy = y0; oy < y1; oy++)
+        for (int ox = 0; ox < op->w; ox++) {
+            uint8_t *o = out + ((size_t)oy * op->w + ox) * k4;
+            for (int c = 0; c < C; c++) {
+                float s = op->bias[c];
+                for (int ky = 0; ky < op->k; ky++) {
+                    int iy = oy * op->stride - op->pad + ky;
+                    if (iy < 0 || iy >= op->ih)
+                        continue;
+                    for (int kx = 0; kx < op->k; kx++) {
+                        int ix = ox * op->stride - op->pad + kx;
+                        if (ix < 0 || ix >= op->iw)
+                            continue;
+                        s += in[((size_t)iy * op->iw + ix) * C + c] * op->wt[(size_t)(ky * op->k + kx) * C + c];
+                    }
+                }
+                o[c] = quant_u8(act_apply(s, op->act), inv);
+            }
+            for (int c = C; c < k4; c++)
+                o[c] = 0;
+        }
+}
+
+static grin_status run_plan(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
+                            grin__pool *pool, float *maxes, bool int8);
+
 grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
                               grin__pool *pool)
+{
+    return run_plan(plan, s, in, out, pool, NULL, plan->int8);
+}
+
+grin_status grin__nn_plan_calibrate(grin__nn_plan *plan, const float *images, int n)
+{
+    float *maxes = calloc((size_t)plan->n, sizeof *maxes), *out = malloc(((size_t)plan->out_c + 1) * sizeof *out);
+    grin__nn_scratch s = {0};
+    grin_status st = maxes && out ? GRIN_OK : GRIN_ERR_NO_MEMORY;
+    size_t per = (size_t)plan->in_h * plan->in_w * plan->in_c;
+    for (int i = 0; i < n && !st; i++)
+        st = run_plan(plan, &s, images + (size_t)i * per, out, NULL, maxes, false);
+    if (!st)
+        for (int i = 0; i < plan->n; i++)
+            plan->ops[i].act_max = maxes[i];
+    grin__nn_scratch_free(&s);
+    free(maxes);
+    free(out);
+    return st;
+}
+
+static bool quantizable(const grin__nn_plan *plan, int i)
+{
+    const grin__op *op = &plan->ops[i], *prev = i > 0 ? &plan->ops[i - 1] : NULL;
+    return op->kind == GRIN__OP_GEMM && op->k == 1 && op->stride == 1 && op->pad == 0 && prev &&
+           prev->kind == GRIN__OP_DW && prev->act != GRIN__ACT_NONE && prev->act_max > 0;
+}
+
+grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err)
+{
+    size_t bytes = 0;
+    int nq = 0;
+    for (int i = 0; i < plan->n; i++)
+        if (quantizable(plan, i)) {
+            const grin__op *op = &plan->ops[i];
+            int k4 = (op->ic + 3) & ~3, panels = (op->c + GRIN__NR - 1) / GRIN__NR;
+            bytes += (size_t)panels * k4 * GRIN__NR + 64 + ((size_t)panels * GRIN__NR) * sizeof(float) + 64;
+            nq++;
+        }
+    if (!nq)
+        return grin__fail(err, GRIN_ERR_UNSUPPORTED, "no layer of this network can run in 8 bits "
+                                                     "(or it was not calibrated)");
+    grin__aligned_free(plan->qarena);
+    plan->qarena = grin__aligned_alloc(bytes);
+    if (!plan->qarena)
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    uint8_t *a = plan->qarena;
+    for (int i = 0; i < plan->n; i++) {
+        if (!quantizable(plan, i))
+            continue;
+        grin__op *op = &plan->ops[i], *prev = &plan->ops[i - 1];
+        float amax = prev->act == GRIN__ACT_RELU6 && prev->act_max > 6.0f ? 6.0f : prev->act_max;
+        float s_in = amax / 255.0f;
+        prev->out_u8 = true;
+        prev->out_scale = s_in;
+        const int K = op->ic, N = op->c, k4 = (K + 3) & ~3, panels = (N + GRIN__NR - 1) / GRIN__NR;
+        int8_t *wq = (int8_t *)a;
+        a += ((size_t)panels * k4 * GRIN__NR + 63) & ~(size_t)63;
+        float *dq = (float *)a;
+        a += ((size_t)panels * GRIN__NR * sizeof(float) + 63) & ~(size_t)63;
+        for (int n = 0; n < panels * GRIN__NR; n++) {
+            const float *col = op->wt + (size_t)(n / GRIN__NR) * K * GRIN__NR + n % GRIN__NR;
+            float m = 0;
+            for (int k = 0; k < K; k++)
+                m = fabsf(col[(size_t)k * GRIN__NR]) > m ? fabsf(col[(size_t)k * GRIN__NR]) : m;
+            float sw = m > 0 ? m / 127.0f : 1.0f;
+            dq[n] = s_in * sw;
+            for (int k = 0; k < k4; k++) {
+                long q = k < K ? lrintf(col[(size_t)k * GRIN__NR] / sw) : 0;
+                wq[((size_t)(n / GRIN__NR) * (k4 / 4) + k / 4) * GRIN__NR * 4 + (n % GRIN__NR) * 4 + k % 4] =
+                    (int8_t)(q < -127 ? -127 : q > 127 ? 127 : q);
+            }
+        }
+        op->wq = wq;
+        op->dq = dq;
+        op->k4 = k4;
+    }
+    plan->int8 = true;
+    plan->vnni = grin__int8_vnni_usable();
+    return GRIN_OK;
+}
+
+grin_status grin__nn_plan_apply_calibration(grin__nn_plan *plan, const char *meta, grin_error *err)
+{
+    const char *p = meta ? strstr(meta, "int8_act_max=") : NULL;
+    if (p && p != meta && p[-1] != '\n')
+        p = NULL;
+    if (!p)
+        return grin__fail(err, GRIN_ERR_UNSUPPORTED, "the model has no 8-bit calibration (see grin quantize)");
+    p += strlen("int8_act_max=");
+    for (int i = 0; i < plan->n; i++) {
+        char *end;
+        float v = strtof(p, &end);
+        if (end == p || !(v >= 0.0f) || v > 1e30f || (i + 1 < plan->n && *end != ','))
+            return grin__fail(err, GRIN_ERR_FORMAT, "int8_act_max: value %d missing or malformed", i + 1);
+        plan->ops[i].act_max = v;
+        p = end + 1;
+    }
+    if (p[-1] != '\n' && p[-1] != '\0')
+        return grin__fail(err, GRIN_ERR_FORMAT, "int8_act_max: more values than the network has layers");
+    return grin__nn_plan_quantize(plan, err);
+}
+
+bool grin__nn_plan_format_calibration(const grin__nn_plan *plan, char *buf, size_t cap)
+{
+    size_t off = 0;
+    int n = snprintf(buf, cap, "int8_act_max=");
+    if (n < 0 || (size_t)n >= cap)
+        return false;
+    off = (size_t)n;
+    for (int i = 0; i < plan->n; i++) {
+        n = snprintf(buf + off, cap - off, "%s%.6g", i ? "," : "", plan->ops[i].act_max);
+        if (n < 0 || (size_t)n >= cap - off)
+            return false;
+        off += (size_t)n;
+    }
+    if (off + 2 > cap)
+        return false;
+    buf[off] = '\n';
+    buf[off + 1] = '\0';
+    return true;
+}
+
+static grin_status run_plan(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
+                            grin__pool *pool, float *maxes, bool int8)
 {
     size_t need = plan->act_floats * sizeof(float);
     if (!grin__reserve((void **)&s->a, &s->acap, need) || !grin__reserve((void **)&s->b, &s->bcap, need) ||
@@ -339,6 +518,26 @@ grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, co
         const grin__op *op = &plan->ops[i];
         float *y = i == plan->n - 1 ? out : bufs[cur];
         size_t P = (size_t)op->h * op->w;
+        if (int8 && op->kind == GRIN__OP_DW && op->out_u8) {
+            int k4 = plan->ops[i + 1].k4;
+            if (plan->vnni && !grin__nn_force_reference && op->k == 3 && op->c % 8 == 0 && k4 == op->c)
+                grin__dw_u8_avx512(op, x, (uint8_t *)y, 0, op->h);
+            else
+                dw_u8_scalar(op, x, (uint8_t *)y, 0, op->h, k4);
+            x = y;
+            cur ^= 1;
+            continue;
+        }
+        if (int8 && op->wq) {
+            if (plan->vnni && !grin__nn_force_reference)
+                grin__gemm_u8_vnni((int)P, op->c, op->k4, (const uint8_t *)x, op->wq, op->dq, op->bias, op->act, y,
+                                   op->c);
+            else
+                gemm_u8_scalar((int)P, op->c, op->k4, (const uint8_t *)x, op->wq, op->dq, op->bias, op->act, y, op->c);
+            x = y;
+            cur ^= 1;
+            continue;
+        }
         switch (op->kind) {
         case GRIN__OP_GEMM:
         case GRIN__OP_DW: {
@@ -387,6 +586,9 @@ grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, co
                 y[k] = 1.0f / (1.0f + expf(-x[k]));
             break;
         }
+        if (maxes)
+            for (size_t k = 0; k < P * op->c; k++)
+                maxes[i] = y[k] > maxes[i] ? y[k] : maxes[i];
         x = y;
         cur ^= 1;
     }

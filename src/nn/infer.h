@@ -28,6 +28,13 @@ typedef struct {
     int ih, iw, ic;      /* input */
     int k, stride, pad;  /* convolutions; k == 1 && stride == 1 && pad == 0 is pointwise */
     const float *wt, *bias; /* packed weights and bias, inside the plan's arena */
+    /* 8-bit (grin__nn_plan_quantize) */
+    float act_max;       /* calibrated: the largest output seen (grin__nn_plan_calibrate) */
+    bool out_u8;         /* DW: stores u8 = round(y / out_scale), y >= 0 after its activation */
+    float out_scale;
+    const int8_t *wq;    /* pointwise GEMM on u8 input: weights [panel][K4/4][16][4], per-channel */
+    const float *dq;     /* per output channel: input scale x weight scale */
+    int k4;              /* K rounded up to 4: the u8 input's row length */
 } grin__op;
 
 /* GEMM weights [K][N] packed in column panels of GRIN__NR: panel p holds columns
@@ -42,6 +49,9 @@ typedef struct grin__nn_plan {
     size_t act_floats, col_floats; /* per-image scratch each buffer needs */
     float *arena;
     int isa;                       /* kernels chosen at build time: GRIN__ISA_* */
+    bool int8;                     /* pointwise layers run on 8-bit activations and weights */
+    bool vnni;                     /* ... with AVX-512 VNNI (else the scalar integer kernel) */
+    void *qarena;
 } grin__nn_plan;
 
 /* Scratch for one thread running a plan (grown on demand, reused). */
@@ -61,6 +71,23 @@ void grin__nn_plan_free(grin__nn_plan *plan);
 grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
                               grin__pool *pool);
 void grin__nn_scratch_free(grin__nn_scratch *s);
+
+/* Records each operation's largest output over n calibration images (float kernels). */
+grin_status grin__nn_plan_calibrate(grin__nn_plan *plan, const float *images, int n);
+/* 8-bit post-training quantization from the calibration: every pointwise layer whose input comes
+ * from a depthwise layer with a ReLU gets per-output-channel symmetric int8 weights and reads
+ * unsigned 8-bit activations (scale = calibrated max / 255) that the depthwise layer stores
+ * directly. Integer sums are exact, so the VNNI and scalar kernels agree bit for bit. */
+grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err);
+/* Calibration travels in the model's metadata as one line "int8_act_max=m0,m1,..." (one value
+ * per plan operation). apply parses it and quantizes (GRIN_ERR_UNSUPPORTED when absent). */
+grin_status grin__nn_plan_apply_calibration(grin__nn_plan *plan, const char *meta, grin_error *err);
+/* Writes the line (with its newline) into buf; false when it does not fit. */
+bool grin__nn_plan_format_calibration(const grin__nn_plan *plan, char *buf, size_t cap);
+bool grin__int8_vnni_usable(void);
+void grin__gemm_u8_vnni(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                        const float *bias, int act, float *C, int ldc);
+void grin__dw_u8_avx512(const grin__op *op, const float *in, uint8_t *out, int y0, int y1);
 
 /* The kernels (scalar in infer.c, AVX2+FMA in infer_avx2.c). C = act(A (M x K, lda) * Wp + bias). */
 typedef struct {

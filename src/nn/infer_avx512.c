@@ -104,55 +104,124 @@ TARGET static void gemm_avx512(int M, int N, int K, const float *A, int lda, con
     }
 }
 
-/* 3x3 depthwise over 16 channels at a time, weights in registers */
-TARGET static void dw3_avx512(const grin__op *op, const float *in, float *out, int y0, int y1)
+#define INLINE __attribute__((always_inline)) inline
+
+/* Four neighbouring output pixels of a 3x3 depthwise convolution, 16 channels: each input
+ * column is loaded once and feeds every output pixel whose window covers it (stride 1: 18 loads
+ * for 36 FMAs instead of 36). p points at the top-left input of the first window. */
+TARGET static INLINE void dw3_quad(const float *p, size_t rs, size_t C, const int S, const bool full,
+                                   __mmask16 m, const __m512 *wk, __m512 bias, __m512 *acc)
 {
-    const int C = op->c, S = op->stride, IW = op->iw, IH = op->ih;
-    const size_t rs = (size_t)IW * C;
-    /* row by row, channel blocks inside: the three input rows stay in cache across blocks */
-    for (int oy = y0; oy < y1; oy++) {
-        for (int c = 0; c < C; c += 16) {
-            __m512 wk[9];
-            for (int t = 0; t < 9; t++)
-                wk[t] = _mm512_loadu_ps(op->wt + (size_t)t * C + c);
-            __m512 bias = _mm512_loadu_ps(op->bias + c);
-            int iy0 = oy * S - op->pad;
-            float *o = out + (size_t)oy * op->w * C + c;
-            bool rows_in = iy0 >= 0 && iy0 + 3 <= IH;
-            int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = IH - iy0 < 3 ? IH - iy0 : 3;
-            for (int ox = 0; ox < op->w; ox++, o += C) {
-                int ix0 = ox * S - op->pad;
-                __m512 acc = bias;
-                if (rows_in && ix0 >= 0 && ix0 + 3 <= IW) {
-                    const float *p = in + (size_t)iy0 * rs + (size_t)ix0 * C + c;
-                    __m512 acc2 = _mm512_mul_ps(_mm512_loadu_ps(p + rs), wk[3]);
-                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(p), wk[0], acc);
-                    acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(p + rs + C), wk[4], acc2);
-                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(p + C), wk[1], acc);
-                    acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(p + rs + 2 * C), wk[5], acc2);
-                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(p + 2 * C), wk[2], acc);
-                    acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 2 * rs), wk[6], acc2);
-                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(p + 2 * rs + C), wk[7], acc);
-                    acc2 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 2 * rs + 2 * C), wk[8], acc2);
-                    acc = _mm512_add_ps(acc, acc2);
-                } else {
-                    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = IW - ix0 < 3 ? IW - ix0 : 3;
-                    for (int ky = ky0; ky < ky1; ky++) {
-                        const float *p = in + (size_t)(iy0 + ky) * rs + (size_t)(ix0 + kx0) * C + c;
-                        for (int kx = kx0; kx < kx1; kx++, p += C)
-                            acc = _mm512_fmadd_ps(_mm512_loadu_ps(p), wk[ky * 3 + kx], acc);
-                    }
-                }
-                _mm512_storeu_ps(o, act16(acc, op->act));
+    acc[0] = acc[1] = acc[2] = acc[3] = bias;
+    for (int ky = 0; ky < 3; ky++) {
+        const float *r = p + (size_t)ky * rs;
+        for (int j = 0; j < 3 * S + 3; j++) {
+            __m512 v = full ? _mm512_loadu_ps(r + (size_t)j * C) : _mm512_maskz_loadu_ps(m, r + (size_t)j * C);
+            for (int q = 0; q < 4; q++) {
+                int kx = j - q * S;
+                if (kx >= 0 && kx < 3)
+                    acc[q] = _mm512_fmadd_ps(v, wk[ky * 3 + kx], acc[q]);
             }
         }
     }
 }
 
+/* one output pixel, only the taps inside the input */
+TARGET static INLINE __m512 dw3_one(const float *in, size_t rs, size_t C, int iy0, int ix0, int IH, int IW,
+                                    const bool full, __mmask16 m, const __m512 *wk, __m512 acc)
+{
+    int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = IH - iy0 < 3 ? IH - iy0 : 3;
+    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = IW - ix0 < 3 ? IW - ix0 : 3;
+    for (int ky = ky0; ky < ky1; ky++) {
+        const float *p = in + (size_t)(iy0 + ky) * rs + (size_t)(ix0 + kx0) * C;
+        for (int kx = kx0; kx < kx1; kx++, p += C)
+            acc = _mm512_fmadd_ps(full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p), wk[ky * 3 + kx], acc);
+    }
+    return acc;
+}
+
+/* activation, then a float store or an 8-bit one (round(y / scale), y >= 0, saturating) */
+TARGET static INLINE void dw3_store(void *out, size_t idx, __m512 v, int act, const bool u8, __m512 inv,
+                                    const bool full, __mmask16 m)
+{
+    v = act16(v, act);
+    if (u8) {
+        __m128i q = _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v, inv)));
+        if (full)
+            _mm_storeu_si128((__m128i *)((uint8_t *)out + idx), q);
+        else
+            _mm_storel_epi64((__m128i *)((uint8_t *)out + idx), q); /* the 8-channel tail */
+    } else if (full) {
+        _mm512_storeu_ps((float *)out + idx, v);
+    } else {
+        _mm512_mask_storeu_ps((float *)out + idx, m, v);
+    }
+}
+
+/* 3x3 depthwise, C % 8 == 0, output rows y0..y1-1: row by row, 16-channel blocks inside (the
+ * three input rows stay in cache), pixels in fours where the windows lie inside the input */
+TARGET static INLINE void dw3_rows(const grin__op *op, const float *in, void *out, int y0, int y1, const int S,
+                                   const bool u8, const bool full, int c)
+{
+    const int C = op->c, IW = op->iw, IH = op->ih;
+    const size_t rs = (size_t)IW * C;
+    __mmask16 m = lanes(C - c);
+    __m512 wk[9];
+    for (int t = 0; t < 9; t++)
+        wk[t] = _mm512_maskz_loadu_ps(m, op->wt + (size_t)t * C + c);
+    const __m512 bias = _mm512_maskz_loadu_ps(m, op->bias + c);
+    const __m512 inv = _mm512_set1_ps(u8 ? 1.0f / op->out_scale : 1.0f);
+    for (int oy = y0; oy < y1; oy++) {
+        int iy0 = oy * S - op->pad;
+        bool rows_in = iy0 >= 0 && iy0 + 3 <= IH;
+        size_t orow = (size_t)oy * op->w;
+        for (int ox = 0; ox < op->w;) {
+            int ix0 = ox * S - op->pad;
+            if (rows_in && ix0 >= 0 && ox + 4 <= op->w && ix0 + 3 * S + 3 <= IW) {
+                __m512 acc[4];
+                dw3_quad(in + (size_t)iy0 * rs + (size_t)ix0 * C + c, rs, (size_t)C, S, full, m, wk, bias, acc);
+                for (int q = 0; q < 4; q++)
+                    dw3_store(out, (orow + (size_t)(ox + q)) * C + c, acc[q], op->act, u8, inv, full, m);
+                ox += 4;
+            } else {
+                __m512 acc = dw3_one(in + c, rs, (size_t)C, iy0, ix0, IH, IW, full, m, wk, bias);
+                dw3_store(out, (orow + (size_t)ox) * C + c, acc, op->act, u8, inv, full, m);
+                ox++;
+            }
+        }
+    }
+}
+
+/* all channel blocks of rows y0..y1-1, each specialised for its stride and tail */
+TARGET static void dw3_avx512(const grin__op *op, const float *in, void *out, int y0, int y1, bool u8)
+{
+    for (int oy = y0; oy < y1; oy++)
+        for (int c = 0; c < op->c; c += 16) {
+            bool full = op->c - c >= 16;
+            if (op->stride == 1) {
+                if (u8)
+                    full ? dw3_rows(op, in, out, oy, oy + 1, 1, true, true, c)
+                         : dw3_rows(op, in, out, oy, oy + 1, 1, true, false, c);
+                else
+                    full ? dw3_rows(op, in, out, oy, oy + 1, 1, false, true, c)
+                         : dw3_rows(op, in, out, oy, oy + 1, 1, false, false, c);
+            } else if (op->stride == 2) {
+                if (u8)
+                    full ? dw3_rows(op, in, out, oy, oy + 1, 2, true, true, c)
+                         : dw3_rows(op, in, out, oy, oy + 1, 2, true, false, c);
+                else
+                    full ? dw3_rows(op, in, out, oy, oy + 1, 2, false, true, c)
+                         : dw3_rows(op, in, out, oy, oy + 1, 2, false, false, c);
+            } else {
+                dw3_rows(op, in, out, oy, oy + 1, op->stride, u8, full, c);
+            }
+        }
+}
+
 static void dw_avx512(const grin__op *op, const float *in, float *out, int y0, int y1)
 {
-    if (op->k == 3 && op->c % 16 == 0)
-        dw3_avx512(op, in, out, y0, y1);
+    if (op->k == 3 && op->c % 8 == 0)
+        dw3_avx512(op, in, out, y0, y1, false);
     else
         grin__kernels_avx2.dw(op, in, out, y0, y1);
 }
@@ -180,19 +249,29 @@ TARGET static void conv_avx512(const grin__op *op, const float *in, float *out, 
                     for (int ky = 0; ky < k; ky++) {
                         const float *row = in + ((size_t)(iy0 + ky) * op->iw + (size_t)ix0) * IC;
                         size_t wo = (size_t)ky * k * IC * GRIN__NR;
-                        for (int t = 0; t < k * IC; t++) {
-                            __m512 x0 = _mm512_loadu_ps(w0 + wo + (size_t)t * GRIN__NR);
-                            __m512 x1 = _mm512_loadu_ps(w1 + wo + (size_t)t * GRIN__NR);
-                            __m512 v0 = _mm512_set1_ps(row[t]), v1 = _mm512_set1_ps(row[ps + t]);
-                            __m512 v2 = _mm512_set1_ps(row[2 * ps + t]), v3 = _mm512_set1_ps(row[3 * ps + t]);
-                            a00 = _mm512_fmadd_ps(v0, x0, a00);
-                            a01 = _mm512_fmadd_ps(v0, x1, a01);
-                            a10 = _mm512_fmadd_ps(v1, x0, a10);
-                            a11 = _mm512_fmadd_ps(v1, x1, a11);
-                            a20 = _mm512_fmadd_ps(v2, x0, a20);
-                            a21 = _mm512_fmadd_ps(v2, x1, a21);
-                            a30 = _mm512_fmadd_ps(v3, x0, a30);
-                            a31 = _mm512_fmadd_ps(v3, x1, a31);
+                        if (nr > 16) {
+                            for (int t = 0; t < k * IC; t++) {
+                                __m512 x0 = _mm512_loadu_ps(w0 + wo + (size_t)t * GRIN__NR);
+                                __m512 x1 = _mm512_loadu_ps(w1 + wo + (size_t)t * GRIN__NR);
+                                __m512 v0 = _mm512_set1_ps(row[t]), v1 = _mm512_set1_ps(row[ps + t]);
+                                __m512 v2 = _mm512_set1_ps(row[2 * ps + t]), v3 = _mm512_set1_ps(row[3 * ps + t]);
+                                a00 = _mm512_fmadd_ps(v0, x0, a00);
+                                a01 = _mm512_fmadd_ps(v0, x1, a01);
+                                a10 = _mm512_fmadd_ps(v1, x0, a10);
+                                a11 = _mm512_fmadd_ps(v1, x1, a11);
+                                a20 = _mm512_fmadd_ps(v2, x0, a20);
+                                a21 = _mm512_fmadd_ps(v2, x1, a21);
+                                a30 = _mm512_fmadd_ps(v3, x0, a30);
+                                a31 = _mm512_fmadd_ps(v3, x1, a31);
+                            }
+                        } else { /* one panel: half the work */
+                            for (int t = 0; t < k * IC; t++) {
+                                __m512 x0 = _mm512_loadu_ps(w0 + wo + (size_t)t * GRIN__NR);
+                                a00 = _mm512_fmadd_ps(_mm512_set1_ps(row[t]), x0, a00);
+                                a10 = _mm512_fmadd_ps(_mm512_set1_ps(row[ps + t]), x0, a10);
+                                a20 = _mm512_fmadd_ps(_mm512_set1_ps(row[2 * ps + t]), x0, a20);
+                                a30 = _mm512_fmadd_ps(_mm512_set1_ps(row[3 * ps + t]), x0, a30);
+                            }
                         }
                     }
                     __m512 r0[4] = {a00, a10, a20, a30}, r1[4] = {a01, a11, a21, a31};
@@ -231,6 +310,86 @@ TARGET static void conv_avx512(const grin__op *op, const float *in, float *out, 
 
 const grin__kernels grin__kernels_avx512 = {gemm_avx512, dw_avx512, conv_avx512};
 
+/* ---- 8-bit: u8 activations x s8 weights with VPDPBUSD (4 products per lane per instruction) */
+
+#define TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma")))
+
+bool grin__int8_vnni_usable(void)
+{
+    unsigned need = GRIN__CPU_AVX512F | GRIN__CPU_AVX512BW | GRIN__CPU_AVX512VNNI;
+    return (grin__cpu_enabled() & need) == need;
+}
+
+TARGET_VNNI static inline __m512i bcast4(const uint8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* dequantise (sum x dq + bias, as the scalar kernel: no FMA), activate, store */
+TARGET_VNNI static inline void dq_store(float *c, __m512i acc, const float *dq, const float *bias, __mmask16 m,
+                                        int act)
+{
+    __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_maskz_loadu_ps(m, dq)),
+                             _mm512_maskz_loadu_ps(m, bias));
+    _mm512_mask_storeu_ps(c, m, act16(v, act));
+}
+
+TARGET_VNNI void grin__gemm_u8_vnni(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                                    const float *bias, int act, float *C, int ldc)
+{
+    const int kq = K4 / 4;
+    for (int j = 0; j < N; j += 2 * GRIN__NR) {
+        const int8_t *w0 = Wq + (size_t)(j / GRIN__NR) * K4 * GRIN__NR;
+        const int8_t *w1 = N - j > GRIN__NR ? w0 + (size_t)K4 * GRIN__NR : w0;
+        int nr = N - j < 2 * GRIN__NR ? N - j : 2 * GRIN__NR;
+        __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16 > 0 ? nr - 16 : 0);
+        for (int i = 0; i < M; i += GRIN__MR) {
+            int mr = M - i < GRIN__MR ? M - i : GRIN__MR;
+            const uint8_t *a[6];
+            for (int r = 0; r < 6; r++)
+                a[r] = A + (size_t)(i + (r < mr ? r : 0)) * K4;
+            __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+            __m512i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+            for (int q = 0; q < kq; q++) {
+                __m512i x0 = _mm512_loadu_si512(w0 + (size_t)q * 64), x1 = _mm512_loadu_si512(w1 + (size_t)q * 64);
+                __m512i v = bcast4(a[0] + 4 * q);
+                c00 = _mm512_dpbusd_epi32(c00, v, x0);
+                c01 = _mm512_dpbusd_epi32(c01, v, x1);
+                v = bcast4(a[1] + 4 * q);
+                c10 = _mm512_dpbusd_epi32(c10, v, x0);
+                c11 = _mm512_dpbusd_epi32(c11, v, x1);
+                v = bcast4(a[2] + 4 * q);
+                c20 = _mm512_dpbusd_epi32(c20, v, x0);
+                c21 = _mm512_dpbusd_epi32(c21, v, x1);
+                v = bcast4(a[3] + 4 * q);
+                c30 = _mm512_dpbusd_epi32(c30, v, x0);
+                c31 = _mm512_dpbusd_epi32(c31, v, x1);
+                v = bcast4(a[4] + 4 * q);
+                c40 = _mm512_dpbusd_epi32(c40, v, x0);
+                c41 = _mm512_dpbusd_epi32(c41, v, x1);
+                v = bcast4(a[5] + 4 * q);
+                c50 = _mm512_dpbusd_epi32(c50, v, x0);
+                c51 = _mm512_dpbusd_epi32(c51, v, x1);
+            }
+            __m512i r0[6] = {c00, c10, c20, c30, c40, c50}, r1[6] = {c01, c11, c21, c31, c41, c51};
+            for (int r = 0; r < mr; r++) {
+                float *c = C + (size_t)(i + r) * ldc + j;
+                dq_store(c, r0[r], dq + j, bias + j, m0, act);
+                if (nr > 16)
+                    dq_store(c + 16, r1[r], dq + j + 16, bias + j + 16, m1, act);
+            }
+        }
+    }
+}
+
+/* 3x3 depthwise, C % 8 == 0, stored as u8 = round(y / out_scale) */
+void grin__dw_u8_avx512(const grin__op *op, const float *in, uint8_t *out, int y0, int y1)
+{
+    dw3_avx512(op, in, out, y0, y1, true);
+}
+
 #else
 
 bool grin__kernels_avx512_usable(void)
@@ -238,5 +397,18 @@ bool grin__kernels_avx512_usable(void)
     return false;
 }
 const grin__kernels grin__kernels_avx512 = {NULL, NULL, NULL};
+bool grin__int8_vnni_usable(void)
+{
+    return false;
+}
+void grin__gemm_u8_vnni(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                        const float *bias, int act, float *C, int ldc)
+{
+    (void)M, (void)N, (void)K4, (void)A, (void)Wq, (void)dq, (void)bias, (void)act, (void)C, (void)ldc;
+}
+void grin__dw_u8_avx512(const grin__op *op, const float *in, uint8_t *out, int y0, int y1)
+{
+    (void)op, (void)in, (void)out, (void)y0, (void)y1;
+}
 
 #endif

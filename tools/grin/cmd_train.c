@@ -215,10 +215,42 @@ int cmd_train(int argc, char **argv)
     return rc;
 }
 
+/* the model's inference plan (as grin_classify_crops runs it), in 8 bits when asked */
+static bool open_plan(const char *model, bool int8, grin__model *m, grin__nn_plan *plan)
+{
+    grin_error err = {{0}};
+    memset(m, 0, sizeof *m);
+    memset(plan, 0, sizeof *plan);
+    if (grin__model_load(model, m, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        return false;
+    }
+    if (grin__nn_plan_build(&m->net, m->net.state, plan, &err) != GRIN_OK ||
+        (int8 && grin__nn_plan_apply_calibration(plan, m->meta, &err) != GRIN_OK)) {
+        cli_error("%s: %s", model, err.msg);
+        grin__nn_plan_free(plan);
+        grin__nn_free(&m->net);
+        return false;
+    }
+    return true;
+}
+
+static grin_status plan_predict(const grin__nn_plan *plan, const grin__dataset *d, float *p)
+{
+    grin__nn_scratch s = {0};
+    size_t per = (size_t)d->size * d->size * d->channels;
+    grin_status st = GRIN_OK;
+    for (int i = 0; i < d->n && !st; i++)
+        st = grin__nn_plan_run(plan, &s, d->x + (size_t)i * per, &p[i], NULL);
+    grin__nn_scratch_free(&s);
+    return st;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *labels = NULL;
     int aligned = 0;
+    bool int8 = false;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--aligned"))
             aligned = 1;
@@ -233,6 +265,8 @@ int cmd_eval(int argc, char **argv)
             labels = v, i++;
         else if (!strcmp(argv[i], "--aligned"))
             aligned = 1;
+        else if (!strcmp(argv[i], "--int8"))
+            int8 = true;
         else {
             cli_error("eval: unknown or incomplete option '%s'", argv[i]);
             return 2;
@@ -244,31 +278,136 @@ int cmd_eval(int argc, char **argv)
     }
     grin_error err = {{0}};
     grin__model m;
-    if (grin__model_load(model, &m, &err) != GRIN_OK) {
-        cli_error("%s", err.msg);
+    grin__nn_plan plan;
+    if (!open_plan(model, int8, &m, &plan))
         return 1;
-    }
     grin__dataset d;
     if (grin__dataset_load(labels, m.input, m.channels, &d, &err) != GRIN_OK) {
         cli_error("%s", err.msg);
+        grin__nn_plan_free(&plan);
         grin__nn_free(&m.net);
         return 1;
     }
-    float *p = malloc(sizeof *p * (size_t)d.n);
+    if (d.bad)
+        cli_error("%s: %d rows skipped (bad label or unreadable image)", labels, d.bad);
+    float *p = malloc(sizeof *p * (size_t)(d.n ? d.n : 1));
     int rc = 0;
     grin__metrics mt;
-    if (!p || grin__predict(&m.net, &d, p) != GRIN_OK) {
+    if (!p || plan_predict(&plan, &d, p) != GRIN_OK) {
         cli_error("eval: inference failed");
         rc = 1;
     } else {
         grin__metrics_from(p, d.y, d.n, &mt);
-        printf("accuracy %.4f  AUC %.4f  (%d crops, %d rows skipped)\n", mt.acc, mt.auc, d.n, d.bad);
+        printf("accuracy %.4f  AUC %.4f  (%d crops, %d rows skipped%s)\n", mt.acc, mt.auc, d.n, d.bad,
+               int8 ? ", 8-bit" : "");
         printf("confusion: true smile %d as smile, %d as not; not smiling %d as smile, %d as not\n",
                mt.tp, mt.fn, mt.fp, mt.tn);
         printf("{\"n\":%d,\"acc\":%.4f,\"auc\":%.4f,\"missed\":0}\n", d.n, mt.acc, mt.auc);
     }
     free(p);
     grin__dataset_free(&d);
+    grin__nn_plan_free(&plan);
+    grin__nn_free(&m.net);
+    return rc;
+}
+
+/* `grin quantize`: calibrates a model's activations on aligned crops and stores the 8-bit
+ * calibration in a copy of the model */
+int cmd_quantize(int argc, char **argv)
+{
+    const char *model = NULL, *calib = NULL, *out = NULL;
+    int images = 1000;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: grin quantize --model FILE --calib CSV [--images N] --out FILE\n"
+                   "Runs N (default 1000, spread over the CSV) aligned training crops through the\n"
+                   "model, records each layer's largest activation, and writes the model with that\n"
+                   "8-bit calibration; `grin eval --int8`, `grin bench classify --int8` and\n"
+                   "grin_classifier_set_int8() then run its pointwise layers in 8 bits.\n"
+                   "Calibrate on training crops, never on the validation split.\n");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--model") && v)
+            model = v, i++;
+        else if (!strcmp(argv[i], "--calib") && v)
+            calib = v, i++;
+        else if (!strcmp(argv[i], "--out") && v)
+            out = v, i++;
+        else if (!strcmp(argv[i], "--images")) {
+            if (!cli_int("--images", v, 1, 1000000, &images))
+                return 2;
+            i++;
+        } else {
+            cli_error("quantize: unknown or incomplete option '%s' (see grin quantize --help)", argv[i]);
+            return 2;
+        }
+    }
+    if (!model || !calib || !out) {
+        cli_error("quantize: --model FILE, --calib CSV and --out FILE are required");
+        return 2;
+    }
+    grin_error err = {{0}};
+    grin__model m;
+    grin__nn_plan plan;
+    if (!open_plan(model, false, &m, &plan))
+        return 1;
+    grin__dataset d;
+    int rc = 0;
+    if (grin__dataset_load(calib, m.input, m.channels, &d, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        rc = 1;
+    } else if (d.n == 0) {
+        cli_error("%s: no usable crops", calib);
+        rc = 1;
+    }
+    if (!rc) {
+        size_t per = (size_t)m.input * m.input * m.channels;
+        int n = images < d.n ? images : d.n;
+        float *x = malloc(per * (size_t)n * sizeof *x);
+        for (int i = 0; x && i < n; i++) /* spread over the whole set */
+            memcpy(x + (size_t)i * per, d.x + (size_t)((long long)i * d.n / n) * per, per * sizeof *x);
+        char line[2048];
+        if (!x || grin__nn_plan_calibrate(&plan, x, n) != GRIN_OK) {
+            cli_error("quantize: calibration failed");
+            rc = 1;
+        } else if (!grin__nn_plan_format_calibration(&plan, line, sizeof line) ||
+                   grin__nn_plan_quantize(&plan, &err) != GRIN_OK) {
+            cli_error("quantize: %s", err.msg[0] ? err.msg : "calibration too long");
+            rc = 1;
+        } else {
+            /* replace an earlier calibration line, keep the rest of the metadata */
+            char meta[sizeof m.meta];
+            size_t off = 0;
+            for (const char *p = m.meta; *p;) {
+                const char *e = strchr(p, '\n');
+                size_t len = e ? (size_t)(e - p + 1) : strlen(p);
+                if (strncmp(p, "int8_act_max=", 13) && off + len < sizeof meta) {
+                    memcpy(meta + off, p, len);
+                    off += len;
+                }
+                p += len;
+            }
+            meta[off] = '\0';
+            if (off && meta[off - 1] != '\n' && off + 1 < sizeof meta)
+                meta[off++] = '\n', meta[off] = '\0';
+            if (off + strlen(line) + 40 >= sizeof m.meta) {
+                cli_error("quantize: %s: metadata too long for the calibration", model);
+                rc = 1;
+            } else {
+                snprintf(m.meta, sizeof m.meta, "%s%sint8_calibration_crops=%d\n", meta, line, n);
+                if (grin__model_save(&m, out, &err) != GRIN_OK) {
+                    cli_error("%s", err.msg);
+                    rc = 1;
+                } else {
+                    printf("{\"model\":\"%s\",\"calibration_crops\":%d,\"out\":\"%s\"}\n", model, n, out);
+                }
+            }
+        }
+        free(x);
+    }
+    grin__dataset_free(&d);
+    grin__nn_plan_free(&plan);
     grin__nn_free(&m.net);
     return rc;
 }

@@ -16,6 +16,7 @@ static void usage(FILE *f)
                "  eval               accuracy and AUC of a classifier on labelled photos\n"
                "  model info         parameters and multiply-adds of an architecture or model\n"
                "  export             the classifier as ONNX, for other runtimes\n"
+               "  quantize           calibrate a classifier for 8-bit inference\n"
                "  bench              time a stage (bench detect|landmarks ...)\n\n"
                "grin --version prints the version, build type and CPU features in use.\n"
                "grin <command> --help shows a command's options.\n");
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
         return cmd_classify(argc - 1, argv + 1);
     if (!strcmp(cmd, "model"))
         return cmd_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "quantize"))
+        return cmd_quantize(argc - 1, argv + 1);
     if (!strcmp(cmd, "export"))
         return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
