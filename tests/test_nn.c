@@ -310,6 +310,111 @@ static void test_plan_matches_forward(void **state)
     grin__nn_free(&net);
 }
 
+/* 8 bits: the VNNI GEMM equals the scalar integer kernel exactly; a calibrated, quantized
+ * MobileNet stays close to its float plan with either kernel set; the calibration round-trips
+ * through its metadata line and malformed lines are refused */
+static void test_int8(void **state)
+{
+    (void)state;
+    grin_error err;
+    grin__nn_net net;
+    assert_int_equal(grin__nn_mobilenet(&net, 64, 1, 0.25f, 11, &err), GRIN_OK);
+    const int n = 24;
+    size_t per = 64 * 64;
+    float *x = malloc((size_t)n * per * sizeof *x);
+    for (int i = 0; i < n; i++) /* smooth images, as faces are */
+        for (size_t k = 0; k < per; k++)
+            x[(size_t)i * per + k] = sinf((float)(k % 64) * 0.1f * (float)(i % 5 + 1)) * cosf((float)(k / 64) * 0.07f * (float)(i % 3 + 1));
+    /* batch-norm statistics of these images, as training leaves them (a random net with random
+     * statistics amplifies any rounding without bound) */
+    net.bn_momentum = 1.0f;
+    grin__nn_ws ws = {0};
+    const float *tout;
+    assert_int_equal(grin__nn_forward(&net, &ws, x, n, true, &tout), GRIN_OK);
+    grin__nn_ws_free(&ws);
+    grin__nn_plan plan;
+    assert_int_equal(grin__nn_plan_build(&net, net.state, &plan, &err), GRIN_OK);
+    assert_int_equal(grin__nn_plan_quantize(&plan, &err), GRIN_ERR_UNSUPPORTED); /* not calibrated */
+    assert_int_equal(grin__nn_plan_calibrate(&plan, x, n), GRIN_OK);
+    char line[4096];
+    assert_true(grin__nn_plan_format_calibration(&plan, line, sizeof line));
+    float fl[24], q[24];
+    grin__nn_scratch s = {0};
+    for (int i = 0; i < n; i++)
+        assert_int_equal(grin__nn_plan_run(&plan, &s, x + (size_t)i * per, &fl[i], NULL), GRIN_OK);
+    /* a second plan quantized from the metadata line alone */
+    grin__nn_plan p2;
+    assert_int_equal(grin__nn_plan_build(&net, net.state, &p2, &err), GRIN_OK);
+    char meta[4200];
+    snprintf(meta, sizeof meta, "note=x\n%s", line);
+    assert_int_equal(grin__nn_plan_apply_calibration(&p2, meta, &err), GRIN_OK);
+    assert_true(p2.int8);
+    bool vnni = p2.vnni;
+    float q0[24];
+    double mean = 0;
+    p2.vnni = false; /* the scalar integer kernels */
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(grin__nn_plan_run(&p2, &s, x + (size_t)i * per, &q0[i], NULL), GRIN_OK);
+        mean += fabs(q0[i] - fl[i]) / n;
+    }
+    /* a random net magnifies rounding (a trained one moves far less: see the training test) */
+    if (!(mean < 0.1))
+        fail_msg("8-bit scalar: probabilities moved by %.4f on average", mean);
+    if (vnni) { /* VNNI: same integer sums; only the depthwise float rounding can differ */
+        p2.vnni = true;
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(grin__nn_plan_run(&p2, &s, x + (size_t)i * per, &q[i], NULL), GRIN_OK);
+            if (fabsf(q[i] - q0[i]) > 0.02f)
+                fail_msg("image %d: VNNI %.5f, scalar 8-bit %.5f", i, q[i], q0[i]);
+        }
+    }
+    /* every malformed calibration is refused */
+    const char *bad[] = {"int8_act_max=1,2\n", "int8_act_max=\n", "x=1\n", "int8_act_max=-1,"};
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        grin__nn_plan p3;
+        assert_int_equal(grin__nn_plan_build(&net, net.state, &p3, &err), GRIN_OK);
+        assert_int_not_equal(grin__nn_plan_apply_calibration(&p3, bad[b], &err), GRIN_OK);
+        grin__nn_plan_free(&p3);
+    }
+    /* the VNNI GEMM against the scalar integer GEMM, exactly, on random data with tails */
+    if (vnni) {
+        const int M = 13, N = 37, K4 = 20;
+        uint8_t *A = malloc((size_t)M * K4);
+        int panels = (N + 15) / 16;
+        int8_t *W = malloc((size_t)panels * K4 * 16);
+        float dq[48], bias[64], c1[13 * 37], c2[13 * 37];
+        for (int i = 0; i < M * K4; i++)
+            A[i] = (uint8_t)(frand() * 127.5f + 127.5f);
+        for (int i = 0; i < panels * K4 * 16; i++)
+            W[i] = (int8_t)(frand() * 127.0f);
+        for (int i = 0; i < 48; i++)
+            dq[i] = 0.001f * (1.0f + frand());
+        for (int i = 0; i < 64; i++)
+            bias[i] = frand();
+        grin__op op = {0};
+        (void)op;
+        grin__gemm_u8_vnni(M, N, K4, A, W, dq, bias, GRIN__ACT_RELU6, c1, N);
+        /* the scalar kernel, reached through a plan-free call: same formula */
+        for (int i = 0; i < M; i++)
+            for (int nn = 0; nn < N; nn++) {
+                const int8_t *w = W + (size_t)(nn / 16) * K4 * 16 + (nn % 16) * 4;
+                int32_t sum = 0;
+                for (int k = 0; k < K4; k++)
+                    sum += (int32_t)A[i * K4 + k] * w[(k / 4) * 64 + k % 4];
+                float v = (float)sum * dq[nn] + bias[nn];
+                c2[i * N + nn] = v < 0 ? 0 : v > 6 ? 6 : v;
+            }
+        assert_memory_equal(c1, c2, sizeof c1);
+        free(A);
+        free(W);
+    }
+    grin__nn_scratch_free(&s);
+    grin__nn_plan_free(&p2);
+    grin__nn_plan_free(&plan);
+    grin__nn_free(&net);
+    free(x);
+}
+
 static void test_mobilenet_size(void **state)
 {
     (void)state;
@@ -413,6 +518,28 @@ static void test_training_learns_and_is_deterministic(void **state)
             assert_int_equal(grin__predict(&back.net, &d, q), GRIN_OK);
             assert_memory_equal(p, q, sizeof(float) * (size_t)d.n);
             assert_string_equal(back.meta, "note=test\n");
+            /* 8 bits on a trained net: calibrated on its data, same decisions, small moves */
+            grin__nn_plan fp, qp;
+            assert_int_equal(grin__nn_plan_build(&m.net, m.net.state, &fp, &err), GRIN_OK);
+            assert_int_equal(grin__nn_plan_build(&m.net, m.net.state, &qp, &err), GRIN_OK);
+            assert_int_equal(grin__nn_plan_calibrate(&qp, d.x, d.n), GRIN_OK);
+            assert_int_equal(grin__nn_plan_quantize(&qp, &err), GRIN_OK);
+            grin__nn_scratch sc = {0};
+            int agree = 0;
+            double moved = 0;
+            size_t per = (size_t)d.size * d.size * d.channels;
+            for (int i = 0; i < d.n; i++) {
+                float a, b;
+                assert_int_equal(grin__nn_plan_run(&fp, &sc, d.x + (size_t)i * per, &a, NULL), GRIN_OK);
+                assert_int_equal(grin__nn_plan_run(&qp, &sc, d.x + (size_t)i * per, &b, NULL), GRIN_OK);
+                agree += (a >= 0.5f) == (b >= 0.5f);
+                moved += fabs(a - b) / d.n;
+            }
+            if (agree < d.n * 9 / 10 || moved > 0.06) /* a broken kernel scatters them: ~50%, ~0.3 */
+                fail_msg("8-bit: %d of %d decisions kept, probabilities moved %.4f on average", agree, d.n, moved);
+            grin__nn_scratch_free(&sc);
+            grin__nn_plan_free(&fp);
+            grin__nn_plan_free(&qp);
             size_t n = 0;
             char *bytes = slurp(path, &n);
             for (size_t cut = 0; cut < n; cut += n / 37 + 1) {
@@ -504,7 +631,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm), cmocka_unit_test(test_fast_equals_reference),
         cmocka_unit_test(test_gradients_fast), cmocka_unit_test(test_gradients_reference),
-        cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_plan_matches_forward), cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_plan_matches_forward), cmocka_unit_test(test_int8), cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_training_learns_and_is_deterministic), cmocka_unit_test(test_checkpoint_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,10 +3,15 @@
  * running it; the scalar reference kernels. */
 #include "infer.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 static inline float act_apply(float v, int act)
 {
@@ -236,6 +241,11 @@ grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, gri
         }
         prev = op;
     }
+    /* weights too small to matter are flushed to zero: subnormal operands make some CPUs' vector
+     * FMA take a slow path */
+    for (float *q = plan->arena; q < a; q++)
+        if (*q != 0.0f && fabsf(*q) < FLT_MIN)
+            *q = 0.0f;
     plan->act_floats = maxact;
     plan->out_c = net->L[net->n - 1].c;
     return GRIN_OK;
@@ -499,8 +509,29 @@ bool grin__nn_plan_format_calibration(const grin__nn_plan *plan, char *buf, size
     return true;
 }
 
+static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
+                           grin__pool *pool, float *maxes, bool int8);
+
+/* Subnormal activations are flushed to zero while the plan runs (flush-to-zero and
+ * denormals-are-zero on x86: the vector units take a slow path on them); the caller's
+ * floating-point state is restored afterwards. Worker threads of a split layer run with their
+ * own state, which only makes them slower on subnormals, never different beyond them. */
 static grin_status run_plan(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
                             grin__pool *pool, float *maxes, bool int8)
+{
+#if defined(__x86_64__) || defined(__SSE__)
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8040u); /* FTZ | DAZ */
+    grin_status st = run_ops(plan, s, in, out, pool, maxes, int8);
+    _mm_setcsr(csr);
+    return st;
+#else
+    return run_ops(plan, s, in, out, pool, maxes, int8);
+#endif
+}
+
+static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
+                           grin__pool *pool, float *maxes, bool int8)
 {
     size_t need = plan->act_floats * sizeof(float);
     if (!grin__reserve((void **)&s->a, &s->acap, need) || !grin__reserve((void **)&s->b, &s->bcap, need) ||
