@@ -142,6 +142,25 @@ if os.path.exists(REAL):
     check("eval --aligned", last.get("n") == 2 and 0 <= last.get("acc", -1) <= 1, r.stdout + r.stderr)
     r = run("model", "info", "--model", model)
     check("model info", r.returncode == 0 and '"parameters"' in r.stdout and "trained_with=grin train" in r.stdout, r.stdout)
+    # checkpoint and resume: the resumed run reports only the epochs it ran
+    ck = os.path.join(tmp, "ck.bin")
+    args = ["train", "--labels", os.path.join(out, "labels.csv"), "--input", "32", "--alpha", "0.25", "--gray",
+            "--batch", "2", "--checkpoint", ck, "--out", model + "2"]
+    r = run(*args, "--epochs", "2")
+    r2 = run(*args, "--epochs", "2", "--resume")
+    ep2 = [json.loads(l) for l in r2.stdout.splitlines() if l.startswith("{")]
+    check("train --resume of a finished run does nothing more", r.returncode == 0 and r2.returncode == 0 and len(ep2) == 0, r2.stdout + r2.stderr)
+    one_line_error("train --resume with other options", run(*args, "--epochs", "3", "--resume"), "different run")
+    one_line_error("train --resume without --checkpoint", run("train", "--labels", csv, "--out", model, "--resume"), "--checkpoint")
+    # 8-bit calibration on the crops, then 8-bit evaluation
+    q8 = os.path.join(tmp, "q8.grinnet")
+    r = run("quantize", "--model", model, "--calib", os.path.join(out, "labels.csv"), "--out", q8)
+    check("quantize", r.returncode == 0 and os.path.exists(q8), r.stdout + r.stderr)
+    r = run("eval", "--aligned", "--int8", "--model", q8, "--labels", os.path.join(out, "labels.csv"))
+    check("eval --int8", r.returncode == 0 and json.loads(r.stdout.splitlines()[-1])["n"] == 2, r.stdout + r.stderr)
+    one_line_error("eval --int8 without calibration", run("eval", "--aligned", "--int8", "--model", model, "--labels", os.path.join(out, "labels.csv")), "calibration")
+    one_line_error("bench --int8 without calibration", run("bench", "classify", "--int8", "--model", model, "--repeat", "2"), "calibration")
+    one_line_error("quantize: missing csv", run("quantize", "--model", model, "--calib", "/no/c.csv", "--out", q8), "/no/c.csv")
     one_line_error("eval: a landmark model as classifier", run("eval", "--aligned", "--model", native, "--labels", os.path.join(out, "labels.csv")), "landmark model")
 one_line_error("landmarks: missing model", run("landmarks", "--model", "/no/model.dat", "--box", "1,1,9,9", SAMPLES[0]), "/no/model.dat")
 bz = os.path.join(tmp, "model.dat.bz2")
@@ -157,6 +176,17 @@ d = json.loads(r.stdout) if r.returncode == 0 else {"faces": []}
 check("classify with the shipped model", len(d["faces"]) == 3 and all(0 <= f["smile"] <= 1 for f in d["faces"]), r.stdout + r.stderr)
 r = run("model", "info", "--alpha", "1", "--input", "224")
 check("model info arch", r.returncode == 0 and json.loads(r.stdout)["multiply_adds"] > 560000000, r.stdout)
+# models without training: init, export to ONNX, classify ready crops
+um = os.path.join(tmp, "u.grinnet")
+r = run("model", "init", "--alpha", "0.25", "--input", "48", "--out", um)
+check("model init", r.returncode == 0 and os.path.exists(um), r.stderr)
+r = run("export", "--onnx", os.path.join(tmp, "u.onnx"), "--model", um)
+check("export --onnx", r.returncode == 0 and os.path.getsize(os.path.join(tmp, "u.onnx")) > 1000, r.stderr)
+one_line_error("export: unwritable path", run("export", "--onnx", "/no/dir/u.onnx", "--model", um), "/no/dir/u.onnx")
+one_line_error("export: no --onnx", run("export", "--model", um), "--onnx")
+one_line_error("export: not a model", run("export", "--onnx", os.path.join(tmp, "v.onnx"), "--model", SAMPLES[0]), SAMPLES[0])
+one_line_error("classify --crops: wrong size", run("classify", "--crops", "--model", um, SAMPLES[0]), "48x48")
+one_line_error("model init: no --out", run("model", "init", "--alpha", "0.25"), "--out")
 one_line_error("train: missing csv", run("train", "--labels", "/no/x.csv", "--out", os.path.join(tmp, "x.grinnet")), "/no/x.csv")
 one_line_error("align: missing csv", run("align", "--labels", "/no/x.csv", "--out", tmp), "/no/x.csv")
 
