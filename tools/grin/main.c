@@ -7,6 +7,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: grin <command> [options]\n\n"
                "commands:\n"
+               "  run                the real-time pipeline on a video, camera, stream or folder\n"
                "  detect             find faces in images, print JSON lines, optionally draw boxes\n"
                "  landmarks          68 facial landmarks per face (dlib's ERT model), as JSON\n"
                "  align              detect, landmark and align a labelled set into crops\n"
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
         return cmd_classify(argc - 1, argv + 1);
     if (!strcmp(cmd, "model"))
         return cmd_model(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "quantize"))
         return cmd_quantize(argc - 1, argv + 1);
     if (!strcmp(cmd, "export"))

@@ -1,0 +1,518 @@
+/* stages.c — the modules of `grin run`: detect, landmarks (tracking), classify, smile (smoothing
+ * and events), output (JSON lines, drawing, encoding, live view). */
+#include "stages.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- detect */
+
+typedef struct {
+    const grin__detect_cfg *cfg;
+    grin_detector *det;
+} detect_state;
+
+static void *detect_init(const void *cfg, grin_error *err)
+{
+    detect_state *s = calloc(1, sizeof *s);
+    if (!s || grin_detector_create(1, &s->det) != GRIN_OK) {
+        free(s);
+        grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    s->cfg = cfg;
+    return s;
+}
+
+static grin_status detect_process(void *state, grin__frame *f, grin_error *err)
+{
+    detect_state *s = state;
+    /* grey once per frame, for detection and landmarks */
+    if (!f->gray.data || f->gray.width != f->rgb.width || f->gray.height != f->rgb.height) {
+        grin_image_free(&f->gray);
+        if (grin_image_alloc(f->rgb.width, f->rgb.height, GRIN_PIX_GRAY8, &f->gray) != GRIN_OK)
+            return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    }
+    grin_status st = grin__image_convert_into(&f->rgb, &f->gray);
+    if (st)
+        return grin__fail(err, st, "frame %lld: colour conversion failed", (long long)f->index);
+    if (!f->detect)
+        return GRIN_OK;
+    size_t n = 0;
+    st = grin_detect(s->det, s->cfg->cascade, &f->gray, &s->cfg->params, NULL, 0, &n);
+    if (st && st != GRIN_ERR_BUFFER_TOO_SMALL)
+        return grin__fail(err, st, "frame %lld: %s", (long long)f->index, grin_detector_error(s->det));
+    const grin_rect *r = grin_detector_results(s->det, &n);
+    if (n > f->capdets) {
+        grin_rect *d = realloc(f->dets, n * sizeof *d);
+        if (!d)
+            return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        f->dets = d;
+        f->capdets = n;
+    }
+    memcpy(f->dets, r, n * sizeof *r);
+    f->ndets = n;
+    return GRIN_OK;
+}
+
+static void detect_destroy(void *state)
+{
+    detect_state *s = state;
+    grin_detector_free(s->det);
+    free(s);
+}
+
+const grin__stage grin__stage_detect = {"detect", 1, false, NULL, detect_init, detect_process, detect_destroy};
+
+/* ---------------------------------------------------------------- landmarks: tracking */
+
+typedef struct {
+    int id;
+    grin_rect box;
+    grin_point2f pts[GRIN__MAX_POINTS];
+    int npts;
+    float rel[4]; /* the detector's box relative to the landmarks' bounding box: dx, dy, sx, sy */
+    bool have_rel;
+    int misses;   /* detection frames in a row that did not confirm it */
+    bool matched;
+} track;
+
+typedef struct {
+    const grin__landmarks_cfg *cfg;
+    track *t;
+    int n, cap;
+    int next_id;
+    int parts;
+} lm_state;
+
+static void *lm_init(const void *cfg, grin_error *err)
+{
+    lm_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    s->cfg = cfg;
+    s->next_id = 1;
+    grin_landmarker_info info;
+    grin_landmarker_get_info(s->cfg->lm, &info);
+    s->parts = info.parts < GRIN__MAX_POINTS ? info.parts : GRIN__MAX_POINTS;
+    return s;
+}
+
+static void lm_destroy(void *state)
+{
+    lm_state *s = state;
+    free(s->t);
+    free(s);
+}
+
+static double iou(grin_rect a, grin_rect b)
+{
+    int x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
+    int x1 = a.x + a.w < b.x + b.w ? a.x + a.w : b.x + b.w, y1 = a.y + a.h < b.y + b.h ? a.y + a.h : b.y + b.h;
+    if (x1 <= x0 || y1 <= y0)
+        return 0.0;
+    double in = (double)(x1 - x0) * (y1 - y0);
+    return in / ((double)a.w * a.h + (double)b.w * b.h - in);
+}
+
+static void pts_bbox(const grin_point2f *p, int n, float *x0, float *y0, float *x1, float *y1)
+{
+    *x0 = *y0 = 1e30f;
+    *x1 = *y1 = -1e30f;
+    for (int i = 0; i < n; i++) {
+        *x0 = fminf(*x0, p[i].x), *x1 = fmaxf(*x1, p[i].x);
+        *y0 = fminf(*y0, p[i].y), *y1 = fmaxf(*y1, p[i].y);
+    }
+}
+
+/* where the detector would put the box, from the landmarks and the relation seen at the last
+ * detection */
+static grin_rect box_from_points(const track *t)
+{
+    float x0, y0, x1, y1;
+    pts_bbox(t->pts, t->npts, &x0, &y0, &x1, &y1);
+    float w = x1 - x0, h = y1 - y0, cx = (x0 + x1) / 2 + t->rel[0] * w, cy = (y0 + y1) / 2 + t->rel[1] * h;
+    float bw = w * t->rel[2], bh = h * t->rel[3];
+    return (grin_rect){(int)lrintf(cx - bw / 2), (int)lrintf(cy - bh / 2), (int)lrintf(bw), (int)lrintf(bh)};
+}
+
+static void learn_rel(track *t)
+{
+    float x0, y0, x1, y1;
+    pts_bbox(t->pts, t->npts, &x0, &y0, &x1, &y1);
+    float w = x1 - x0, h = y1 - y0;
+    if (w < 2 || h < 2)
+        return;
+    t->rel[0] = (t->box.x + t->box.w / 2.0f - (x0 + x1) / 2) / w;
+    t->rel[1] = (t->box.y + t->box.h / 2.0f - (y0 + y1) / 2) / h;
+    t->rel[2] = t->box.w / w;
+    t->rel[3] = t->box.h / h;
+    t->have_rel = true;
+}
+
+static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
+{
+    lm_state *s = state;
+    const grin_image *img = f->gray.data ? &f->gray : &f->rgb;
+    /* 1. predicted boxes: from the landmarks of the previous frame */
+    for (int i = 0; i < s->n; i++) {
+        s->t[i].matched = false;
+        if (s->t[i].have_rel && s->t[i].npts)
+            s->t[i].box = box_from_points(&s->t[i]);
+    }
+    /* 2. on detection frames, detections confirm tracks (best overlap first) or start new ones */
+    if (f->detect) {
+        bool *used = calloc(f->ndets + 1, sizeof *used);
+        if (!used)
+            return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        for (;;) {
+            double best = 0.3;
+            int bi = -1, bd = -1;
+            for (int i = 0; i < s->n; i++)
+                for (size_t d = 0; d < f->ndets; d++)
+                    if (!s->t[i].matched && !used[d] && iou(s->t[i].box, f->dets[d]) > best)
+                        best = iou(s->t[i].box, f->dets[d]), bi = i, bd = (int)d;
+            if (bi < 0)
+                break;
+            s->t[bi].matched = true;
+            s->t[bi].box = f->dets[bd];
+            s->t[bi].misses = 0;
+            used[bd] = true;
+        }
+        for (int i = 0; i < s->n;) { /* tracks no detection confirmed */
+            if (!s->t[i].matched && ++s->t[i].misses >= s->cfg->drop_after_misses) {
+                s->t[i] = s->t[--s->n];
+                continue;
+            }
+            i++;
+        }
+        for (size_t d = 0; d < f->ndets; d++) {
+            if (used[d])
+                continue;
+            if (s->n == s->cap) {
+                int cap = s->cap ? 2 * s->cap : 8;
+                track *t = realloc(s->t, (size_t)cap * sizeof *t);
+                if (!t) {
+                    free(used);
+                    return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+                }
+                s->t = t;
+                s->cap = cap;
+            }
+            track *t = &s->t[s->n++];
+            memset(t, 0, sizeof *t);
+            t->id = s->next_id++;
+            t->box = f->dets[d];
+            t->matched = true;
+        }
+        free(used);
+    }
+    /* 3. landmarks in every track's box; a track whose face left the frame or collapsed ends */
+    for (int i = 0; i < s->n;) {
+        track *t = &s->t[i];
+        grin_rect b = t->box;
+        bool inside = b.w >= 16 && b.h >= 16 && b.x + b.w > 0 && b.y + b.h > 0 && b.x < img->width &&
+                      b.y < img->height && b.w < 4 * img->width;
+        grin_error e2;
+        if (!inside || grin_landmarks(s->cfg->lm, img, b, t->pts, (size_t)s->parts, &e2) != GRIN_OK) {
+            s->t[i] = s->t[--s->n];
+            continue;
+        }
+        t->npts = s->parts;
+        if (t->matched) /* a detector box: relearn how it sits on the landmarks */
+            learn_rel(t);
+        i++;
+    }
+    /* 4. two tracks on one face: the younger goes */
+    for (int i = 0; i < s->n; i++)
+        for (int j = i + 1; j < s->n;) {
+            if (iou(s->t[i].box, s->t[j].box) > 0.5) {
+                int drop = s->t[i].id > s->t[j].id ? i : j;
+                s->t[drop] = s->t[--s->n];
+                if (drop == i)
+                    break;
+                continue;
+            }
+            j++;
+        }
+    /* 5. the faces of this frame, in id order, with their aligned crops */
+    for (int i = 1; i < s->n; i++)
+        for (int j = i; j > 0 && s->t[j - 1].id > s->t[j].id; j--) {
+            track tmp = s->t[j];
+            s->t[j] = s->t[j - 1];
+            s->t[j - 1] = tmp;
+        }
+    for (int i = 0; i < s->n; i++) {
+        track *t = &s->t[i];
+        grin__face *face = grin__frame_add_face(f);
+        if (!face)
+            return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        face->id = t->id;
+        face->box = t->box;
+        face->npts = t->npts;
+        memcpy(face->pts, t->pts, sizeof(grin_point2f) * (size_t)t->npts);
+        grin_align_fit fit;
+        memset(&fit, 0, sizeof fit);
+        if (t->npts)
+            grin_align_fit_points(s->cfg->al, t->pts, (size_t)t->npts, &fit);
+        grin_image_free(&face->crop);
+        grin_status st = grin_align_warp(s->cfg->al, s->cfg->rgb_crops ? &f->rgb : img, &fit, t->box, &face->crop,
+                                         &face->aligned);
+        if (st)
+            return grin__fail(err, st, "frame %lld: alignment failed", (long long)f->index);
+    }
+    return GRIN_OK;
+}
+
+const grin__stage grin__stage_landmarks = {"landmarks", 1, true, NULL, lm_init, lm_process, lm_destroy};
+
+/* ---------------------------------------------------------------- classify */
+
+typedef struct {
+    const grin__classify_cfg *cfg;
+    grin_image *crops;
+    float *p;
+    size_t cap;
+} cls_state;
+
+static void *cls_init(const void *cfg, grin_error *err)
+{
+    cls_state *s = calloc(1, sizeof *s);
+    if (!s)
+        grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    else
+        s->cfg = cfg;
+    return s;
+}
+
+static grin_status cls_process(void *state, grin__frame *f, grin_error *err)
+{
+    cls_state *s = state;
+    if (!f->nfaces)
+        return GRIN_OK;
+    if (f->nfaces > s->cap) {
+        grin_image *c = realloc(s->crops, f->nfaces * sizeof *c);
+        if (c)
+            s->crops = c;
+        float *p = realloc(s->p, f->nfaces * sizeof *p);
+        if (p)
+            s->p = p;
+        if (!c || !p)
+            return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        s->cap = f->nfaces;
+    }
+    for (size_t i = 0; i < f->nfaces; i++)
+        s->crops[i] = f->faces[i].crop;
+    grin_status st = grin_classify_crops(s->cfg->cls, s->crops, f->nfaces, s->p, err);
+    if (st)
+        return st;
+    for (size_t i = 0; i < f->nfaces; i++)
+        f->faces[i].smile_raw = s->p[i];
+    return GRIN_OK;
+}
+
+static void cls_destroy(void *state)
+{
+    cls_state *s = state;
+    free(s->crops);
+    free(s->p);
+    free(s);
+}
+
+const grin__stage grin__stage_classify = {"classify", 1, false, NULL, cls_init, cls_process, cls_destroy};
+
+/* ---------------------------------------------------------------- smile: smoothing, events */
+
+static void *smile_init(const void *cfg, grin_error *err)
+{
+    (void)err;
+    return (void *)cfg; /* ordered, one worker: the configuration holds the state */
+}
+
+static grin__track_summary *summary_of(grin__smile_cfg *c, int id)
+{
+    for (size_t i = c->ntracks; i-- > 0;)
+        if (c->tracks[i].id == id)
+            return &c->tracks[i];
+    if (c->ntracks == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        grin__track_summary *t = realloc(c->tracks, cap * sizeof *t);
+        if (!t)
+            return NULL;
+        c->tracks = t;
+        c->cap = cap;
+    }
+    grin__track_summary *t = &c->tracks[c->ntracks++];
+    memset(t, 0, sizeof *t);
+    t->id = id;
+    t->open = true;
+    return t;
+}
+
+static void smile_end(grin__track_summary *t, double when, grin__frame *f, FILE *out)
+{
+    double dur = when - t->smile_since;
+    t->seconds_smiling += dur;
+    t->smiling = false;
+    if (f)
+        grin__frame_event(f, "{\"event\":\"smile_end\",\"id\":%d,\"frame\":%lld,\"t\":%.3f,\"seconds\":%.3f}\n", t->id,
+                          (long long)f->index, when, dur);
+    else if (out)
+        fprintf(out, "{\"event\":\"smile_end\",\"id\":%d,\"t\":%.3f,\"seconds\":%.3f,\"at_end\":true}\n", t->id, when,
+                dur);
+}
+
+static grin_status smile_process(void *state, grin__frame *f, grin_error *err)
+{
+    grin__smile_cfg *c = state;
+    for (size_t i = 0; i < f->nfaces; i++) {
+        grin__face *face = &f->faces[i];
+        grin__track_summary *t = summary_of(c, face->id);
+        if (!t)
+            return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        float raw = isfinite(face->smile_raw) ? face->smile_raw : 0.0f;
+        if (!t->seen) {
+            t->seen = true;
+            t->first_seen = f->t;
+            t->smile = raw;
+        } else {
+            double dt = f->t - t->last_t;
+            float a = (float)(1.0 - exp(-(dt > 0 ? dt : 0.04) / c->tau));
+            t->smile += a * (raw - t->smile);
+        }
+        t->last_t = t->last_seen = f->t;
+        if (!t->smiling && t->smile >= c->on) {
+            t->smiling = true;
+            t->smile_since = f->t;
+            t->smiles++;
+            grin__frame_event(f, "{\"event\":\"smile_start\",\"id\":%d,\"frame\":%lld,\"t\":%.3f}\n", t->id,
+                              (long long)f->index, f->t);
+        } else if (t->smiling && t->smile <= c->off) {
+            smile_end(t, f->t, f, NULL);
+        }
+        face->smile = t->smile;
+        face->smiling = t->smiling;
+    }
+    /* tracks that ended: not on this frame any more */
+    for (size_t k = 0; k < c->ntracks; k++) {
+        grin__track_summary *t = &c->tracks[k];
+        if (!t->open)
+            continue;
+        bool here = false;
+        for (size_t i = 0; i < f->nfaces && !here; i++)
+            here = f->faces[i].id == t->id;
+        if (here)
+            continue;
+        if (t->smiling)
+            smile_end(t, t->last_seen, f, NULL);
+        t->open = false;
+        grin__frame_event(f, "{\"event\":\"track_end\",\"id\":%d,\"frame\":%lld,\"t\":%.3f,\"last_seen\":%.3f}\n",
+                          t->id, (long long)f->index, f->t, t->last_seen);
+    }
+    return GRIN_OK;
+}
+
+void grin__smile_finish(grin__smile_cfg *c, FILE *events)
+{
+    for (size_t k = 0; k < c->ntracks; k++) {
+        grin__track_summary *t = &c->tracks[k];
+        if (t->smiling)
+            smile_end(t, t->last_seen, NULL, events);
+        t->open = false;
+    }
+}
+
+const grin__stage grin__stage_smile = {"smile", 1, true, NULL, smile_init, smile_process, NULL};
+
+/* ---------------------------------------------------------------- output */
+
+typedef struct {
+    grin__output_cfg *cfg;
+    double t_start, last_ms;
+    double fps_ema;
+} out_state;
+
+static void *out_init(const void *cfg, grin_error *err)
+{
+    out_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        return NULL;
+    }
+    s->cfg = (grin__output_cfg *)cfg;
+    return s;
+}
+
+static void draw_face(grin_image *img, const grin__face *face)
+{
+    grin_rgb col = face->smiling ? (grin_rgb){40, 220, 60} : (grin_rgb){255, 170, 0};
+    int th = img->width >= 640 ? 3 : 2;
+    grin_draw_rect(img, face->box.x, face->box.y, face->box.w, face->box.h, th, col);
+    char label[64];
+    snprintf(label, sizeof label, "#%d %s %.2f", face->id, face->smiling ? "smile" : "", face->smile);
+    int scale = img->width >= 960 ? 2 : 1;
+    grin_rgb bg = {0, 0, 0};
+    int ty = face->box.y - 10 * scale;
+    grin_draw_text(img, face->box.x, ty < 0 ? face->box.y + face->box.h + 2 : ty, label, scale, col, &bg);
+    /* the smile meter: a bar beside the box, filled in proportion */
+    int mh = face->box.h, mx = face->box.x + face->box.w + 4, mw = 6 * scale;
+    if (mx + mw >= img->width)
+        mx = face->box.x - mw - 4;
+    grin_draw_rect(img, mx, face->box.y, mw, mh, 1, (grin_rgb){200, 200, 200});
+    int fill = (int)lrintf(face->smile * (float)(mh - 2));
+    for (int k = 0; k < fill; k++)
+        grin_draw_rect(img, mx + 1, face->box.y + mh - 1 - k - 1, mw - 2, 1, 1, col);
+}
+
+static grin_status out_process(void *state, grin__frame *f, grin_error *err)
+{
+    out_state *s = state;
+    grin__output_cfg *c = s->cfg;
+    if (c->events) {
+        fprintf(c->events, "{\"frame\":%lld,\"t\":%.3f,\"faces\":[", (long long)f->index, f->t);
+        for (size_t i = 0; i < f->nfaces; i++) {
+            const grin__face *face = &f->faces[i];
+            fprintf(c->events, "%s{\"id\":%d,\"box\":[%d,%d,%d,%d],\"smile\":%.4f,\"raw\":%.4f,\"smiling\":%s,\"aligned\":%s}",
+                    i ? "," : "", face->id, face->box.x, face->box.y, face->box.w, face->box.h, face->smile,
+                    face->smile_raw, face->smiling ? "true" : "false", face->aligned ? "true" : "false");
+        }
+        fputs("]}\n", c->events);
+        if (f->nev)
+            fputs(f->events, c->events);
+    }
+    c->faces_seen += (int64_t)f->nfaces;
+    if (c->draw) {
+        for (size_t i = 0; i < f->nfaces; i++)
+            draw_face(&f->rgb, &f->faces[i]);
+        if (c->overlay) {
+            double now = grin__now_ms();
+            if (s->last_ms > 0) {
+                double inst = 1000.0 / fmax(now - s->last_ms, 1e-3);
+                s->fps_ema = s->fps_ema > 0 ? 0.9 * s->fps_ema + 0.1 * inst : inst;
+            }
+            s->last_ms = now;
+            char line[96];
+            snprintf(line, sizeof line, "%.1f fps  latency %.1f ms", s->fps_ema, now - f->grabbed_ms);
+            grin_rgb bg = {0, 0, 0};
+            grin_draw_text(&f->rgb, 4, 4, line, f->rgb.width >= 960 ? 2 : 1, (grin_rgb){255, 255, 255}, &bg);
+        }
+    }
+    if (c->video && !c->status) {
+        grin_status st = grin__video_out_write(c->video, &f->rgb, err);
+        if (st) {
+            c->status = st;
+            snprintf(c->error, sizeof c->error, "%.250s", err->msg);
+            return st;
+        }
+    }
+    if (c->show)
+        c->show(c->show_ctx, &f->rgb);
+    return GRIN_OK;
+}
+
+static void out_destroy(void *state) { free(state); }
+
+const grin__stage grin__stage_output = {"output", 1, true, NULL, out_init, out_process, out_destroy};

@@ -1,0 +1,70 @@
+/* stages.h — the stages of `grin run` (internal), each a grin__stage module:
+ *   detect    (any number of workers)  grey frame; faces on detection frames
+ *   landmarks (ordered)                tracks: detections matched to tracks, landmarks followed
+ *                                      between detections, aligned crops
+ *   classify  (any number of workers)  smile probability of each crop
+ *   smile     (ordered)                smoothing with hysteresis per track, smile_start/end events
+ *   output    (ordered)                JSON lines, drawing, video encoding, live view
+ * A new analysis (age, head pose) is one more module between classify and output. */
+#ifndef GRIN_STAGES_H
+#define GRIN_STAGES_H
+
+#include "../video/video.h"
+#include "pipeline.h"
+
+#include <stdio.h>
+
+typedef struct {
+    const grin_cascade *cascade;
+    grin_detect_params params;
+} grin__detect_cfg;
+extern const grin__stage grin__stage_detect;
+
+typedef struct {
+    const grin_landmarker *lm;
+    const grin_aligner *al;
+    bool rgb_crops;        /* the classifier takes colour */
+    int drop_after_misses; /* a track no detection confirms this many times in a row ends */
+} grin__landmarks_cfg;
+extern const grin__stage grin__stage_landmarks;
+
+typedef struct {
+    const grin_classifier *cls;
+} grin__classify_cfg;
+extern const grin__stage grin__stage_classify;
+
+/* per-track summary, filled by the smile stage */
+typedef struct {
+    int id;
+    double first_seen, last_seen, seconds_smiling, smile_since;
+    int smiles;
+    bool smiling, open, seen;
+    float smile;
+    double last_t;
+} grin__track_summary;
+
+typedef struct {
+    float on, off;         /* hysteresis thresholds on the smoothed probability */
+    double tau;            /* smoothing time constant, seconds */
+    grin__track_summary *tracks; /* out: grown by the stage (single worker) */
+    size_t ntracks, cap;
+} grin__smile_cfg;
+extern const grin__stage grin__stage_smile;
+/* Ends the smiles still open at the end of the run (events into f when given). */
+void grin__smile_finish(grin__smile_cfg *c, FILE *events);
+
+typedef struct {
+    FILE *events;               /* JSON lines, or NULL */
+    grin__video_out *video;     /* annotated video, or NULL */
+    bool draw;                  /* annotate frames (for video or display) */
+    bool overlay;               /* FPS and latency in the corner (live view) */
+    /* live view: called with each annotated frame, in order */
+    void (*show)(void *ctx, const grin_image *img);
+    void *show_ctx;
+    int64_t faces_seen;         /* out: face observations written */
+    grin_status status;         /* out: the first output error */
+    char error[256];
+} grin__output_cfg;
+extern const grin__stage grin__stage_output;
+
+#endif

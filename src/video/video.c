@@ -1,0 +1,477 @@
+/* video.c — FFmpeg's demuxers, decoders and encoders behind grin__video_*: frames in as RGB24
+ * (through swscale), annotated frames out as YUV in the container the name asks for. A folder of
+ * photos is read with grin's own image decoders. Errors name the source and what failed. */
+#include "video.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavdevice/avdevice.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+
+static const char *averr(int e, char *buf, size_t n)
+{
+    if (av_strerror(e, buf, n) < 0)
+        snprintf(buf, n, "error %d", e);
+    return buf;
+}
+
+struct grin__video_in {
+    const char *url;
+    /* FFmpeg */
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    AVPacket *pkt;
+    AVFrame *frame;
+    struct SwsContext *sws;
+    int stream, sws_w, sws_h, sws_fmt;
+    bool draining, eof, live;
+    double fps, tb;
+    int64_t first_pts;
+    /* folder of photos */
+    char **files;
+    int nfiles, next;
+    int skipped;
+};
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static bool is_image_name(const char *n)
+{
+    const char *e = strrchr(n, '.');
+    if (!e)
+        return false;
+    static const char *const ext[] = {".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".pnm", ".JPG", ".JPEG", ".PNG"};
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+        if (!strcmp(e, ext[i]))
+            return true;
+    return false;
+}
+
+static grin_status open_folder(grin__video_in *v, const char *dir, grin_error *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return grin__fail(err, GRIN_ERR_IO, "%s: cannot open folder: %s", dir, strerror(errno));
+    struct dirent *e;
+    int cap = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || !is_image_name(e->d_name))
+            continue;
+        if (v->nfiles == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **f = realloc(v->files, (size_t)cap * sizeof *f);
+            if (!f) {
+                closedir(d);
+                return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+            }
+            v->files = f;
+        }
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        v->files[v->nfiles] = malloc(n);
+        if (!v->files[v->nfiles]) {
+            closedir(d);
+            return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        }
+        snprintf(v->files[v->nfiles++], n, "%s/%s", dir, e->d_name);
+    }
+    closedir(d);
+    if (!v->nfiles)
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: no photos (.jpg, .png, .pnm) in the folder", dir);
+    qsort(v->files, (size_t)v->nfiles, sizeof *v->files, cmp_str);
+    return GRIN_OK;
+}
+
+grin_status grin__video_open(const char *url, const grin__video_in_opts *o, grin__video_in **out,
+                             grin_error *err)
+{
+    *out = NULL;
+    grin__video_in *v = calloc(1, sizeof *v);
+    if (!v)
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    v->url = url;
+    v->fps = o && o->fps > 0 ? o->fps : 25.0;
+    v->first_pts = AV_NOPTS_VALUE;
+    struct stat st;
+    grin_status s = GRIN_OK;
+    char eb[128];
+    if (stat(url, &st) == 0 && S_ISDIR(st.st_mode)) {
+        s = open_folder(v, url, err);
+        if (s) {
+            grin__video_close(v);
+            return s;
+        }
+        *out = v;
+        return GRIN_OK;
+    }
+    av_log_set_level(AV_LOG_QUIET);
+    avdevice_register_all();
+    const AVInputFormat *ifmt = NULL;
+    AVDictionary *opts = NULL;
+    if (!strncmp(url, "/dev/video", 10)) {
+        ifmt = av_find_input_format("video4linux2");
+        v->live = true;
+    } else if (strstr(url, "://")) {
+        v->live = !strncmp(url, "rtsp://", 7) || !strncmp(url, "rtmp://", 7) || !strncmp(url, "udp://", 6);
+        av_dict_set(&opts, "rw_timeout", "5000000", 0); /* 5 s without data: the stream is gone */
+        av_dict_set(&opts, "stimeout", "5000000", 0);
+    } else if (stat(url, &st) != 0 && !strchr(url, '%')) {
+        grin__video_close(v);
+        return grin__fail(err, GRIN_ERR_IO, "%s: %s", url, strerror(errno));
+    }
+    if (o && o->realtime)
+        v->live = true;
+    int e = avformat_open_input(&v->fmt, url, ifmt, &opts);
+    av_dict_free(&opts);
+    if (e < 0) {
+        grin__video_close(v);
+        return grin__fail(err, e == AVERROR_INVALIDDATA ? GRIN_ERR_FORMAT : GRIN_ERR_IO, "%s: cannot open: %s",
+                          url, averr(e, eb, sizeof eb));
+    }
+    if ((e = avformat_find_stream_info(v->fmt, NULL)) < 0) {
+        grin__video_close(v);
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: cannot read the streams: %s", url, averr(e, eb, sizeof eb));
+    }
+    const AVCodec *codec = NULL;
+    v->stream = av_find_best_stream(v->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (v->stream < 0) {
+        bool nodec = v->stream == AVERROR_DECODER_NOT_FOUND;
+        grin__video_close(v);
+        return grin__fail(err, nodec ? GRIN_ERR_UNSUPPORTED : GRIN_ERR_FORMAT, "%s: %s", url,
+                          nodec ? "no decoder for its video codec" : "no video stream");
+    }
+    AVStream *vs = v->fmt->streams[v->stream];
+    v->dec = avcodec_alloc_context3(codec);
+    v->pkt = av_packet_alloc();
+    v->frame = av_frame_alloc();
+    if (!v->dec || !v->pkt || !v->frame || avcodec_parameters_to_context(v->dec, vs->codecpar) < 0) {
+        grin__video_close(v);
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    }
+    v->dec->thread_count = 1; /* grin's pipeline has its own threads */
+    if ((e = avcodec_open2(v->dec, codec, NULL)) < 0) {
+        grin__video_close(v);
+        return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: cannot open the %s decoder: %s", url, codec->name,
+                          averr(e, eb, sizeof eb));
+    }
+    if (v->dec->width <= 0 || v->dec->height <= 0 || v->dec->width > GRIN_MAX_IMAGE_SIDE ||
+        v->dec->height > GRIN_MAX_IMAGE_SIDE) {
+        int w = v->dec->width, h = v->dec->height;
+        grin__video_close(v);
+        return grin__fail(err, GRIN_ERR_TOO_LARGE, "%s: frames of %dx%d are outside grin's limits", url, w, h);
+    }
+    AVRational fr = av_guess_frame_rate(v->fmt, vs, NULL);
+    if (fr.num > 0 && fr.den > 0 && av_q2d(fr) < 1000)
+        v->fps = av_q2d(fr);
+    v->tb = av_q2d(vs->time_base);
+    *out = v;
+    return GRIN_OK;
+}
+
+static int read_photo(grin__video_in *v, grin_image *img, double *t, grin_error *err)
+{
+    while (v->next < v->nfiles) {
+        const char *f = v->files[v->next++];
+        grin_image tmp;
+        grin_error e2;
+        if (grin_image_read(f, GRIN_PIX_RGB24, &tmp, &e2) != GRIN_OK) {
+            v->skipped++;
+            grin__fail(err, GRIN_OK, "%s", e2.msg); /* reported by the caller as a warning */
+            continue;
+        }
+        grin_image_free(img);
+        *img = tmp;
+        *t = (double)(v->next - 1) / v->fps;
+        return 1;
+    }
+    return 0;
+}
+
+static int to_rgb(grin__video_in *v, grin_image *img, grin_error *err)
+{
+    AVFrame *f = v->frame;
+    if (f->width <= 0 || f->height <= 0 || f->width > GRIN_MAX_IMAGE_SIDE || f->height > GRIN_MAX_IMAGE_SIDE) {
+        grin__fail(err, GRIN_ERR_TOO_LARGE, "%s: a frame of %dx%d", v->url, f->width, f->height);
+        return -1;
+    }
+    if (!img->data || img->width != f->width || img->height != f->height || img->format != GRIN_PIX_RGB24) {
+        grin_image_free(img);
+        /* swscale's converters store whole SIMD blocks of pixels: room past each row's end and
+         * below the last row, so they never write outside the buffer */
+        if (grin_image_alloc(f->width + 64, f->height + 2, GRIN_PIX_RGB24, img) != GRIN_OK) {
+            grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+            return -1;
+        }
+        img->width = f->width;
+        img->height = f->height;
+    }
+    if (!v->sws || v->sws_w != f->width || v->sws_h != f->height || v->sws_fmt != f->format) {
+        sws_freeContext(v->sws);
+        v->sws = sws_getContext(f->width, f->height, f->format, f->width, f->height, AV_PIX_FMT_RGB24,
+                                SWS_BILINEAR, NULL, NULL, NULL);
+        v->sws_w = f->width, v->sws_h = f->height, v->sws_fmt = f->format;
+        if (!v->sws) {
+            grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: cannot convert its pixel format to RGB", v->url);
+            return -1;
+        }
+    }
+    uint8_t *dst[4] = {img->data};
+    int ls[4] = {img->stride};
+    sws_scale(v->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, ls);
+    return 1;
+}
+
+int grin__video_read(grin__video_in *v, grin_image *img, double *t, grin_error *err)
+{
+    if (v->files)
+        return read_photo(v, img, t, err);
+    char eb[128];
+    for (;;) {
+        int e = avcodec_receive_frame(v->dec, v->frame);
+        if (e == 0) {
+            int64_t pts = v->frame->best_effort_timestamp;
+            if (pts != AV_NOPTS_VALUE && v->first_pts == AV_NOPTS_VALUE)
+                v->first_pts = pts;
+            *t = pts != AV_NOPTS_VALUE ? (double)(pts - v->first_pts) * v->tb : 0.0;
+            int r = to_rgb(v, img, err);
+            av_frame_unref(v->frame);
+            return r;
+        }
+        if (e == AVERROR_EOF)
+            return 0;
+        if (e != AVERROR(EAGAIN)) { /* a frame that can't be decoded: skip it */
+            v->skipped++;
+            continue;
+        }
+        if (v->draining)
+            return 0;
+        e = av_read_frame(v->fmt, v->pkt);
+        if (e == AVERROR_EOF) {
+            v->draining = true;
+            avcodec_send_packet(v->dec, NULL);
+            continue;
+        }
+        if (e < 0) {
+            /* a camera unplugged, a stream cut, a read error: what was decoded stays good */
+            grin__fail(err, GRIN_ERR_IO, "%s: %s: %s", v->url, v->live ? "the source stopped" : "read failed",
+                       averr(e, eb, sizeof eb));
+            return -1;
+        }
+        if (v->pkt->stream_index == v->stream) {
+            e = avcodec_send_packet(v->dec, v->pkt);
+            if (e < 0 && e != AVERROR(EAGAIN))
+                v->skipped++; /* a corrupt packet */
+        }
+        av_packet_unref(v->pkt);
+    }
+}
+
+double grin__video_fps(const grin__video_in *v) { return v->fps; }
+bool grin__video_is_live(const grin__video_in *v) { return v->live; }
+int grin__video_skipped(const grin__video_in *v) { return v->skipped; }
+
+void grin__video_close(grin__video_in *v)
+{
+    if (!v)
+        return;
+    sws_freeContext(v->sws);
+    av_frame_free(&v->frame);
+    av_packet_free(&v->pkt);
+    avcodec_free_context(&v->dec);
+    avformat_close_input(&v->fmt);
+    for (int i = 0; i < v->nfiles; i++)
+        free(v->files[i]);
+    free(v->files);
+    free(v);
+}
+
+/* ---- output */
+
+struct grin__video_out {
+    const char *path;
+    AVFormatContext *fmt;
+    AVCodecContext *enc;
+    AVStream *st;
+    AVFrame *frame;
+    AVPacket *pkt;
+    struct SwsContext *sws;
+    int64_t next_pts;
+    bool header;
+};
+
+static const AVCodec *pick_encoder(const AVOutputFormat *of)
+{
+    static const char *const webm[] = {"libvpx-vp9", "libvpx", NULL};
+    static const char *const other[] = {"libx264", "libopenh264", "mpeg4", NULL};
+    const char *const *names = of && !strcmp(of->name, "webm") ? webm : other;
+    for (int i = 0; names[i]; i++) {
+        const AVCodec *c = avcodec_find_encoder_by_name(names[i]);
+        if (c && avformat_query_codec(of, c->id, FF_COMPLIANCE_NORMAL) == 1)
+            return c;
+    }
+    return of && of->video_codec != AV_CODEC_ID_NONE ? avcodec_find_encoder(of->video_codec) : NULL;
+}
+
+grin_status grin__video_out_open(const char *path, int width, int height, double fps, grin__video_out **out,
+                                 grin_error *err)
+{
+    *out = NULL;
+    char eb[128];
+    grin__video_out *o = calloc(1, sizeof *o);
+    if (!o)
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    o->path = path;
+    av_log_set_level(AV_LOG_QUIET);
+    int e = avformat_alloc_output_context2(&o->fmt, NULL, NULL, path);
+    if (e < 0 || !o->fmt) {
+        free(o);
+        return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: no video container for this file name (try .mp4, .mkv, "
+                                                     ".avi or .webm)", path);
+    }
+    const AVCodec *codec = pick_encoder(o->fmt->oformat);
+    grin_status st = GRIN_OK;
+    if (!codec) {
+        st = grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: no video encoder for this container", path);
+        goto fail;
+    }
+    o->st = avformat_new_stream(o->fmt, NULL);
+    o->enc = avcodec_alloc_context3(codec);
+    o->frame = av_frame_alloc();
+    o->pkt = av_packet_alloc();
+    if (!o->st || !o->enc || !o->frame || !o->pkt) {
+        st = grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        goto fail;
+    }
+    AVRational rate = av_d2q(fps > 0 ? fps : 25.0, 100000);
+    o->enc->width = width & ~1;
+    o->enc->height = height & ~1;
+    o->enc->time_base = av_inv_q(rate);
+    o->enc->framerate = rate;
+    o->enc->pix_fmt = AV_PIX_FMT_YUV420P;
+    o->enc->gop_size = 50;
+    o->enc->thread_count = 1;
+    if (codec->id == AV_CODEC_ID_MPEG4)
+        o->enc->bit_rate = (int64_t)width * height * 4; /* ~4 bits/pixel/s: clean enough to read the text */
+    if (!strcmp(codec->name, "libx264")) {
+        av_opt_set(o->enc->priv_data, "preset", "veryfast", 0);
+        av_opt_set(o->enc->priv_data, "crf", "23", 0);
+    }
+    if (!strncmp(codec->name, "libvpx", 6)) {
+        av_opt_set(o->enc->priv_data, "deadline", "realtime", 0);
+        av_opt_set_int(o->enc->priv_data, "cpu-used", 8, 0);
+        o->enc->bit_rate = (int64_t)width * height * 4;
+    }
+    if (o->fmt->oformat->flags & AVFMT_GLOBALHEADER)
+        o->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    if ((e = avcodec_open2(o->enc, codec, NULL)) < 0) {
+        st = grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: cannot open the %s encoder: %s", path, codec->name,
+                        averr(e, eb, sizeof eb));
+        goto fail;
+    }
+    avcodec_parameters_from_context(o->st->codecpar, o->enc);
+    o->st->time_base = o->enc->time_base;
+    o->st->avg_frame_rate = rate;
+    if (!(o->fmt->oformat->flags & AVFMT_NOFILE) && (e = avio_open(&o->fmt->pb, path, AVIO_FLAG_WRITE)) < 0) {
+        st = grin__fail(err, GRIN_ERR_IO, "%s: cannot create: %s", path, averr(e, eb, sizeof eb));
+        goto fail;
+    }
+    if ((e = avformat_write_header(o->fmt, NULL)) < 0) {
+        st = grin__fail(err, GRIN_ERR_IO, "%s: cannot write: %s", path, averr(e, eb, sizeof eb));
+        goto fail;
+    }
+    o->header = true;
+    o->frame->format = o->enc->pix_fmt;
+    o->frame->width = o->enc->width;
+    o->frame->height = o->enc->height;
+    if (av_frame_get_buffer(o->frame, 0) < 0) {
+        st = grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        goto fail;
+    }
+    o->sws = sws_getContext(o->enc->width, o->enc->height, AV_PIX_FMT_RGB24, o->enc->width, o->enc->height,
+                            o->enc->pix_fmt, SWS_BILINEAR, NULL, NULL, NULL);
+    if (!o->sws) {
+        st = grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: cannot convert to the encoder's pixels", path);
+        goto fail;
+    }
+    *out = o;
+    return GRIN_OK;
+fail:
+    if (o->fmt && o->fmt->pb && !(o->fmt->oformat->flags & AVFMT_NOFILE)) {
+        avio_closep(&o->fmt->pb);
+        remove(path);
+    }
+    sws_freeContext(o->sws);
+    av_frame_free(&o->frame);
+    av_packet_free(&o->pkt);
+    avcodec_free_context(&o->enc);
+    avformat_free_context(o->fmt);
+    free(o);
+    return st;
+}
+
+static grin_status drain(grin__video_out *o, grin_error *err)
+{
+    char eb[128];
+    for (;;) {
+        int e = avcodec_receive_packet(o->enc, o->pkt);
+        if (e == AVERROR(EAGAIN) || e == AVERROR_EOF)
+            return GRIN_OK;
+        if (e < 0)
+            return grin__fail(err, GRIN_ERR_INTERNAL, "%s: encoder failed: %s", o->path, averr(e, eb, sizeof eb));
+        av_packet_rescale_ts(o->pkt, o->enc->time_base, o->st->time_base);
+        o->pkt->stream_index = o->st->index;
+        e = av_interleaved_write_frame(o->fmt, o->pkt);
+        av_packet_unref(o->pkt);
+        if (e < 0)
+            return grin__fail(err, GRIN_ERR_IO, "%s: write failed: %s", o->path, averr(e, eb, sizeof eb));
+    }
+}
+
+grin_status grin__video_out_write(grin__video_out *o, const grin_image *rgb, grin_error *err)
+{
+    if (rgb->format != GRIN_PIX_RGB24 || rgb->width < o->enc->width || rgb->height < o->enc->height)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "%s: frame of %dx%d, the video is %dx%d", o->path,
+                          rgb->width, rgb->height, o->enc->width, o->enc->height);
+    if (av_frame_make_writable(o->frame) < 0)
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    const uint8_t *src[4] = {rgb->data};
+    int ls[4] = {rgb->stride};
+    sws_scale(o->sws, src, ls, 0, o->enc->height, o->frame->data, o->frame->linesize);
+    o->frame->pts = o->next_pts++;
+    int e = avcodec_send_frame(o->enc, o->frame);
+    char eb[128];
+    if (e < 0)
+        return grin__fail(err, GRIN_ERR_INTERNAL, "%s: encoder failed: %s", o->path, averr(e, eb, sizeof eb));
+    return drain(o, err);
+}
+
+grin_status grin__video_out_close(grin__video_out *o, grin_error *err)
+{
+    if (!o)
+        return GRIN_OK;
+    grin_status st = GRIN_OK;
+    if (o->header) {
+        avcodec_send_frame(o->enc, NULL);
+        st = drain(o, err);
+        int e = av_write_trailer(o->fmt);
+        if (e < 0 && !st)
+            st = grin__fail(err, GRIN_ERR_IO, "%s: cannot finish the file", o->path);
+    }
+    if (!(o->fmt->oformat->flags & AVFMT_NOFILE) && avio_closep(&o->fmt->pb) < 0 && !st)
+        st = grin__fail(err, GRIN_ERR_IO, "%s: write failed", o->path);
+    sws_freeContext(o->sws);
+    av_frame_free(&o->frame);
+    av_packet_free(&o->pkt);
+    avcodec_free_context(&o->enc);
+    avformat_free_context(o->fmt);
+    free(o);
+    return st;
+}

@@ -1,0 +1,462 @@
+/* cmd_run.c — `grin run`: the real-time pipeline on a video file, image sequence, folder of
+ * photos, camera or stream: tracked faces with smoothed smile probabilities as JSON lines and
+ * events, an annotated video, a live window, and run statistics. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <SDL2/SDL.h>
+
+#include "pipeline/stages.h"
+#include "video/video.h"
+
+static volatile sig_atomic_t stop_flag;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: grin run INPUT [--out VIDEO] [--events FILE|-] [--stats] [--display] [--realtime]\n"
+            "                [--workers detect=N,classify=N] [--detect-every K] [--model FILE]\n"
+            "                [--landmarks FILE] [--fps F] [--repeat N] [detect options]\n"
+            "INPUT: a video file, an image-sequence pattern (frames/%%05d.png), a folder of photos,\n"
+            "a camera (/dev/video0) or a stream URL (rtsp://, http://).\n"
+            "  --out VIDEO         annotated video (.mp4 .mkv .avi .webm), same size and rate\n"
+            "  --events FILE|-     JSON lines: faces per frame, smile_start/smile_end/track_end,\n"
+            "                      then a summary per track and for the run\n"
+            "  --stats             end with {\"frames\",\"processed\",\"dropped\",\"fps\",\n"
+            "                      \"latency_ms_p50\",\"latency_ms_p99\",\"faces\"}\n"
+            "  --display           live window with FPS and latency; q, Esc or closing it stops\n"
+            "  --realtime          drop frames that wait while newer ones arrive (the default for\n"
+            "                      cameras and streams); files otherwise process every frame\n"
+            "  --workers LIST      threads per stage, e.g. detect=2,classify=1\n"
+            "  --detect-every K    run the detector on every K-th frame (default 4); landmarks\n"
+            "                      follow the faces in between\n"
+            "  --fps F             frame rate of a folder of photos (default 25)\n"
+            "  --repeat N          process the input N times (memory checks); stats per pass\n"
+            "%s",
+            detect_opts_usage());
+}
+
+/* ---- live view: the pipeline hands over frames, the main thread shows them */
+typedef struct {
+    pthread_mutex_t m;
+    grin_image img;
+    bool dirty, failed;
+} view;
+
+static void view_show(void *ctx, const grin_image *img)
+{
+    view *v = ctx;
+    pthread_mutex_lock(&v->m);
+    if (!v->img.data || v->img.width != img->width || v->img.height != img->height) {
+        grin_image_free(&v->img);
+        if (grin_image_alloc(img->width, img->height, GRIN_PIX_RGB24, &v->img) != GRIN_OK) {
+            v->failed = true;
+            pthread_mutex_unlock(&v->m);
+            return;
+        }
+    }
+    for (int y = 0; y < img->height; y++)
+        memcpy(v->img.data + (size_t)y * v->img.stride, img->data + (size_t)y * img->stride, (size_t)img->width * 3);
+    v->dirty = true;
+    pthread_mutex_unlock(&v->m);
+}
+
+/* ---- the source: the video reader, with errors and skipped packets reported */
+typedef struct {
+    grin__video_in *in;
+    int warned;
+} source_ctx;
+
+static int source_next(void *ctx, grin__frame *f, grin_error *err)
+{
+    source_ctx *s = ctx;
+    int skipped = grin__video_skipped(s->in);
+    int r = grin__video_read(s->in, &f->rgb, &f->t, err);
+    if (grin__video_skipped(s->in) > skipped && s->warned < 5) {
+        s->warned++;
+        cli_error("skipped an undecodable frame or packet%s%s", err->msg[0] ? ": " : "", err->msg);
+        err->msg[0] = '\0';
+    }
+    return r;
+}
+
+typedef struct {
+    const grin__stage *stages;
+    int nstages;
+    source_ctx *src;
+    grin__pipeline_opts opts;
+    grin__pipeline_stats stats;
+    grin_status st;
+    grin_error err;
+    volatile sig_atomic_t done;
+} run_job;
+
+static void *run_thread(void *arg)
+{
+    run_job *j = arg;
+    j->st = grin__pipeline_run(j->stages, j->nstages, source_next, j->src, &j->opts, &j->stats, &j->err);
+    j->done = 1;
+    return NULL;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, res = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &res) != 2)
+            res = 0;
+        fclose(f);
+    }
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static bool parse_workers(const char *v, int *det, int *cls)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        if (!eq)
+            return false;
+        *eq = '\0';
+        char *end;
+        long n = strtol(eq + 1, &end, 10);
+        if (*end || n < 1 || n > 64)
+            return false;
+        if (!strcmp(tok, "detect"))
+            *det = (int)n;
+        else if (!strcmp(tok, "classify"))
+            *cls = (int)n;
+        else
+            return false;
+    }
+    return true;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    detect_opts o;
+    detect_opts_default(&o);
+    const char *input = NULL, *out_path = NULL, *events_path = NULL, *model = default_classifier();
+    const char *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
+    bool stats = false, display = false, realtime = false, realtime_set = false;
+    int det_workers = 0, cls_workers = 1, every = 4, repeat = 1;
+    double fps = 25;
+    for (int i = 1; i < argc; i++) {
+        int r = detect_opts_parse(&o, argc, argv, &i);
+        if (r < 0)
+            return 2;
+        if (r)
+            continue;
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            help(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--out") && v) {
+            out_path = v, i++;
+        } else if (!strcmp(argv[i], "--events") && v) {
+            events_path = v, i++;
+        } else if (!strcmp(argv[i], "--model") && v) {
+            model = v, i++;
+        } else if (!strcmp(argv[i], "--landmarks") && v) {
+            lmk = v, i++;
+        } else if (!strcmp(argv[i], "--stats")) {
+            stats = true;
+        } else if (!strcmp(argv[i], "--display")) {
+            display = true;
+        } else if (!strcmp(argv[i], "--realtime")) {
+            realtime = realtime_set = true;
+        } else if (!strcmp(argv[i], "--workers") && v) {
+            if (!parse_workers(v, &det_workers, &cls_workers)) {
+                cli_error("--workers: '%s' is not a list like detect=2,classify=1 (1..64 each)", v);
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(argv[i], "--detect-every")) {
+            if (!cli_int("--detect-every", v, 1, 1000, &every))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--repeat")) {
+            if (!cli_int("--repeat", v, 1, 1000, &repeat))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--fps")) {
+            if (!cli_double("--fps", v, 0.1, 1000, &fps))
+                return 2;
+            i++;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            cli_error("run: unknown or incomplete option '%s' (see grin run --help)", argv[i]);
+            return 2;
+        } else if (!input) {
+            input = argv[i];
+        } else {
+            cli_error("run: one INPUT only (got '%s' and '%s')", input, argv[i]);
+            return 2;
+        }
+    }
+    if (!input) {
+        cli_error("run: no INPUT (see grin run --help)");
+        return 2;
+    }
+    if (det_workers <= 0)
+        det_workers = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (det_workers < 1)
+        det_workers = 1;
+    grin_error err = {{0}};
+    grin_cascade *cascade = NULL;
+    grin_landmarker *lm = NULL;
+    grin_aligner *al = NULL;
+    grin_classifier *cls = NULL;
+    grin_classifier_info ci;
+    if (grin_classifier_load(model, &cls, &err) != GRIN_OK || grin_landmarker_load(lmk, &lm, &err) != GRIN_OK ||
+        grin_cascade_load(o.cascade, &cascade, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        grin_classifier_free(cls);
+        grin_landmarker_free(lm);
+        return 1;
+    }
+    grin_classifier_get_info(cls, &ci);
+    if (grin_aligner_create(lm, &ci.align, &al, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        grin_classifier_free(cls);
+        grin_landmarker_free(lm);
+        grin_cascade_free(cascade);
+        return 1;
+    }
+    FILE *events = NULL;
+    int rc = 0;
+    if (events_path) {
+        events = strcmp(events_path, "-") ? fopen(events_path, "w") : stdout;
+        if (!events) {
+            cli_error("--events %s: cannot create: %s", events_path, strerror(errno));
+            rc = 1;
+        }
+    }
+    view v = {.dirty = false};
+    pthread_mutex_init(&v.m, NULL);
+    SDL_Window *win = NULL;
+    SDL_Renderer *ren = NULL;
+    SDL_Texture *tex = NULL;
+    if (!rc && display) {
+        if (SDL_Init(SDL_INIT_VIDEO) != 0) {
+            cli_error("--display: cannot open a window: %s", SDL_GetError());
+            rc = 1;
+        }
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    stop_flag = 0;
+    grin__smile_cfg smile = {.on = 0.6f, .off = 0.4f, .tau = 0.2};
+    grin__output_cfg outc = {.events = events};
+    long *rss = calloc((size_t)repeat, sizeof *rss);
+    int64_t tot_frames = 0, tot_processed = 0, tot_dropped = 0;
+    double tot_seconds = 0, p50 = 0, p99 = 0;
+    for (int pass = 0; pass < repeat && !rc && !stop_flag; pass++) {
+        grin__video_in_opts vo = {.fps = fps, .realtime = realtime};
+        grin__video_in *in = NULL;
+        if (grin__video_open(input, &vo, &in, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            rc = 1;
+            break;
+        }
+        bool rt = realtime_set ? realtime : grin__video_is_live(in);
+        grin__video_out *vout = NULL;
+        if (out_path && pass == 0) {
+            /* the first frame gives the size */
+            grin_image first = {0};
+            double t;
+            int got = grin__video_read(in, &first, &t, &err);
+            grin__video_close(in);
+            in = NULL;
+            if (got <= 0) {
+                cli_error("%s: %s", input, got < 0 ? err.msg : "no frames");
+                grin_image_free(&first);
+                rc = 1;
+                break;
+            }
+            double ofps = 25;
+            if (grin__video_open(input, &vo, &in, &err) == GRIN_OK)
+                ofps = grin__video_fps(in);
+            if (!in || grin__video_out_open(out_path, first.width, first.height, ofps, &vout, &err) != GRIN_OK) {
+                cli_error("%s", err.msg);
+                grin_image_free(&first);
+                grin__video_close(in);
+                rc = 1;
+                break;
+            }
+            grin_image_free(&first);
+        }
+        if (display && !win) {
+            win = SDL_CreateWindow("grin", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, 640, 480,
+                                   SDL_WINDOW_RESIZABLE);
+            ren = win ? SDL_CreateRenderer(win, -1, 0) : NULL;
+            if (!win || !ren) {
+                cli_error("--display: cannot open a window: %s", SDL_GetError());
+                grin__video_close(in);
+                grin__video_out_close(vout, &err);
+                rc = 1;
+                break;
+            }
+        }
+        outc.video = vout;
+        outc.draw = vout || display;
+        outc.overlay = display;
+        outc.show = display ? view_show : NULL;
+        outc.show_ctx = &v;
+        grin__detect_cfg dc = {cascade, o.params};
+        grin__landmarks_cfg lc = {lm, al, ci.channels == 3, 2};
+        grin__classify_cfg cc = {cls};
+        grin__stage stages[5] = {grin__stage_detect, grin__stage_landmarks, grin__stage_classify, grin__stage_smile,
+                                 grin__stage_output};
+        stages[0].cfg = &dc;
+        stages[0].workers = det_workers;
+        stages[1].cfg = &lc;
+        stages[2].cfg = &cc;
+        stages[2].workers = cls_workers;
+        stages[3].cfg = &smile;
+        stages[4].cfg = &outc;
+        source_ctx sc = {in, 0};
+        run_job job = {.stages = stages, .nstages = 5, .src = &sc};
+        job.opts = (grin__pipeline_opts){.realtime = rt, .detect_every = every, .stop = &stop_flag};
+        if (!display) {
+            run_thread(&job);
+        } else {
+            pthread_t th;
+            if (pthread_create(&th, NULL, run_thread, &job) != 0) {
+                cli_error("cannot start the pipeline thread");
+                rc = 1;
+            } else {
+                while (!job.done) {
+                    SDL_Event e;
+                    while (SDL_PollEvent(&e)) {
+                        if (e.type == SDL_QUIT ||
+                            (e.type == SDL_KEYDOWN && (e.key.keysym.sym == SDLK_q || e.key.keysym.sym == SDLK_ESCAPE)))
+                            stop_flag = 1;
+                    }
+                    pthread_mutex_lock(&v.m);
+                    if (v.dirty && v.img.data) {
+                        if (!tex) {
+                            tex = SDL_CreateTexture(ren, SDL_PIXELFORMAT_RGB24, SDL_TEXTUREACCESS_STREAMING,
+                                                    v.img.width, v.img.height);
+                            SDL_SetWindowSize(win, v.img.width, v.img.height);
+                        }
+                        if (tex)
+                            SDL_UpdateTexture(tex, NULL, v.img.data, v.img.stride);
+                        v.dirty = false;
+                    }
+                    pthread_mutex_unlock(&v.m);
+                    if (tex) {
+                        SDL_RenderClear(ren);
+                        SDL_RenderCopy(ren, tex, NULL, NULL);
+                        SDL_RenderPresent(ren);
+                    }
+                    SDL_Delay(5);
+                }
+                pthread_join(th, NULL);
+            }
+        }
+        grin__video_close(in);
+        if (vout && grin__video_out_close(vout, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            rc = 1;
+        }
+        if (job.st) {
+            cli_error("%s", job.err.msg);
+            rc = 1;
+        }
+        if (job.stats.source_status) {
+            cli_error("%s (the output up to frame %lld is complete)", job.stats.source_error,
+                      (long long)job.stats.frames);
+            rc = 1;
+        }
+        if (stop_flag)
+            cli_error("stopped after %lld frames; the output is complete up to there", (long long)job.stats.frames);
+        tot_frames += job.stats.frames;
+        tot_processed += job.stats.processed;
+        tot_dropped += job.stats.dropped;
+        tot_seconds += job.stats.seconds;
+        if (job.stats.processed > 0) {
+            qsort(job.stats.latency_ms, (size_t)job.stats.processed, sizeof(double), cmp_d);
+            p50 = job.stats.latency_ms[job.stats.processed / 2];
+            p99 = job.stats.latency_ms[(size_t)((double)(job.stats.processed - 1) * 0.99)];
+        }
+        free(job.stats.latency_ms);
+        rss[pass] = rss_kb();
+    }
+    grin__smile_finish(&smile, events);
+    if (events) {
+        int smiles = 0;
+        double smiling = 0;
+        for (size_t k = 0; k < smile.ntracks; k++) {
+            const grin__track_summary *t = &smile.tracks[k];
+            fprintf(events, "{\"summary\":\"track\",\"id\":%d,\"first_seen\":%.3f,\"last_seen\":%.3f,"
+                            "\"seconds_smiling\":%.3f,\"smiles\":%d}\n",
+                    t->id, t->first_seen, t->last_seen, t->seconds_smiling, t->smiles);
+            smiles += t->smiles;
+            smiling += t->seconds_smiling;
+        }
+        fprintf(events, "{\"summary\":\"run\",\"frames\":%lld,\"processed\":%lld,\"tracks\":%zu,\"smiles\":%d,"
+                        "\"seconds_smiling\":%.3f,\"face_observations\":%lld}\n",
+                (long long)tot_frames, (long long)tot_processed, smile.ntracks, smiles, smiling,
+                (long long)outc.faces_seen);
+        if (events != stdout && fclose(events) != 0) {
+            cli_error("--events %s: write failed", events_path);
+            rc = 1;
+        } else if (events == stdout) {
+            fflush(stdout);
+        }
+    }
+    if (stats) {
+        printf("{\"frames\":%lld,\"processed\":%lld,\"dropped\":%lld,\"fps\":%.1f,\"latency_ms_p50\":%.2f,"
+               "\"latency_ms_p99\":%.2f,\"faces\":%zu",
+               (long long)tot_frames, (long long)tot_processed, (long long)tot_dropped,
+               tot_seconds > 0 ? (double)tot_processed / tot_seconds : 0.0, p50, p99, smile.ntracks);
+        if (repeat > 1) {
+            printf(",\"rss_kb\":[");
+            for (int p = 0; p < repeat; p++)
+                printf("%s%ld", p ? "," : "", rss[p]);
+            printf("]");
+        }
+        printf("}\n");
+        fflush(stdout);
+    }
+    free(rss);
+    free(smile.tracks);
+    if (tex)
+        SDL_DestroyTexture(tex);
+    if (ren)
+        SDL_DestroyRenderer(ren);
+    if (win)
+        SDL_DestroyWindow(win);
+    if (display)
+        SDL_Quit();
+    grin_image_free(&v.img);
+    pthread_mutex_destroy(&v.m);
+    grin_aligner_free(al);
+    grin_classifier_free(cls);
+    grin_landmarker_free(lm);
+    grin_cascade_free(cascade);
+    return rc;
+}
