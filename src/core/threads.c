@@ -1,8 +1,11 @@
-/* threads.c — a persistent worker pool. Workers sleep on a condition variable between jobs
- * (no spinning, no thread per frame); tasks are handed out through one shared counter. */
+/* threads.c — a persistent worker pool. Workers spin for a few tens of microseconds after a
+ * job (back-to-back jobs, like the layers of one network, then start without a wake-up) and
+ * then sleep on a condition variable; tasks are handed out through one shared counter. */
 #include "internal.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -14,8 +17,8 @@ struct grin__pool {
     void *ctx;
     int ntasks;
     int next;         /* next task index to hand out */
-    int unfinished;   /* tasks handed out or pending that have not completed */
-    unsigned generation;
+    atomic_int unfinished;        /* tasks handed out or pending that have not completed */
+    atomic_uint generation;       /* written under the lock, also read by spinners */
     int busy_workers; /* workers still inside the current generation */
     bool quit;
     int nthreads; /* including the caller */
@@ -40,6 +43,43 @@ static void drain(grin__pool *p, int thread)
     }
 }
 
+#define SPIN_NS 40000 /* how long a thread polls before it sleeps */
+
+static long long mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* polls (without the lock) until *v differs from `from`, for up to SPIN_NS */
+static void spin_while_uint(atomic_uint *v, unsigned from)
+{
+    long long end = mono_ns() + SPIN_NS;
+    for (int i = 0; atomic_load_explicit(v, memory_order_acquire) == from; i++) {
+        cpu_relax();
+        if ((i & 255) == 255 && mono_ns() > end)
+            return;
+    }
+}
+
+static void spin_while_busy(atomic_int *v)
+{
+    long long end = mono_ns() + SPIN_NS;
+    for (int i = 0; atomic_load_explicit(v, memory_order_acquire) > 0; i++) {
+        cpu_relax();
+        if ((i & 255) == 255 && mono_ns() > end)
+            return;
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker_arg *wa = arg;
@@ -49,6 +89,11 @@ static void *worker_main(void *arg)
     unsigned seen = 0;
     pthread_mutex_lock(&p->lock);
     for (;;) {
+        if (!p->quit && p->generation == seen) {
+            pthread_mutex_unlock(&p->lock);
+            spin_while_uint(&p->generation, seen);
+            pthread_mutex_lock(&p->lock);
+        }
         while (!p->quit && p->generation == seen)
             pthread_cond_wait(&p->wake, &p->lock);
         if (p->quit)
@@ -136,6 +181,11 @@ void grin__pool_run(grin__pool *p, grin__task_fn fn, void *ctx, int ntasks)
     p->generation++;
     pthread_cond_broadcast(&p->wake);
     drain(p, 0);
+    if (p->unfinished > 0) {
+        pthread_mutex_unlock(&p->lock);
+        spin_while_busy(&p->unfinished);
+        pthread_mutex_lock(&p->lock);
+    }
     while (p->unfinished > 0)
         pthread_cond_wait(&p->done, &p->lock);
     /* leave no stale job behind for a late-waking worker */
