@@ -86,7 +86,7 @@ static void frame_free(grin__frame *f)
 typedef struct run run;
 
 typedef struct {
-    const grin__stage *def;
+    const grin__module *def;
     run *r;
     int index;
     pthread_mutex_t m;
@@ -233,7 +233,7 @@ static void *worker(void *arg)
     return NULL;
 }
 
-grin_status grin__pipeline_run(const grin__stage *stages, int nstages, grin__source_fn source, void *src_ctx,
+grin_status grin__pipeline_run(const grin__module *stages, int nstages, grin__source_fn source, void *src_ctx,
                                const grin__pipeline_opts *o, grin__pipeline_stats *stats, grin_error *err)
 {
     memset(stats, 0, sizeof *stats);
@@ -328,9 +328,10 @@ grin_status grin__pipeline_run(const grin__stage *stages, int nstages, grin__sou
             stats->frames++;
             grin__frame *stale = NULL;
             pthread_mutex_lock(&s0->m);
-            if (o->realtime && s0->n > 0) { /* the waiting frame is stale now: drop it */
+            if (o->realtime && s0->n >= 2) { /* two frames already wait: the oldest is stale */
                 stale = s0->q[0];
-                s0->n = 0;
+                memmove(s0->q, s0->q + 1, (size_t)(s0->n - 1) * sizeof *s0->q);
+                s0->n--;
                 stats->dropped++;
             }
             s0->q[s0->n++] = spare;

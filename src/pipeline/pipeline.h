@@ -2,8 +2,9 @@
  * stages, each a module behind one small interface (init per worker, process a frame, destroy),
  * run by persistent worker threads with bounded hand-offs. Frames carry their results from stage
  * to stage and leave in order. Two policies: every frame (files: identical output on every run)
- * or realtime (live sources: a frame still waiting when a newer one arrives is dropped, so latency
- * stays bounded). */
+ * or realtime (live sources: when two frames already wait for the first stage, the older is
+ * dropped as a newer one arrives, so latency stays bounded to about two frame intervals plus
+ * the processing). */
 #ifndef GRIN_PIPELINE_H
 #define GRIN_PIPELINE_H
 
@@ -55,7 +56,7 @@ typedef struct {
     void *(*init)(const void *cfg, grin_error *err);
     grin_status (*process)(void *state, grin__frame *f, grin_error *err);
     void (*destroy)(void *state);
-} grin__stage;
+} grin__module;
 
 /* The source: fills f->rgb (reusing its buffer) and f->t; 1 = a frame, 0 = the end, -1 = an
  * error (message in err). Runs on the grabber thread. */
@@ -80,7 +81,7 @@ typedef struct {
 
 /* Runs until the source ends, fails, or *stop is set; every admitted frame is processed by every
  * stage before this returns. */
-grin_status grin__pipeline_run(const grin__stage *stages, int nstages, grin__source_fn source, void *src_ctx,
+grin_status grin__pipeline_run(const grin__module *stages, int nstages, grin__source_fn source, void *src_ctx,
                                const grin__pipeline_opts *o, grin__pipeline_stats *stats, grin_error *err);
 
 double grin__now_ms(void);

@@ -2,6 +2,8 @@
  * and events), output (JSON lines, drawing, encoding, live view). */
 #include "stages.h"
 
+#include "../detect/detect_internal.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,9 @@
 typedef struct {
     const grin__detect_cfg *cfg;
     grin_detector *det;
+    grin_image small;
+    void *scratch;
+    size_t scratch_cap;
 } detect_state;
 
 static void *detect_init(const void *cfg, grin_error *err)
@@ -39,8 +44,31 @@ static grin_status detect_process(void *state, grin__frame *f, grin_error *err)
         return grin__fail(err, st, "frame %lld: colour conversion failed", (long long)f->index);
     if (!f->detect)
         return GRIN_OK;
+    /* large frames: detect on a copy scaled down to max_width (faces in such frames are large;
+     * the landmarks still run at full resolution) */
+    const grin_image *img = &f->gray;
+    grin_detect_params p = s->cfg->params;
+    double k = 1.0;
+    if (s->cfg->max_width > 0 && f->gray.width > s->cfg->max_width) {
+        k = (double)f->gray.width / s->cfg->max_width;
+        int dw = s->cfg->max_width, dh = (int)lrint(f->gray.height / k);
+        if (dh < 1)
+            dh = 1;
+        if (!s->small.data || s->small.width != dw || s->small.height != dh) {
+            grin_image_free(&s->small);
+            if (grin_image_alloc(dw, dh, GRIN_PIX_GRAY8, &s->small) != GRIN_OK)
+                return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        }
+        if (!grin__reserve(&s->scratch, &s->scratch_cap, grin__resize_scratch_bytes(f->gray.width, f->gray.height, dw, dh)))
+            return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        grin__resize_exact(f->gray.data, f->gray.width, f->gray.height, (size_t)f->gray.stride, s->small.data, dw, dh,
+                           (size_t)s->small.stride, s->scratch);
+        img = &s->small;
+        p.min_width = (int)(p.min_width / k), p.min_height = (int)(p.min_height / k);
+        p.max_width = (int)(p.max_width / k), p.max_height = (int)(p.max_height / k);
+    }
     size_t n = 0;
-    st = grin_detect(s->det, s->cfg->cascade, &f->gray, &s->cfg->params, NULL, 0, &n);
+    st = grin_detect(s->det, s->cfg->cascade, img, &p, NULL, 0, &n);
     if (st && st != GRIN_ERR_BUFFER_TOO_SMALL)
         return grin__fail(err, st, "frame %lld: %s", (long long)f->index, grin_detector_error(s->det));
     const grin_rect *r = grin_detector_results(s->det, &n);
@@ -51,7 +79,10 @@ static grin_status detect_process(void *state, grin__frame *f, grin_error *err)
         f->dets = d;
         f->capdets = n;
     }
-    memcpy(f->dets, r, n * sizeof *r);
+    for (size_t i = 0; i < n; i++)
+        f->dets[i] = k == 1.0 ? r[i]
+                              : (grin_rect){(int)lrint(r[i].x * k), (int)lrint(r[i].y * k), (int)lrint(r[i].w * k),
+                                            (int)lrint(r[i].h * k)};
     f->ndets = n;
     return GRIN_OK;
 }
@@ -59,11 +90,13 @@ static grin_status detect_process(void *state, grin__frame *f, grin_error *err)
 static void detect_destroy(void *state)
 {
     detect_state *s = state;
+    grin_image_free(&s->small);
+    grin__aligned_free(s->scratch);
     grin_detector_free(s->det);
     free(s);
 }
 
-const grin__stage grin__stage_detect = {"detect", 1, false, NULL, detect_init, detect_process, detect_destroy};
+const grin__module grin__stage_detect = {"detect", 1, false, NULL, detect_init, detect_process, detect_destroy};
 
 /* ---------------------------------------------------------------- landmarks: tracking */
 
@@ -267,7 +300,7 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
     return GRIN_OK;
 }
 
-const grin__stage grin__stage_landmarks = {"landmarks", 1, true, NULL, lm_init, lm_process, lm_destroy};
+const grin__module grin__stage_landmarks = {"landmarks", 1, true, NULL, lm_init, lm_process, lm_destroy};
 
 /* ---------------------------------------------------------------- classify */
 
@@ -322,7 +355,7 @@ static void cls_destroy(void *state)
     free(s);
 }
 
-const grin__stage grin__stage_classify = {"classify", 1, false, NULL, cls_init, cls_process, cls_destroy};
+const grin__module grin__stage_classify = {"classify", 1, false, NULL, cls_init, cls_process, cls_destroy};
 
 /* ---------------------------------------------------------------- smile: smoothing, events */
 
@@ -425,7 +458,7 @@ void grin__smile_finish(grin__smile_cfg *c, FILE *events)
     }
 }
 
-const grin__stage grin__stage_smile = {"smile", 1, true, NULL, smile_init, smile_process, NULL};
+const grin__module grin__stage_smile = {"smile", 1, true, NULL, smile_init, smile_process, NULL};
 
 /* ---------------------------------------------------------------- output */
 
@@ -515,4 +548,4 @@ static grin_status out_process(void *state, grin__frame *f, grin_error *err)
 
 static void out_destroy(void *state) { free(state); }
 
-const grin__stage grin__stage_output = {"output", 1, true, NULL, out_init, out_process, out_destroy};
+const grin__module grin__stage_output = {"output", 1, true, NULL, out_init, out_process, out_destroy};

@@ -1,4 +1,4 @@
-/* stages.h — the stages of `grin run` (internal), each a grin__stage module:
+/* stages.h — the stages of `grin run` (internal), each a grin__module module:
  *   detect    (any number of workers)  grey frame; faces on detection frames
  *   landmarks (ordered)                tracks: detections matched to tracks, landmarks followed
  *                                      between detections, aligned crops
@@ -17,8 +17,9 @@
 typedef struct {
     const grin_cascade *cascade;
     grin_detect_params params;
+    int max_width; /* wider frames are detected on a copy scaled to this width (0: never) */
 } grin__detect_cfg;
-extern const grin__stage grin__stage_detect;
+extern const grin__module grin__stage_detect;
 
 typedef struct {
     const grin_landmarker *lm;
@@ -26,12 +27,12 @@ typedef struct {
     bool rgb_crops;        /* the classifier takes colour */
     int drop_after_misses; /* a track no detection confirms this many times in a row ends */
 } grin__landmarks_cfg;
-extern const grin__stage grin__stage_landmarks;
+extern const grin__module grin__stage_landmarks;
 
 typedef struct {
     const grin_classifier *cls;
 } grin__classify_cfg;
-extern const grin__stage grin__stage_classify;
+extern const grin__module grin__stage_classify;
 
 /* per-track summary, filled by the smile stage */
 typedef struct {
@@ -49,7 +50,7 @@ typedef struct {
     grin__track_summary *tracks; /* out: grown by the stage (single worker) */
     size_t ntracks, cap;
 } grin__smile_cfg;
-extern const grin__stage grin__stage_smile;
+extern const grin__module grin__stage_smile;
 /* Ends the smiles still open at the end of the run (events into f when given). */
 void grin__smile_finish(grin__smile_cfg *c, FILE *events);
 
@@ -65,6 +66,6 @@ typedef struct {
     grin_status status;         /* out: the first output error */
     char error[256];
 } grin__output_cfg;
-extern const grin__stage grin__stage_output;
+extern const grin__module grin__stage_output;
 
 #endif

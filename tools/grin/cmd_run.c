@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <SDL2/SDL.h>
@@ -44,6 +45,10 @@ static void help(FILE *f)
             "                      follow the faces in between\n"
             "  --fps F             frame rate of a folder of photos (default 25)\n"
             "  --repeat N          process the input N times (memory checks); stats per pass\n"
+            "  --frames N          stop after N frames\n"
+            "  --detect-width W    detect on frames scaled down to W pixels wide when wider\n"
+            "                      (default 640; 0 = full size); landmarks use full size\n"
+            "  --pace              read a file at its own frame rate, as a camera would deliver it\n"
             "%s",
             detect_opts_usage());
 }
@@ -77,11 +82,26 @@ static void view_show(void *ctx, const grin_image *img)
 typedef struct {
     grin__video_in *in;
     int warned;
+    int64_t limit, count; /* --frames */
+    double pace_fps;      /* --pace: deliver frames no faster than this (a stand-in camera) */
+    double t0_ms;
 } source_ctx;
 
 static int source_next(void *ctx, grin__frame *f, grin_error *err)
 {
     source_ctx *s = ctx;
+    if (s->limit > 0 && s->count >= s->limit)
+        return 0;
+    if (s->pace_fps > 0) {
+        if (s->count == 0)
+            s->t0_ms = grin__now_ms();
+        double due = s->t0_ms + (double)s->count * 1000.0 / s->pace_fps, now = grin__now_ms();
+        if (due > now) {
+            struct timespec ts = {(time_t)((due - now) / 1000.0), (long)(fmod(due - now, 1000.0) * 1e6)};
+            nanosleep(&ts, NULL);
+        }
+    }
+    s->count++;
     int skipped = grin__video_skipped(s->in);
     int r = grin__video_read(s->in, &f->rgb, &f->t, err);
     if (grin__video_skipped(s->in) > skipped && s->warned < 5) {
@@ -93,7 +113,7 @@ static int source_next(void *ctx, grin__frame *f, grin_error *err)
 }
 
 typedef struct {
-    const grin__stage *stages;
+    const grin__module *stages;
     int nstages;
     source_ctx *src;
     grin__pipeline_opts opts;
@@ -159,7 +179,8 @@ int cmd_run(int argc, char **argv)
     const char *input = NULL, *out_path = NULL, *events_path = NULL, *model = default_classifier();
     const char *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
     bool stats = false, display = false, realtime = false, realtime_set = false;
-    int det_workers = 0, cls_workers = 1, every = 4, repeat = 1;
+    int det_workers = 0, cls_workers = 1, every = 4, repeat = 1, frames = 0, detect_width = 640;
+    bool pace = false;
     double fps = 25;
     for (int i = 1; i < argc; i++) {
         int r = detect_opts_parse(&o, argc, argv, &i);
@@ -199,6 +220,16 @@ int cmd_run(int argc, char **argv)
             if (!cli_int("--repeat", v, 1, 1000, &repeat))
                 return 2;
             i++;
+        } else if (!strcmp(argv[i], "--frames")) {
+            if (!cli_int("--frames", v, 1, 2000000000, &frames))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--detect-width")) {
+            if (!cli_int("--detect-width", v, 0, 16384, &detect_width))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--pace")) {
+            pace = true;
         } else if (!strcmp(argv[i], "--fps")) {
             if (!cli_double("--fps", v, 0.1, 1000, &fps))
                 return 2;
@@ -325,10 +356,10 @@ int cmd_run(int argc, char **argv)
         outc.overlay = display;
         outc.show = display ? view_show : NULL;
         outc.show_ctx = &v;
-        grin__detect_cfg dc = {cascade, o.params};
+        grin__detect_cfg dc = {cascade, o.params, detect_width};
         grin__landmarks_cfg lc = {lm, al, ci.channels == 3, 2};
         grin__classify_cfg cc = {cls};
-        grin__stage stages[5] = {grin__stage_detect, grin__stage_landmarks, grin__stage_classify, grin__stage_smile,
+        grin__module stages[5] = {grin__stage_detect, grin__stage_landmarks, grin__stage_classify, grin__stage_smile,
                                  grin__stage_output};
         stages[0].cfg = &dc;
         stages[0].workers = det_workers;
@@ -337,7 +368,7 @@ int cmd_run(int argc, char **argv)
         stages[2].workers = cls_workers;
         stages[3].cfg = &smile;
         stages[4].cfg = &outc;
-        source_ctx sc = {in, 0};
+        source_ctx sc = {in, 0, frames, 0, pace ? grin__video_fps(in) : 0, 0};
         run_job job = {.stages = stages, .nstages = 5, .src = &sc};
         job.opts = (grin__pipeline_opts){.realtime = rt, .detect_every = every, .stop = &stop_flag};
         if (!display) {
