@@ -5,9 +5,11 @@
 #   scripts/install-deps.sh --test   also the tests, oracles, sanitizers, fuzzing, benchmarks
 set -euo pipefail
 
-# opencv-data: the face cascades; libdlib-data: the 68-point landmark model
+# opencv-data: the face cascades; libdlib-data: the 68-point landmark model; FFmpeg's
+# libraries for video in and out (libavdevice: cameras); SDL2 for the live window
 BUILD_PKGS=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev zlib1g-dev
-            libxml2-dev libopenblas-dev opencv-data libdlib-data)
+            libxml2-dev libopenblas-dev opencv-data libdlib-data
+            libavformat-dev libavcodec-dev libavdevice-dev libswscale-dev libavutil-dev libsdl2-dev)
 # oracles (OpenCV, dlib) for the parity tests and benchmarks, cmocka, clang for libFuzzer
 TEST_PKGS=(libcmocka-dev python3 python3-opencv python3-numpy libopencv-dev libdlib-dev
            liblapack-dev libblas-dev libsqlite3-dev clang libclang-rt-14-dev)
