@@ -28,10 +28,18 @@ sanitized() {
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
        ctest --output-on-failure -L unit -j"$jobs")
 }
-threads() { # the worker pool and multi-threaded detection under ThreadSanitizer
+threads() { # the worker pool, multi-threaded detection and the video pipeline under ThreadSanitizer
+  local out; out=$(mktemp -d)
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRIN_SANITIZE=thread >/dev/null &&
-    cmake --build build-tsan -j"$jobs" --target test_core test_detect &&
-    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R "test_core|test_detect")
+    cmake --build build-tsan -j"$jobs" --target test_core test_detect grin_cli &&
+    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R "test_core|test_detect") &&
+    TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/grin run data/video/franck.webm --frames 120 \
+      --detect-every 3 --workers detect=2,classify=2 --out "$out/t.mp4" --events "$out/t.jsonl" --stats &&
+    TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/grin run data/video/franck.webm --frames 120 \
+      --realtime --pace --stats
+  local rc=$?
+  rm -rf "$out"
+  return $rc
 }
 fuzz() {
   local secs=${GRIN_FUZZ_SECONDS:-30}
@@ -51,7 +59,7 @@ fuzz() {
 
 step "release build + ctest (unit, cli, parity with OpenCV)" release
 step "ASan+UBSan build + unit tests" sanitized
-step "ThreadSanitizer: pool and detector" threads
+step "ThreadSanitizer: pool, detector, video pipeline" threads
 step "libFuzzer targets" fuzz
 echo "test.sh: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -185,6 +185,16 @@ check("export --onnx", r.returncode == 0 and os.path.getsize(os.path.join(tmp, "
 one_line_error("export: unwritable path", run("export", "--onnx", "/no/dir/u.onnx", "--model", um), "/no/dir/u.onnx")
 one_line_error("export: no --onnx", run("export", "--model", um), "--onnx")
 one_line_error("export: not a model", run("export", "--onnx", os.path.join(tmp, "v.onnx"), "--model", SAMPLES[0]), SAMPLES[0])
+# a batch of crops gives what one crop at a time gives
+crops = []
+for i in range(3):
+    cp = os.path.join(tmp, "crop%d.pgm" % i)
+    with open(cp, "wb") as f:
+        f.write(b"P5 48 48 255\n" + bytes((x * (i + 3) + y * 7) % 256 for y in range(48) for x in range(48)))
+    crops.append(cp)
+r = run("classify", "--crops", "--model", um, *crops)
+one = [run("classify", "--crops", "--model", um, cp).stdout.strip() for cp in crops]
+check("classify --crops: batch equals one by one", r.returncode == 0 and r.stdout.strip().splitlines() == one, r.stdout + str(one))
 one_line_error("classify --crops: wrong size", run("classify", "--crops", "--model", um, SAMPLES[0]), "48x48")
 one_line_error("model init: no --out", run("model", "init", "--alpha", "0.25"), "--out")
 one_line_error("train: missing csv", run("train", "--labels", "/no/x.csv", "--out", os.path.join(tmp, "x.grinnet")), "/no/x.csv")

@@ -284,8 +284,9 @@ grin_status grin_classify_crops(const grin_classifier *cc, const grin_image *cro
         if (T > 1) { /* crops in parallel */
             grin__pool_run(c->pool, run_one, &r, (int)n);
         } else {
-            r.intra = c->pool; /* one crop: layers in parallel */
-            run_one(&r, 0, 0);
+            r.intra = n == 1 ? c->pool : NULL; /* one crop: its layers in parallel */
+            for (size_t i = 0; i < n; i++)
+                run_one(&r, (int)i, 0);
         }
         if (c->pool)
             pthread_mutex_unlock(&c->pool_lock);

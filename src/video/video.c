@@ -276,6 +276,14 @@ int grin__video_read(grin__video_in *v, grin_image *img, double *t, grin_error *
 
 double grin__video_fps(const grin__video_in *v) { return v->fps; }
 bool grin__video_is_live(const grin__video_in *v) { return v->live; }
+bool grin__video_is_folder(const grin__video_in *v) { return v->files != NULL; }
+
+double grin__video_declared_seconds(const grin__video_in *v)
+{
+    if (!v->fmt || v->fmt->duration == AV_NOPTS_VALUE || v->fmt->duration <= 0)
+        return 0.0;
+    return (double)v->fmt->duration / AV_TIME_BASE;
+}
 int grin__video_skipped(const grin__video_in *v) { return v->skipped; }
 
 void grin__video_close(grin__video_in *v)

@@ -23,6 +23,9 @@ grin_status grin__video_open(const char *url, const grin__video_in_opts *o, grin
 int grin__video_read(grin__video_in *v, grin_image *img, double *t_seconds, grin_error *err);
 double grin__video_fps(const grin__video_in *v);
 bool grin__video_is_live(const grin__video_in *v);
+bool grin__video_is_folder(const grin__video_in *v);
+/* The duration the container declares, in seconds (0 when it declares none). */
+double grin__video_declared_seconds(const grin__video_in *v);
 int grin__video_skipped(const grin__video_in *v); /* corrupt packets / undecodable photos skipped */
 void grin__video_close(grin__video_in *v);
 

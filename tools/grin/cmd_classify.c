@@ -102,7 +102,7 @@ static int parse_common(int argc, char **argv, detect_opts *o, const char **mode
     return 0;
 }
 
-/* `grin classify --crops`: the classifier alone on ready crops */
+/* `grin classify --crops`: the classifier alone on ready crops, all in one batch */
 static int classify_crops(const char *model, char **images, int n)
 {
     grin_error err = {{0}};
@@ -111,25 +111,38 @@ static int classify_crops(const char *model, char **images, int n)
         cli_error("%s", err.msg);
         return 1;
     }
-    int rc = 0;
-    for (int k = 0; k < n; k++) {
-        grin_image img;
-        float p;
-        if (grin_image_read(images[k], GRIN_PIX_RGB24, &img, &err) != GRIN_OK) {
+    grin_image *img = calloc((size_t)n, sizeof *img);
+    const char **name = calloc((size_t)n, sizeof *name);
+    float *p = calloc((size_t)n, sizeof *p);
+    int rc = 0, k = 0;
+    if (!img || !name || !p) {
+        cli_error("out of memory");
+        rc = 1;
+        n = 0;
+    }
+    for (int i = 0; i < n; i++) {
+        if (grin_image_read(images[i], GRIN_PIX_RGB24, &img[k], &err) != GRIN_OK) {
             cli_error("%s", err.msg);
             rc = 1;
             continue;
         }
-        if (grin_classify_crops(c, &img, 1, &p, &err) != GRIN_OK) {
-            cli_error("%s: %s", images[k], err.msg);
-            rc = 1;
-        } else {
-            fputs("{\"image\":", stdout);
-            json_string(stdout, images[k]);
-            printf(",\"smile\":%.8f}\n", p);
-        }
-        grin_image_free(&img);
+        name[k++] = images[i];
     }
+    if (k && grin_classify_crops(c, img, (size_t)k, p, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        rc = 1;
+    } else {
+        for (int i = 0; i < k; i++) {
+            fputs("{\"image\":", stdout);
+            json_string(stdout, name[i]);
+            printf(",\"smile\":%.8f}\n", p[i]);
+        }
+    }
+    for (int i = 0; i < k; i++)
+        grin_image_free(&img[i]);
+    free(img);
+    free(name);
+    free(p);
     grin_classifier_free(c);
     return rc;
 }

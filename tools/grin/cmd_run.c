@@ -85,6 +85,8 @@ typedef struct {
     int64_t limit, count; /* --frames */
     double pace_fps;      /* --pace: deliver frames no faster than this (a stand-in camera) */
     double t0_ms;
+    double last_t;        /* time of the last frame read */
+    bool ended;           /* the source reached its end */
 } source_ctx;
 
 static int source_next(void *ctx, grin__frame *f, grin_error *err)
@@ -109,6 +111,10 @@ static int source_next(void *ctx, grin__frame *f, grin_error *err)
         cli_error("skipped an undecodable frame or packet%s%s", err->msg[0] ? ": " : "", err->msg);
         err->msg[0] = '\0';
     }
+    if (r == 1)
+        s->last_t = f->t;
+    if (r == 0)
+        s->ended = true;
     return r;
 }
 
@@ -357,7 +363,9 @@ int cmd_run(int argc, char **argv)
         outc.show = display ? view_show : NULL;
         outc.show_ctx = &v;
         grin__detect_cfg dc = {cascade, o.params, detect_width};
-        grin__landmarks_cfg lc = {lm, al, ci.channels == 3, 2};
+        /* a folder of photos: each photo on its own (detected, tracks only where boxes overlap) */
+        bool photos = grin__video_is_folder(in);
+        grin__landmarks_cfg lc = {lm, al, ci.channels == 3, photos ? 1 : 2};
         grin__classify_cfg cc = {cls};
         grin__module stages[5] = {grin__stage_detect, grin__stage_landmarks, grin__stage_classify, grin__stage_smile,
                                  grin__stage_output};
@@ -368,9 +376,9 @@ int cmd_run(int argc, char **argv)
         stages[2].workers = cls_workers;
         stages[3].cfg = &smile;
         stages[4].cfg = &outc;
-        source_ctx sc = {in, 0, frames, 0, pace ? grin__video_fps(in) : 0, 0};
+        source_ctx sc = {in, 0, frames, 0, pace ? grin__video_fps(in) : 0, 0, 0, false};
         run_job job = {.stages = stages, .nstages = 5, .src = &sc};
-        job.opts = (grin__pipeline_opts){.realtime = rt, .detect_every = every, .stop = &stop_flag};
+        job.opts = (grin__pipeline_opts){.realtime = rt, .detect_every = photos ? 1 : every, .stop = &stop_flag};
         if (!display) {
             run_thread(&job);
         } else {
@@ -407,6 +415,18 @@ int cmd_run(int argc, char **argv)
                 }
                 pthread_join(th, NULL);
             }
+        }
+        /* damaged input: the output is complete for what could be read, but say so and fail */
+        double declared = grin__video_declared_seconds(in), fr = grin__video_fps(in);
+        if (sc.ended && !stop_flag && !job.stats.source_status && declared > 0 && fr > 0 &&
+            sc.last_t + 3.0 / fr < declared * 0.99) {
+            cli_error("%s: ends at %.2f s but declares %.2f s: truncated (the output covers what was there)", input,
+                      sc.last_t, declared);
+            rc = 1;
+        }
+        if (grin__video_skipped(in) > 0) {
+            cli_error("%s: %d undecodable packets or frames were skipped", input, grin__video_skipped(in));
+            rc = 1;
         }
         grin__video_close(in);
         if (vout && grin__video_out_close(vout, &err) != GRIN_OK) {

@@ -1,0 +1,137 @@
+#!/usr/bin/python3
+"""`grin run` end to end on the bundled clip: JSON-lines events and statistics, an annotated
+video that decodes again, identical output on every run, and the faults: missing and non-video
+input, a truncated and a corrupted file, an output that can't be written, bad options, SIGINT
+mid-run (output finalised), and a window without a display.
+Usage: test_run.py PATH/TO/grin"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+GRIN = sys.argv[1]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLIP = os.path.join(ROOT, "data", "video", "franck.webm")
+tmp = tempfile.mkdtemp(prefix="grin-run-")
+failed = passed = 0
+
+
+def run(*args, timeout=300, env=None):
+    return subprocess.run([GRIN, "run", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=timeout, env=env)
+
+
+def check(name, cond, detail=""):
+    global failed, passed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL %s %s" % (name, str(detail)[:2000]))
+
+
+def one_line_error(name, r, needle):
+    err = r.stderr.strip().splitlines()
+    check(name + ": non-zero exit", r.returncode not in (0,) and 0 < r.returncode < 128, "rc=%d" % r.returncode)
+    check(name + ": grin: lines", len(err) >= 1 and all(l.startswith("grin: ") for l in err), r.stderr)
+    check(name + ": names the fault", any(needle in l for l in err), r.stderr)
+
+
+def lines(path):
+    with open(path) as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+# the main job: events, stats, annotated video
+ev, vid = os.path.join(tmp, "ev.jsonl"), os.path.join(tmp, "out.mp4")
+r = run(CLIP, "--frames", "150", "--events", ev, "--out", vid, "--stats")
+check("run: exit 0", r.returncode == 0, r.stderr)
+stats = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
+check("stats keys", set(stats) >= {"frames", "processed", "dropped", "fps", "latency_ms_p50", "latency_ms_p99", "faces"}, stats)
+check("stats: every frame processed", stats.get("frames") == 150 and stats.get("processed") == 150 and stats.get("dropped") == 0, stats)
+L = lines(ev) if os.path.exists(ev) else []
+frames = [l for l in L if "frame" in l and "faces" in l]
+check("one line per frame, in order", [l["frame"] for l in frames] == list(range(150)), len(frames))
+check("the face is tracked with one id", len(frames) == 150 and all(len(l["faces"]) == 1 and l["faces"][0]["id"] == 1 for l in frames[8:]),
+      [l["faces"] for l in frames[:3]])
+check("probabilities in [0,1]", all(0 <= f["smile"] <= 1 and 0 <= f["raw"] <= 1 for l in frames for f in l["faces"]))
+summ = [l for l in L if l.get("summary") == "track"]
+runl = [l for l in L if l.get("summary") == "run"]
+check("track and run summaries", len(summ) >= 1 and len(runl) == 1 and runl[0]["frames"] == 150, L[-3:])
+starts = sum(1 for l in L if l.get("event") == "smile_start")
+ends = sum(1 for l in L if l.get("event") == "smile_end")
+check("every smile_start has a smile_end", starts == ends and starts == sum(t["smiles"] for t in summ), (starts, ends))
+check("the clip starts with a smile (frames 12-127 by eye)", any(l.get("event") == "smile_start" and l["frame"] < 40 for l in L))
+# the annotated video decodes again, same frame count
+r2 = run(vid, "--stats")
+s2 = json.loads(r2.stdout.strip().splitlines()[-1]) if r2.returncode == 0 else {}
+check("annotated video is playable", r2.returncode == 0 and s2.get("frames") == 150, r2.stderr + r2.stdout)
+# identical output on every run, whatever the thread timing
+ev2 = os.path.join(tmp, "ev2.jsonl")
+r = run(CLIP, "--frames", "150", "--events", ev2, "--workers", "detect=1,classify=2")
+check("same events on every run and worker count", r.returncode == 0 and open(ev).read() == open(ev2).read())
+# events on stdout, then the stats line last
+r = run(CLIP, "--frames", "20", "--events", "-", "--stats", "--detect-every", "1")
+out = r.stdout.strip().splitlines()
+check("--events - and --stats on stdout", r.returncode == 0 and len(out) > 20 and "latency_ms_p99" in out[-1]
+      and all(json.loads(l) is not None for l in out), r.stderr)
+# a folder of photos
+r = run(os.path.join(ROOT, "data", "samples"), "--events", "-", "--detect-every", "1")
+fl = [json.loads(l) for l in r.stdout.splitlines() if '"faces"' in l]
+check("a folder of photos", r.returncode == 0 and len(fl) == 3 and sum(len(l["faces"]) for l in fl) == 7, r.stdout + r.stderr)
+
+# faults
+one_line_error("missing input", run("/no/such/clip.webm"), "/no/such/clip.webm")
+txt = os.path.join(tmp, "notes.mp4")
+open(txt, "w").write("this is not a video\n" * 50)
+one_line_error("not a video", run(txt), txt)
+data = open(CLIP, "rb").read()
+cut = os.path.join(tmp, "cut.webm")
+open(cut, "wb").write(data[: len(data) // 40])
+evc = os.path.join(tmp, "cut.jsonl")
+r = run(cut, "--events", evc, "--out", os.path.join(tmp, "cut.mp4"), "--stats")
+st = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
+check("truncated file: frames up to the cut", 0 < st.get("frames", 0) < 200, r.stderr)
+check("truncated file: says so, exit 1", r.returncode == 1 and "truncated" in r.stderr, (r.returncode, r.stderr))
+check("truncated file: events complete", os.path.exists(evc) and lines(evc)[-1].get("summary") == "run", r.stderr)
+check("truncated file: no crash", r.returncode in (0, 1), r.returncode)
+bad = bytearray(data[: len(data) // 10])
+for k in range(len(bad) // 3, len(bad) // 3 + 4000, 7):
+    bad[k] ^= 0x5A
+corrupt = os.path.join(tmp, "corrupt.webm")
+open(corrupt, "wb").write(bad)
+r = run(corrupt, "--stats")
+st = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {}
+check("corrupt packets: still processes the rest, exit 1", r.returncode == 1 and st.get("frames", 0) > 100, r.stderr)
+check("corrupt packets: messages are one line each", all(l.startswith("grin: ") for l in r.stderr.strip().splitlines()), r.stderr)
+one_line_error("unwritable --out", run(CLIP, "--frames", "5", "--out", "/no/dir/x.mp4"), "/no/dir/x.mp4")
+one_line_error("unwritable --events", run(CLIP, "--frames", "5", "--events", "/no/dir/e.jsonl"), "/no/dir/e.jsonl")
+one_line_error("unknown container", run(CLIP, "--frames", "5", "--out", os.path.join(tmp, "x.nosuch")), "x.nosuch")
+one_line_error("bad --workers", run(CLIP, "--workers", "detect=0"), "--workers")
+one_line_error("bad --detect-every", run(CLIP, "--detect-every", "0"), "--detect-every")
+one_line_error("two inputs", run(CLIP, CLIP), "one INPUT")
+env = dict(os.environ)
+env.pop("DISPLAY", None)
+env.pop("WAYLAND_DISPLAY", None)
+env["SDL_VIDEODRIVER"] = "x11"
+one_line_error("--display without a display", run(CLIP, "--frames", "5", "--display", env=env), "--display")
+# SIGINT mid-run: the video and the events are finalised
+evs, vids = os.path.join(tmp, "sig.jsonl"), os.path.join(tmp, "sig.mp4")
+p = subprocess.Popen([GRIN, "run", CLIP, "--pace", "--events", evs, "--out", vids, "--stats"], stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+time.sleep(2.0)
+p.send_signal(signal.SIGINT)
+out, err = p.communicate(timeout=60)
+check("SIGINT: stops cleanly", p.returncode == 0 and "stopped after" in err, (p.returncode, err))
+st = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+check("SIGINT: stats for what ran", 10 < st.get("frames", 0) < 200, out)
+check("SIGINT: events flushed with the summary", os.path.exists(evs) and lines(evs)[-1].get("summary") == "run")
+r = run(vids, "--stats")
+s3 = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
+check("SIGINT: the video so far is playable", r.returncode == 0 and s3.get("frames") == st.get("frames"), r.stderr)
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
