@@ -1,8 +1,10 @@
-/* fuzz_model.c — libFuzzer target for the classifier model reader; whatever loads also runs
- * one forward pass. */
+/* fuzz_model.c — libFuzzer target for the classifier model reader and the 8-bit calibration
+ * line in its metadata; whatever loads also runs one forward pass, and its inference plan (in 8
+ * bits when the calibration parses) one more. */
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "nn/infer.h"
 #include "nn/model_io.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -17,8 +19,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     float *x = calloc(n, sizeof *x);
     grin__nn_ws ws = {0};
     const float *out;
-    if (x && m.input <= 64)
+    if (x && m.input <= 64) {
         grin__nn_forward(&m.net, &ws, x, 1, false, &out);
+        grin__nn_plan plan;
+        if (grin__nn_plan_build(&m.net, m.net.state, &plan, &err) == GRIN_OK) {
+            grin__nn_plan_apply_calibration(&plan, m.meta, &err);
+            grin__nn_scratch s = {0};
+            float p[8];
+            if (plan.out_c <= 8)
+                grin__nn_plan_run(&plan, &s, x, p, NULL);
+            grin__nn_scratch_free(&s);
+            grin__nn_plan_free(&plan);
+        }
+    }
     grin__nn_ws_free(&ws);
     free(x);
     grin__nn_free(&m.net);
