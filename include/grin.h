@@ -300,6 +300,58 @@ GRIN_API void grin_classifier_get_info(const grin_classifier *c, grin_classifier
 GRIN_API grin_status grin_classify_crops(const grin_classifier *c, const grin_image *crops, size_t n,
                                          float *probs, grin_error *err);
 
+/* ---------------------------------------------------------------- the real-time pipeline */
+
+/* One tracked face on one frame. */
+typedef struct grin_track_face {
+    int id;            /* stable across frames while the face is tracked */
+    grin_rect box;
+    float smile;       /* smoothed over time */
+    float smile_raw;   /* the classifier's output on this frame */
+    int smiling;       /* smile with hysteresis: on at 0.6, off at 0.4 */
+    int aligned;       /* the crop was aligned by its landmarks */
+} grin_track_face;
+
+typedef struct grin_frame_info {
+    long long frame;   /* index in the source */
+    double t;          /* seconds, from the source's timestamps */
+    double latency_ms; /* from decoding to this call */
+    const grin_image *image; /* the frame (RGB24), valid during the call; may be drawn on */
+    const grin_track_face *faces;
+    size_t nfaces;
+    const char *events; /* JSON lines of this frame's events (smile_start, smile_end, track_end) */
+} grin_frame_info;
+
+typedef struct grin_run_params {
+    const char *model;      /* classifier; NULL: the installed smile model */
+    const char *landmarks;  /* NULL: GRIN_DEFAULT_LANDMARK_MODEL */
+    const char *cascade;    /* NULL: GRIN_DEFAULT_CASCADE */
+    grin_detect_params detect;
+    int detect_every;       /* detection on every k-th frame, landmarks track in between; default 4 */
+    int detect_max_width;   /* wider frames are detected on a scaled copy; default 640, 0 = never */
+    int detect_workers;     /* default: one per online CPU */
+    int classify_workers;   /* default 1 */
+    int realtime;           /* 1: drop stale frames; 0: every frame; -1 (default): by the source */
+    double folder_fps;      /* frame rate given to a folder of photos; default 25 */
+} grin_run_params;
+
+GRIN_API void grin_run_params_default(grin_run_params *p);
+
+typedef struct grin_run_stats {
+    long long frames, processed, dropped;
+    double seconds, fps, latency_ms_p50, latency_ms_p99;
+    int tracks;
+} grin_run_stats;
+
+/* Runs the pipeline (decode -> detect -> landmarks/track -> classify -> smile) on a video file,
+ * image-sequence pattern, folder of photos, camera (/dev/videoN) or stream URL, calling
+ * on_frame for every processed frame, in order, from one pipeline thread. Return non-zero from
+ * on_frame to stop. A source that fails mid-way ends the run with GRIN_ERR_IO after every frame
+ * read so far was delivered. */
+GRIN_API grin_status grin_run(const char *input, const grin_run_params *p,
+                              int (*on_frame)(void *user, const grin_frame_info *f), void *user,
+                              grin_run_stats *stats, grin_error *err);
+
 #ifdef __cplusplus
 }
 #endif

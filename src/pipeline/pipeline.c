@@ -310,7 +310,7 @@ grin_status grin__pipeline_run(const grin__module *stages, int nstages, grin__so
         grin__frame *spare = pool_get(&r);
         int64_t index = 0;
         for (;;) {
-            if ((o->stop && *o->stop) || r.failed)
+            if ((o->stop && *o->stop) || (o->halt && atomic_load(o->halt)) || r.failed)
                 break;
             frame_reset(spare);
             grin_error e2 = {{0}};

@@ -11,6 +11,7 @@
 #include "../core/internal.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 
 #define GRIN__MAX_POINTS 68
 
@@ -67,6 +68,7 @@ typedef struct {
     int detect_every;     /* detection on frames whose index is a multiple of this */
     int in_flight;        /* frames alive at once (default: 2 per worker + 2) */
     volatile sig_atomic_t *stop; /* set (e.g. by a signal handler) to end the input early */
+    atomic_int *halt;            /* set by a stage (another thread) to end the input early */
 } grin__pipeline_opts;
 
 typedef struct {

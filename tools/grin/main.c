@@ -1,6 +1,10 @@
 /* main.c — the grin command-line tool: dispatches to one subcommand per cmd_<verb>.c. */
 #include "cli.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <string.h>
 
 static void usage(FILE *f)
@@ -25,6 +29,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+#if defined(__GLIBC__)
+    /* Two malloc arenas: glibc otherwise gives each new thread its own arena (up to 8 per core),
+     * each keeping freed memory, so RSS climbs every time a pipeline's threads are replaced. */
+    mallopt(M_ARENA_MAX, 2);
+#endif
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -1,0 +1,155 @@
+/* run.c — grin_run, the pipeline for embedding: the stages of `grin run` with a last module that
+ * hands each frame, in order, to the caller's function. */
+#include "stages.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void grin_run_params_default(grin_run_params *p)
+{
+    memset(p, 0, sizeof *p);
+    grin_detect_params_default(&p->detect);
+    p->detect_every = 4;
+    p->detect_max_width = 640;
+    p->classify_workers = 1;
+    p->realtime = -1;
+    p->folder_fps = 25;
+}
+
+typedef struct {
+    int (*fn)(void *user, const grin_frame_info *f);
+    void *user;
+    atomic_int halt;
+    grin_track_face *faces;
+    size_t cap;
+} callback_cfg;
+
+static void *cb_init(const void *cfg, grin_error *err)
+{
+    (void)err;
+    return (void *)cfg; /* ordered, one worker */
+}
+
+static grin_status cb_process(void *state, grin__frame *f, grin_error *err)
+{
+    callback_cfg *c = state;
+    if (atomic_load(&c->halt))
+        return GRIN_OK;
+    if (f->nfaces > c->cap) {
+        grin_track_face *t = realloc(c->faces, f->nfaces * sizeof *t);
+        if (!t)
+            return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        c->faces = t;
+        c->cap = f->nfaces;
+    }
+    for (size_t i = 0; i < f->nfaces; i++) {
+        const grin__face *s = &f->faces[i];
+        c->faces[i] = (grin_track_face){s->id, s->box, s->smile, s->smile_raw, s->smiling, s->aligned};
+    }
+    grin_frame_info info = {f->index, f->t, grin__now_ms() - f->grabbed_ms, &f->rgb, c->faces, f->nfaces,
+                            f->events ? f->events : ""};
+    if (c->fn(c->user, &info))
+        atomic_store(&c->halt, 1);
+    return GRIN_OK;
+}
+
+static const grin__module stage_callback = {"callback", 1, true, NULL, cb_init, cb_process, NULL};
+
+typedef struct {
+    grin__video_in *in;
+    grin_error *last;
+} src_ctx;
+
+static int src_next(void *ctx, grin__frame *f, grin_error *err)
+{
+    src_ctx *s = ctx;
+    return grin__video_read(s->in, &f->rgb, &f->t, err);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_frame)(void *user, const grin_frame_info *f),
+                     void *user, grin_run_stats *stats, grin_error *err)
+{
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (!input || !on_frame)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "grin_run: input and on_frame are required");
+    grin_run_params p;
+    if (pp)
+        p = *pp;
+    else
+        grin_run_params_default(&p);
+    if (p.detect_every < 1 || p.detect_workers < 0 || p.classify_workers < 0)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "grin_run: bad parameters");
+    grin_classifier *cls = NULL;
+    grin_landmarker *lm = NULL;
+    grin_cascade *cascade = NULL;
+    grin_aligner *al = NULL;
+    grin__video_in *in = NULL;
+    grin_status st = GRIN_OK;
+    const char *model = p.model ? p.model : GRIN_INSTALLED_MODEL;
+    if ((st = grin_classifier_load(model, &cls, err)) || (st = grin_landmarker_load(p.landmarks ? p.landmarks
+                                                                                                : GRIN_DEFAULT_LANDMARK_MODEL,
+                                                                                     &lm, err)) ||
+        (st = grin_cascade_load(p.cascade ? p.cascade : GRIN_DEFAULT_CASCADE, &cascade, err)))
+        goto done;
+    grin_classifier_info ci;
+    grin_classifier_get_info(cls, &ci);
+    if ((st = grin_aligner_create(lm, &ci.align, &al, err)))
+        goto done;
+    grin__video_in_opts vo = {.fps = p.folder_fps, .realtime = p.realtime == 1};
+    if ((st = grin__video_open(input, &vo, &in, err)))
+        goto done;
+    bool photos = grin__video_is_folder(in);
+    grin__detect_cfg dc = {cascade, p.detect, p.detect_max_width};
+    grin__landmarks_cfg lc = {lm, al, ci.channels == 3, photos ? 1 : 2};
+    grin__classify_cfg cc = {cls};
+    grin__smile_cfg smile = {.on = 0.6f, .off = 0.4f, .tau = 0.2};
+    callback_cfg cb = {.fn = on_frame, .user = user};
+    atomic_init(&cb.halt, 0);
+    grin__module stages[5] = {grin__stage_detect, grin__stage_landmarks, grin__stage_classify, grin__stage_smile,
+                              stage_callback};
+    stages[0].cfg = &dc;
+    stages[0].workers = p.detect_workers > 0 ? p.detect_workers : grin__online_cpus();
+    stages[1].cfg = &lc;
+    stages[2].cfg = &cc;
+    stages[2].workers = p.classify_workers > 0 ? p.classify_workers : 1;
+    stages[3].cfg = &smile;
+    stages[4].cfg = &cb;
+    src_ctx sc = {in, err};
+    grin__pipeline_opts po = {.realtime = p.realtime < 0 ? grin__video_is_live(in) : p.realtime == 1,
+                              .detect_every = photos ? 1 : p.detect_every,
+                              .halt = &cb.halt};
+    grin__pipeline_stats ps;
+    st = grin__pipeline_run(stages, 5, src_next, &sc, &po, &ps, err);
+    if (!st && ps.source_status)
+        st = grin__fail(err, ps.source_status, "%s", ps.source_error);
+    if (stats) {
+        stats->frames = ps.frames;
+        stats->processed = ps.processed;
+        stats->dropped = ps.dropped;
+        stats->seconds = ps.seconds;
+        stats->fps = ps.seconds > 0 ? (double)ps.processed / ps.seconds : 0;
+        if (ps.processed > 0) {
+            qsort(ps.latency_ms, (size_t)ps.processed, sizeof(double), cmp_d);
+            stats->latency_ms_p50 = ps.latency_ms[ps.processed / 2];
+            stats->latency_ms_p99 = ps.latency_ms[(size_t)((double)(ps.processed - 1) * 0.99)];
+        }
+        stats->tracks = (int)smile.ntracks;
+    }
+    free(ps.latency_ms);
+    free(smile.tracks);
+    free(cb.faces);
+done:
+    grin__video_close(in);
+    grin_aligner_free(al);
+    grin_classifier_free(cls);
+    grin_landmarker_free(lm);
+    grin_cascade_free(cascade);
+    return st;
+}

@@ -1,0 +1,195 @@
+/* test_pipeline.c — the pipeline for embedding (grin_run) and its runner: frames arrive in
+ * order with stable track ids, output is the same for any number of workers, a callback can
+ * stop the run, events are JSON lines, bad input fails cleanly; the runner alone with a
+ * synthetic source checks ordering and the realtime policy. */
+#include "test_util.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pipeline/pipeline.h"
+
+typedef struct {
+    long long next;
+    int frames, faces, stop_at;
+    int first_id;
+    bool ids_stable, in_order;
+    char log[1 << 16];
+    size_t loglen;
+} seen;
+
+static int on_frame(void *user, const grin_frame_info *f)
+{
+    seen *s = user;
+    if (f->frame != s->next)
+        s->in_order = false;
+    s->next = f->frame + 1;
+    s->frames++;
+    s->faces += (int)f->nfaces;
+    if (f->nfaces == 1) {
+        if (!s->first_id)
+            s->first_id = f->faces[0].id;
+        else if (f->faces[0].id != s->first_id)
+            s->ids_stable = false;
+        assert_true(f->faces[0].smile >= 0 && f->faces[0].smile <= 1);
+    }
+    assert_non_null(f->image);
+    assert_int_equal(f->image->width, 360);
+    int n = snprintf(s->log + s->loglen, sizeof s->log - s->loglen, "%lld:%zu:%.4f;%s", f->frame, f->nfaces,
+                     f->nfaces ? f->faces[0].smile : -1.0f, f->events);
+    if (n > 0 && (size_t)n < sizeof s->log - s->loglen)
+        s->loglen += (size_t)n;
+    return s->stop_at && s->frames >= s->stop_at;
+}
+
+static void run_clip(int detect_workers, int classify_workers, int stop_at, seen *s, grin_run_stats *st)
+{
+    memset(s, 0, sizeof *s);
+    s->ids_stable = s->in_order = true;
+    s->stop_at = stop_at;
+    grin_run_params p;
+    grin_run_params_default(&p);
+    p.model = SRC("models/smile.grinnet");
+    p.detect_workers = detect_workers;
+    p.classify_workers = classify_workers;
+    grin_error err;
+    /* a 60-frame pattern of the sample clip */
+    grin_status r = grin_run(SRC("data/video/franck.webm"), &p, on_frame, s, st, &err);
+    assert_int_equal(r, GRIN_OK);
+}
+
+static void test_grin_run(void **state)
+{
+    (void)state;
+    if (access("/usr/share/dlib/shape_predictor_68_face_landmarks.dat", R_OK) != 0)
+        skip();
+    seen a, b;
+    grin_run_stats st;
+    run_clip(2, 1, 150, &a, &st);
+    assert_int_equal(a.frames, 150);
+    assert_true(a.in_order);
+    assert_true(a.ids_stable);
+    assert_true(a.faces >= 140); /* one face throughout, found by frame 4 at the latest */
+    assert_true(strstr(a.log, "smile_start") != NULL); /* he smiles in the first seconds */
+    run_clip(1, 2, 150, &b, &st);
+    assert_int_equal(b.frames, 150);
+    assert_string_equal(a.log, b.log); /* the same whatever the workers */
+    assert_true(st.frames >= 150 && st.processed >= 150 && st.dropped == 0);
+    grin_error err;
+    grin_run_params p;
+    grin_run_params_default(&p);
+    p.model = SRC("models/smile.grinnet");
+    assert_int_equal(grin_run("/no/such.webm", &p, on_frame, &a, NULL, &err), GRIN_ERR_IO);
+    assert_non_null(strstr(err.msg, "/no/such.webm"));
+    p.detect_every = 0;
+    assert_int_equal(grin_run(SRC("data/video/franck.webm"), &p, on_frame, &a, NULL, &err), GRIN_ERR_INVALID_ARGUMENT);
+}
+
+/* ---- the runner with a synthetic source: order, every frame, realtime drops */
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+typedef struct {
+    int n, limit;
+    int sleep_us;
+} synth;
+
+static int synth_next(void *ctx, grin__frame *f, grin_error *err)
+{
+    (void)err;
+    synth *s = ctx;
+    if (s->n >= s->limit)
+        return 0;
+    if (s->sleep_us)
+        sleep_us(s->sleep_us);
+    if (!f->rgb.data && grin_image_alloc(8, 8, GRIN_PIX_RGB24, &f->rgb) != GRIN_OK)
+        return -1;
+    f->rgb.data[0] = (uint8_t)s->n;
+    f->t = s->n++ * 0.04;
+    return 1;
+}
+
+typedef struct {
+    int delay_us;
+} slow_cfg;
+
+static void *slow_init(const void *cfg, grin_error *err)
+{
+    (void)err;
+    return (void *)cfg;
+}
+
+static grin_status slow_process(void *state, grin__frame *f, grin_error *err)
+{
+    (void)err;
+    const slow_cfg *c = state;
+    sleep_us(c->delay_us + (f->index % 3) * 500); /* uneven: workers finish out of order */
+    grin__frame_event(f, "%lld,", (long long)f->index);
+    return GRIN_OK;
+}
+
+typedef struct {
+    long long last;
+    int count;
+    bool ordered;
+} order_cfg;
+
+static void *order_init(const void *cfg, grin_error *err)
+{
+    (void)err;
+    return (void *)cfg;
+}
+
+static grin_status order_process(void *state, grin__frame *f, grin_error *err)
+{
+    (void)err;
+    order_cfg *c = state;
+    if (f->index <= c->last)
+        c->ordered = false;
+    c->last = f->index;
+    c->count++;
+    return GRIN_OK;
+}
+
+static void test_runner(void **state)
+{
+    (void)state;
+    slow_cfg sc = {1000};
+    order_cfg oc = {-1, 0, true};
+    grin__module stages[2] = {{"slow", 3, false, &sc, slow_init, slow_process, NULL},
+                              {"order", 1, true, &oc, order_init, order_process, NULL}};
+    synth src = {0, 200, 0};
+    grin__pipeline_opts o = {.detect_every = 1};
+    grin__pipeline_stats st;
+    grin_error err;
+    assert_int_equal(grin__pipeline_run(stages, 2, synth_next, &src, &o, &st, &err), GRIN_OK);
+    assert_int_equal(st.frames, 200);
+    assert_int_equal(st.processed, 200);
+    assert_int_equal(st.dropped, 0);
+    assert_int_equal(oc.count, 200);
+    assert_true(oc.ordered);
+    free(st.latency_ms);
+    /* realtime: a source faster than the stages loses frames, the rest stay in order */
+    oc = (order_cfg){-1, 0, true};
+    sc.delay_us = 4000;
+    stages[0].workers = 1;
+    src = (synth){0, 100, 200};
+    o.realtime = true;
+    assert_int_equal(grin__pipeline_run(stages, 2, synth_next, &src, &o, &st, &err), GRIN_OK);
+    assert_int_equal(st.frames, 100);
+    assert_true(st.dropped > 20);
+    assert_int_equal(st.processed + st.dropped, 100);
+    assert_true(oc.ordered);
+    free(st.latency_ms);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_runner), cmocka_unit_test(test_grin_run)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
