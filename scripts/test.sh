@@ -31,8 +31,11 @@ sanitized() {
 threads() { # the worker pool, multi-threaded detection and the video pipeline under ThreadSanitizer
   local out; out=$(mktemp -d)
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRIN_SANITIZE=thread >/dev/null &&
-    cmake --build build-tsan -j"$jobs" --target test_core test_detect grin_cli &&
-    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R "test_core|test_detect") &&
+    cmake --build build-tsan -j"$jobs" --target test_core grin_cli &&
+    (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R "test_core") &&
+    TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/grin detect --threads 2 data/samples/*.jpg >/dev/null &&
+    TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/grin bench detect --threads 2 --repeat 3 \
+      --image data/samples/2008_001322.jpg >/dev/null &&
     TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/grin run data/video/franck.webm --frames 120 \
       --detect-every 3 --workers detect=2,classify=2 --out "$out/t.mp4" --events "$out/t.jsonl" --stats &&
     TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build-tsan/grin run data/video/franck.webm --frames 120 \
