@@ -122,12 +122,16 @@ one_line_error("--display without a display", run(CLIP, "--frames", "5", "--disp
 evs, vids = os.path.join(tmp, "sig.jsonl"), os.path.join(tmp, "sig.mp4")
 p = subprocess.Popen([GRIN, "run", CLIP, "--pace", "--events", evs, "--out", vids, "--stats"], stdout=subprocess.PIPE,
                      stderr=subprocess.PIPE, text=True)
-time.sleep(2.0)
+deadline = time.time() + 60  # stop once a good part of the clip has gone through, however slow the machine
+while time.time() < deadline and p.poll() is None:
+    if os.path.exists(evs) and os.path.getsize(evs) > 6000:
+        break
+    time.sleep(0.2)
 p.send_signal(signal.SIGINT)
 out, err = p.communicate(timeout=60)
 check("SIGINT: stops cleanly", p.returncode == 0 and "stopped after" in err, (p.returncode, err))
 st = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
-check("SIGINT: stats for what ran", 10 < st.get("frames", 0) < 200, out)
+check("SIGINT: stats for what ran", 10 < st.get("frames", 0) < 4998, out)
 check("SIGINT: events flushed with the summary", os.path.exists(evs) and lines(evs)[-1].get("summary") == "run")
 r = run(vids, "--stats")
 s3 = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
