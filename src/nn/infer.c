@@ -38,27 +38,32 @@ static void gemm_scalar(int M, int N, int K, const float *A, int lda, const floa
         }
 }
 
-static void dw_scalar(const grin__op *op, const float *in, float *out, int y0, int y1)
+/* one depthwise output (before its activation): bias plus the taps inside the input */
+static float dw_sum(const grin__op *op, const float *in, int oy, int ox, int c)
 {
     const int C = op->c;
+    float s = op->bias[c];
+    for (int ky = 0; ky < op->k; ky++) {
+        int iy = oy * op->stride - op->pad + ky;
+        if (iy < 0 || iy >= op->ih)
+            continue;
+        for (int kx = 0; kx < op->k; kx++) {
+            int ix = ox * op->stride - op->pad + kx;
+            if (ix < 0 || ix >= op->iw)
+                continue;
+            s += in[((size_t)iy * op->iw + ix) * C + c] * op->wt[(size_t)(ky * op->k + kx) * C + c];
+        }
+    }
+    return s;
+}
+
+static void dw_scalar(const grin__op *op, const float *in, float *out, int y0, int y1)
+{
     for (int oy = y0; oy < y1; oy++)
         for (int ox = 0; ox < op->w; ox++) {
-            float *o = out + ((size_t)oy * op->w + ox) * C;
-            for (int c = 0; c < C; c++) {
-                float s = op->bias[c];
-                for (int ky = 0; ky < op->k; ky++) {
-                    int iy = oy * op->stride - op->pad + ky;
-                    if (iy < 0 || iy >= op->ih)
-                        continue;
-                    for (int kx = 0; kx < op->k; kx++) {
-                        int ix = ox * op->stride - op->pad + kx;
-                        if (ix < 0 || ix >= op->iw)
-                            continue;
-                        s += in[((size_t)iy * op->iw + ix) * C + c] * op->wt[(size_t)(ky * op->k + kx) * C + c];
-                    }
-                }
-                o[c] = act_apply(s, op->act);
-            }
+            float *o = out + ((size_t)oy * op->w + ox) * op->c;
+            for (int c = 0; c < op->c; c++)
+                o[c] = act_apply(dw_sum(op, in, oy, ox, c), op->act);
         }
 }
 
@@ -356,27 +361,13 @@ static inline uint8_t quant_u8(float v, float inv)
 /* depthwise as dw_scalar, stored as u8 rows of k4 bytes (padding zeroed) */
 static void dw_u8_scalar(const grin__op *op, const float *in, uint8_t *out, int y0, int y1, int k4)
 {
-    const int C = op->c;
     const float inv = 1.0f / op->out_scale;
     for (int oy = y0; oy < y1; oy++)
         for (int ox = 0; ox < op->w; ox++) {
             uint8_t *o = out + ((size_t)oy * op->w + ox) * k4;
-            for (int c = 0; c < C; c++) {
-                float s = op->bias[c];
-                for (int ky = 0; ky < op->k; ky++) {
-                    int iy = oy * op->stride - op->pad + ky;
-                    if (iy < 0 || iy >= op->ih)
-                        continue;
-                    for (int kx = 0; kx < op->k; kx++) {
-                        int ix = ox * op->stride - op->pad + kx;
-                        if (ix < 0 || ix >= op->iw)
-                            continue;
-                        s += in[((size_t)iy * op->iw + ix) * C + c] * op->wt[(size_t)(ky * op->k + kx) * C + c];
-                    }
-                }
-                o[c] = quant_u8(act_apply(s, op->act), inv);
-            }
-            for (int c = C; c < k4; c++)
+            for (int c = 0; c < op->c; c++)
+                o[c] = quant_u8(act_apply(dw_sum(op, in, oy, ox, c), op->act), inv);
+            for (int c = op->c; c < k4; c++)
                 o[c] = 0;
         }
 }
