@@ -83,6 +83,12 @@ static void frame_free(grin__frame *f)
     free(f->events);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 typedef struct run run;
 
 typedef struct {
@@ -351,7 +357,12 @@ grin_status grin__pipeline_run(const grin__module *stages, int nstages, grin__so
     }
     stats->seconds = (grin__now_ms() - t0) / 1000.0;
     stats->processed = r.nlat;
-    stats->latency_ms = r.lat;
+    if (r.nlat > 0) {
+        qsort(r.lat, (size_t)r.nlat, sizeof *r.lat, cmp_double);
+        stats->latency_ms_p50 = r.lat[r.nlat / 2];
+        stats->latency_ms_p99 = r.lat[(size_t)((double)(r.nlat - 1) * 0.99)];
+    }
+    free(r.lat);
     stats->stage_status = r.err_st;
     snprintf(stats->stage_error, sizeof stats->stage_error, "%s", r.err_msg);
     for (int i = 0; i < inited; i++) {

@@ -74,7 +74,7 @@ typedef struct {
 typedef struct {
     int64_t frames, processed, dropped;
     double seconds;
-    double *latency_ms;   /* one per processed frame (caller frees) */
+    double latency_ms_p50, latency_ms_p99; /* decoding to the end of the last stage */
     grin_status source_status;
     char source_error[256];
     grin_status stage_status;

@@ -66,12 +66,6 @@ static int src_next(void *ctx, grin__frame *f, grin_error *err)
     return grin__video_read(s->in, &f->rgb, &f->t, err);
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_frame)(void *user, const grin_frame_info *f),
                      void *user, grin_run_stats *stats, grin_error *err)
 {
@@ -135,14 +129,10 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
         stats->dropped = ps.dropped;
         stats->seconds = ps.seconds;
         stats->fps = ps.seconds > 0 ? (double)ps.processed / ps.seconds : 0;
-        if (ps.processed > 0) {
-            qsort(ps.latency_ms, (size_t)ps.processed, sizeof(double), cmp_d);
-            stats->latency_ms_p50 = ps.latency_ms[ps.processed / 2];
-            stats->latency_ms_p99 = ps.latency_ms[(size_t)((double)(ps.processed - 1) * 0.99)];
-        }
+        stats->latency_ms_p50 = ps.latency_ms_p50;
+        stats->latency_ms_p99 = ps.latency_ms_p99;
         stats->tracks = (int)smile.ntracks;
     }
-    free(ps.latency_ms);
     free(smile.tracks);
     free(cb.faces);
 done:

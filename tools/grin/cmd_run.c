@@ -138,12 +138,6 @@ static void *run_thread(void *arg)
     return NULL;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static long rss_kb(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -450,11 +444,9 @@ int cmd_run(int argc, char **argv)
         tot_dropped += job.stats.dropped;
         tot_seconds += job.stats.seconds;
         if (job.stats.processed > 0) {
-            qsort(job.stats.latency_ms, (size_t)job.stats.processed, sizeof(double), cmp_d);
-            p50 = job.stats.latency_ms[job.stats.processed / 2];
-            p99 = job.stats.latency_ms[(size_t)((double)(job.stats.processed - 1) * 0.99)];
+            p50 = job.stats.latency_ms_p50;
+            p99 = job.stats.latency_ms_p99;
         }
-        free(job.stats.latency_ms);
         rss[pass] = rss_kb();
     }
     grin__smile_finish(&smile, events);
