@@ -26,6 +26,22 @@ TARGET static inline __m256 act8(__m256 v, int act)
     return v;
 }
 
+/* one output row's 16-column panel (nr valid columns), activated */
+TARGET static inline void store_nr(float *o, __m256 a0, __m256 a1, int nr, int act)
+{
+    if (nr == 16) {
+        _mm256_storeu_ps(o, act8(a0, act));
+        _mm256_storeu_ps(o + 8, act8(a1, act));
+    } else if (nr == 8) {
+        _mm256_storeu_ps(o, act8(a0, act));
+    } else {
+        float tmp[16];
+        _mm256_storeu_ps(tmp, act8(a0, act));
+        _mm256_storeu_ps(tmp + 8, act8(a1, act));
+        memcpy(o, tmp, (size_t)nr * sizeof(float));
+    }
+}
+
 /* rows r0..r5 of A (missing rows repeat row 0) times one 16-column panel */
 TARGET static void tile_6x16(int K, const float *A, int lda, int mr, const float *w, const float *bias,
                              int act, float *C, int ldc, int nr)
@@ -58,22 +74,8 @@ TARGET static void tile_6x16(int K, const float *A, int lda, int mr, const float
         c51 = _mm256_fmadd_ps(a, w1, c51);
     }
     __m256 r[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-    if (nr == 16) {
-        for (int i = 0; i < mr; i++) {
-            _mm256_storeu_ps(C + (size_t)i * ldc, act8(r[2 * i], act));
-            _mm256_storeu_ps(C + (size_t)i * ldc + 8, act8(r[2 * i + 1], act));
-        }
-    } else if (nr == 8) {
-        for (int i = 0; i < mr; i++)
-            _mm256_storeu_ps(C + (size_t)i * ldc, act8(r[2 * i], act));
-    } else {
-        float tmp[16];
-        for (int i = 0; i < mr; i++) {
-            _mm256_storeu_ps(tmp, act8(r[2 * i], act));
-            _mm256_storeu_ps(tmp + 8, act8(r[2 * i + 1], act));
-            memcpy(C + (size_t)i * ldc, tmp, (size_t)nr * sizeof(float));
-        }
-    }
+    for (int i = 0; i < mr; i++)
+        store_nr(C + (size_t)i * ldc, r[2 * i], r[2 * i + 1], nr, act);
 }
 
 TARGET static void gemm_avx2(int M, int N, int K, const float *A, int lda, const float *Wp,
@@ -163,21 +165,6 @@ TARGET static void dw_avx2(const grin__op *op, const float *in, float *out, int 
                 _mm256_storeu_ps(o + c, act8(s, op->act));
             }
         }
-    }
-}
-
-TARGET static inline void store_nr(float *o, __m256 a0, __m256 a1, int nr, int act)
-{
-    if (nr == 16) {
-        _mm256_storeu_ps(o, act8(a0, act));
-        _mm256_storeu_ps(o + 8, act8(a1, act));
-    } else if (nr == 8) {
-        _mm256_storeu_ps(o, act8(a0, act));
-    } else {
-        float tmp[16];
-        _mm256_storeu_ps(tmp, act8(a0, act));
-        _mm256_storeu_ps(tmp + 8, act8(a1, act));
-        memcpy(o, tmp, (size_t)nr * sizeof(float));
     }
 }
 
