@@ -205,9 +205,11 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
             double best = 0.3;
             int bi = -1, bd = -1;
             for (int i = 0; i < s->n; i++)
-                for (size_t d = 0; d < f->ndets; d++)
-                    if (!s->t[i].matched && !used[d] && iou(s->t[i].box, f->dets[d]) > best)
-                        best = iou(s->t[i].box, f->dets[d]), bi = i, bd = (int)d;
+                for (size_t d = 0; d < f->ndets; d++) {
+                    double o = s->t[i].matched || used[d] ? 0.0 : iou(s->t[i].box, f->dets[d]);
+                    if (o > best)
+                        best = o, bi = i, bd = (int)d;
+                }
             if (bi < 0)
                 break;
             s->t[bi].matched = true;
