@@ -160,6 +160,14 @@ GRIN_API grin_status grin_detect(grin_detector *d, const grin_cascade *c, const 
                                  const grin_detect_params *p, grin_rect *faces, size_t capacity,
                                  size_t *count);
 GRIN_API const grin_rect *grin_detector_results(const grin_detector *d, size_t *count);
+/* For single photos (not video frames): grin_detect, and when it finds nothing a second look
+ * with a replicated border of a fifth of the larger side around the photo (a face that fills
+ * the frame or is cut by its edge), a pyramid step of at most 1.05 and at most 2 neighbours.
+ * Results through grin_detector_results; second-look boxes may reach past the photo's edge
+ * (at least half of each is inside it), which grin_landmarks accepts. */
+GRIN_API grin_status grin_detect_photo(grin_detector *d, const grin_cascade *c,
+                                       const grin_image *img, const grin_detect_params *p,
+                                       size_t *count);
 
 
 /* ---------------------------------------------------------------- landmarks */

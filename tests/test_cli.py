@@ -174,6 +174,16 @@ check("bench classify (shipped model)", r.returncode == 0 and json.loads(r.stdou
 r = run("classify", SAMPLES[1])
 d = json.loads(r.stdout) if r.returncode == 0 else {"faces": []}
 check("classify with the shipped model", len(d["faces"]) == 3 and all(0 <= f["smile"] <= 1 for f in d["faces"]), r.stdout + r.stderr)
+# a face cut by the photo's edge: only the second look (a border, a finer pyramid) finds it
+tight = os.path.join(ROOT, "tests/fixtures/tight_face.png")
+r1, r2 = run("classify", "--one-look", tight), run("classify", tight)
+d1 = json.loads(r1.stdout) if r1.returncode == 0 else {}
+d2 = json.loads(r2.stdout) if r2.returncode == 0 else {}
+check("classify --one-look misses a face cut by the edge", d1.get("faces") == [], r1.stdout + r1.stderr)
+f2 = d2.get("faces", [])
+check("classify: the second look finds it", len(f2) == 1 and (f2[0]["box"][0] < 0 or f2[0]["box"][1] < 0)
+      and f2[0]["aligned"] and f2[0]["smile"] > 0.5, r2.stdout + r2.stderr)
+one_line_error("detect takes no --one-look", run("detect", "--one-look", tight), "--one-look")
 r = run("model", "info", "--alpha", "1", "--input", "224")
 check("model info arch", r.returncode == 0 and json.loads(r.stdout)["multiply_adds"] > 560000000, r.stdout)
 # models without training: init, export to ONNX, classify ready crops

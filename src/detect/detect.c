@@ -546,3 +546,71 @@ grin_status grin_detect(grin_detector *d, const grin_cascade *c, const grin_imag
                     capacity);
     return GRIN_OK;
 }
+
+/* ------------------------------------------------------------------ grin_detect_photo */
+
+grin_status grin_detect_photo(grin_detector *d, const grin_cascade *c, const grin_image *img,
+                              const grin_detect_params *params, size_t *count)
+{
+    size_t n = 0;
+    grin_status st = grin_detect(d, c, img, params, NULL, 0, &n);
+    if (count)
+        *count = n;
+    if (st != GRIN_ERR_BUFFER_TOO_SMALL && st != GRIN_OK)
+        return st;
+    if (n > 0)
+        return GRIN_OK;
+    grin_detect_params p;
+    if (params)
+        p = *params;
+    else
+        grin_detect_params_default(&p);
+    /* the second look: a replicated border of a fifth of the larger side on every side, a
+     * pyramid step of at most 1.05 and at most two neighbours */
+    int W = img->width, H = img->height, b = (W > H ? W : H) / 5;
+    if (b < 1 || (long)W + 2L * b > GRIN_MAX_IMAGE_SIDE || (long)H + 2L * b > GRIN_MAX_IMAGE_SIDE)
+        return GRIN_OK;
+    grin_image gray, pad;
+    st = grin_image_convert(img, GRIN_PIX_GRAY8, &gray);
+    if (st)
+        return fail(d, st, "grin_detect_photo: cannot convert the %dx%d image to grey", W, H);
+    st = grin_image_alloc(W + 2 * b, H + 2 * b, GRIN_PIX_GRAY8, &pad);
+    if (st) {
+        grin_image_free(&gray);
+        return fail(d, st, "grin_detect_photo: cannot allocate a %dx%d image", W + 2 * b, H + 2 * b);
+    }
+    for (int y = 0; y < pad.height; y++) {
+        int sy = y < b ? 0 : (y - b >= H ? H - 1 : y - b);
+        const uint8_t *s = gray.data + (size_t)sy * gray.stride;
+        uint8_t *o = pad.data + (size_t)y * pad.stride;
+        memset(o, s[0], (size_t)b);
+        memcpy(o + b, s, (size_t)W);
+        memset(o + b + W, s[W - 1], (size_t)b);
+    }
+    grin_image_free(&gray);
+    if (p.scale_factor > 1.05)
+        p.scale_factor = 1.05;
+    if (p.min_neighbors > 2)
+        p.min_neighbors = 2;
+    if (p.min_neighbors < 1)
+        p.min_neighbors = 1;
+    st = grin_detect(d, c, &pad, &p, NULL, 0, &n);
+    grin_image_free(&pad);
+    if (st != GRIN_ERR_BUFFER_TOO_SMALL && st != GRIN_OK)
+        return st;
+    /* back to the photo's coordinates; keep boxes at least half inside it */
+    size_t kept = 0;
+    for (size_t i = 0; i < d->nresults; i++) {
+        grin_rect r = d->results[i];
+        r.x -= b;
+        r.y -= b;
+        int ix = (r.x > 0 ? r.x : 0), iy = (r.y > 0 ? r.y : 0);
+        int ex = (r.x + r.w < W ? r.x + r.w : W), ey = (r.y + r.h < H ? r.y + r.h : H);
+        if (ex > ix && ey > iy && 2L * (ex - ix) * (ey - iy) >= (long)r.w * r.h)
+            d->results[kept++] = r;
+    }
+    d->nresults = kept;
+    if (count)
+        *count = kept;
+    return GRIN_OK;
+}

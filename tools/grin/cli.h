@@ -41,10 +41,16 @@ typedef struct {
     const char *cascade;
     grin_detect_params params;
     int threads;
+    bool photos;   /* the command reads single photos: a second look when none is found */
+    bool one_look; /* --one-look turns that off */
 } detect_opts;
 void detect_opts_default(detect_opts *o);
 int detect_opts_parse(detect_opts *o, int argc, char **argv, int *i);
 const char *detect_opts_usage(void);
+const char *photo_opts_usage(void);
+/* grin_detect, or grin_detect_photo for the photo commands unless --one-look */
+grin_status detect_faces(grin_detector *d, const grin_cascade *c, const grin_image *img,
+                         const detect_opts *o, size_t *count);
 
 double now_ms(void);
 

@@ -81,6 +81,22 @@ void detect_opts_default(detect_opts *o)
     o->cascade = GRIN_DEFAULT_CASCADE;
     grin_detect_params_default(&o->params);
     o->threads = 1;
+    o->photos = false;
+    o->one_look = false;
+}
+
+const char *photo_opts_usage(void)
+{
+    return "  --one-look            no second look (a border around the photo, a finer pyramid,\n"
+           "                        2 neighbours) when the first finds no face\n";
+}
+
+grin_status detect_faces(grin_detector *d, const grin_cascade *c, const grin_image *img,
+                         const detect_opts *o, size_t *count)
+{
+    if (o->photos && !o->one_look)
+        return grin_detect_photo(d, c, img, &o->params, count);
+    return grin_detect(d, c, img, &o->params, NULL, 0, count);
 }
 
 const char *detect_opts_usage(void)
@@ -99,6 +115,10 @@ int detect_opts_parse(detect_opts *o, int argc, char **argv, int *i)
     const char *a = argv[*i];
     const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
     int n;
+    if (o->photos && !strcmp(a, "--one-look")) {
+        o->one_look = true;
+        return 1;
+    }
     if (!strcmp(a, "--cascade")) {
         if (!v) {
             cli_error("--cascade needs a file");

@@ -21,7 +21,7 @@ typedef struct {
     const grin_cascade *cascade;
     const grin_landmarker *lm;
     const grin_aligner *al;
-    grin_detect_params params;
+    detect_opts opts;
     const char *out_dir;
     bool crops; /* the photos are face crops: the whole image is the face's box */
     pthread_mutex_t log_lock; /* serialises error lines */
@@ -34,8 +34,8 @@ static void help(FILE *f)
                "Writes DIR/<n>.png crops and DIR/labels.csv (file,smile,aligned,source).\n"
                "  --crops               the photos are already face crops made by a face detector\n"
                "                        (GENKI-4K crops/, SMILEsmileD): the whole image is the\n"
-               "                        face's box and detection is skipped\n%s",
-            detect_opts_usage());
+               "                        face's box and detection is skipped\n%s%s",
+            detect_opts_usage(), photo_opts_usage());
 }
 
 static void *worker(void *arg)
@@ -64,7 +64,7 @@ static void *worker(void *arg)
         grin_rect box = {0, 0, img.width, img.height};
         if (!J->crops) {
             size_t n = 0;
-            grin_status st = grin_detect(det, J->cascade, &img, &J->params, NULL, 0, &n);
+            grin_status st = detect_faces(det, J->cascade, &img, &J->opts, &n);
             const grin_rect *faces = grin_detector_results(det, &n);
             if ((st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) || n == 0) {
                 r->result = R_MISSED;
@@ -106,6 +106,7 @@ int cmd_align(int argc, char **argv)
 {
     detect_opts o;
     detect_opts_default(&o);
+    o.photos = true;
     o.threads = 0;
     const char *labels = NULL, *out_dir = NULL, *model = GRIN_DEFAULT_LANDMARK_MODEL;
     bool crops = false;
@@ -177,7 +178,7 @@ int cmd_align(int argc, char **argv)
     double t0 = now_ms();
     if (!rc) {
         job J = {.rows = rows, .nrows = nrows, .cascade = cascade, .lm = lm, .al = al,
-                 .params = o.params, .out_dir = out_dir, .crops = crops};
+                 .opts = o, .out_dir = out_dir, .crops = crops};
         atomic_init(&J.next, 0);
         pthread_mutex_init(&J.log_lock, NULL);
         int nt = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);

@@ -151,6 +151,7 @@ int cmd_classify(int argc, char **argv)
 {
     detect_opts o;
     detect_opts_default(&o);
+    o.photos = true;
     const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
     int nimages = 0;
     bool crops = false;
@@ -174,8 +175,8 @@ int cmd_classify(int argc, char **argv)
                    "       grin classify --crops [--model FILE] CROP...\n"
                    "Prints {\"image\",\"width\",\"height\",\"faces\":[{\"box\",\"smile\",\"aligned\"}]}.\n"
                    "  --crops     each image is one aligned face crop of the model's input size:\n"
-                   "              prints {\"image\",\"smile\"} with the classifier's raw output\n%s",
-                   detect_opts_usage());
+                   "              prints {\"image\",\"smile\"} with the classifier's raw output\n%s%s",
+                   detect_opts_usage(), photo_opts_usage());
             free(images);
             return 0;
         }
@@ -211,7 +212,13 @@ int cmd_classify(int argc, char **argv)
             continue;
         }
         size_t n = 0;
-        grin_detect(f.det, f.cascade, &img, &o.params, NULL, 0, &n);
+        grin_status st = detect_faces(f.det, f.cascade, &img, &o, &n);
+        if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {
+            cli_error("%s: %s", images[k], grin_detector_error(f.det));
+            grin_image_free(&img);
+            rc = 1;
+            continue;
+        }
         const grin_rect *faces = grin_detector_results(f.det, &n);
         fputs("{\"image\":", stdout);
         json_string(stdout, images[k]);
@@ -272,6 +279,7 @@ int cmd_eval_full(int argc, char **argv)
 {
     detect_opts o;
     detect_opts_default(&o);
+    o.photos = true;
     const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL, *labels = NULL,
                *roc = NULL;
     for (int i = 1; i < argc; i++) {
@@ -322,7 +330,14 @@ int cmd_eval_full(int argc, char **argv)
             continue;
         }
         size_t nf = 0;
-        grin_detect(f.det, f.cascade, &img, &o.params, NULL, 0, &nf);
+        grin_status st = detect_faces(f.det, f.cascade, &img, &o, &nf);
+        if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {
+            cli_error("%s: %s", r->path, grin_detector_error(f.det));
+            grin_image_free(&img);
+            r->result = R_UNREADABLE;
+            unreadable++;
+            continue;
+        }
         const grin_rect *faces = grin_detector_results(f.det, &nf);
         float p = 0.5f;
         int aligned = 0;

@@ -13,8 +13,8 @@ static void help(FILE *f)
                "Prints {\"image\",\"width\",\"height\",\"faces\":[{\"box\":[x,y,w,h],\"points\":[[x,y],...],"
                "\"aligned\":bool}]} per image.\n\n"
                "  --model FILE          dlib shape_predictor .dat or grin model (default %s)\n"
-               "  --box x,y,w,h         use this face box instead of the detector (repeatable)\n%s",
-            GRIN_DEFAULT_LANDMARK_MODEL, detect_opts_usage());
+               "  --box x,y,w,h         use this face box instead of the detector (repeatable)\n%s%s",
+            GRIN_DEFAULT_LANDMARK_MODEL, detect_opts_usage(), photo_opts_usage());
 }
 
 static bool parse_box(const char *s, grin_rect *r)
@@ -35,6 +35,7 @@ int cmd_landmarks(int argc, char **argv)
 {
     detect_opts o;
     detect_opts_default(&o);
+    o.photos = true;
     const char *model_path = GRIN_DEFAULT_LANDMARK_MODEL;
     grin_rect boxes[64];
     int nboxes = 0, nimages = 0;
@@ -113,7 +114,7 @@ int cmd_landmarks(int argc, char **argv)
         const grin_rect *faces = boxes;
         size_t n = (size_t)nboxes;
         if (!nboxes) {
-            grin_status st = grin_detect(det, cascade, &img, &o.params, NULL, 0, &n);
+            grin_status st = detect_faces(det, cascade, &img, &o, &n);
             if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {
                 cli_error("%s: %s", images[k], grin_detector_error(det));
                 grin_image_free(&img);

@@ -251,9 +251,22 @@ int cmd_eval(int argc, char **argv)
     const char *model = NULL, *labels = NULL;
     int aligned = 0;
     bool int8 = false;
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--aligned"))
             aligned = 1;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: grin eval [--model FILE] --labels CSV [--roc FILE.png] [detect options]\n"
+                   "       grin eval --aligned [--model FILE] --labels CSV [--int8]\n"
+                   "Accuracy, AUC and the confusion matrix of the smile classifier on labelled photos\n"
+                   "(file,smile,... rows) through detect -> align -> classify (a face not found\n"
+                   "counts as wrong), or with --aligned on crops already aligned; ends with one line\n"
+                   "{\"n\":N,\"acc\":A,\"auc\":U,\"missed\":M}.\n"
+                   "  --roc FILE.png  draw the ROC curve\n"
+                   "  --int8          8-bit inference (models with a calibration)\n%s%s",
+                   detect_opts_usage(), photo_opts_usage());
+            return 0;
+        }
+    }
     if (!aligned)
         return cmd_eval_full(argc, argv);
     model = default_classifier();
