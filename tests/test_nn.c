@@ -626,6 +626,87 @@ static void test_checkpoint_resume(void **state)
     grin__dataset_free(&d);
 }
 
+/* test-time mirroring and Platt calibration: parsed from the metadata, applied by every
+ * classifier path exactly as written */
+static void test_post_processing(void **state)
+{
+    (void)state;
+    grin__post pp;
+    char why[128];
+    assert_true(grin__post_parse("note=x\ntest_flip=1\nplatt=2,-0.5\n", &pp, why, sizeof why));
+    assert_true(pp.flip && pp.platt && pp.a == 2.0f && pp.b == -0.5f);
+    assert_true(grin__post_parse("platt=1.5,0.25", &pp, why, sizeof why)); /* no final newline */
+    assert_true(!pp.flip && pp.platt && pp.a == 1.5f);
+    const char *bad[] = {"test_flip=2\n", "test_flip=1x\n", "platt=abc\n", "platt=0,1\n", "platt=-1,0\n",
+                         "platt=1,2x\n", "platt=1\n", "platt=1e9,0\n", "platt=nan,0\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (grin__post_parse(bad[i], &pp, why, sizeof why))
+            fail_msg("accepted a bad line: %s", bad[i]);
+    grin__post none = {0}, flip = {.flip = true}, platt = {.platt = true, .a = 2, .b = -0.5f};
+    assert_float_equal(grin__post_apply(&none, 0.3f, 0.9f), 0.3f, 0);
+    assert_float_equal(grin__post_apply(&flip, 0.3f, 0.9f), 0.6f, 1e-7);
+    assert_float_equal(grin__post_apply(&platt, 0.5f, 0), 1 / (1 + exp(0.5)), 1e-6);
+    assert_float_equal(grin__post_apply(&platt, 0.8f, 0), 1 / (1 + exp(-(2 * log(4.0) - 0.5))), 1e-6);
+    float x[3 * 3 * 2], y[3 * 3 * 2];
+    for (int i = 0; i < 18; i++)
+        x[i] = (float)i;
+    grin__mirror_input(x, y, 3, 2);
+    assert_float_equal(y[0], x[4], 0);  /* row 0: pixel 0 <- pixel 2 */
+    assert_float_equal(y[1], x[5], 0);
+    assert_float_equal(y[2], x[2], 0);  /* the middle stays */
+    assert_float_equal(y[10], x[6], 0); /* row 1: pixel 2 <- pixel 0 */
+
+    /* a model file with both lines, through grin_classify_crops (plan and reference paths) */
+    grin__model m;
+    memset(&m, 0, sizeof m);
+    m.arch = GRIN__ARCH_MOBILENET_V1, m.input = 32, m.channels = 1, m.alpha = 0.25f, m.seed = 5;
+    grin_align_params_default(&m.align);
+    grin_error err;
+    assert_int_equal(grin__model_build(&m, &err), GRIN_OK);
+    for (size_t i = 0; i < m.net.nparams; i++) /* a less flat output than the initial weights give */
+        m.net.params[i] *= 1.5f;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/grin_post_%d.grinnet", tmpdir(), (int)getpid());
+    snprintf(m.meta, sizeof m.meta, "test_flip=1\nplatt=1.5,0.25\n");
+    assert_int_equal(grin__model_save(&m, path, &err), GRIN_OK);
+    grin_classifier *c;
+    assert_int_equal(grin_classifier_load(path, &c, &err), GRIN_OK);
+    grin_image crop;
+    assert_int_equal(grin_image_alloc(32, 32, GRIN_PIX_GRAY8, &crop), GRIN_OK);
+    for (int yy = 0; yy < 32; yy++)
+        for (int xx = 0; xx < 32; xx++) /* lopsided, so its mirror differs */
+            crop.data[yy * crop.stride + xx] = (uint8_t)(xx < 12 ? 30 + 5 * yy : (xx * xx + 3 * yy) % 256);
+    float in[32 * 32], mir[32 * 32], raw, rawm, got, ref;
+    for (int i = 0; i < 32 * 32; i++)
+        in[i] = crop.data[(i / 32) * crop.stride + i % 32] * (1.0f / 127.5f) - 1.0f;
+    grin__mirror_input(in, mir, 32, 1);
+    grin__nn_plan plan;
+    assert_int_equal(grin__nn_plan_build(&m.net, m.net.state, &plan, &err), GRIN_OK);
+    grin__nn_scratch sc = {0};
+    assert_int_equal(grin__nn_plan_run(&plan, &sc, in, &raw, NULL), GRIN_OK);
+    assert_int_equal(grin__nn_plan_run(&plan, &sc, mir, &rawm, NULL), GRIN_OK);
+    if (fabsf(raw - rawm) < 1e-4f)
+        fail_msg("the crop and its mirror give the same output (%g): the test can't tell", raw);
+    grin__post want = {.flip = true, .platt = true, .a = 1.5f, .b = 0.25f};
+    assert_int_equal(grin_classify_crops(c, &crop, 1, &got, &err), GRIN_OK);
+    assert_float_equal(got, grin__post_apply(&want, raw, rawm), 1e-6);
+    grin__nn_force_reference = true;
+    assert_int_equal(grin_classify_crops(c, &crop, 1, &ref, &err), GRIN_OK);
+    grin__nn_force_reference = false;
+    assert_float_equal(ref, got, 1e-4);
+    grin__nn_scratch_free(&sc);
+    grin__nn_plan_free(&plan);
+    grin_classifier_free(c);
+    /* a malformed line is refused with its name */
+    snprintf(m.meta, sizeof m.meta, "platt=0,1\n");
+    assert_int_equal(grin__model_save(&m, path, &err), GRIN_OK);
+    assert_int_not_equal(grin_classifier_load(path, &c, &err), GRIN_OK);
+    assert_non_null(strstr(err.msg, "platt"));
+    remove(path);
+    grin_image_free(&crop);
+    grin__nn_free(&m.net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_gradients_fast), cmocka_unit_test(test_gradients_reference),
         cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_plan_matches_forward), cmocka_unit_test(test_int8), cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_training_learns_and_is_deterministic), cmocka_unit_test(test_checkpoint_resume),
+        cmocka_unit_test(test_post_processing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -207,10 +207,17 @@ static void run_one(void *vctx, int task, int thread)
     size_t i = (size_t)task;
     if (i >= r->n || r->st[thread])
         return;
-    prepare(r->c, &r->crops[i], r->x[thread]);
-    float p = 0;
-    r->st[thread] = grin__nn_plan_run(&r->c->plan, r->scratch[thread], r->x[thread], &p, r->intra);
-    r->probs[i] = p;
+    const grin__post *post = &r->c->m.post;
+    float *x = r->x[thread], p = 0, pm = 0;
+    prepare(r->c, &r->crops[i], x);
+    r->st[thread] = grin__nn_plan_run(&r->c->plan, r->scratch[thread], x, &p, r->intra);
+    if (post->flip && !r->st[thread]) {
+        const int S = r->c->m.input, C = r->c->m.channels;
+        float *xm = x + (size_t)S * S * C;
+        grin__mirror_input(x, xm, S, C);
+        r->st[thread] = grin__nn_plan_run(&r->c->plan, r->scratch[thread], xm, &pm, r->intra);
+    }
+    r->probs[i] = grin__post_apply(post, p, pm);
 }
 
 /* the training engine's batched forward pass: for graphs the plan can't run */
@@ -218,7 +225,7 @@ static grin_status classify_generic(grin_classifier *c, const grin_image *crops,
                                     grin_error *err)
 {
     const size_t per = (size_t)c->m.input * c->m.input * c->m.channels, B = 32;
-    float *x = malloc(per * B * sizeof *x);
+    float *x = malloc(per * (B + 1) * sizeof *x);
     if (!x)
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
     grin__nn_ws ws = {0};
@@ -231,10 +238,24 @@ static grin_status classify_generic(grin_classifier *c, const grin_image *crops,
         if (ws.batch != (int)b)
             grin__nn_ws_free(&ws);
         st = grin__nn_forward(&c->m.net, &ws, x, (int)b, false, &out);
-        if (st)
+        if (st) {
             grin__fail(err, st, "inference failed");
-        else
-            memcpy(probs + i, out, b * sizeof *probs);
+            break;
+        }
+        memcpy(probs + i, out, b * sizeof *probs);
+        if (c->m.post.flip) { /* the mirror images, same batch size */
+            for (size_t k = 0; k < b; k++) {
+                memcpy(x + b * per, x + k * per, per * sizeof *x);
+                grin__mirror_input(x + b * per, x + k * per, c->m.input, c->m.channels);
+            }
+            st = grin__nn_forward(&c->m.net, &ws, x, (int)b, false, &out);
+            if (st) {
+                grin__fail(err, st, "inference failed");
+                break;
+            }
+        }
+        for (size_t k = 0; k < b; k++)
+            probs[i + k] = grin__post_apply(&c->m.post, probs[i + k], c->m.post.flip ? out[k] : 0);
     }
     grin__nn_ws_free(&ws);
     free(x);
@@ -270,7 +291,7 @@ grin_status grin_classify_crops(const grin_classifier *cc, const grin_image *cro
     grin_status res = GRIN_OK;
     for (; got < T; got++) {
         scratch[got] = take_scratch(c);
-        x[got] = scratch[got] ? malloc(per * sizeof(float)) : NULL;
+        x[got] = scratch[got] ? malloc(2 * per * sizeof(float)) : NULL; /* the crop, its mirror */
         if (!x[got]) {
             give_scratch(c, scratch[got]);
             res = GRIN_ERR_NO_MEMORY;

@@ -105,6 +105,9 @@ grin_status grin__model_load_memory(const uint8_t *d, size_t size, const char *n
     size_t ml = h.meta_bytes < sizeof m->meta - 1 ? h.meta_bytes : sizeof m->meta - 1;
     memcpy(m->meta, d + sizeof h, ml);
     m->meta[ml] = 0;
+    char why[128];
+    if (!grin__post_parse(m->meta, &m->post, why, sizeof why))
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: %s", name, why);
     grin_status st = grin__model_build(m, err);
     if (st)
         return st;
@@ -143,4 +146,52 @@ grin_status grin__model_load(const char *path, grin__model *m, grin_error *err)
     st = grin__model_load_memory(d, n, path, m, err);
     free(d);
     return st;
+}
+
+bool grin__post_parse(const char *meta, grin__post *p, char *why, size_t whylen)
+{
+    memset(p, 0, sizeof *p);
+    for (const char *l = meta; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        int flip;
+        float a, b;
+        char end;
+        int k;
+        if (!strncmp(l, "test_flip=", 10)) {
+            k = sscanf(l, "test_flip=%d%c", &flip, &end);
+            if ((k != 1 && (k != 2 || end != '\n')) || (flip != 0 && flip != 1)) {
+                snprintf(why, whylen, "bad test_flip line in the metadata (want 0 or 1)");
+                return false;
+            }
+            p->flip = flip == 1;
+        } else if (!strncmp(l, "platt=", 6)) {
+            k = sscanf(l, "platt=%f,%f%c", &a, &b, &end);
+            if ((k != 2 && (k != 3 || end != '\n')) || !isfinite(a) ||
+                !isfinite(b) || !(a > 0) || a > 100 || fabsf(b) > 100) {
+                snprintf(why, whylen, "bad platt line in the metadata (want A,B with 0 < A <= 100, |B| <= 100)");
+                return false;
+            }
+            p->platt = true;
+            p->a = a;
+            p->b = b;
+        }
+    }
+    return true;
+}
+
+float grin__post_apply(const grin__post *p, float raw, float raw_mirror)
+{
+    double q = p->flip ? 0.5 * ((double)raw + raw_mirror) : raw;
+    if (!p->platt)
+        return (float)q;
+    const double eps = 1e-7;
+    q = q < eps ? eps : (q > 1 - eps ? 1 - eps : q);
+    double z = p->a * log(q / (1 - q)) + p->b;
+    return (float)(1.0 / (1.0 + exp(-z)));
+}
+
+void grin__mirror_input(const float *x, float *y, int S, int C)
+{
+    for (int r = 0; r < S; r++)
+        for (int c = 0; c < S; c++)
+            memcpy(y + ((size_t)r * S + c) * C, x + ((size_t)r * S + (S - 1 - c)) * C, (size_t)C * sizeof *x);
 }

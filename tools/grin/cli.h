@@ -18,6 +18,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_eval_full(int argc, char **argv);

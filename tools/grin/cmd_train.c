@@ -235,13 +235,25 @@ static bool open_plan(const char *model, bool int8, grin__model *m, grin__nn_pla
     return true;
 }
 
-static grin_status plan_predict(const grin__nn_plan *plan, const grin__dataset *d, float *p)
+/* the model's reported probabilities (its test-time mirror and calibration included) */
+static grin_status plan_predict(const grin__nn_plan *plan, const grin__post *post, const grin__dataset *d,
+                                float *p)
 {
     grin__nn_scratch s = {0};
     size_t per = (size_t)d->size * d->size * d->channels;
-    grin_status st = GRIN_OK;
-    for (int i = 0; i < d->n && !st; i++)
-        st = grin__nn_plan_run(plan, &s, d->x + (size_t)i * per, &p[i], NULL);
+    float *xm = malloc(per * sizeof *xm);
+    grin_status st = xm ? GRIN_OK : GRIN_ERR_NO_MEMORY;
+    for (int i = 0; i < d->n && !st; i++) {
+        const float *x = d->x + (size_t)i * per;
+        float raw = 0, mirror = 0;
+        st = grin__nn_plan_run(plan, &s, x, &raw, NULL);
+        if (!st && post->flip) {
+            grin__mirror_input(x, xm, d->size, d->channels);
+            st = grin__nn_plan_run(plan, &s, xm, &mirror, NULL);
+        }
+        p[i] = grin__post_apply(post, raw, mirror);
+    }
+    free(xm);
     grin__nn_scratch_free(&s);
     return st;
 }
@@ -306,7 +318,7 @@ int cmd_eval(int argc, char **argv)
     float *p = malloc(sizeof *p * (size_t)(d.n ? d.n : 1));
     int rc = 0;
     grin__metrics mt;
-    if (!p || plan_predict(&plan, &d, p) != GRIN_OK) {
+    if (!p || plan_predict(&plan, &m.post, &d, p) != GRIN_OK) {
         cli_error("eval: inference failed");
         rc = 1;
     } else {
@@ -322,6 +334,39 @@ int cmd_eval(int argc, char **argv)
     grin__nn_plan_free(&plan);
     grin__nn_free(&m.net);
     return rc;
+}
+
+/* Rewrites meta without its lines that start with any of `drop` (NULL-terminated), then
+ * appends `add`; false when the result would not fit. */
+static bool meta_replace(char *meta, size_t cap, const char *const *drop, const char *add)
+{
+    char *tmp = malloc(cap);
+    if (!tmp)
+        return false;
+    size_t off = 0;
+    for (const char *p = meta; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p + 1) : strlen(p);
+        bool keep = true;
+        for (const char *const *d = drop; *d && keep; d++)
+            keep = strncmp(p, *d, strlen(*d)) != 0;
+        if (keep && off + len < cap) {
+            memcpy(tmp + off, p, len);
+            off += len;
+        }
+        p += len;
+    }
+    if (off && tmp[off - 1] != '\n' && off + 1 < cap)
+        tmp[off++] = '\n';
+    size_t al = strlen(add);
+    bool ok = off + al < cap;
+    if (ok) {
+        memcpy(tmp + off, add, al);
+        tmp[off + al] = '\0';
+        memcpy(meta, tmp, off + al + 1);
+    }
+    free(tmp);
+    return ok;
 }
 
 /* `grin quantize`: calibrates a model's activations on aligned crops and stores the 8-bit
@@ -389,26 +434,13 @@ int cmd_quantize(int argc, char **argv)
             cli_error("quantize: %s", err.msg[0] ? err.msg : "calibration too long");
             rc = 1;
         } else {
-            /* replace an earlier calibration line, keep the rest of the metadata */
-            char meta[sizeof m.meta];
-            size_t off = 0;
-            for (const char *p = m.meta; *p;) {
-                const char *e = strchr(p, '\n');
-                size_t len = e ? (size_t)(e - p + 1) : strlen(p);
-                if (strncmp(p, "int8_act_max=", 13) && off + len < sizeof meta) {
-                    memcpy(meta + off, p, len);
-                    off += len;
-                }
-                p += len;
-            }
-            meta[off] = '\0';
-            if (off && meta[off - 1] != '\n' && off + 1 < sizeof meta)
-                meta[off++] = '\n', meta[off] = '\0';
-            if (off + strlen(line) + 40 >= sizeof m.meta) {
+            static const char *const drop[] = {"int8_act_max=", "int8_calibration_crops=", NULL};
+            char add[2200];
+            snprintf(add, sizeof add, "%sint8_calibration_crops=%d\n", line, n);
+            if (!meta_replace(m.meta, sizeof m.meta, drop, add)) {
                 cli_error("quantize: %s: metadata too long for the calibration", model);
                 rc = 1;
             } else {
-                snprintf(m.meta, sizeof m.meta, "%s%sint8_calibration_crops=%d\n", meta, line, n);
                 if (grin__model_save(&m, out, &err) != GRIN_OK) {
                     cli_error("%s", err.msg);
                     rc = 1;
@@ -419,6 +451,179 @@ int cmd_quantize(int argc, char **argv)
         }
         free(x);
     }
+    grin__dataset_free(&d);
+    grin__nn_plan_free(&plan);
+    grin__nn_free(&m.net);
+    return rc;
+}
+
+/* Platt scaling: the A, B of sigmoid(A z + B) that minimise the cross-entropy against Platt's
+ * smoothed targets, by Newton's method with step halving */
+static void fit_platt(const double *z, const uint8_t *y, int n, double *A, double *B)
+{
+    int npos = 0;
+    for (int i = 0; i < n; i++)
+        npos += y[i];
+    double tpos = (npos + 1.0) / (npos + 2.0), tneg = 1.0 / (n - npos + 2.0);
+    double a = 1, b = 0;
+#define PLATT_LOSS(aa, bb, out)                                                            \
+    do {                                                                                   \
+        out = 0;                                                                           \
+        for (int i = 0; i < n; i++) {                                                      \
+            double f = (aa) * z[i] + (bb), t = y[i] ? tpos : tneg;                         \
+            out += f >= 0 ? t * log1p(exp(-f)) + (1 - t) * (f + log1p(exp(-f)))            \
+                          : t * (-f + log1p(exp(f))) + (1 - t) * log1p(exp(f));             \
+        }                                                                                  \
+    } while (0)
+    double loss;
+    PLATT_LOSS(a, b, loss);
+    for (int it = 0; it < 100; it++) {
+        double ga = 0, gb = 0, haa = 1e-12, hab = 0, hbb = 1e-12;
+        for (int i = 0; i < n; i++) {
+            double q = 1 / (1 + exp(-(a * z[i] + b))), t = y[i] ? tpos : tneg, w = q * (1 - q);
+            ga += (q - t) * z[i];
+            gb += q - t;
+            haa += w * z[i] * z[i];
+            hab += w * z[i];
+            hbb += w;
+        }
+        double det = haa * hbb - hab * hab;
+        if (!(det > 0))
+            break;
+        double da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det, step = 1, nl = loss;
+        for (; step > 1e-6; step /= 2) {
+            PLATT_LOSS(a - step * da, b - step * db, nl);
+            if (nl < loss)
+                break;
+        }
+        if (!(nl < loss))
+            break;
+        a -= step * da;
+        b -= step * db;
+        bool done = loss - nl < 1e-10 * (1 + loss);
+        loss = nl;
+        if (done)
+            break;
+    }
+#undef PLATT_LOSS
+    *A = a;
+    *B = b;
+}
+
+/* `grin calibrate`: test-time mirroring and a Platt calibration fitted on a tuning split */
+int cmd_calibrate(int argc, char **argv)
+{
+    const char *model = NULL, *out = NULL, *labels[16];
+    int nlabels = 0, flip = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: grin calibrate --model FILE --labels CSV [--labels CSV ...] [--no-flip] --out FILE\n"
+                   "Fits how the model's output becomes the reported probability, on aligned crops\n"
+                   "held out from training (a tuning split; never the validation split): the mean\n"
+                   "of the crop's and its mirror image's outputs (unless --no-flip), mapped by\n"
+                   "sigmoid(A * logit(p) + B) with A, B fitted by Platt scaling. Writes the model\n"
+                   "with test_flip= and platt= metadata lines, which every classifier call applies.\n");
+            return 0;
+        }
+        if (!strcmp(argv[i], "--model") && v)
+            model = v, i++;
+        else if (!strcmp(argv[i], "--labels") && v && nlabels < 16)
+            labels[nlabels++] = v, i++;
+        else if (!strcmp(argv[i], "--out") && v)
+            out = v, i++;
+        else if (!strcmp(argv[i], "--no-flip"))
+            flip = 0;
+        else {
+            cli_error("calibrate: unknown or incomplete option '%s' (see grin calibrate --help)", argv[i]);
+            return 2;
+        }
+    }
+    if (!model || !nlabels || !out) {
+        cli_error("calibrate: --model FILE, --labels CSV and --out FILE are required");
+        return 2;
+    }
+    grin_error err = {{0}};
+    grin__model m;
+    grin__nn_plan plan;
+    if (!open_plan(model, false, &m, &plan))
+        return 1;
+    grin__dataset d = {0};
+    int rc = 0;
+    for (int k = 0; k < nlabels && !rc; k++) {
+        grin__dataset part;
+        if (grin__dataset_load(labels[k], m.input, m.channels, &part, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            rc = 1;
+            break;
+        }
+        if (part.bad)
+            cli_error("%s: %d rows skipped (bad label or unreadable image)", labels[k], part.bad);
+        if (grin__dataset_append(&d, &part) != GRIN_OK) {
+            cli_error("calibrate: out of memory");
+            rc = 1;
+        }
+        grin__dataset_free(&part);
+    }
+    int npos = 0;
+    for (int i = 0; !rc && i < d.n; i++)
+        npos += d.y[i];
+    if (!rc && (npos == 0 || npos == d.n)) {
+        cli_error("calibrate: the tuning crops need both smiling and non-smiling faces (%d of %d smile)",
+                  npos, d.n);
+        rc = 1;
+    }
+    float *p = rc ? NULL : malloc(sizeof *p * (size_t)d.n);
+    double *z = rc ? NULL : malloc(sizeof *z * (size_t)d.n);
+    if (!rc && (!p || !z)) {
+        cli_error("calibrate: out of memory");
+        rc = 1;
+    }
+    grin__post post = {.flip = flip != 0};
+    if (!rc && plan_predict(&plan, &post, &d, p) != GRIN_OK) {
+        cli_error("calibrate: inference failed");
+        rc = 1;
+    }
+    if (!rc) {
+        grin__metrics before, after;
+        grin__metrics_from(p, d.y, d.n, &before);
+        for (int i = 0; i < d.n; i++) {
+            double q = p[i] < 1e-7 ? 1e-7 : (p[i] > 1 - 1e-7 ? 1 - 1e-7 : p[i]);
+            z[i] = log(q / (1 - q));
+        }
+        double A, B;
+        fit_platt(z, d.y, d.n, &A, &B);
+        post.platt = true;
+        post.a = (float)A;
+        post.b = (float)B;
+        for (int i = 0; i < d.n; i++) /* p was already mirrored: apply the mapping only */
+            p[i] = grin__post_apply(&(grin__post){.platt = true, .a = post.a, .b = post.b}, p[i], 0);
+        grin__metrics_from(p, d.y, d.n, &after);
+        char add[256], why[128];
+        snprintf(add, sizeof add, "test_flip=%d\nplatt=%.6g,%.6g\nplatt_crops=%d\n", flip, A, B, d.n);
+        static const char *const drop[] = {"test_flip=", "platt=", "platt_crops=", NULL};
+        grin__post check;
+        if (!(A > 0) || A > 100 || fabs(B) > 100) {
+            cli_error("calibrate: the fit is degenerate (A %g, B %g): too few or unrepresentative crops", A, B);
+            rc = 1;
+        } else if (!meta_replace(m.meta, sizeof m.meta, drop, add) ||
+                   !grin__post_parse(m.meta, &check, why, sizeof why)) {
+            cli_error("calibrate: %s: metadata too long", model);
+            rc = 1;
+        } else if (grin__model_save(&m, out, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            rc = 1;
+        } else {
+            printf("tuning crops %d (%d smiling): accuracy %.4f -> %.4f, AUC %.4f -> %.4f, "
+                   "decision threshold on the raw output %.3f\n", d.n, npos, before.acc, after.acc,
+                   before.auc, after.auc, 1 / (1 + exp(B / A)));
+            printf("{\"model\":\"%s\",\"crops\":%d,\"flip\":%d,\"a\":%.6g,\"b\":%.6g,"
+                   "\"acc_before\":%.4f,\"acc_after\":%.4f,\"out\":\"%s\"}\n", model, d.n, flip, A, B,
+                   before.acc, after.acc, out);
+        }
+    }
+    free(p);
+    free(z);
     grin__dataset_free(&d);
     grin__nn_plan_free(&plan);
     grin__nn_free(&m.net);

@@ -22,6 +22,7 @@ static void usage(FILE *f)
                "  model info         parameters and multiply-adds of an architecture or model\n"
                "  export             the classifier as ONNX, for other runtimes\n"
                "  quantize           calibrate a classifier for 8-bit inference\n"
+               "  calibrate          fit a classifier's test-time mirroring and probability scale\n"
                "  bench              time a stage (bench detect|landmarks ...)\n\n"
                "grin --version prints the version, build type and CPU features in use.\n"
                "grin <command> --help shows a command's options.\n");
@@ -66,6 +67,8 @@ int main(int argc, char **argv)
         return cmd_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "run"))
         return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "calibrate"))
+        return cmd_calibrate(argc - 1, argv + 1);
     if (!strcmp(cmd, "quantize"))
         return cmd_quantize(argc - 1, argv + 1);
     if (!strcmp(cmd, "export"))
