@@ -496,6 +496,7 @@ static void test_training_learns_and_is_deterministic(void **state)
         grin_align_params_default(&m.align);
         grin_error err;
         assert_int_equal(grin__model_build(&m, &err), GRIN_OK);
+        cfg.threads = run + 1; /* the two shards of each batch on one thread, then on two */
         assert_int_equal(grin__train(&m.net, &d, NULL, &cfg, NULL, NULL, &err), GRIN_OK);
         float *p = malloc(sizeof(float) * (size_t)d.n);
         assert_int_equal(grin__predict(&m.net, &d, p), GRIN_OK);
@@ -506,7 +507,8 @@ static void test_training_learns_and_is_deterministic(void **state)
         params[run] = malloc(m.net.nparams * sizeof(float));
         memcpy(params[run], m.net.params, m.net.nparams * sizeof(float));
         if (run == 1) {
-            assert_memory_equal(params[0], params[1], m.net.nparams * sizeof(float)); /* same seed, same net */
+            /* same seed, same net, whatever the number of threads */
+            assert_memory_equal(params[0], params[1], m.net.nparams * sizeof(float));
             /* save, load, same predictions; every truncation refused */
             char path[4096];
             snprintf(path, sizeof path, "%s/grin_nn_%d.grinnet", tmpdir(), (int)getpid());
@@ -611,6 +613,9 @@ static void test_checkpoint_resume(void **state)
             assert_memory_equal(w[0], w[1], m.net.nparams * sizeof(float));
             grin__train_cfg other = cfg;
             other.batch = 16;
+            assert_int_equal(grin__train(&m.net, &d, NULL, &other, NULL, NULL, &err), GRIN_ERR_INVALID_ARGUMENT);
+            other = cfg;
+            other.shards = 1;
             assert_int_equal(grin__train(&m.net, &d, NULL, &other, NULL, NULL, &err), GRIN_ERR_INVALID_ARGUMENT);
             FILE *f = fopen(path, "r+b"); /* truncated */
             assert_non_null(f);

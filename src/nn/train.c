@@ -4,6 +4,8 @@
  * for a seed. */
 #include "train.h"
 
+#include <cblas.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,8 @@ void grin__train_cfg_default(grin__train_cfg *c)
     c->brightness = 0.1f;
     c->contrast = 0.1f;
     c->flip = true;
+    c->shards = 2;
+    c->threads = 1;
 }
 
 void grin__dataset_free(grin__dataset *d)
@@ -295,14 +299,14 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* ---- checkpoints: "GRINCKPT" v1, the header below, then params, state, m1, m2 (floats) and the
+/* ---- checkpoints: "GRINCKPT" v2, the header below, then params, state, m1, m2 (floats) and the
  * shuffle order (int32), all little-endian as in memory */
 #define CKPT_MAGIC "GRINCKPT"
 typedef struct {
     char magic[8];
     uint32_t version, header_bytes;
     uint64_t nparams, nstate, ntrain;
-    int32_t epochs, batch, epoch_done, sgd;
+    int32_t epochs, batch, epoch_done, sgd, shards, reserved;
     int64_t step;
     uint64_t seed, rng;
     float lr, weight_decay;
@@ -336,15 +340,16 @@ static int ckpt_load(const char *path, grin__nn_net *net, float *m1, float *m2, 
     if (!f)
         return -1;
     grin_status st = GRIN_OK;
-    if (fread(h, sizeof *h, 1, f) != 1 || memcmp(h->magic, CKPT_MAGIC, 8) || h->version != 1 ||
+    if (fread(h, sizeof *h, 1, f) != 1 || memcmp(h->magic, CKPT_MAGIC, 8) || h->version != 2 ||
         h->header_bytes != sizeof *h) {
         st = grin__fail(err, GRIN_ERR_FORMAT, "%s: not a grin training checkpoint (or another version)", path);
     } else if (h->nparams != want->nparams || h->nstate != want->nstate || h->ntrain != want->ntrain ||
                h->epochs != want->epochs || h->batch != want->batch || h->seed != want->seed ||
-               h->sgd != want->sgd || h->lr != want->lr || h->weight_decay != want->weight_decay) {
+               h->sgd != want->sgd || h->shards != want->shards || h->lr != want->lr ||
+               h->weight_decay != want->weight_decay) {
         st = grin__fail(err, GRIN_ERR_INVALID_ARGUMENT,
-                        "%s: checkpoint of a different run (network, data, epochs, batch, seed or "
-                        "optimiser differ)", path);
+                        "%s: checkpoint of a different run (network, data, epochs, batch, shards, seed "
+                        "or optimiser differ)", path);
     } else if (h->epoch_done < 0 || h->epoch_done > h->epochs ||
                fread(net->params, 4, net->nparams, f) != net->nparams ||
                fread(net->state, 4, net->nstate, f) != net->nstate || fread(m1, 4, net->nparams, f) != net->nparams ||
@@ -357,6 +362,52 @@ static int ckpt_load(const char *path, grin__nn_net *net, float *m1, float *m2, 
     }
     fclose(f);
     return st;
+}
+
+/* ---- one shard of a batch: forward and backward on a shallow copy of the net with its own
+ * gradients and batch-norm running statistics */
+typedef struct {
+    const grin__nn_net *net;
+    const grin__dataset *train;
+    const int *order; /* the batch's rows */
+    const float *xb;
+    float *dl;
+    int b, G, start[65];
+    size_t per;
+    grin__nn_net *local;
+    grin__nn_ws *ws;
+    double *loss;
+    long *correct;
+    grin_status *st;
+} shard_ctx;
+
+static void shard_step(void *vctx, int g, int thread)
+{
+    (void)thread;
+    shard_ctx *c = vctx;
+    grin__nn_net *L = &c->local[g];
+    int n0 = c->start[g], nb = c->start[g + 1] - n0;
+    memcpy(L->state, c->net->state, c->net->nstate * sizeof(float));
+    memset(L->grads, 0, c->net->nparams * sizeof(float));
+    grin__nn_ws *ws = &c->ws[g];
+    if (ws->batch != nb)
+        grin__nn_ws_free(ws);
+    const float *out, *x = c->xb + (size_t)n0 * c->per;
+    c->st[g] = grin__nn_forward(L, ws, x, nb, true, &out);
+    if (c->st[g])
+        return;
+    const float *z = ws->act[c->net->n - 2];
+    double loss = 0;
+    long correct = 0;
+    for (int k = 0; k < nb; k++) {
+        double zz = z[k], y = c->train->y[c->order[n0 + k]];
+        loss += (zz > 0 ? zz : 0) - zz * y + log1p(exp(-fabs(zz)));
+        correct += (zz >= 0) == (y > 0.5);
+        c->dl[n0 + k] = (float)((1.0 / (1.0 + exp(-zz)) - y) / c->b); /* the whole batch's mean */
+    }
+    c->loss[g] = loss;
+    c->correct[g] = correct;
+    c->st[g] = grin__nn_backward(L, ws, x, c->dl + n0);
 }
 
 grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const grin__dataset *val,
@@ -374,9 +425,34 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
     float *m1 = calloc(P, sizeof(float)), *m2 = calloc(P, sizeof(float));
     unsigned char *decay = calloc(P, 1);
     float *vprob = val ? malloc((size_t)(val->n ? val->n : 1) * sizeof(float)) : NULL;
-    grin__nn_ws ws = {0};
+    int G = cfg->shards < 1 ? 1 : (cfg->shards > 64 ? 64 : cfg->shards);
+    if (G > B / 2)
+        G = B / 2 > 0 ? B / 2 : 1;
+    int T = cfg->threads == 0 ? grin__online_cpus() : (cfg->threads < 1 ? 1 : cfg->threads);
+    if (T > G)
+        T = G;
+    grin__nn_net local[64];
+    grin__nn_ws ws[64];
+    double shard_loss[64];
+    long shard_correct[64];
+    grin_status shard_st[64];
+    memset(local, 0, sizeof local);
+    memset(ws, 0, sizeof ws);
+    grin__pool *pool = NULL;
+    bool oom = false;
+    for (int g = 0; g < G; g++) {
+        local[g] = *net;
+        local[g].grads = malloc((P ? P : 1) * sizeof(float));
+        local[g].state = malloc((net->nstate ? net->nstate : 1) * sizeof(float));
+        oom |= !local[g].grads || !local[g].state;
+    }
+    if (T > 1) {
+        pool = grin__pool_create(T);
+        oom |= !pool;
+        openblas_set_num_threads(1); /* the shards are the parallelism */
+    }
     grin_status st = GRIN_OK;
-    if (!xb || !dl || !order || !m1 || !m2 || !decay || (val && !vprob)) {
+    if (oom || !xb || !dl || !order || !m1 || !m2 || !decay || (val && !vprob)) {
         st = grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory for training");
         goto done;
     }
@@ -391,7 +467,7 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
     ckpt_header want;
     memset(&want, 0, sizeof want);
     memcpy(want.magic, CKPT_MAGIC, 8);
-    want.version = 1;
+    want.version = 2;
     want.header_bytes = sizeof want;
     want.nparams = P;
     want.nstate = net->nstate;
@@ -399,6 +475,7 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
     want.epochs = cfg->epochs;
     want.batch = B;
     want.sgd = cfg->sgd;
+    want.shards = G;
     want.seed = cfg->seed;
     want.lr = cfg->lr;
     want.weight_decay = cfg->weight_decay;
@@ -431,21 +508,37 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
             for (int k = 0; k < b; k++)
                 augment(train->x + (size_t)order[s0 + k] * per, xb + (size_t)k * per, train->size,
                         train->channels, cfg, &rng);
-            if (ws.batch != b)
-                grin__nn_ws_free(&ws);
-            const float *out;
-            st = grin__nn_forward(net, &ws, xb, b, true, &out);
+            /* the shards: near-equal parts of at least two crops each */
+            int g_here = b / 2 < G ? (b / 2 > 0 ? b / 2 : 1) : G;
+            shard_ctx sc = {.net = net, .train = train, .order = order + s0, .xb = xb, .dl = dl, .b = b,
+                            .G = g_here, .per = per, .local = local, .ws = ws, .loss = shard_loss,
+                            .correct = shard_correct, .st = shard_st};
+            for (int g = 0; g <= g_here; g++)
+                sc.start[g] = (int)((long)b * g / g_here);
+            if (pool && g_here > 1)
+                grin__pool_run(pool, shard_step, &sc, g_here);
+            else
+                for (int g = 0; g < g_here; g++)
+                    shard_step(&sc, g, 0);
+            for (int g = 0; g < g_here && !st; g++)
+                st = shard_st[g];
             if (st)
                 break;
-            const float *z = ws.act[net->n - 2];
-            for (int k = 0; k < b; k++) {
-                double zz = z[k], y = train->y[order[s0 + k]];
-                loss_sum += (zz > 0 ? zz : 0) - zz * y + log1p(exp(-fabs(zz)));
-                correct += (zz >= 0) == (y > 0.5);
-                dl[k] = (float)((1.0 / (1.0 + exp(-zz)) - y) / b);
+            /* sums in shard order, so any number of threads gives the same bits */
+            for (int g = 0; g < g_here; g++) {
+                loss_sum += shard_loss[g];
+                correct += shard_correct[g];
             }
-            memset(net->grads, 0, P * sizeof(float));
-            st = grin__nn_backward(net, &ws, xb, dl);
+            memcpy(net->grads, local[0].grads, P * sizeof(float));
+            for (int g = 1; g < g_here; g++)
+                for (size_t p = 0; p < P; p++)
+                    net->grads[p] += local[g].grads[p];
+            for (size_t k = 0; k < net->nstate; k++) {
+                float sum = local[0].state[k];
+                for (int g = 1; g < g_here; g++)
+                    sum += local[g].state[k];
+                net->state[k] = sum / (float)g_here;
+            }
             /* learning rate: linear warm-up over the first epoch, then cosine to zero */
             double lr = cfg->lr;
             if (step < steps_per_epoch)
@@ -498,7 +591,12 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
     if (st && err && !err->msg[0])
         grin__fail(err, st, "training failed: %s", grin_status_str(st));
 done:
-    grin__nn_ws_free(&ws);
+    for (int g = 0; g < G; g++) {
+        grin__nn_ws_free(&ws[g]);
+        free(local[g].grads);
+        free(local[g].state);
+    }
+    grin__pool_free(pool);
     free(xb);
     free(dl);
     free(order);

@@ -33,6 +33,11 @@ typedef struct {
     const char *checkpoint;
     bool resume;
     int stop_after; /* tests: return after this many epochs of this call (0 = run to the end) */
+    /* Each batch is cut into `shards` parts (default 2) that are run forward and backward on
+     * their own, with their own batch-norm statistics ("ghost batches"), and their gradients
+     * summed in order: `threads` workers (0 = one per CPU) run the shards in parallel, and the
+     * result is bit-identical for any number of threads. */
+    int shards, threads;
 } grin__train_cfg;
 
 void grin__train_cfg_default(grin__train_cfg *c);

@@ -63,6 +63,7 @@ int cmd_train(int argc, char **argv)
     double alpha = 0.25, d;
     grin__train_cfg cfg;
     grin__train_cfg_default(&cfg);
+    cfg.threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--labels") && v && nlabels < 16) {
@@ -105,6 +106,14 @@ int cmd_train(int argc, char **argv)
             if (!cli_double("--weight-decay", v, 0, 1, &d))
                 return 2;
             cfg.weight_decay = (float)d, i++;
+        } else if (!strcmp(argv[i], "--threads")) {
+            if (!cli_int("--threads", v, 0, 64, &cfg.threads))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--shards")) {
+            if (!cli_int("--shards", v, 1, 64, &cfg.shards))
+                return 2;
+            i++;
         } else if (!strcmp(argv[i], "--seed")) {
             int s;
             if (!cli_int("--seed", v, 0, 1 << 30, &s))
@@ -114,8 +123,12 @@ int cmd_train(int argc, char **argv)
             printf("usage: grin train --labels CSV [--labels CSV ...] [--val CSV] --out FILE\n"
                    "       [--arch mobilenet] [--alpha A] [--input S] [--gray] [--epochs E]\n"
                    "       [--batch B] [--lr LR] [--weight-decay W] [--sgd] [--seed N]\n"
-                   "       [--checkpoint FILE [--resume]]\n"
+                   "       [--threads N] [--shards G] [--checkpoint FILE [--resume]]\n"
                    "CSVs list aligned crops (grin align output: file,smile,...).\n"
+                   "  --shards G          each batch runs as G parts with their own batch-norm\n"
+                   "                      statistics, gradients summed (default 2)\n"
+                   "  --threads N         run the parts on N threads, 0 = all CPUs (default 0);\n"
+                   "                      the result is the same for any N\n"
                    "  --checkpoint FILE   write the whole training state there after every epoch\n"
                    "  --resume            continue from --checkpoint if it exists (same data and\n"
                    "                      options); ends with the weights an unbroken run would have\n");
