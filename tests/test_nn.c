@@ -368,6 +368,27 @@ static void test_int8(void **state)
                 fail_msg("image %d: VNNI %.5f, scalar 8-bit %.5f", i, q[i], q0[i]);
         }
     }
+    /* the first convolution reads the pixels: u8 in gives what the floats they stand for give,
+     * in 8 bits and (converted) in float */
+    assert_true(p2.in_u8);
+    uint8_t *px = malloc(per);
+    float *gx = malloc(per * sizeof *gx);
+    for (int i = 0; i < 4; i++) {
+        for (size_t k = 0; k < per; k++) {
+            px[k] = (uint8_t)lrintf((x[(size_t)i * per + k] + 1) * 127.5f);
+            gx[k] = (float)px[k] * (1.0f / 127.5f) - 1.0f; /* as the classifier prepares crops */
+        }
+        float a, b;
+        p2.vnni = vnni;
+        assert_int_equal(grin__nn_plan_run_u8(&p2, &s, px, &a, NULL), GRIN_OK);
+        assert_int_equal(grin__nn_plan_run(&p2, &s, gx, &b, NULL), GRIN_OK);
+        assert_float_equal(a, b, 0);
+        assert_int_equal(grin__nn_plan_run_u8(&plan, &s, px, &a, NULL), GRIN_OK);
+        assert_int_equal(grin__nn_plan_run(&plan, &s, gx, &b, NULL), GRIN_OK);
+        assert_float_equal(a, b, 0);
+    }
+    free(px);
+    free(gx);
     /* every malformed calibration is refused */
     const char *bad[] = {"int8_act_max=1,2\n", "int8_act_max=\n", "x=1\n", "int8_act_max=-1,"};
     for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
@@ -532,12 +553,15 @@ static void test_training_learns_and_is_deterministic(void **state)
             size_t per = (size_t)d.size * d.size * d.channels;
             for (int i = 0; i < d.n; i++) {
                 float a, b;
-                assert_int_equal(grin__nn_plan_run(&fp, &sc, d.x + (size_t)i * per, &a, NULL), GRIN_OK);
-                assert_int_equal(grin__nn_plan_run(&qp, &sc, d.x + (size_t)i * per, &b, NULL), GRIN_OK);
+                float px[32 * 32];
+                for (size_t k = 0; k < per; k++) /* the pixels the 8-bit path reads */
+                    px[k] = roundf((d.x[(size_t)i * per + k] + 1) * 127.5f) / 127.5f - 1;
+                assert_int_equal(grin__nn_plan_run(&fp, &sc, px, &a, NULL), GRIN_OK);
+                assert_int_equal(grin__nn_plan_run(&qp, &sc, px, &b, NULL), GRIN_OK);
                 agree += (a >= 0.5f) == (b >= 0.5f);
                 moved += fabs(a - b) / d.n;
             }
-            if (agree < d.n * 9 / 10 || moved > 0.06) /* a broken kernel scatters them: ~50%, ~0.3 */
+            if (agree < d.n * 9 / 10 || moved > 0.08) /* a broken kernel scatters them: ~50%, ~0.3 */
                 fail_msg("8-bit: %d of %d decisions kept, probabilities moved %.4f on average", agree, d.n, moved);
             grin__nn_scratch_free(&sc);
             grin__nn_plan_free(&fp);

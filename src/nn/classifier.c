@@ -157,37 +157,46 @@ static void give_scratch(grin_classifier *c, grin__nn_scratch *s)
     }
 }
 
-/* converts one crop to the model's channels and normalisation */
-static void prepare(const grin_classifier *c, const grin_image *im, float *dst)
+/* one crop as the model's channels, u8 (grey as grin converts: BT.601 in 15-bit fixed point) */
+static void prepare_u8(const grin_classifier *c, const grin_image *im, uint8_t *dst)
 {
     const int S = c->m.input, C = c->m.channels;
     int ch = grin_pixfmt_channels(im->format);
-    if (ch == C && im->format != GRIN_PIX_BGR24) { /* same layout: scale only */
-        for (int y = 0; y < S; y++) {
-            const uint8_t *row = im->data + (size_t)y * im->stride;
-            float *d = dst + (size_t)y * S * C;
-            for (int i = 0; i < S * C; i++)
-                d[i] = (float)row[i] * (1.0f / 127.5f) - 1.0f;
-        }
-        return;
-    }
     for (int y = 0; y < S; y++) {
         const uint8_t *row = im->data + (size_t)y * im->stride;
-        for (int xx = 0; xx < S; xx++) {
+        uint8_t *d = dst + (size_t)y * S * C;
+        if (ch == C && im->format != GRIN_PIX_BGR24) { /* same layout */
+            memcpy(d, row, (size_t)S * C);
+            continue;
+        }
+        for (int xx = 0; xx < S; xx++, d += C) {
             const uint8_t *p = row + (size_t)xx * ch;
             for (int cc = 0; cc < C; cc++) {
-                int v;
                 if (ch == 1)
-                    v = p[0];
-                else if (C == 1) /* grey as grin converts: BT.601 in 15-bit fixed point */
-                    v = im->format == GRIN_PIX_RGB24 ? (p[0] * 9798 + p[1] * 19235 + p[2] * 3735 + 16384) >> 15
-                                                     : (p[2] * 9798 + p[1] * 19235 + p[0] * 3735 + 16384) >> 15;
+                    d[cc] = p[0];
+                else if (C == 1)
+                    d[cc] = (uint8_t)(im->format == GRIN_PIX_RGB24
+                                          ? (p[0] * 9798 + p[1] * 19235 + p[2] * 3735 + 16384) >> 15
+                                          : (p[2] * 9798 + p[1] * 19235 + p[0] * 3735 + 16384) >> 15);
                 else
-                    v = im->format == GRIN_PIX_BGR24 ? p[2 - cc] : p[cc];
-                dst[((size_t)y * S + xx) * C + cc] = (float)v * (1.0f / 127.5f) - 1.0f;
+                    d[cc] = im->format == GRIN_PIX_BGR24 ? p[2 - cc] : p[cc];
             }
         }
     }
+}
+
+/* ... and in the model's normalisation */
+static void to_input(const uint8_t *u, size_t n, float *dst)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (float)u[i] * (1.0f / 127.5f) - 1.0f;
+}
+
+static void mirror_u8(const uint8_t *x, uint8_t *y, int S, int C)
+{
+    for (int r = 0; r < S; r++)
+        for (int col = 0; col < S; col++)
+            memcpy(y + ((size_t)r * S + col) * C, x + ((size_t)r * S + (S - 1 - col)) * C, (size_t)C);
 }
 
 typedef struct {
@@ -207,15 +216,27 @@ static void run_one(void *vctx, int task, int thread)
     size_t i = (size_t)task;
     if (i >= r->n || r->st[thread])
         return;
-    const grin__post *post = &r->c->m.post;
+    const grin_classifier *c = r->c;
+    const grin__post *post = &c->m.post;
+    const int S = c->m.input, C = c->m.channels;
+    const size_t per = (size_t)S * S * C;
     float *x = r->x[thread], p = 0, pm = 0;
-    prepare(r->c, &r->crops[i], x);
-    r->st[thread] = grin__nn_plan_run(&r->c->plan, r->scratch[thread], x, &p, r->intra);
-    if (post->flip && !r->st[thread]) {
-        const int S = r->c->m.input, C = r->c->m.channels;
-        float *xm = x + (size_t)S * S * C;
-        grin__mirror_input(x, xm, S, C);
-        r->st[thread] = grin__nn_plan_run(&r->c->plan, r->scratch[thread], xm, &pm, r->intra);
+    uint8_t *u = (uint8_t *)(x + 2 * per), *um = u + per; /* the crop's bytes and their mirror */
+    prepare_u8(c, &r->crops[i], u);
+    if (post->flip)
+        mirror_u8(u, um, S, C);
+    grin__nn_scratch *sc = r->scratch[thread];
+    if (c->plan.int8) { /* the 8-bit plan reads the bytes */
+        r->st[thread] = grin__nn_plan_run_u8(&c->plan, sc, u, &p, r->intra);
+        if (post->flip && !r->st[thread])
+            r->st[thread] = grin__nn_plan_run_u8(&c->plan, sc, um, &pm, r->intra);
+    } else {
+        to_input(u, per, x);
+        r->st[thread] = grin__nn_plan_run(&c->plan, sc, x, &p, r->intra);
+        if (post->flip && !r->st[thread]) {
+            to_input(um, per, x + per);
+            r->st[thread] = grin__nn_plan_run(&c->plan, sc, x + per, &pm, r->intra);
+        }
     }
     r->probs[i] = grin__post_apply(post, p, pm);
 }
@@ -226,14 +247,20 @@ static grin_status classify_generic(grin_classifier *c, const grin_image *crops,
 {
     const size_t per = (size_t)c->m.input * c->m.input * c->m.channels, B = 32;
     float *x = malloc(per * (B + 1) * sizeof *x);
-    if (!x)
+    uint8_t *u = malloc(per);
+    if (!x || !u) {
+        free(x);
+        free(u);
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    }
     grin__nn_ws ws = {0};
     grin_status st = GRIN_OK;
     for (size_t i = 0; i < n && !st; i += B) {
         size_t b = n - i < B ? n - i : B;
-        for (size_t k = 0; k < b; k++)
-            prepare(c, &crops[i + k], x + k * per);
+        for (size_t k = 0; k < b; k++) {
+            prepare_u8(c, &crops[i + k], u);
+            to_input(u, per, x + k * per);
+        }
         const float *out;
         if (ws.batch != (int)b)
             grin__nn_ws_free(&ws);
@@ -259,6 +286,7 @@ static grin_status classify_generic(grin_classifier *c, const grin_image *crops,
     }
     grin__nn_ws_free(&ws);
     free(x);
+    free(u);
     return st;
 }
 
@@ -291,7 +319,8 @@ grin_status grin_classify_crops(const grin_classifier *cc, const grin_image *cro
     grin_status res = GRIN_OK;
     for (; got < T; got++) {
         scratch[got] = take_scratch(c);
-        x[got] = scratch[got] ? malloc(2 * per * sizeof(float)) : NULL; /* the crop, its mirror */
+        /* floats of the crop and its mirror, then their bytes */
+        x[got] = scratch[got] ? malloc(2 * per * sizeof(float) + 2 * per) : NULL;
         if (!x[got]) {
             give_scratch(c, scratch[got]);
             res = GRIN_ERR_NO_MEMORY;

@@ -269,6 +269,7 @@ void grin__nn_scratch_free(grin__nn_scratch *s)
     grin__aligned_free(s->a);
     grin__aligned_free(s->b);
     grin__aligned_free(s->col);
+    grin__aligned_free(s->q);
     memset(s, 0, sizeof *s);
 }
 
@@ -372,13 +373,117 @@ static void dw_u8_scalar(const grin__op *op, const float *in, uint8_t *out, int 
         }
 }
 
+static inline uint32_t load4(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline void store4(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static bool border_pixel(const grin__op *op, int oy, int ox)
+{
+    int iy0 = oy * op->stride - op->pad, ix0 = ox * op->stride - op->pad;
+    return iy0 < 0 || iy0 + op->k > op->ih || ix0 < 0 || ix0 + op->k > op->iw;
+}
+
+/* The first convolution from the u8 pixels: rows of k4 bytes per output pixel (taps outside
+ * the image 0), the u8 GEMM with bias_q and no activation, then the weights of the outside taps
+ * added back (their x is 0, not -1) and the activation applied. */
+static void first_conv_u8(const grin__op *op, const uint8_t *in, uint8_t *rows, float *y, bool vnni)
+{
+    const int K = op->k * op->k * op->ic, k4 = op->k4, N = op->c, kc = op->k * op->ic;
+    const bool grey3 = op->k == 3 && op->ic == 1 && k4 == 12;
+    for (int oy = 0; oy < op->h; oy++)
+        for (int ox = 0; ox < op->w; ox++) {
+            uint8_t *d = rows + ((size_t)oy * op->w + ox) * k4;
+            int iy0 = oy * op->stride - op->pad, ix0 = ox * op->stride - op->pad;
+            if (grey3 && iy0 >= 0 && iy0 + 3 <= op->ih && ix0 >= 0 && ix0 + 4 <= op->iw) {
+                const uint8_t *r0 = in + (size_t)iy0 * op->iw + ix0;
+                uint32_t a = load4(r0), b = load4(r0 + op->iw), c = load4(r0 + 2 * op->iw);
+                store4(d, a); /* each store's fourth byte is overwritten by the next */
+                store4(d + 3, b);
+                store4(d + 6, c);
+                store4(d + 8, (c >> 16) & 0xff); /* tap 8, then three zero bytes */
+                continue;
+            }
+            for (int ky = 0; ky < op->k; ky++) {
+                int iy = iy0 + ky;
+                for (int kx = 0; kx < op->k; kx++) {
+                    int ix = ix0 + kx;
+                    bool in_img = iy >= 0 && iy < op->ih && ix >= 0 && ix < op->iw;
+                    const uint8_t *src = in + ((size_t)iy * op->iw + ix) * op->ic;
+                    for (int ch = 0; ch < op->ic; ch++)
+                        d[ky * kc + kx * op->ic + ch] = in_img ? src[ch] : 0;
+                }
+            }
+            for (int t = K; t < k4; t++)
+                d[t] = 0;
+        }
+    const int P = op->h * op->w;
+    if (vnni)
+        grin__gemm_u8_vnni(P, N, k4, rows, op->wq, op->dq, op->bias_q, GRIN__ACT_NONE, y, N);
+    else
+        gemm_u8_scalar(P, N, k4, rows, op->wq, op->dq, op->bias_q, GRIN__ACT_NONE, y, N);
+    for (int oy = 0; oy < op->h; oy++)
+        for (int ox = 0; ox < op->w; ox++) {
+            if (!border_pixel(op, oy, ox))
+                continue;
+            float *o = y + ((size_t)oy * op->w + ox) * N;
+            for (int ky = 0; ky < op->k; ky++)
+                for (int kx = 0; kx < op->k; kx++) {
+                    int iy = oy * op->stride - op->pad + ky, ix = ox * op->stride - op->pad + kx;
+                    if (iy >= 0 && iy < op->ih && ix >= 0 && ix < op->iw)
+                        continue;
+                    for (int ch = 0; ch < op->ic; ch++) {
+                        const float *w = op->wt + (size_t)((ky * op->k + kx) * op->ic + ch) * GRIN__NR;
+                        for (int n = 0; n < N; n++)
+                            o[n] += w[(size_t)(n / GRIN__NR) * K * GRIN__NR + n % GRIN__NR];
+                    }
+                }
+        }
+    if (op->act != GRIN__ACT_NONE) {
+        const float hi = op->act == GRIN__ACT_RELU6 ? 6.0f : INFINITY;
+        for (size_t k = 0; k < (size_t)P * N; k++)
+            y[k] = y[k] < 0.0f ? 0.0f : (y[k] > hi ? hi : y[k]);
+    }
+}
+
 static grin_status run_plan(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
-                            grin__pool *pool, float *maxes, bool int8);
+                            grin__pool *pool, float *maxes, bool int8, const uint8_t *in_u8);
 
 grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
                               grin__pool *pool)
 {
-    return run_plan(plan, s, in, out, pool, NULL, plan->int8);
+    if (plan->int8 && plan->in_u8) { /* the pixels the floats stand for */
+        size_t n = (size_t)plan->in_h * plan->in_w * plan->in_c;
+        if (!grin__reserve((void **)&s->q, &s->qcap, n + (size_t)plan->ops[0].h * plan->ops[0].w * plan->ops[0].k4 + 4))
+            return GRIN_ERR_NO_MEMORY;
+        for (size_t i = 0; i < n; i++) {
+            long v = lrintf((in[i] + 1.0f) * 127.5f);
+            s->q[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        return run_plan(plan, s, NULL, out, pool, NULL, true, s->q);
+    }
+    return run_plan(plan, s, in, out, pool, NULL, plan->int8, NULL);
+}
+
+grin_status grin__nn_plan_run_u8(const grin__nn_plan *plan, grin__nn_scratch *s, const uint8_t *in, float *out,
+                                 grin__pool *pool)
+{
+    if (plan->int8 && plan->in_u8)
+        return run_plan(plan, s, NULL, out, pool, NULL, true, in);
+    /* floats in the b buffer: the first operation writes to a */
+    size_t n = (size_t)plan->in_h * plan->in_w * plan->in_c;
+    if (!grin__reserve((void **)&s->b, &s->bcap, plan->act_floats * sizeof(float)))
+        return GRIN_ERR_NO_MEMORY;
+    for (size_t i = 0; i < n; i++)
+        s->b[i] = (float)in[i] * (1.0f / 127.5f) - 1.0f;
+    return run_plan(plan, s, s->b, out, pool, NULL, plan->int8, NULL);
 }
 
 grin_status grin__nn_plan_calibrate(grin__nn_plan *plan, const float *images, int n)
@@ -388,7 +493,7 @@ grin_status grin__nn_plan_calibrate(grin__nn_plan *plan, const float *images, in
     grin_status st = maxes && out ? GRIN_OK : GRIN_ERR_NO_MEMORY;
     size_t per = (size_t)plan->in_h * plan->in_w * plan->in_c;
     for (int i = 0; i < n && !st; i++)
-        st = run_plan(plan, &s, images + (size_t)i * per, out, NULL, maxes, false);
+        st = run_plan(plan, &s, images + (size_t)i * per, out, NULL, maxes, false, NULL);
     if (!st)
         for (int i = 0; i < plan->n; i++)
             plan->ops[i].act_max = maxes[i];
@@ -405,15 +510,49 @@ static bool quantizable(const grin__nn_plan *plan, int i)
            prev->kind == GRIN__OP_DW && prev->act != GRIN__ACT_NONE && prev->act_max > 0;
 }
 
+/* the first convolution, reading the pixels: a few channels, a kernel larger than 1 */
+static bool first_quantizable(const grin__nn_plan *plan)
+{
+    const grin__op *op = &plan->ops[0];
+    return plan->n > 1 && op->kind == GRIN__OP_GEMM && op->k > 1 && op->ic <= 4 && op->ic == plan->in_c;
+}
+
+/* int8 weights, per output channel, packed as the u8 GEMM kernels read them; dq = scale_in x
+ * the channel's weight scale */
+static void pack_int8(const grin__op *op, int K, float s_in, int8_t *wq, float *dq)
+{
+    const int N = op->c, k4 = (K + 3) & ~3, panels = (N + GRIN__NR - 1) / GRIN__NR;
+    for (int n = 0; n < panels * GRIN__NR; n++) {
+        const float *col = op->wt + (size_t)(n / GRIN__NR) * K * GRIN__NR + n % GRIN__NR;
+        float m = 0;
+        for (int k = 0; k < K; k++)
+            m = fabsf(col[(size_t)k * GRIN__NR]) > m ? fabsf(col[(size_t)k * GRIN__NR]) : m;
+        float sw = m > 0 ? m / 127.0f : 1.0f;
+        dq[n] = s_in * sw;
+        for (int k = 0; k < k4; k++) {
+            long q = k < K ? lrintf(col[(size_t)k * GRIN__NR] / sw) : 0;
+            wq[((size_t)(n / GRIN__NR) * (k4 / 4) + k / 4) * GRIN__NR * 4 + (n % GRIN__NR) * 4 + k % 4] =
+                (int8_t)(q < -127 ? -127 : q > 127 ? 127 : q);
+        }
+    }
+}
+
+static size_t int8_bytes(int K, int N)
+{
+    int k4 = (K + 3) & ~3, panels = (N + GRIN__NR - 1) / GRIN__NR;
+    return (size_t)panels * k4 * GRIN__NR + 64 + 2 * (((size_t)panels * GRIN__NR) * sizeof(float) + 64);
+}
+
 grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err)
 {
     size_t bytes = 0;
     int nq = 0;
+    if (first_quantizable(plan))
+        bytes += int8_bytes(plan->ops[0].k * plan->ops[0].k * plan->ops[0].ic, plan->ops[0].c);
     for (int i = 0; i < plan->n; i++)
         if (quantizable(plan, i)) {
             const grin__op *op = &plan->ops[i];
-            int k4 = (op->ic + 3) & ~3, panels = (op->c + GRIN__NR - 1) / GRIN__NR;
-            bytes += (size_t)panels * k4 * GRIN__NR + 64 + ((size_t)panels * GRIN__NR) * sizeof(float) + 64;
+            bytes += int8_bytes(op->ic, op->c);
             nq++;
         }
     if (!nq)
@@ -424,6 +563,29 @@ grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err)
     if (!plan->qarena)
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
     uint8_t *a = plan->qarena;
+    plan->in_u8 = first_quantizable(plan);
+    if (plan->in_u8) {
+        grin__op *op = &plan->ops[0];
+        const int K = op->k * op->k * op->ic, k4 = (K + 3) & ~3, panels = (op->c + GRIN__NR - 1) / GRIN__NR;
+        int8_t *wq = (int8_t *)a;
+        a += ((size_t)panels * k4 * GRIN__NR + 63) & ~(size_t)63;
+        float *dq = (float *)a;
+        a += ((size_t)panels * GRIN__NR * sizeof(float) + 63) & ~(size_t)63;
+        float *bq = (float *)a;
+        a += ((size_t)panels * GRIN__NR * sizeof(float) + 63) & ~(size_t)63;
+        pack_int8(op, K, 1.0f / 127.5f, wq, dq);
+        for (int n = 0; n < op->c; n++) {
+            const float *col = op->wt + (size_t)(n / GRIN__NR) * K * GRIN__NR + n % GRIN__NR;
+            double sum = 0;
+            for (int k = 0; k < K; k++)
+                sum += col[(size_t)k * GRIN__NR];
+            bq[n] = op->bias[n] - (float)sum;
+        }
+        op->wq = wq;
+        op->dq = dq;
+        op->bias_q = bq;
+        op->k4 = k4;
+    }
     for (int i = 0; i < plan->n; i++) {
         if (!quantizable(plan, i))
             continue;
@@ -436,20 +598,8 @@ grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err)
         int8_t *wq = (int8_t *)a;
         a += ((size_t)panels * k4 * GRIN__NR + 63) & ~(size_t)63;
         float *dq = (float *)a;
-        a += ((size_t)panels * GRIN__NR * sizeof(float) + 63) & ~(size_t)63;
-        for (int n = 0; n < panels * GRIN__NR; n++) {
-            const float *col = op->wt + (size_t)(n / GRIN__NR) * K * GRIN__NR + n % GRIN__NR;
-            float m = 0;
-            for (int k = 0; k < K; k++)
-                m = fabsf(col[(size_t)k * GRIN__NR]) > m ? fabsf(col[(size_t)k * GRIN__NR]) : m;
-            float sw = m > 0 ? m / 127.0f : 1.0f;
-            dq[n] = s_in * sw;
-            for (int k = 0; k < k4; k++) {
-                long q = k < K ? lrintf(col[(size_t)k * GRIN__NR] / sw) : 0;
-                wq[((size_t)(n / GRIN__NR) * (k4 / 4) + k / 4) * GRIN__NR * 4 + (n % GRIN__NR) * 4 + k % 4] =
-                    (int8_t)(q < -127 ? -127 : q > 127 ? 127 : q);
-            }
-        }
+        a += 2 * (((size_t)panels * GRIN__NR * sizeof(float) + 63) & ~(size_t)63);
+        pack_int8(op, K, s_in, wq, dq);
         op->wq = wq;
         op->dq = dq;
         op->k4 = k4;
@@ -501,28 +651,28 @@ bool grin__nn_plan_format_calibration(const grin__nn_plan *plan, char *buf, size
 }
 
 static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
-                           grin__pool *pool, float *maxes, bool int8);
+                           grin__pool *pool, float *maxes, bool int8, const uint8_t *in_u8);
 
 /* Subnormal activations are flushed to zero while the plan runs (flush-to-zero and
  * denormals-are-zero on x86: the vector units take a slow path on them); the caller's
  * floating-point state is restored afterwards. Worker threads of a split layer run with their
  * own state, which only makes them slower on subnormals, never different beyond them. */
 static grin_status run_plan(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
-                            grin__pool *pool, float *maxes, bool int8)
+                            grin__pool *pool, float *maxes, bool int8, const uint8_t *in_u8)
 {
 #if defined(__x86_64__) || defined(__SSE__)
     unsigned csr = _mm_getcsr();
     _mm_setcsr(csr | 0x8040u); /* FTZ | DAZ */
-    grin_status st = run_ops(plan, s, in, out, pool, maxes, int8);
+    grin_status st = run_ops(plan, s, in, out, pool, maxes, int8, in_u8);
     _mm_setcsr(csr);
     return st;
 #else
-    return run_ops(plan, s, in, out, pool, maxes, int8);
+    return run_ops(plan, s, in, out, pool, maxes, int8, in_u8);
 #endif
 }
 
 static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
-                           grin__pool *pool, float *maxes, bool int8)
+                           grin__pool *pool, float *maxes, bool int8, const uint8_t *in_u8)
 {
     size_t need = plan->act_floats * sizeof(float);
     if (!grin__reserve((void **)&s->a, &s->acap, need) || !grin__reserve((void **)&s->b, &s->bcap, need) ||
@@ -535,8 +685,19 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
     const int T = grin__pool_threads(pool);
     const float *x = in;
     float *bufs[2] = {s->a, s->b};
-    int cur = 0;
-    for (int i = 0; i < plan->n; i++) {
+    int cur = 0, first = 0;
+    if (in_u8) { /* the first convolution on the pixels, in 8 bits */
+        const grin__op *op = &plan->ops[0];
+        size_t P = (size_t)op->h * op->w, n = (size_t)plan->in_h * plan->in_w * plan->in_c;
+        if (!grin__reserve((void **)&s->q, &s->qcap, n + P * op->k4 + 4))
+            return GRIN_ERR_NO_MEMORY;
+        uint8_t *rows = in_u8 == s->q ? s->q + n : s->q;
+        first_conv_u8(op, in_u8, rows, bufs[0], !grin__nn_force_reference && plan->vnni);
+        x = bufs[0];
+        cur = 1;
+        first = 1;
+    }
+    for (int i = first; i < plan->n; i++) {
         const grin__op *op = &plan->ops[i];
         float *y = i == plan->n - 1 ? out : bufs[cur];
         size_t P = (size_t)op->h * op->w;
@@ -550,7 +711,7 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
             cur ^= 1;
             continue;
         }
-        if (int8 && op->wq) {
+        if (int8 && op->wq && !op->bias_q) {
             if (plan->vnni && !grin__nn_force_reference)
                 grin__gemm_u8_vnni((int)P, op->c, op->k4, (const uint8_t *)x, op->wq, op->dq, op->bias, op->act, y,
                                    op->c);

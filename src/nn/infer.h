@@ -35,6 +35,9 @@ typedef struct {
     const int8_t *wq;    /* pointwise GEMM on u8 input: weights [panel][K4/4][16][4], per-channel */
     const float *dq;     /* per output channel: input scale x weight scale */
     int k4;              /* K rounded up to 4: the u8 input's row length */
+    /* the first convolution in 8 bits straight from the u8 pixels p (x = p / 127.5 - 1):
+     * y = act(sum(wq p) dq + bias_q + the weights of taps that fall outside the image) */
+    const float *bias_q; /* bias minus the sum of each output channel's weights */
 } grin__op;
 
 /* GEMM weights [K][N] packed in column panels of GRIN__NR: panel p holds columns
@@ -51,6 +54,7 @@ typedef struct grin__nn_plan {
     int isa;                       /* kernels chosen at build time: GRIN__ISA_* */
     bool int8;                     /* pointwise layers run on 8-bit activations and weights */
     bool vnni;                     /* ... with AVX-512 VNNI (else the scalar integer kernel) */
+    bool in_u8;                    /* ... and the first convolution reads u8 pixels (run_u8) */
     void *qarena;
 } grin__nn_plan;
 
@@ -58,6 +62,8 @@ typedef struct grin__nn_plan {
 typedef struct {
     float *a, *b, *col;
     size_t acap, bcap, ccap;
+    uint8_t *q; /* u8 rows of the first convolution (run_u8) */
+    size_t qcap;
 } grin__nn_scratch;
 
 /* Compiles `net` (a chain: each layer takes the previous one's output, no pooling other than
@@ -71,13 +77,20 @@ void grin__nn_plan_free(grin__nn_plan *plan);
 grin_status grin__nn_plan_run(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
                               grin__pool *pool);
 void grin__nn_scratch_free(grin__nn_scratch *s);
+/* The same from u8 pixels p (in_h x in_w x in_c; the net sees p / 127.5 - 1): an 8-bit plan
+ * whose first convolution was quantized runs it on the bytes; otherwise they are converted and
+ * grin__nn_plan_run runs. */
+grin_status grin__nn_plan_run_u8(const grin__nn_plan *plan, grin__nn_scratch *s, const uint8_t *in,
+                                 float *out, grin__pool *pool);
 
 /* Records each operation's largest output over n calibration images (float kernels). */
 grin_status grin__nn_plan_calibrate(grin__nn_plan *plan, const float *images, int n);
 /* 8-bit post-training quantization from the calibration: every pointwise layer whose input comes
  * from a depthwise layer with a ReLU gets per-output-channel symmetric int8 weights and reads
  * unsigned 8-bit activations (scale = calibrated max / 255) that the depthwise layer stores
- * directly. Integer sums are exact, so the VNNI and scalar kernels agree bit for bit. */
+ * directly. Integer sums are exact, so the VNNI and scalar kernels agree bit for bit. The first
+ * convolution (few input channels) gets int8 weights too and reads the u8 pixels themselves
+ * (grin__nn_plan_run_u8). */
 grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err);
 /* Calibration travels in the model's metadata as one line "int8_act_max=m0,m1,..." (one value
  * per plan operation). apply parses it and quantizes (GRIN_ERR_UNSUPPORTED when absent). */
