@@ -385,15 +385,45 @@ static inline void store4(uint8_t *p, uint32_t v)
     memcpy(p, &v, 4);
 }
 
-static bool border_pixel(const grin__op *op, int oy, int ox)
+/* adds the weights of the taps of pixel pix that fall outside the image to o (pre-activation) */
+static void add_outside(const grin__op *op, int pix, float *o)
 {
-    int iy0 = oy * op->stride - op->pad, ix0 = ox * op->stride - op->pad;
-    return iy0 < 0 || iy0 + op->k > op->ih || ix0 < 0 || ix0 + op->k > op->iw;
+    const int K = op->k * op->k * op->ic, N = op->c, oy = pix / op->w, ox = pix % op->w;
+    for (int ky = 0; ky < op->k; ky++)
+        for (int kx = 0; kx < op->k; kx++) {
+            int iy = oy * op->stride - op->pad + ky, ix = ox * op->stride - op->pad + kx;
+            if (iy >= 0 && iy < op->ih && ix >= 0 && ix < op->iw)
+                continue;
+            for (int ch = 0; ch < op->ic; ch++) {
+                const float *w = op->wt + (size_t)((ky * op->k + kx) * op->ic + ch) * GRIN__NR;
+                for (int n = 0; n < N; n++)
+                    o[n] += w[(size_t)(n / GRIN__NR) * K * GRIN__NR + n % GRIN__NR];
+            }
+        }
+}
+
+/* border pixels gpix[0..ng-1], their u8 rows in grows: GEMM without activation, the outside
+ * taps added, activated, written to their places in y */
+static void border_group(const grin__op *op, const uint8_t *grows, float *gy, const int *gpix, int ng, float *y,
+                         bool vnni)
+{
+    const int N = op->c;
+    if (vnni)
+        grin__gemm_u8_vnni(ng, N, op->k4, grows, op->wq, op->dq, op->bias_q, GRIN__ACT_NONE, gy, N);
+    else
+        gemm_u8_scalar(ng, N, op->k4, grows, op->wq, op->dq, op->bias_q, GRIN__ACT_NONE, gy, N);
+    for (int g = 0; g < ng; g++) {
+        float *o = gy + (size_t)g * N;
+        add_outside(op, gpix[g], o);
+        for (int n = 0; n < N; n++)
+            y[(size_t)gpix[g] * N + n] = act_apply(o[n], op->act);
+    }
 }
 
 /* The first convolution from the u8 pixels: rows of k4 bytes per output pixel (taps outside
- * the image 0), the u8 GEMM with bias_q and no activation, then the weights of the outside taps
- * added back (their x is 0, not -1) and the activation applied. */
+ * the image 0) through the u8 GEMM with bias_q, which is exact where every tap is inside; the
+ * border pixels are then redone with the weights of their outside taps added back (there x is
+ * 0, not -1) before the activation. */
 static void first_conv_u8(const grin__op *op, const uint8_t *in, uint8_t *rows, float *y, bool vnni)
 {
     const int K = op->k * op->k * op->ic, k4 = op->k4, N = op->c, kc = op->k * op->ic;
@@ -424,33 +454,39 @@ static void first_conv_u8(const grin__op *op, const uint8_t *in, uint8_t *rows, 
             for (int t = K; t < k4; t++)
                 d[t] = 0;
         }
+    /* every pixel with its activation: right where no tap falls outside the image */
     const int P = op->h * op->w;
     if (vnni)
-        grin__gemm_u8_vnni(P, N, k4, rows, op->wq, op->dq, op->bias_q, GRIN__ACT_NONE, y, N);
+        grin__gemm_u8_vnni(P, N, k4, rows, op->wq, op->dq, op->bias_q, op->act, y, N);
     else
-        gemm_u8_scalar(P, N, k4, rows, op->wq, op->dq, op->bias_q, GRIN__ACT_NONE, y, N);
-    for (int oy = 0; oy < op->h; oy++)
+        gemm_u8_scalar(P, N, k4, rows, op->wq, op->dq, op->bias_q, op->act, y, N);
+    /* the border pixels again, in groups: without the activation, corrected, activated */
+    enum { G = 16 };
+    uint8_t grows[G * 64];
+    float gy[G * 64];
+    int gpix[G], ng = 0;
+    for (int oy = 0; oy < op->h; oy++) {
+        int iy0 = oy * op->stride - op->pad;
+        bool whole = iy0 < 0 || iy0 + op->k > op->ih;
         for (int ox = 0; ox < op->w; ox++) {
-            if (!border_pixel(op, oy, ox))
+            int ix0 = ox * op->stride - op->pad;
+            if (!whole && ix0 >= 0 && ix0 + op->k <= op->iw) { /* jump to the right border */
+                int last = (op->iw - op->k + op->pad) / op->stride;
+                if (last > ox)
+                    ox = last;
                 continue;
-            float *o = y + ((size_t)oy * op->w + ox) * N;
-            for (int ky = 0; ky < op->k; ky++)
-                for (int kx = 0; kx < op->k; kx++) {
-                    int iy = oy * op->stride - op->pad + ky, ix = ox * op->stride - op->pad + kx;
-                    if (iy >= 0 && iy < op->ih && ix >= 0 && ix < op->iw)
-                        continue;
-                    for (int ch = 0; ch < op->ic; ch++) {
-                        const float *w = op->wt + (size_t)((ky * op->k + kx) * op->ic + ch) * GRIN__NR;
-                        for (int n = 0; n < N; n++)
-                            o[n] += w[(size_t)(n / GRIN__NR) * K * GRIN__NR + n % GRIN__NR];
-                    }
-                }
+            }
+            int pix = oy * op->w + ox;
+            memcpy(grows + (size_t)ng * k4, rows + (size_t)pix * k4, (size_t)k4);
+            gpix[ng++] = pix;
+            if (ng == G) {
+                border_group(op, grows, gy, gpix, ng, y, vnni);
+                ng = 0;
+            }
         }
-    if (op->act != GRIN__ACT_NONE) {
-        const float hi = op->act == GRIN__ACT_RELU6 ? 6.0f : INFINITY;
-        for (size_t k = 0; k < (size_t)P * N; k++)
-            y[k] = y[k] < 0.0f ? 0.0f : (y[k] > hi ? hi : y[k]);
     }
+    if (ng)
+        border_group(op, grows, gy, gpix, ng, y, vnni);
 }
 
 static grin_status run_plan(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
@@ -514,7 +550,8 @@ static bool quantizable(const grin__nn_plan *plan, int i)
 static bool first_quantizable(const grin__nn_plan *plan)
 {
     const grin__op *op = &plan->ops[0];
-    return plan->n > 1 && op->kind == GRIN__OP_GEMM && op->k > 1 && op->ic <= 4 && op->ic == plan->in_c;
+    return plan->n > 1 && op->kind == GRIN__OP_GEMM && op->k > 1 && op->ic <= 4 && op->ic == plan->in_c &&
+           op->c <= 64 && op->k * op->k * op->ic <= 60; /* rows and outputs fit first_conv_u8's groups */
 }
 
 /* int8 weights, per output channel, packed as the u8 GEMM kernels read them; dq = scale_in x
