@@ -1,6 +1,7 @@
-/* fuzz_model.c — libFuzzer target for the classifier model reader and the 8-bit calibration
- * line in its metadata; whatever loads also runs one forward pass, and its inference plan (in 8
- * bits when the calibration parses) one more. */
+/* fuzz_model.c — libFuzzer target for the classifier model reader, the 8-bit calibration line
+ * and the test-time mirroring / Platt lines in its metadata; whatever loads also runs one
+ * forward pass, and its inference plan (in 8 bits when the calibration parses, from floats and
+ * from bytes) more, through the model's post-processing. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -25,9 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (grin__nn_plan_build(&m.net, m.net.state, &plan, &err) == GRIN_OK) {
             grin__nn_plan_apply_calibration(&plan, m.meta, &err);
             grin__nn_scratch s = {0};
-            float p[8];
-            if (plan.out_c <= 8)
-                grin__nn_plan_run(&plan, &s, x, p, NULL);
+            float p[8], q[8];
+            uint8_t *u = calloc(n, 1);
+            if (plan.out_c <= 8 && u && grin__nn_plan_run(&plan, &s, x, p, NULL) == GRIN_OK &&
+                grin__nn_plan_run_u8(&plan, &s, u, q, NULL) == GRIN_OK)
+                (void)grin__post_apply(&m.post, p[0], q[0]);
+            free(u);
             grin__nn_scratch_free(&s);
             grin__nn_plan_free(&plan);
         }
