@@ -304,7 +304,9 @@ GRIN_API grin_status grin_classifier_set_threads(grin_classifier *c, int threads
  * GRIN_ERR_UNSUPPORTED without calibration. Call before sharing the classifier between threads. */
 GRIN_API grin_status grin_classifier_set_int8(grin_classifier *c, int on);
 GRIN_API void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *out);
-/* Smile probabilities of n aligned crops (any pixel format; each input x input). */
+/* Smile probabilities of n aligned crops (any pixel format; each input x input), as the model
+ * records they are made: with `grin calibrate`'s test_flip=1 the mean of the crop's and its
+ * mirror image's outputs, with platt=A,B mapped by sigmoid(A logit(p) + B). */
 GRIN_API grin_status grin_classify_crops(const grin_classifier *c, const grin_image *crops, size_t n,
                                          float *probs, grin_error *err);
 
