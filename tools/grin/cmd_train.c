@@ -56,6 +56,32 @@ static void on_epoch(void *vctx, int epoch, double loss, double acc, const grin_
     }
 }
 
+/* loads and joins the crops of several labels CSVs, reporting skipped rows; false (with the error
+ * printed) when one can't be read */
+static bool load_sets(const char *const *labels, int n, int size, int ch, grin__dataset *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int k = 0; k < n; k++) {
+        grin__dataset part;
+        grin_error err = {{0}};
+        if (grin__dataset_load(labels[k], size, ch, &part, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            grin__dataset_free(out);
+            return false;
+        }
+        if (part.bad)
+            cli_error("%s: %d rows skipped (bad label or unreadable image)", labels[k], part.bad);
+        grin_status st = grin__dataset_append(out, &part);
+        grin__dataset_free(&part);
+        if (st) {
+            cli_error("%s: out of memory", labels[k]);
+            grin__dataset_free(out);
+            return false;
+        }
+    }
+    return true;
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *labels[16], *val_csv = NULL, *out = NULL, *arch = "mobilenet";
@@ -152,19 +178,9 @@ int cmd_train(int argc, char **argv)
     }
     grin_error err = {{0}};
     int ch = gray ? 1 : 3;
-    grin__dataset train = {0}, val = {0};
-    for (int k = 0; k < nlabels; k++) {
-        grin__dataset part;
-        if (grin__dataset_load(labels[k], input, ch, &part, &err) != GRIN_OK) {
-            cli_error("%s", err.msg);
-            grin__dataset_free(&train);
-            return 1;
-        }
-        if (part.bad)
-            cli_error("%s: %d rows skipped (bad label or unreadable image)", labels[k], part.bad);
-        grin__dataset_append(&train, &part);
-        grin__dataset_free(&part);
-    }
+    grin__dataset train, val = {0};
+    if (!load_sets(labels, nlabels, input, ch, &train))
+        return 1;
     if (val_csv && grin__dataset_load(val_csv, input, ch, &val, &err) != GRIN_OK) {
         cli_error("%s", err.msg);
         grin__dataset_free(&train);
@@ -561,23 +577,8 @@ int cmd_calibrate(int argc, char **argv)
     grin__nn_plan plan;
     if (!open_plan(model, false, &m, &plan))
         return 1;
-    grin__dataset d = {0};
-    int rc = 0;
-    for (int k = 0; k < nlabels && !rc; k++) {
-        grin__dataset part;
-        if (grin__dataset_load(labels[k], m.input, m.channels, &part, &err) != GRIN_OK) {
-            cli_error("%s", err.msg);
-            rc = 1;
-            break;
-        }
-        if (part.bad)
-            cli_error("%s: %d rows skipped (bad label or unreadable image)", labels[k], part.bad);
-        if (grin__dataset_append(&d, &part) != GRIN_OK) {
-            cli_error("calibrate: out of memory");
-            rc = 1;
-        }
-        grin__dataset_free(&part);
-    }
+    grin__dataset d;
+    int rc = load_sets(labels, nlabels, m.input, m.channels, &d) ? 0 : 1;
     int npos = 0;
     for (int i = 0; !rc && i < d.n; i++)
         npos += d.y[i];
