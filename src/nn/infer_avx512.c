@@ -226,10 +226,56 @@ static void dw_avx512(const grin__op *op, const float *in, float *out, int y0, i
         grin__kernels_avx2.dw(op, in, out, y0, y1);
 }
 
+/* the first layer of a grey model: 3x3, one input channel, at most 16 outputs; the nine weight
+ * vectors stay in registers and four output pixels go at a time */
+TARGET static void conv3_grey(const grin__op *op, const float *in, float *out, int y0, int y1)
+{
+    const int N = op->c, S = op->stride;
+    const __mmask16 m = lanes(N);
+    __m512 w[9];
+    for (int t = 0; t < 9; t++)
+        w[t] = _mm512_maskz_loadu_ps(m, op->wt + (size_t)t * GRIN__NR);
+    const __m512 b = _mm512_maskz_loadu_ps(m, op->bias);
+    for (int oy = y0; oy < y1; oy++) {
+        int iy0 = oy * S - op->pad;
+        bool rows_in = iy0 >= 0 && iy0 + 3 <= op->ih;
+        for (int ox = 0; ox < op->w;) {
+            int ix0 = ox * S - op->pad;
+            float *o = out + ((size_t)oy * op->w + ox) * N;
+            if (rows_in && ox + 4 <= op->w && ix0 >= 0 && ix0 + 3 * S + 3 <= op->iw) {
+                __m512 acc[4] = {b, b, b, b};
+                for (int ky = 0; ky < 3; ky++) {
+                    const float *r = in + (size_t)(iy0 + ky) * op->iw + ix0;
+                    for (int kx = 0; kx < 3; kx++)
+                        for (int q = 0; q < 4; q++)
+                            acc[q] = _mm512_fmadd_ps(_mm512_set1_ps(r[q * S + kx]), w[ky * 3 + kx], acc[q]);
+                }
+                for (int q = 0; q < 4; q++)
+                    _mm512_mask_storeu_ps(o + (size_t)q * N, m, act16(acc[q], op->act));
+                ox += 4;
+                continue;
+            }
+            __m512 a = b;
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    int iy = iy0 + ky, ix = ix0 + kx;
+                    if (iy >= 0 && iy < op->ih && ix >= 0 && ix < op->iw)
+                        a = _mm512_fmadd_ps(_mm512_set1_ps(in[(size_t)iy * op->iw + ix]), w[ky * 3 + kx], a);
+                }
+            _mm512_mask_storeu_ps(o, m, act16(a, op->act));
+            ox++;
+        }
+    }
+}
+
 /* a convolution straight from the input (first layer: few input channels), 32 output channels
  * (two weight panels) and 4 neighbouring output pixels at a time where they lie inside */
 TARGET static void conv_avx512(const grin__op *op, const float *in, float *out, int y0, int y1)
 {
+    if (op->k == 3 && op->ic == 1 && op->c <= 16) {
+        conv3_grey(op, in, out, y0, y1);
+        return;
+    }
     const int K = op->k * op->k * op->ic, IC = op->ic, N = op->c, k = op->k, S = op->stride;
     const size_t ps = (size_t)S * IC;
     for (int j = 0; j < N; j += 2 * GRIN__NR) {
