@@ -65,7 +65,7 @@ def ort_time(onnx, threads, repeat):
 
 
 def grin_time(grin, model, threads, repeat):
-    o = json.loads(run([grin, "bench", "classify", "--model", model, "--threads", str(threads),
+    o = json.loads(run([grin, "bench", "classify", "--raw", "--model", model, "--threads", str(threads),
                         "--repeat", str(repeat)]))
     return {"ms_min": o["ms_per_crop_min"], "ms_median": o["ms_per_crop_median"], "peak": o["core_peak_gflops"],
             "macs": None}
@@ -89,7 +89,7 @@ def parity(grin, model, onnx, size, channels, tmp):
         else:
             x = rgb.astype(np.float32).transpose(2, 0, 1)
         xs.append((x * np.float32(1 / 127.5) - np.float32(1)).astype(np.float32))
-    g = [json.loads(l)["smile"] for l in run([grin, "classify", "--crops", "--model", model] + files).splitlines()]
+    g = [json.loads(l)["smile"] for l in run([grin, "classify", "--crops", "--raw", "--model", model] + files).splitlines()]
     raw = os.path.join(tmp, "x.f32")
     np.stack(xs).astype("<f4").tofile(raw)
     o = json.loads(run(["node", os.path.join(HERE, "ort_bench.js"), onnx, "--input", raw]))["outputs"]

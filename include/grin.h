@@ -291,6 +291,7 @@ typedef struct grin_classifier_info {
     const char *metadata;     /* key=value lines: training command, validation numbers */
     int int8_available;       /* the model carries an 8-bit calibration (grin quantize) */
     int int8;                 /* inference currently runs in 8 bits */
+    int mirrored;             /* each crop also runs mirrored (the model's test_flip=1, not raw) */
 } grin_classifier_info;
 
 GRIN_API grin_status grin_classifier_load(const char *path, grin_classifier **out, grin_error *err);
@@ -303,6 +304,10 @@ GRIN_API grin_status grin_classifier_set_threads(grin_classifier *c, int threads
  * CPU has it, a portable integer kernel otherwise) for a model quantized with `grin quantize`:
  * GRIN_ERR_UNSUPPORTED without calibration. Call before sharing the classifier between threads. */
 GRIN_API grin_status grin_classifier_set_int8(grin_classifier *c, int on);
+/* raw = 1: the network's own output, without the model's test-time mirror and Platt mapping
+ * (what `grin export --onnx` exports; for comparisons and timing the network alone). Call
+ * before sharing the classifier between threads. */
+GRIN_API grin_status grin_classifier_set_raw(grin_classifier *c, int raw);
 GRIN_API void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *out);
 /* Smile probabilities of n aligned crops (any pixel format; each input x input), as the model
  * records they are made: with `grin calibrate`'s test_flip=1 the mean of the crop's and its

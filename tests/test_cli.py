@@ -175,6 +175,15 @@ if os.path.exists(REAL):
           r.stdout + r.stderr + str(fit))
     r = run("eval", "--aligned", "--int8", "--model", cal, "--labels", os.path.join(out, "labels.csv"))
     check("eval --int8 of a calibrated model", r.returncode == 0 and json.loads(r.stdout.splitlines()[-1])["n"] == 2, r.stdout + r.stderr)
+    crop0 = os.path.join(tmp, "crop64.pgm")  # the shipped model's input size
+    with open(crop0, "wb") as f:
+        f.write(b"P5 64 64 255\n" + bytes((x * 5 + (y * y) // 9) % 256 for y in range(64) for x in range(64)))
+    shipped = os.path.join(ROOT, "models/smile.grinnet")
+    raw_cal = run("classify", "--crops", "--raw", "--model", cal, crop0).stdout
+    check("classify --raw: the network alone, as before calibration", raw_cal and raw_cal ==
+          run("classify", "--crops", "--raw", "--model", shipped, crop0).stdout, raw_cal)
+    check("classify without --raw applies the calibration", raw_cal != run("classify", "--crops", "--model", cal, crop0).stdout)
+    one_line_error("classify --raw without --crops", run("classify", "--raw", crop0), "--crops")
     one_class = os.path.join(out, "one_class.csv")
     with open(one_class, "w") as f:
         f.write("file,smile\n" + "".join(l.split(",")[0] + ",1\n" for l in lab[1:]))

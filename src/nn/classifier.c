@@ -14,6 +14,7 @@ struct grin_classifier {
     grin__nn_plan plan;
     bool have_plan;
     bool can_int8; /* calibrated: grin_classifier_set_int8 may switch the plan to 8 bits */
+    grin__post post; /* what the model's output goes through: the model's, or none (raw) */
     grin__pool *pool;
     int threads;
     pthread_mutex_t lock;      /* guards the free scratch list */
@@ -53,6 +54,7 @@ grin_status grin_classifier_load(const char *path, grin_classifier **out, grin_e
         c->plan.int8 = false; /* float unless asked */
     }
     c->threads = 1;
+    c->post = c->m.post;
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->pool_lock, NULL);
     *out = c;
@@ -105,6 +107,17 @@ grin_status grin_classifier_set_int8(grin_classifier *c, int on)
     return GRIN_OK;
 }
 
+grin_status grin_classifier_set_raw(grin_classifier *c, int raw)
+{
+    if (!c)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    if (raw)
+        memset(&c->post, 0, sizeof c->post);
+    else
+        c->post = c->m.post;
+    return GRIN_OK;
+}
+
 void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *out)
 {
     if (!out)
@@ -121,6 +134,7 @@ void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *ou
     out->metadata = c->m.meta;
     out->int8_available = c->can_int8;
     out->int8 = c->plan.int8;
+    out->mirrored = c->post.flip;
 }
 
 static grin__nn_scratch *take_scratch(grin_classifier *c)
@@ -217,7 +231,7 @@ static void run_one(void *vctx, int task, int thread)
     if (i >= r->n || r->st[thread])
         return;
     const grin_classifier *c = r->c;
-    const grin__post *post = &c->m.post;
+    const grin__post *post = &c->post;
     const int S = c->m.input, C = c->m.channels;
     const size_t per = (size_t)S * S * C;
     float *x = r->x[thread], p = 0, pm = 0;
@@ -270,7 +284,7 @@ static grin_status classify_generic(grin_classifier *c, const grin_image *crops,
             break;
         }
         memcpy(probs + i, out, b * sizeof *probs);
-        if (c->m.post.flip) { /* the mirror images, same batch size */
+        if (c->post.flip) { /* the mirror images, same batch size */
             for (size_t k = 0; k < b; k++) {
                 memcpy(x + b * per, x + k * per, per * sizeof *x);
                 grin__mirror_input(x + b * per, x + k * per, c->m.input, c->m.channels);
@@ -282,7 +296,7 @@ static grin_status classify_generic(grin_classifier *c, const grin_image *crops,
             }
         }
         for (size_t k = 0; k < b; k++)
-            probs[i + k] = grin__post_apply(&c->m.post, probs[i + k], c->m.post.flip ? out[k] : 0);
+            probs[i + k] = grin__post_apply(&c->post, probs[i + k], c->post.flip ? out[k] : 0);
     }
     grin__nn_ws_free(&ws);
     free(x);

@@ -57,7 +57,7 @@ def main():
             else:
                 x = rgb.transpose(2, 0, 1)
             xs.append((x.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1)).astype(np.float32))
-        g = [json.loads(l)["smile"] for l in run([grin, "classify", "--crops", "--model", model] + files).splitlines()]
+        g = [json.loads(l)["smile"] for l in run([grin, "classify", "--crops", "--raw", "--model", model] + files).splitlines()]
         net = cv2.dnn.readNetFromONNX(onnx)
         for x, p in zip(xs, g):
             net.setInput(x[None])

@@ -103,7 +103,7 @@ static int parse_common(int argc, char **argv, detect_opts *o, const char **mode
 }
 
 /* `grin classify --crops`: the classifier alone on ready crops, all in one batch */
-static int classify_crops(const char *model, char **images, int n)
+static int classify_crops(const char *model, char **images, int n, bool raw)
 {
     grin_error err = {{0}};
     grin_classifier *c = NULL;
@@ -111,6 +111,7 @@ static int classify_crops(const char *model, char **images, int n)
         cli_error("%s", err.msg);
         return 1;
     }
+    grin_classifier_set_raw(c, raw);
     grin_image *img = calloc((size_t)n, sizeof *img);
     const char **name = calloc((size_t)n, sizeof *name);
     float *p = calloc((size_t)n, sizeof *p);
@@ -154,13 +155,17 @@ int cmd_classify(int argc, char **argv)
     o.photos = true;
     const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
     int nimages = 0;
-    bool crops = false;
+    bool crops = false, raw = false;
     char **images = calloc((size_t)argc, sizeof *images);
     if (!images)
         return 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--crops")) {
             crops = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--raw")) {
+            raw = true;
             continue;
         }
         int r = parse_common(argc, argv, &o, &model, &lmk, &i);
@@ -172,10 +177,12 @@ int cmd_classify(int argc, char **argv)
             continue;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: grin classify [--model FILE] [--landmarks FILE] [detect options] IMAGE...\n"
-                   "       grin classify --crops [--model FILE] CROP...\n"
+                   "       grin classify --crops [--raw] [--model FILE] CROP...\n"
                    "Prints {\"image\",\"width\",\"height\",\"faces\":[{\"box\",\"smile\",\"aligned\"}]}.\n"
                    "  --crops     each image is one aligned face crop of the model's input size:\n"
-                   "              prints {\"image\",\"smile\"} with the classifier's raw output\n%s%s",
+                   "              prints {\"image\",\"smile\"} for each\n"
+                   "  --raw       the network's own output: no test-time mirror or Platt mapping\n"
+                   "              (what grin export --onnx exports)\n%s%s",
                    detect_opts_usage(), photo_opts_usage());
             free(images);
             return 0;
@@ -192,8 +199,13 @@ int cmd_classify(int argc, char **argv)
         free(images);
         return 2;
     }
+    if (raw && !crops) {
+        cli_error("classify: --raw goes with --crops");
+        free(images);
+        return 2;
+    }
     if (crops) {
-        int rc = classify_crops(model, images, nimages);
+        int rc = classify_crops(model, images, nimages, raw);
         free(images);
         return rc;
     }
