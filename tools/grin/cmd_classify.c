@@ -294,6 +294,7 @@ int cmd_eval_full(int argc, char **argv)
     o.photos = true;
     const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL, *labels = NULL,
                *roc = NULL;
+    bool int8 = false;
     for (int i = 1; i < argc; i++) {
         int r = parse_common(argc, argv, &o, &model, &lmk, &i);
         if (r < 0)
@@ -303,6 +304,8 @@ int cmd_eval_full(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--labels") && v)
             labels = v, i++;
+        else if (!strcmp(argv[i], "--int8"))
+            int8 = true;
         else if (!strcmp(argv[i], "--roc") && v)
             roc = v, i++;
         else {
@@ -324,6 +327,12 @@ int cmd_eval_full(int argc, char **argv)
     }
     full_path f;
     if (!full_path_open(&f, model, lmk, &o)) {
+        free_labels(rows, nrows);
+        return 1;
+    }
+    if (int8 && grin_classifier_set_int8(f.cls, 1) != GRIN_OK) {
+        cli_error("%s: no 8-bit calibration (run grin quantize first)", model);
+        full_path_free(&f);
         free_labels(rows, nrows);
         return 1;
     }

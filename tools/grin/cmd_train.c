@@ -296,7 +296,7 @@ int cmd_eval(int argc, char **argv)
         if (!strcmp(argv[i], "--aligned"))
             aligned = 1;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: grin eval [--model FILE] --labels CSV [--roc FILE.png] [detect options]\n"
+            printf("usage: grin eval [--model FILE] --labels CSV [--roc FILE.png] [--int8] [detect options]\n"
                    "       grin eval --aligned [--model FILE] --labels CSV [--int8]\n"
                    "Accuracy, AUC and the confusion matrix of the smile classifier on labelled photos\n"
                    "(file,smile,... rows) through detect -> align -> classify (a face not found\n"
