@@ -206,13 +206,6 @@ static void to_input(const uint8_t *u, size_t n, float *dst)
         dst[i] = (float)u[i] * (1.0f / 127.5f) - 1.0f;
 }
 
-static void mirror_u8(const uint8_t *x, uint8_t *y, int S, int C)
-{
-    for (int r = 0; r < S; r++)
-        for (int col = 0; col < S; col++)
-            memcpy(y + ((size_t)r * S + col) * C, x + ((size_t)r * S + (S - 1 - col)) * C, (size_t)C);
-}
-
 typedef struct {
     grin_classifier *c;
     const grin_image *crops;
@@ -238,7 +231,7 @@ static void run_one(void *vctx, int task, int thread)
     uint8_t *u = (uint8_t *)(x + 2 * per), *um = u + per; /* the crop's bytes and their mirror */
     prepare_u8(c, &r->crops[i], u);
     if (post->flip)
-        mirror_u8(u, um, S, C);
+        grin__mirror_pixels(u, um, S, (size_t)C);
     grin__nn_scratch *sc = r->scratch[thread];
     if (c->plan.int8) { /* the 8-bit plan reads the bytes */
         r->st[thread] = grin__nn_plan_run_u8(&c->plan, sc, u, &p, r->intra);

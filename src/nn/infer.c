@@ -574,10 +574,11 @@ static void pack_int8(const grin__op *op, int K, float s_in, int8_t *wq, float *
     }
 }
 
-static size_t int8_bytes(int K, int N)
+/* int8 weights for K x N plus `vecs` per-channel float vectors (dq, and the first layer's bias_q) */
+static size_t int8_bytes(int K, int N, int vecs)
 {
     int k4 = (K + 3) & ~3, panels = (N + GRIN__NR - 1) / GRIN__NR;
-    return (size_t)panels * k4 * GRIN__NR + 64 + 2 * (((size_t)panels * GRIN__NR) * sizeof(float) + 64);
+    return (size_t)panels * k4 * GRIN__NR + 64 + (size_t)vecs * (((size_t)panels * GRIN__NR) * sizeof(float) + 64);
 }
 
 grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err)
@@ -585,11 +586,11 @@ grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err)
     size_t bytes = 0;
     int nq = 0;
     if (first_quantizable(plan))
-        bytes += int8_bytes(plan->ops[0].k * plan->ops[0].k * plan->ops[0].ic, plan->ops[0].c);
+        bytes += int8_bytes(plan->ops[0].k * plan->ops[0].k * plan->ops[0].ic, plan->ops[0].c, 2);
     for (int i = 0; i < plan->n; i++)
         if (quantizable(plan, i)) {
             const grin__op *op = &plan->ops[i];
-            bytes += int8_bytes(op->ic, op->c);
+            bytes += int8_bytes(op->ic, op->c, 1);
             nq++;
         }
     if (!nq)
@@ -635,7 +636,7 @@ grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err)
         int8_t *wq = (int8_t *)a;
         a += ((size_t)panels * k4 * GRIN__NR + 63) & ~(size_t)63;
         float *dq = (float *)a;
-        a += 2 * (((size_t)panels * GRIN__NR * sizeof(float) + 63) & ~(size_t)63);
+        a += ((size_t)panels * GRIN__NR * sizeof(float) + 63) & ~(size_t)63;
         pack_int8(op, K, s_in, wq, dq);
         op->wq = wq;
         op->dq = dq;

@@ -189,9 +189,17 @@ float grin__post_apply(const grin__post *p, float raw, float raw_mirror)
     return (float)(1.0 / (1.0 + exp(-z)));
 }
 
-void grin__mirror_input(const float *x, float *y, int S, int C)
+void grin__mirror_pixels(const void *x, void *y, int S, size_t pixel_bytes)
 {
+    const uint8_t *src = x;
+    uint8_t *dst = y;
     for (int r = 0; r < S; r++)
         for (int c = 0; c < S; c++)
-            memcpy(y + ((size_t)r * S + c) * C, x + ((size_t)r * S + (S - 1 - c)) * C, (size_t)C * sizeof *x);
+            memcpy(dst + ((size_t)r * S + c) * pixel_bytes, src + ((size_t)r * S + (S - 1 - c)) * pixel_bytes,
+                   pixel_bytes);
+}
+
+void grin__mirror_input(const float *x, float *y, int S, int C)
+{
+    grin__mirror_pixels(x, y, S, (size_t)C * sizeof *x);
 }

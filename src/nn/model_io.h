@@ -37,7 +37,9 @@ grin_status grin__model_load_memory(const uint8_t *d, size_t size, const char *n
 bool grin__post_parse(const char *meta, grin__post *p, char *why, size_t whylen);
 /* the reported probability from the raw output on the crop and (used with flip) its mirror */
 float grin__post_apply(const grin__post *p, float raw, float raw_mirror);
-/* mirrors an NHWC S x S x C input left to right */
+/* mirrors an S x S image of pixel_bytes-byte pixels left to right (any element type) */
+void grin__mirror_pixels(const void *x, void *y, int S, size_t pixel_bytes);
+/* mirrors an NHWC S x S x C float input left to right */
 void grin__mirror_input(const float *x, float *y, int S, int C);
 
 #endif
