@@ -436,6 +436,70 @@ static void test_int8(void **state)
     free(x);
 }
 
+/* the fast 3x3 depthwise kernels against the scalar one, on shapes that reach every edge of
+ * their tiling (narrow and wide rows, odd widths for the 8-channel pixel pairs, 8-channel tails,
+ * row bands split between threads), in float and stored as 8 bits */
+static void test_depthwise_kernels(void **state)
+{
+    (void)state;
+    const struct { int ih, iw, c, stride, pad; } shape[] = {
+        {4, 4, 128, 1, 1}, {2, 2, 256, 1, 1}, {1, 1, 16, 1, 1}, {5, 7, 8, 1, 1}, {32, 33, 8, 1, 1},
+        {9, 3, 8, 2, 1}, {37, 41, 24, 1, 1}, {20, 35, 40, 2, 1}, {17, 18, 16, 2, 0}, {6, 19, 64, 1, 0},
+        {8, 8, 64, 2, 1}, {3, 50, 8, 2, 1}, {30, 6, 16, 1, 1}, {41, 9, 8, 2, 1}, {23, 8, 8, 1, 1}};
+    for (size_t si = 0; si < sizeof shape / sizeof shape[0]; si++) {
+        grin__op op = {.kind = GRIN__OP_DW, .k = 3, .ih = shape[si].ih, .iw = shape[si].iw, .ic = shape[si].c,
+                       .c = shape[si].c, .stride = shape[si].stride, .pad = shape[si].pad, .act = GRIN__ACT_RELU6};
+        op.h = (op.ih + 2 * op.pad - 3) / op.stride + 1;
+        op.w = (op.iw + 2 * op.pad - 3) / op.stride + 1;
+        size_t n_in = (size_t)op.ih * op.iw * op.c, n_out = (size_t)op.h * op.w * op.c;
+        float *wt = malloc(9 * op.c * sizeof *wt), *bias = malloc(op.c * sizeof *bias);
+        float *in = malloc(n_in * sizeof *in), *ref = malloc(n_out * sizeof *ref), *got = malloc(n_out * sizeof *got);
+        uint8_t *q = malloc(n_out);
+        for (int i = 0; i < 9 * op.c; i++)
+            wt[i] = frand();
+        for (int i = 0; i < op.c; i++)
+            bias[i] = 0.5f * frand() + 0.5f;
+        for (size_t i = 0; i < n_in; i++)
+            in[i] = 2 * frand();
+        op.wt = wt;
+        op.bias = bias;
+        op.out_scale = 6.0f / 255;
+        grin__kernels_scalar.dw(&op, in, ref, 0, op.h);
+        const grin__kernels *fast[] = {&grin__kernels_avx2, &grin__kernels_avx512};
+        bool usable[] = {grin__kernels_avx2_usable(), grin__kernels_avx512_usable()};
+        for (int k = 0; k < 2; k++) {
+            if (!usable[k])
+                continue;
+            for (int split = 0; split < 2; split++) {
+                memset(got, 0xff, n_out * sizeof *got); /* NaN: every output must be written */
+                if (split) /* as a pool splits a layer: row ranges, last first (a range must
+                            * write nothing outside itself) */
+                    for (int y = (op.h - 1) / 3 * 3; y >= 0; y -= 3)
+                        fast[k]->dw(&op, in, got, y, y + 3 < op.h ? y + 3 : op.h);
+                else
+                    fast[k]->dw(&op, in, got, 0, op.h);
+                for (size_t i = 0; i < n_out; i++)
+                    if (!(fabsf(got[i] - ref[i]) <= 1e-5f * fmaxf(1.0f, fabsf(ref[i]))))
+                        fail_msg("shape %zu kernels %d split %d output %zu: %.7g, scalar %.7g", si, k, split, i,
+                                 got[i], ref[i]);
+            }
+            if (k == 1) { /* the 8-bit store: round(y / scale) of the float kernel's own y */
+                memset(q, 0xaa, n_out);
+                grin__dw_u8_avx512(&op, in, q, 0, op.h);
+                fast[k]->dw(&op, in, got, 0, op.h);
+                float inv = 1.0f / op.out_scale;
+                for (size_t i = 0; i < n_out; i++) {
+                    long want = lrintf(got[i] * inv);
+                    want = want < 0 ? 0 : want > 255 ? 255 : want;
+                    if (q[i] != want)
+                        fail_msg("shape %zu output %zu: u8 %d, want %ld", si, i, q[i], want);
+                }
+            }
+        }
+        free(wt), free(bias), free(in), free(ref), free(got), free(q);
+    }
+}
+
 static void test_mobilenet_size(void **state)
 {
     (void)state;
@@ -741,7 +805,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm), cmocka_unit_test(test_fast_equals_reference),
         cmocka_unit_test(test_gradients_fast), cmocka_unit_test(test_gradients_reference),
-        cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_plan_matches_forward), cmocka_unit_test(test_int8), cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_plan_matches_forward), cmocka_unit_test(test_int8), cmocka_unit_test(test_depthwise_kernels),
+        cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_training_learns_and_is_deterministic), cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_post_processing),
     };

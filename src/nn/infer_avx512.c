@@ -140,6 +140,48 @@ TARGET static INLINE __m512 dw3_one(const float *in, size_t rs, size_t C, int iy
     return acc;
 }
 
+/* Narrow layers (8x8, 4x4, 2x2 outputs), where most windows touch the border: 16 lanes at a
+ * time, a lane block being 16 channels of one pixel, or, when C == 8 and the stride is 1,
+ * 8 channels of two neighbouring pixels ("pairs": one load covers pixels x and x+1, whose outputs
+ * share the weights). Output rows go in bands of DW_BH and columns in tiles of DW_TW; a tile
+ * whose windows all lie inside the input is read where it is, any other is first copied into a
+ * zero-padded block (taps outside the input then add 0 x w, which leaves a sum's bits unchanged).
+ * A tile's outputs then go DW_N at a time, each its own chain of nine FMAs with the input as a
+ * memory operand: enough independent chains to keep both FMA pipes busy however few pixels a
+ * row has. (On wide layers the row kernel above wins: it loads each input once for up to three
+ * windows.) */
+#define DW_BH 8
+#define DW_TW 8
+#define DW_N 8 /* dw3_run names its accumulators */
+
+/* acc[q] = bias + the window at p[q]; rs and ps: a row's and a pixel's stride in floats. The
+ * empty asm after each tap pins the order tap by tap: left alone, the compiler sinks each
+ * chain of nine FMAs to its store and the chains run one after another, at FMA latency. */
+TARGET static INLINE void dw3_run(const float *const *p, size_t rs, size_t ps, const bool full, __mmask16 m,
+                                  const __m512 *wk, __m512 bias, __m512 *acc)
+{
+    __m512 a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias;
+#define DW_LD(q) (full ? _mm512_loadu_ps(p[q] + o) : _mm512_maskz_loadu_ps(m, p[q] + o))
+#pragma GCC unroll 3
+    for (int ky = 0; ky < 3; ky++)
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; kx++) {
+            const size_t o = (size_t)ky * rs + (size_t)kx * ps;
+            const __m512 w = wk[ky * 3 + kx];
+            a0 = _mm512_fmadd_ps(DW_LD(0), w, a0);
+            a1 = _mm512_fmadd_ps(DW_LD(1), w, a1);
+            a2 = _mm512_fmadd_ps(DW_LD(2), w, a2);
+            a3 = _mm512_fmadd_ps(DW_LD(3), w, a3);
+            a4 = _mm512_fmadd_ps(DW_LD(4), w, a4);
+            a5 = _mm512_fmadd_ps(DW_LD(5), w, a5);
+            a6 = _mm512_fmadd_ps(DW_LD(6), w, a6);
+            a7 = _mm512_fmadd_ps(DW_LD(7), w, a7);
+            __asm__("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7));
+        }
+#undef DW_LD
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
+}
+
 /* activation, then a float store or an 8-bit one (round(y / scale), y >= 0, saturating) */
 TARGET static INLINE void dw3_store(void *out, size_t idx, __m512 v, int act, const bool u8, __m512 inv,
                                     const bool full, __mmask16 m)
@@ -150,11 +192,95 @@ TARGET static INLINE void dw3_store(void *out, size_t idx, __m512 v, int act, co
         if (full)
             _mm_storeu_si128((__m128i *)((uint8_t *)out + idx), q);
         else
-            _mm_storel_epi64((__m128i *)((uint8_t *)out + idx), q); /* the 8-channel tail */
+            _mm_storel_epi64((__m128i *)((uint8_t *)out + idx), q); /* 8 lanes */
     } else if (full) {
         _mm512_storeu_ps((float *)out + idx, v);
     } else {
         _mm512_mask_storeu_ps((float *)out + idx, m, v);
+    }
+}
+
+/* 8 floats in both halves */
+TARGET static INLINE __m512 twice8(const float *p)
+{
+    return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(p))));
+}
+
+/* the zero-padded copy of a tile: DW_SW pixels a row, whatever the tile's width, so that every
+ * tap's offset is a constant */
+#define DW_SW ((DW_TW - 1) * 2 + 3)
+
+/* output rows oy0..oy1-1 (at most DW_BH), columns ox0..ox0+nw-1 (at most DW_TW), lane block c */
+TARGET static INLINE void dw3_tile(const grin__op *op, const float *in, void *out, int oy0, int oy1, int ox0,
+                                   int nw, int c, const int S, const int PP, const bool u8, float *stage)
+{
+    const int C = op->c, IW = op->iw, IH = op->ih, W = op->w;
+    const int nu = (nw + PP - 1) / PP;          /* units (pixels, or pairs) per tile row */
+    const int R = (oy1 - oy0 - 1) * S + 3, NC = PP == 2 ? nu * 2 + 2 : (nw - 1) * S + 3;
+    const int iy0 = oy0 * S - op->pad, ix0 = ox0 * S - op->pad;
+    const bool full = PP == 2 || C - c >= 16;
+    const __mmask16 m = PP == 2 ? (__mmask16)0xffff : lanes(C - c);
+    __m512 wk[9], bias;
+    for (int t = 0; t < 9; t++)
+        wk[t] = PP == 2 ? twice8(op->wt + (size_t)t * C) : _mm512_maskz_loadu_ps(m, op->wt + (size_t)t * C + c);
+    bias = PP == 2 ? twice8(op->bias) : _mm512_maskz_loadu_ps(m, op->bias + c);
+    const __m512 inv = _mm512_set1_ps(u8 ? 1.0f / op->out_scale : 1.0f);
+    const float *base = stage;
+    size_t ps = PP == 2 ? 8 : 16, rs = DW_SW * ps; /* 16 floats a pixel, or 8 with pairs */
+    bool direct = iy0 >= 0 && iy0 + R <= IH && ix0 >= 0 && ix0 + NC <= IW;
+    if (direct) {
+        base = in + ((size_t)iy0 * IW + ix0) * C + (PP == 2 ? 0 : c);
+        rs = (size_t)IW * C;
+        ps = (size_t)C;
+    } else {
+        for (int r = 0; r < R; r++) {
+            int iy = iy0 + r;
+            float *d = stage + (size_t)r * rs;
+            for (int j = 0; j < NC; j++, d += ps) {
+                int ix = ix0 + j;
+                bool inside = iy >= 0 && iy < IH && ix >= 0 && ix < IW;
+                const float *s = in + ((size_t)iy * IW + ix) * C + c;
+                if (PP == 2)
+                    _mm256_storeu_ps(d, inside ? _mm256_loadu_ps(s) : _mm256_setzero_ps());
+                else
+                    _mm512_storeu_ps(d, inside ? _mm512_maskz_loadu_ps(m, s) : _mm512_setzero_ps());
+            }
+        }
+    }
+    const int total = (oy1 - oy0) * nu;
+    int ty = 0, tx = 0; /* the next unit's place in the tile */
+    for (int u0 = 0; u0 < total; u0 += DW_N) {
+        const float *p[DW_N];
+        size_t idx[DW_N];
+        bool pair[DW_N]; /* both pixels of a pair inside the row */
+        int n = total - u0 < DW_N ? total - u0 : DW_N;
+        for (int q = 0; q < DW_N; q++) {
+            if (q >= n) {
+                p[q] = p[0];
+                continue;
+            }
+            p[q] = base + (size_t)ty * S * rs + (size_t)tx * S * ps;
+            idx[q] = ((size_t)(oy0 + ty) * W + ox0 + tx) * C + (PP == 2 ? 0 : c);
+            pair[q] = ox0 + tx + 1 < W;
+            tx += PP;
+            if (tx >= nu * PP) {
+                tx = 0;
+                ty++;
+            }
+        }
+        __m512 acc[DW_N];
+        if (!direct) /* constant strides */
+            dw3_run(p, DW_SW * (PP == 2 ? 8 : 16), PP == 2 ? 8 : 16, true, m, wk, bias, acc);
+        else if (full)
+            dw3_run(p, rs, ps, true, m, wk, bias, acc);
+        else
+            dw3_run(p, rs, ps, false, m, wk, bias, acc);
+        for (int q = 0; q < n; q++) {
+            if (PP == 2) /* the second pixel of a pair may lie past the row's end */
+                dw3_store(out, idx[q], acc[q], op->act, u8, inv, pair[q], lanes(8));
+            else
+                dw3_store(out, idx[q], acc[q], op->act, u8, inv, full, m);
+        }
     }
 }
 
@@ -192,9 +318,38 @@ TARGET static INLINE void dw3_rows(const grin__op *op, const float *in, void *ou
     }
 }
 
-/* all channel blocks of rows y0..y1-1, each specialised for its stride and tail */
+/* 3x3 depthwise, C % 8 == 0, output rows y0..y1-1, specialised for the stride, pairs and the
+ * 8-bit store */
+TARGET static INLINE void dw3_all(const grin__op *op, const float *in, void *out, int y0, int y1, const int S,
+                                  const int PP, const bool u8)
+{
+    float stage[((DW_BH - 1) * 2 + 3) * DW_SW * 16] __attribute__((aligned(64)));
+    for (int oy = y0; oy < y1; oy += DW_BH) {
+        int oy1 = oy + DW_BH < y1 ? oy + DW_BH : y1;
+        for (int ox = 0; ox < op->w; ox += DW_TW) {
+            int nw = op->w - ox < DW_TW ? op->w - ox : DW_TW;
+            for (int c = 0; c < (PP == 2 ? 1 : op->c); c += 16)
+                dw3_tile(op, in, out, oy, oy1, ox, nw, c, S, PP, u8, stage);
+        }
+    }
+}
+
+/* layers as wide as this or narrower go window by window (dw3_all), wider ones row by row in
+ * fours (dw3_rows, which loads each input once for neighbouring windows) */
+#define DW_NARROW 8
+
+/* stride 1 or 2 */
 TARGET static void dw3_avx512(const grin__op *op, const float *in, void *out, int y0, int y1, bool u8)
 {
+    if (op->w <= DW_NARROW) {
+        if (op->stride == 1 && op->c == 8)
+            u8 ? dw3_all(op, in, out, y0, y1, 1, 2, true) : dw3_all(op, in, out, y0, y1, 1, 2, false);
+        else if (op->stride == 1)
+            u8 ? dw3_all(op, in, out, y0, y1, 1, 1, true) : dw3_all(op, in, out, y0, y1, 1, 1, false);
+        else
+            u8 ? dw3_all(op, in, out, y0, y1, 2, 1, true) : dw3_all(op, in, out, y0, y1, 2, 1, false);
+        return;
+    }
     for (int oy = y0; oy < y1; oy++)
         for (int c = 0; c < op->c; c += 16) {
             bool full = op->c - c >= 16;
@@ -205,22 +360,20 @@ TARGET static void dw3_avx512(const grin__op *op, const float *in, void *out, in
                 else
                     full ? dw3_rows(op, in, out, oy, oy + 1, 1, false, true, c)
                          : dw3_rows(op, in, out, oy, oy + 1, 1, false, false, c);
-            } else if (op->stride == 2) {
+            } else {
                 if (u8)
                     full ? dw3_rows(op, in, out, oy, oy + 1, 2, true, true, c)
                          : dw3_rows(op, in, out, oy, oy + 1, 2, true, false, c);
                 else
                     full ? dw3_rows(op, in, out, oy, oy + 1, 2, false, true, c)
                          : dw3_rows(op, in, out, oy, oy + 1, 2, false, false, c);
-            } else {
-                dw3_rows(op, in, out, oy, oy + 1, op->stride, u8, full, c);
             }
         }
 }
 
 static void dw_avx512(const grin__op *op, const float *in, float *out, int y0, int y1)
 {
-    if (op->k == 3 && op->c % 8 == 0)
+    if (op->k == 3 && op->c % 8 == 0 && op->stride <= 2)
         dw3_avx512(op, in, out, y0, y1, false);
     else
         grin__kernels_avx2.dw(op, in, out, y0, y1);
@@ -430,7 +583,7 @@ TARGET_VNNI void grin__gemm_u8_vnni(int M, int N, int K4, const uint8_t *A, cons
     }
 }
 
-/* 3x3 depthwise, C % 8 == 0, stored as u8 = round(y / out_scale) */
+/* 3x3 depthwise, C % 8 == 0, stride 1 or 2, stored as u8 = round(y / out_scale) */
 void grin__dw_u8_avx512(const grin__op *op, const float *in, uint8_t *out, int y0, int y1)
 {
     dw3_avx512(op, in, out, y0, y1, true);
