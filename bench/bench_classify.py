@@ -110,6 +110,7 @@ def main():
     ap.add_argument("--shipped", default=os.path.join(HERE, "..", "models", "smile.grinnet"))
     ap.add_argument("--json")
     ap.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
+    ap.add_argument("--only", help="only the networks whose name contains this (e.g. '1.0 224')")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="grin-bench-cls-")
     nets = []
@@ -122,6 +123,8 @@ def main():
             cmd.append("--gray")
         run(cmd)
         nets.append((name, m, size, 1 if gray else 3, rep))
+    if a.only:
+        nets = [n for n in nets if a.only in n[0]]
     results = []
     for name, model, size, ch, rep in nets:
         if a.quick:
