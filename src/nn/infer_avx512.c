@@ -341,7 +341,7 @@ TARGET static INLINE void dw3_all(const grin__op *op, const float *in, void *out
 /* stride 1 or 2 */
 TARGET static void dw3_avx512(const grin__op *op, const float *in, void *out, int y0, int y1, bool u8)
 {
-    if (op->w <= DW_NARROW) {
+    if (op->w <= DW_NARROW || (op->stride == 1 && op->c == 8)) {
         if (op->stride == 1 && op->c == 8)
             u8 ? dw3_all(op, in, out, y0, y1, 1, 2, true) : dw3_all(op, in, out, y0, y1, 1, 2, false);
         else if (op->stride == 1)
