@@ -193,6 +193,31 @@ if os.path.exists(REAL):
           run("classify", "--crops", "--raw", "--model", shipped, crop0).stdout, raw_cal)
     check("classify without --raw applies the calibration", raw_cal != run("classify", "--crops", "--model", cal, crop0).stdout)
     one_line_error("classify --raw without --crops", run("classify", "--raw", crop0), "--crops")
+    # fine-tuning: --init starts from the shipped model's weights (a step at a tiny learning rate
+    # leaves its outputs near the shipped ones, nearer than a fresh network's: the step still moves
+    # the batch-norm statistics), keeps its architecture and alignment, drops its calibration and
+    # records how it was trained
+    ft = os.path.join(tmp, "ft.grinnet")
+    r = run("train", "--init", shipped, "--labels", ranked, "--epochs", "1", "--batch", "2", "--lr", "1e-7", "--out", ft)
+    info_ft = run("model", "info", "--model", ft).stdout
+    info_sh = run("model", "info", "--model", shipped).stdout
+    check("train --init", r.returncode == 0 and info_ft.splitlines()[0] == info_sh.splitlines()[0]
+          and "base_trained_with=grin train" in info_ft and "platt=" not in info_ft and "test_flip" not in info_ft
+          and "int8_act_max" not in info_ft and "--init" in info_ft, r.stderr + info_ft)
+    fresh = os.path.join(tmp, "fresh64.grinnet")
+    run("model", "init", "--alpha", "0.25", "--input", "64", "--gray", "--out", fresh)
+    crops64 = [crop0] + [os.path.join(out64, n) for n in names]
+    def raw(m):
+        return [json.loads(l)["smile"] for l in run("classify", "--crops", "--raw", "--model", m, *crops64).stdout.splitlines()]
+    base, near, far = raw(shipped), raw(ft), raw(fresh)
+    d_ft = sum(abs(a - b) for a, b in zip(base, near)) / len(base)
+    d_fresh = sum(abs(a - b) for a, b in zip(base, far)) / len(base)
+    check("train --init starts from the model's weights", len(near) == 3 and d_ft < 0.5 * d_fresh, "%g vs %g" % (d_ft, d_fresh))
+    one_line_error("train --init with --alpha", run("train", "--init", shipped, "--alpha", "0.5", "--labels", ranked, "--out", ft), "--init")
+    out_m = os.path.join(tmp, "aligned_m3")
+    run("align", "--labels", csv, "--out", out_m, "--size", "64", "--margin", "0.3")
+    one_line_error("train --init on crops aligned otherwise", run("train", "--init", shipped, "--labels", os.path.join(out_m, "labels.csv"), "--out", ft), "margin")
+    one_line_error("train --init of a missing model", run("train", "--init", "/no/m.grinnet", "--labels", ranked, "--out", ft), "/no/m.grinnet")
     one_class = os.path.join(out, "one_class.csv")
     with open(one_class, "w") as f:
         f.write("file,smile\n" + "".join(l.split(",")[0] + ",1\n" for l in lab[1:]))

@@ -84,8 +84,10 @@ static bool load_sets(const char *const *labels, int n, int size, int ch, grin__
 
 int cmd_train(int argc, char **argv)
 {
-    const char *labels[16], *val_csv = NULL, *out = NULL, *arch = "mobilenet";
+    const char *labels[16], *val_csv = NULL, *out = NULL, *arch = "mobilenet", *init = NULL;
     int nlabels = 0, input = 64, gray = 0;
+    bool arch_given = false; /* --alpha, --input or --gray */
+    char base[1536] = ""; /* with --init: how that model was trained */
     double alpha = 0.25, d;
     grin__train_cfg cfg;
     grin__train_cfg_default(&cfg);
@@ -100,8 +102,11 @@ int cmd_train(int argc, char **argv)
             out = v, i++;
         } else if (!strcmp(argv[i], "--arch") && v) {
             arch = v, i++;
+        } else if (!strcmp(argv[i], "--init") && v) {
+            init = argv[++i];
         } else if (!strcmp(argv[i], "--gray")) {
             gray = 1;
+            arch_given = true;
         } else if (!strcmp(argv[i], "--sgd")) {
             cfg.sgd = true;
         } else if (!strcmp(argv[i], "--checkpoint") && v) {
@@ -109,10 +114,12 @@ int cmd_train(int argc, char **argv)
         } else if (!strcmp(argv[i], "--resume")) {
             cfg.resume = true;
         } else if (!strcmp(argv[i], "--alpha")) {
+            arch_given = true;
             if (!cli_double("--alpha", v, 0.1, 2.0, &alpha))
                 return 2;
             i++;
         } else if (!strcmp(argv[i], "--input")) {
+            arch_given = true;
             if (!cli_int("--input", v, 32, 512, &input))
                 return 2;
             i++;
@@ -150,7 +157,12 @@ int cmd_train(int argc, char **argv)
                    "       [--arch mobilenet] [--alpha A] [--input S] [--gray] [--epochs E]\n"
                    "       [--batch B] [--lr LR] [--weight-decay W] [--sgd] [--seed N]\n"
                    "       [--threads N] [--shards G] [--checkpoint FILE [--resume]]\n"
+                   "       [--init MODEL]\n"
                    "CSVs list aligned crops (grin align output: file,smile,...).\n"
+                   "  --init MODEL        start from a trained model's weights (fine-tuning, e.g.\n"
+                   "                      on your own faces with a lower --lr such as 1e-3): its\n"
+                   "                      architecture and alignment are kept; its calibration\n"
+                   "                      is dropped (run grin calibrate / quantize again)\n"
                    "  --shards G          each batch runs as G parts with their own batch-norm\n"
                    "                      statistics, gradients summed (default 2)\n"
                    "  --threads N         run the parts on N threads, 0 = all CPUs (default 0);\n"
@@ -177,51 +189,91 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
     grin_error err = {{0}};
+    grin__model m;
+    memset(&m, 0, sizeof m);
+    if (init) { /* fine-tuning: the trained model's architecture, alignment and weights */
+        if (arch_given) {
+            cli_error("train: --init takes the architecture from %s; drop --alpha, --input and --gray", init);
+            return 2;
+        }
+        if (grin__model_load(init, &m, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            return 1;
+        }
+        alpha = m.alpha;
+        input = m.input;
+        gray = m.channels == 1;
+        /* its calibration belongs to its old weights; how it was trained is kept, as base_ lines */
+        char *o = base, *end = base + sizeof base;
+        for (const char *l = m.meta; *l && o < end - 1;) {
+            const char *nl = strchr(l, '\n');
+            size_t len = nl ? (size_t)(nl - l) : strlen(l);
+            if (!strncmp(l, "trained_with=", 13) || !strncmp(l, "train_crops=", 12) || !strncmp(l, "epochs=", 7) ||
+                !strncmp(l, "base_", 5)) {
+                int w = snprintf(o, (size_t)(end - o), "base_%.*s\n", (int)len, l);
+                o = w < 0 || w >= end - o ? end - 1 : o + w;
+            }
+            l += len + (nl != NULL);
+        }
+        *o = '\0';
+        m.meta[0] = '\0';
+        memset(&m.post, 0, sizeof m.post);
+    }
     int ch = gray ? 1 : 3;
     grin__dataset train, val = {0};
-    if (!load_sets(labels, nlabels, input, ch, &train))
+    if (!load_sets(labels, nlabels, input, ch, &train)) {
+        grin__nn_free(&m.net);
         return 1;
+    }
     if (val_csv && grin__dataset_load(val_csv, input, ch, &val, &err) != GRIN_OK) {
         cli_error("%s", err.msg);
         grin__dataset_free(&train);
+        grin__nn_free(&m.net);
         return 1;
     }
-    grin__model m;
-    memset(&m, 0, sizeof m);
-    m.arch = GRIN__ARCH_MOBILENET_V1;
-    m.input = input;
-    m.channels = ch;
-    m.alpha = (float)alpha;
-    m.seed = cfg.seed;
-    grin_align_params_default(&m.align);
+    if (!init) {
+        m.arch = GRIN__ARCH_MOBILENET_V1;
+        m.input = input;
+        m.channels = ch;
+        m.alpha = (float)alpha;
+        m.seed = cfg.seed;
+        grin_align_params_default(&m.align);
+    }
     /* the model must align faces the way its crops were: margin and distortion limit from the
-     * crops' alignment.txt (all sets must agree); the crop size is the input size */
+     * crops' alignment.txt (all sets must agree, and agree with the model fine-tuned); the crop
+     * size is the input size */
+    grin_align_params first = m.align;
     for (int k = 0; k < nlabels; k++) {
         grin_align_params a;
         grin_align_params_default(&a);
         if (!read_alignment(labels[k], &a))
             continue;
-        if (k > 0 && (a.margin != m.align.margin || a.max_distortion != m.align.max_distortion)) {
-            cli_error("%s: crops aligned with margin %g, the other sets with %g", labels[k], a.margin,
-                      m.align.margin);
+        if ((k > 0 || init) && (a.margin != first.margin || a.max_distortion != first.max_distortion)) {
+            cli_error("%s: crops aligned with margin %g and distortion limit %g, %s with %g and %g", labels[k],
+                      a.margin, a.max_distortion, init ? init : "the other sets", first.margin,
+                      first.max_distortion);
             grin__dataset_free(&train);
             grin__dataset_free(&val);
+            grin__nn_free(&m.net);
             return 2;
         }
-        m.align.margin = a.margin;
-        m.align.max_distortion = a.max_distortion;
+        m.align.margin = first.margin = a.margin;
+        m.align.max_distortion = first.max_distortion = a.max_distortion;
     }
     m.align.size = input;
-    if (grin__model_build(&m, &err) != GRIN_OK) {
+    if (!init && grin__model_build(&m, &err) != GRIN_OK) {
         cli_error("%s", err.msg);
         grin__dataset_free(&train);
         grin__dataset_free(&val);
         return 1;
     }
     cfg.verbose_tty = isatty(2);
-    fprintf(stderr, "grin: training MobileNet v1 alpha %.2f on %d crops (%dx%dx%d), %zu parameters, "
-            "%llu multiply-adds per image%s%d validation crops\n", alpha, train.n, input, input, ch,
-            m.net.nparams, (unsigned long long)grin__nn_macs(&m.net), val.n ? "; " : "", val.n);
+    fprintf(stderr, "grin: %s MobileNet v1 alpha %.2f on %d crops (%dx%dx%d), %zu parameters, "
+            "%llu multiply-adds per image", init ? "fine-tuning" : "training", alpha, train.n, input, input, ch,
+            m.net.nparams, (unsigned long long)grin__nn_macs(&m.net));
+    if (val.n)
+        fprintf(stderr, "; %d validation crops", val.n);
+    fputc('\n', stderr);
     epoch_ctx ectx = {.best_auc = -1};
     int rc = 0;
     if (grin__train(&m.net, &train, val.n ? &val : NULL, &cfg, on_epoch, &ectx, &err) != GRIN_OK) {
@@ -231,8 +283,8 @@ int cmd_train(int argc, char **argv)
         int off = snprintf(m.meta, sizeof m.meta, "trained_with=grin train");
         for (int i = 1; i < argc && off < (int)sizeof m.meta - 64; i++)
             off += snprintf(m.meta + off, sizeof m.meta - (size_t)off, " %s", argv[i]);
-        snprintf(m.meta + off, sizeof m.meta - (size_t)off, "\ntrain_crops=%d\nval_crops=%d\n%s", train.n,
-                 val.n, ectx.best_line);
+        snprintf(m.meta + off, sizeof m.meta - (size_t)off, "\ntrain_crops=%d\nval_crops=%d\n%s%s", train.n,
+                 val.n, ectx.best_line, base);
         if (grin__model_save(&m, out, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
             rc = 1;
