@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "pipeline/pipeline.h"
+#include "pipeline/stages.h"
 
 typedef struct {
     long long next;
@@ -186,8 +187,73 @@ static void test_runner(void **state)
     assert_true(oc.ordered);
 }
 
+/* the smile stage alone, on frames with made-up faces: hysteresis, smile and track events, and
+ * a long run of short tracks keeps only the open ones in its per-frame work */
+static void test_smile_stage(void **state)
+{
+    (void)state;
+    grin__smile_cfg cfg = {.on = 0.6f, .off = 0.4f, .tau = 0.01};
+    grin_error err = {{0}};
+    void *st = grin__stage_smile.init(&cfg, &err);
+    grin__frame f;
+    memset(&f, 0, sizeof f);
+    /* ids present on each frame (0 ends a list), and each face's raw probability */
+    const int ids[][3] = {{1, 2, 0}, {1, 2, 0}, {2, 0, 0}, {2, 3, 0}, {0, 0, 0}};
+    const float raw[][3] = {{0.9f, 0.1f}, {0.9f, 0.1f}, {0.1f}, {0.1f, 0.2f}, {0}};
+    char log[4096] = "";
+    for (int k = 0; k < 5; k++) {
+        f.index = k;
+        f.t = 0.1 * k;
+        f.nfaces = 0;
+        f.nev = 0;
+        if (f.events)
+            f.events[0] = '\0';
+        for (int i = 0; i < 3 && ids[k][i]; i++) {
+            grin__face *face = grin__frame_add_face(&f);
+            assert_non_null(face);
+            face->id = ids[k][i];
+            face->smile_raw = raw[k][i];
+        }
+        assert_int_equal(grin__stage_smile.process(st, &f, &err), GRIN_OK);
+        if (f.events)
+            strncat(log, f.events, sizeof log - strlen(log) - 1);
+    }
+    assert_non_null(strstr(log, "{\"event\":\"smile_start\",\"id\":1,\"frame\":0"));
+    assert_non_null(strstr(log, "{\"event\":\"smile_end\",\"id\":1,\"frame\":2"));
+    assert_non_null(strstr(log, "{\"event\":\"track_end\",\"id\":1,\"frame\":2"));
+    /* 2 and 3 end together on the last frame, in the order they began */
+    const char *e2 = strstr(log, "{\"event\":\"track_end\",\"id\":2,\"frame\":4");
+    const char *e3 = strstr(log, "{\"event\":\"track_end\",\"id\":3,\"frame\":4");
+    assert_true(e2 && e3 && e2 < e3);
+    assert_null(strstr(log, "\"smile_start\",\"id\":2")); /* 2 never smiled */
+    assert_int_equal(cfg.ntracks, 3);
+    assert_int_equal(cfg.nopen, 0);
+    assert_int_equal(cfg.tracks[0].smiles, 1);
+    /* a kiosk's day: 20,000 passers-by one after another, one frame each, while one person stays */
+    for (int k = 0; k < 20000; k++) {
+        f.index = 5 + k;
+        f.t = 0.5 + 0.04 * k;
+        f.nfaces = 0;
+        f.nev = 0;
+        grin__face *stay = grin__frame_add_face(&f), *pass = grin__frame_add_face(&f);
+        stay->id = 100;
+        stay->smile_raw = 0.2f;
+        pass->id = 1000 + k;
+        pass->smile_raw = 0.2f;
+        assert_int_equal(grin__stage_smile.process(st, &f, &err), GRIN_OK);
+        assert_true(cfg.nopen <= 2);
+    }
+    assert_int_equal(cfg.ntracks, 3 + 1 + 20000);
+    grin__smile_finish(&cfg, NULL);
+    assert_int_equal(cfg.nopen, 0);
+    grin__smile_free(&cfg);
+    free(f.faces);
+    free(f.events);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_runner), cmocka_unit_test(test_grin_run)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_runner), cmocka_unit_test(test_grin_run),
+                                       cmocka_unit_test(test_smile_stage)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

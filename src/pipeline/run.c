@@ -133,7 +133,7 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
         stats->latency_ms_p99 = ps.latency_ms_p99;
         stats->tracks = (int)smile.ntracks;
     }
-    free(smile.tracks);
+    grin__smile_free(&smile);
     free(cb.faces);
 done:
     grin__video_close(in);

@@ -367,11 +367,12 @@ static void *smile_init(const void *cfg, grin_error *err)
     return (void *)cfg; /* ordered, one worker: the configuration holds the state */
 }
 
+/* the open track with this id, or a new one (ids are not reused while a track is open) */
 static grin__track_summary *summary_of(grin__smile_cfg *c, int id)
 {
-    for (size_t i = c->ntracks; i-- > 0;)
-        if (c->tracks[i].id == id)
-            return &c->tracks[i];
+    for (size_t i = 0; i < c->nopen; i++)
+        if (c->tracks[c->open[i]].id == id)
+            return &c->tracks[c->open[i]];
     if (c->ntracks == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 16;
         grin__track_summary *t = realloc(c->tracks, cap * sizeof *t);
@@ -380,6 +381,15 @@ static grin__track_summary *summary_of(grin__smile_cfg *c, int id)
         c->tracks = t;
         c->cap = cap;
     }
+    if (c->nopen == c->open_cap) {
+        size_t cap = c->open_cap ? 2 * c->open_cap : 16;
+        size_t *o = realloc(c->open, cap * sizeof *o);
+        if (!o)
+            return NULL;
+        c->open = o;
+        c->open_cap = cap;
+    }
+    c->open[c->nopen++] = c->ntracks;
     grin__track_summary *t = &c->tracks[c->ntracks++];
     memset(t, 0, sizeof *t);
     t->id = id;
@@ -431,33 +441,45 @@ static grin_status smile_process(void *state, grin__frame *f, grin_error *err)
         face->smile = t->smile;
         face->smiling = t->smiling;
     }
-    /* tracks that ended: not on this frame any more */
-    for (size_t k = 0; k < c->ntracks; k++) {
-        grin__track_summary *t = &c->tracks[k];
-        if (!t->open)
-            continue;
+    /* tracks that ended: not on this frame any more (in the order they began) */
+    size_t kept = 0;
+    for (size_t k = 0; k < c->nopen; k++) {
+        grin__track_summary *t = &c->tracks[c->open[k]];
         bool here = false;
         for (size_t i = 0; i < f->nfaces && !here; i++)
             here = f->faces[i].id == t->id;
-        if (here)
+        if (here) {
+            c->open[kept++] = c->open[k];
             continue;
+        }
         if (t->smiling)
             smile_end(t, t->last_seen, f, NULL);
         t->open = false;
         grin__frame_event(f, "{\"event\":\"track_end\",\"id\":%d,\"frame\":%lld,\"t\":%.3f,\"last_seen\":%.3f}\n",
                           t->id, (long long)f->index, f->t, t->last_seen);
     }
+    c->nopen = kept;
     return GRIN_OK;
 }
 
 void grin__smile_finish(grin__smile_cfg *c, FILE *events)
 {
-    for (size_t k = 0; k < c->ntracks; k++) {
-        grin__track_summary *t = &c->tracks[k];
+    for (size_t k = 0; k < c->nopen; k++) {
+        grin__track_summary *t = &c->tracks[c->open[k]];
         if (t->smiling)
             smile_end(t, t->last_seen, NULL, events);
         t->open = false;
     }
+    c->nopen = 0;
+}
+
+void grin__smile_free(grin__smile_cfg *c)
+{
+    free(c->tracks);
+    free(c->open);
+    c->tracks = NULL;
+    c->open = NULL;
+    c->ntracks = c->cap = c->nopen = c->open_cap = 0;
 }
 
 const grin__module grin__stage_smile = {"smile", 1, true, NULL, smile_init, smile_process, NULL};

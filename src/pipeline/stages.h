@@ -47,12 +47,15 @@ typedef struct {
 typedef struct {
     float on, off;         /* hysteresis thresholds on the smoothed probability */
     double tau;            /* smoothing time constant, seconds */
-    grin__track_summary *tracks; /* out: grown by the stage (single worker) */
+    grin__track_summary *tracks; /* out: grown by the stage (single worker), one per track */
     size_t ntracks, cap;
+    size_t *open, nopen, open_cap; /* the tracks still open (indices into tracks): a frame's
+                                    * work follows the faces on it, not every track of the run */
 } grin__smile_cfg;
 extern const grin__module grin__stage_smile;
 /* Ends the smiles still open at the end of the run (events into f when given). */
 void grin__smile_finish(grin__smile_cfg *c, FILE *events);
+void grin__smile_free(grin__smile_cfg *c);
 
 typedef struct {
     FILE *events;               /* JSON lines, or NULL */

@@ -487,7 +487,7 @@ int cmd_run(int argc, char **argv)
         fflush(stdout);
     }
     free(rss);
-    free(smile.tracks);
+    grin__smile_free(&smile);
     if (tex)
         SDL_DestroyTexture(tex);
     if (ren)
