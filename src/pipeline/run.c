@@ -100,27 +100,20 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
     if ((st = grin__video_open(input, &vo, &in, err)))
         goto done;
     bool photos = grin__video_is_folder(in);
-    grin__detect_cfg dc = {cascade, p.detect, p.detect_max_width};
-    grin__landmarks_cfg lc = {lm, al, ci.channels == 3, photos ? 1 : 2};
-    grin__classify_cfg cc = {cls};
     grin__smile_cfg smile = {.on = 0.6f, .off = 0.4f, .tau = 0.2};
     callback_cfg cb = {.fn = on_frame, .user = user};
     atomic_init(&cb.halt, 0);
-    grin__module stages[5] = {grin__stage_detect, grin__stage_landmarks, grin__stage_classify, grin__stage_smile,
-                              stage_callback};
-    stages[0].cfg = &dc;
-    stages[0].workers = p.detect_workers > 0 ? p.detect_workers : grin__online_cpus();
-    stages[1].cfg = &lc;
-    stages[2].cfg = &cc;
-    stages[2].workers = p.classify_workers > 0 ? p.classify_workers : 1;
-    stages[3].cfg = &smile;
-    stages[4].cfg = &cb;
+    grin__chain chain = {.cascade = cascade, .detect = p.detect, .detect_width = p.detect_max_width, .lm = lm,
+                         .al = al, .cls = cls, .photos = photos, .detect_workers = p.detect_workers,
+                         .classify_workers = p.classify_workers, .smile = &smile, .last = stage_callback,
+                         .last_cfg = &cb};
+    grin__chain_wire(&chain);
     src_ctx sc = {in, err};
     grin__pipeline_opts po = {.realtime = p.realtime < 0 ? grin__video_is_live(in) : p.realtime == 1,
                               .detect_every = photos ? 1 : p.detect_every,
                               .halt = &cb.halt};
     grin__pipeline_stats ps;
-    st = grin__pipeline_run(stages, 5, src_next, &sc, &po, &ps, err);
+    st = grin__pipeline_run(chain.stages, 5, src_next, &sc, &po, &ps, err);
     if (!st && ps.source_status)
         st = grin__fail(err, ps.source_status, "%s", ps.source_error);
     if (stats) {

@@ -573,3 +573,24 @@ static grin_status out_process(void *state, grin__frame *f, grin_error *err)
 static void out_destroy(void *state) { free(state); }
 
 const grin__module grin__stage_output = {"output", 1, true, NULL, out_init, out_process, out_destroy};
+
+/* ---------------------------------------------------------------- the chain */
+
+void grin__chain_wire(grin__chain *c)
+{
+    grin_classifier_info ci;
+    grin_classifier_get_info(c->cls, &ci);
+    c->dc = (grin__detect_cfg){c->cascade, c->detect, c->detect_width};
+    /* photos: a track that the next photo's detection does not confirm ends */
+    c->lc = (grin__landmarks_cfg){c->lm, c->al, ci.channels == 3, c->photos ? 1 : 2};
+    c->cc = (grin__classify_cfg){c->cls};
+    const grin__module mods[5] = {grin__stage_detect, grin__stage_landmarks, grin__stage_classify, grin__stage_smile,
+                                  c->last};
+    const void *cfgs[5] = {&c->dc, &c->lc, &c->cc, c->smile, c->last_cfg};
+    for (int i = 0; i < 5; i++) {
+        c->stages[i] = mods[i];
+        c->stages[i].cfg = cfgs[i];
+    }
+    c->stages[0].workers = c->detect_workers > 0 ? c->detect_workers : grin__online_cpus();
+    c->stages[2].workers = c->classify_workers > 0 ? c->classify_workers : 1;
+}

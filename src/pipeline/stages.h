@@ -71,4 +71,27 @@ typedef struct {
 } grin__output_cfg;
 extern const grin__module grin__stage_output;
 
+/* The chain of a run: detect, landmarks, classify, smile, then `last` (the CLI's output, or
+ * grin_run's callback). Fill in the first block and call grin__chain_wire; the stages then point
+ * into the chain, which must outlive the run. */
+typedef struct {
+    const grin_cascade *cascade;
+    grin_detect_params detect;
+    int detect_width;          /* grin__detect_cfg.max_width */
+    const grin_landmarker *lm;
+    const grin_aligner *al;
+    const grin_classifier *cls;
+    bool photos;               /* a folder of photos: each on its own */
+    int detect_workers, classify_workers;
+    grin__smile_cfg *smile;
+    grin__module last;
+    const void *last_cfg;
+    /* filled by grin__chain_wire */
+    grin__detect_cfg dc;
+    grin__landmarks_cfg lc;
+    grin__classify_cfg cc;
+    grin__module stages[5];
+} grin__chain;
+void grin__chain_wire(grin__chain *c);
+
 #endif

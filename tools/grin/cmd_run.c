@@ -357,22 +357,15 @@ int cmd_run(int argc, char **argv)
         outc.overlay = display;
         outc.show = display ? view_show : NULL;
         outc.show_ctx = &v;
-        grin__detect_cfg dc = {cascade, o.params, detect_width};
         /* a folder of photos: each photo on its own (detected, tracks only where boxes overlap) */
         bool photos = grin__video_is_folder(in);
-        grin__landmarks_cfg lc = {lm, al, ci.channels == 3, photos ? 1 : 2};
-        grin__classify_cfg cc = {cls};
-        grin__module stages[5] = {grin__stage_detect, grin__stage_landmarks, grin__stage_classify, grin__stage_smile,
-                                 grin__stage_output};
-        stages[0].cfg = &dc;
-        stages[0].workers = det_workers;
-        stages[1].cfg = &lc;
-        stages[2].cfg = &cc;
-        stages[2].workers = cls_workers;
-        stages[3].cfg = &smile;
-        stages[4].cfg = &outc;
+        grin__chain chain = {.cascade = cascade, .detect = o.params, .detect_width = detect_width, .lm = lm,
+                             .al = al, .cls = cls, .photos = photos, .detect_workers = det_workers,
+                             .classify_workers = cls_workers, .smile = &smile, .last = grin__stage_output,
+                             .last_cfg = &outc};
+        grin__chain_wire(&chain);
         source_ctx sc = {in, 0, frames, 0, pace ? grin__video_fps(in) : 0, 0, 0, false};
-        run_job job = {.stages = stages, .nstages = 5, .src = &sc};
+        run_job job = {.stages = chain.stages, .nstages = 5, .src = &sc};
         job.opts = (grin__pipeline_opts){.realtime = rt, .detect_every = photos ? 1 : every, .stop = &stop_flag};
         if (!display) {
             run_thread(&job);
