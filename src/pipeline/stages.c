@@ -367,28 +367,29 @@ static void *smile_init(const void *cfg, grin_error *err)
     return (void *)cfg; /* ordered, one worker: the configuration holds the state */
 }
 
+/* room for one more element in *p (n used of *cap), doubling */
+static bool room_for_one(void **p, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return true;
+    size_t cap2 = *cap ? 2 * *cap : 16;
+    void *q = realloc(*p, cap2 * elem);
+    if (!q)
+        return false;
+    *p = q;
+    *cap = cap2;
+    return true;
+}
+
 /* the open track with this id, or a new one (ids are not reused while a track is open) */
 static grin__track_summary *summary_of(grin__smile_cfg *c, int id)
 {
     for (size_t i = 0; i < c->nopen; i++)
         if (c->tracks[c->open[i]].id == id)
             return &c->tracks[c->open[i]];
-    if (c->ntracks == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 16;
-        grin__track_summary *t = realloc(c->tracks, cap * sizeof *t);
-        if (!t)
-            return NULL;
-        c->tracks = t;
-        c->cap = cap;
-    }
-    if (c->nopen == c->open_cap) {
-        size_t cap = c->open_cap ? 2 * c->open_cap : 16;
-        size_t *o = realloc(c->open, cap * sizeof *o);
-        if (!o)
-            return NULL;
-        c->open = o;
-        c->open_cap = cap;
-    }
+    if (!room_for_one((void **)&c->tracks, c->ntracks, &c->cap, sizeof *c->tracks) ||
+        !room_for_one((void **)&c->open, c->nopen, &c->open_cap, sizeof *c->open))
+        return NULL;
     c->open[c->nopen++] = c->ntracks;
     grin__track_summary *t = &c->tracks[c->ntracks++];
     memset(t, 0, sizeof *t);
