@@ -348,6 +348,7 @@ typedef struct grin_run_params {
     int classify_workers;   /* default 1 */
     int realtime;           /* 1: drop stale frames; 0: every frame; -1 (default): by the source */
     double folder_fps;      /* frame rate given to a folder of photos; default 25 */
+    int int8;               /* 1: 8-bit classifier (the model must carry a calibration); default 0 */
 } grin_run_params;
 
 GRIN_API void grin_run_params_default(grin_run_params *p);

@@ -193,6 +193,18 @@ if os.path.exists(REAL):
           run("classify", "--crops", "--raw", "--model", shipped, crop0).stdout, raw_cal)
     check("classify without --raw applies the calibration", raw_cal != run("classify", "--crops", "--model", cal, crop0).stdout)
     one_line_error("classify --raw without --crops", run("classify", "--raw", crop0), "--crops")
+    # 8-bit classification, photos and crops: the same faces, probabilities near the float ones
+    r32, r8 = run("classify", *SAMPLES), run("classify", "--int8", *SAMPLES)
+    a32 = [json.loads(l) for l in r32.stdout.splitlines()] if r32.returncode == 0 else []
+    a8 = [json.loads(l) for l in r8.stdout.splitlines()] if r8.returncode == 0 else []
+    same_boxes = len(a32) == len(a8) > 0 and all([f["box"] for f in x["faces"]] == [f["box"] for f in y["faces"]] for x, y in zip(a32, a8))
+    diffs = [abs(f["smile"] - g["smile"]) for x, y in zip(a32, a8) for f, g in zip(x["faces"], y["faces"])]
+    check("classify --int8", same_boxes and diffs and max(diffs) < 0.05, r8.stdout + r8.stderr)
+    r = run("classify", "--crops", "--int8", "--model", cal, crop0)
+    check("classify --crops --int8", r.returncode == 0 and abs(json.loads(r.stdout)["smile"] - json.loads(run("classify", "--crops", "--model", cal, crop0).stdout)["smile"]) < 0.05, r.stdout + r.stderr)
+    bare = os.path.join(tmp, "bare64.grinnet")
+    run("model", "init", "--alpha", "0.25", "--input", "64", "--gray", "--out", bare)
+    one_line_error("classify --int8 without calibration", run("classify", "--int8", "--model", bare, SAMPLES[0]), "calibration")
     # fine-tuning: --init starts from the shipped model's weights (a step at a tiny learning rate
     # leaves its outputs near the shipped ones, nearer than a fresh network's: the step still moves
     # the batch-norm statistics), keeps its architecture and alignment, drops its calibration and

@@ -85,6 +85,16 @@ static void test_grin_run(void **state)
     assert_non_null(strstr(err.msg, "/no/such.webm"));
     p.detect_every = 0;
     assert_int_equal(grin_run(SRC("data/video/franck.webm"), &p, on_frame, &a, NULL, &err), GRIN_ERR_INVALID_ARGUMENT);
+    /* 8 bits: the same run, the same face (the shipped model carries a calibration) */
+    grin_run_params_default(&p);
+    p.model = SRC("models/smile.grinnet");
+    p.int8 = 1;
+    memset(&b, 0, sizeof b);
+    b.ids_stable = b.in_order = true;
+    b.stop_at = 60;
+    assert_int_equal(grin_run(SRC("data/video/franck.webm"), &p, on_frame, &b, NULL, &err), GRIN_OK);
+    assert_int_equal(b.frames, 60);
+    assert_true(b.in_order && b.ids_stable && b.faces >= 50);
 }
 
 /* ---- the runner with a synthetic source: order, every frame, realtime drops */

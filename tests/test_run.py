@@ -113,6 +113,17 @@ one_line_error("unknown container", run(CLIP, "--frames", "5", "--out", os.path.
 one_line_error("bad --workers", run(CLIP, "--workers", "detect=0"), "--workers")
 one_line_error("bad --detect-every", run(CLIP, "--detect-every", "0"), "--detect-every")
 one_line_error("two inputs", run(CLIP, CLIP), "one INPUT")
+# 8-bit classifier: the same tracks, probabilities near the float ones; a model without a
+# calibration is refused by name
+ev8 = os.path.join(tmp, "ev8.jsonl")
+r = run(CLIP, "--frames", "150", "--events", ev8, "--int8")
+f8 = [l for l in lines(ev8) if "faces" in l] if r.returncode == 0 else []
+check("run --int8", r.returncode == 0 and len(f8) == 150, r.stderr)
+d = [abs(a["faces"][0]["raw"] - b["faces"][0]["raw"]) for a, b in zip(frames, f8) if a["faces"] and b["faces"]]
+check("run --int8: raw probabilities within 0.05 of float", len(d) >= 140 and max(d) < 0.05, max(d) if d else d)
+bare = os.path.join(tmp, "bare.grinnet")
+subprocess.run([GRIN, "model", "init", "--alpha", "0.25", "--input", "64", "--gray", "--out", bare], capture_output=True)
+one_line_error("run --int8, no calibration", run(CLIP, "--frames", "5", "--int8", "--model", bare), "calibration")
 env = dict(os.environ)
 env.pop("DISPLAY", None)
 env.pop("WAYLAND_DISPLAY", None)

@@ -92,6 +92,10 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
                                                                                      &lm, err)) ||
         (st = grin_cascade_load(p.cascade ? p.cascade : GRIN_DEFAULT_CASCADE, &cascade, err)))
         goto done;
+    if (p.int8 && grin_classifier_set_int8(cls, 1) != GRIN_OK) {
+        st = grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: no 8-bit calibration (run grin quantize first)", model);
+        goto done;
+    }
     grin_classifier_info ci;
     grin_classifier_get_info(cls, &ci);
     if ((st = grin_aligner_create(lm, &ci.align, &al, err)))

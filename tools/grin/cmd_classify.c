@@ -103,12 +103,26 @@ static int parse_common(int argc, char **argv, detect_opts *o, const char **mode
 }
 
 /* `grin classify --crops`: the classifier alone on ready crops, all in one batch */
-static int classify_crops(const char *model, char **images, int n, bool raw)
+/* 8-bit inference when asked; false (and the error said) when the model has no calibration */
+static bool want_int8(grin_classifier *c, const char *model, bool int8)
+{
+    if (int8 && grin_classifier_set_int8(c, 1) != GRIN_OK) {
+        cli_error("%s: no 8-bit calibration (run grin quantize first)", model);
+        return false;
+    }
+    return true;
+}
+
+static int classify_crops(const char *model, char **images, int n, bool raw, bool int8)
 {
     grin_error err = {{0}};
     grin_classifier *c = NULL;
     if (grin_classifier_load(model, &c, &err) != GRIN_OK) {
         cli_error("%s", err.msg);
+        return 1;
+    }
+    if (!want_int8(c, model, int8)) {
+        grin_classifier_free(c);
         return 1;
     }
     grin_classifier_set_raw(c, raw);
@@ -155,7 +169,7 @@ int cmd_classify(int argc, char **argv)
     o.photos = true;
     const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
     int nimages = 0;
-    bool crops = false, raw = false;
+    bool crops = false, raw = false, int8 = false;
     char **images = calloc((size_t)argc, sizeof *images);
     if (!images)
         return 1;
@@ -168,6 +182,10 @@ int cmd_classify(int argc, char **argv)
             raw = true;
             continue;
         }
+        if (!strcmp(argv[i], "--int8")) {
+            int8 = true;
+            continue;
+        }
         int r = parse_common(argc, argv, &o, &model, &lmk, &i);
         if (r < 0) {
             free(images);
@@ -176,13 +194,14 @@ int cmd_classify(int argc, char **argv)
         if (r)
             continue;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: grin classify [--model FILE] [--landmarks FILE] [detect options] IMAGE...\n"
-                   "       grin classify --crops [--raw] [--model FILE] CROP...\n"
+            printf("usage: grin classify [--model FILE] [--landmarks FILE] [--int8] [detect options] IMAGE...\n"
+                   "       grin classify --crops [--raw] [--int8] [--model FILE] CROP...\n"
                    "Prints {\"image\",\"width\",\"height\",\"faces\":[{\"box\",\"smile\",\"aligned\"}]}.\n"
                    "  --crops     each image is one aligned face crop of the model's input size:\n"
                    "              prints {\"image\",\"smile\"} for each\n"
                    "  --raw       the network's own output: no test-time mirror or Platt mapping\n"
-                   "              (what grin export --onnx exports)\n%s%s",
+                   "              (what grin export --onnx exports)\n"
+                   "  --int8      8-bit inference (the model must carry a calibration: grin quantize)\n%s%s",
                    detect_opts_usage(), photo_opts_usage());
             free(images);
             return 0;
@@ -205,12 +224,17 @@ int cmd_classify(int argc, char **argv)
         return 2;
     }
     if (crops) {
-        int rc = classify_crops(model, images, nimages, raw);
+        int rc = classify_crops(model, images, nimages, raw, int8);
         free(images);
         return rc;
     }
     full_path f;
     if (!full_path_open(&f, model, lmk, &o)) {
+        free(images);
+        return 1;
+    }
+    if (!want_int8(f.cls, model, int8)) {
+        full_path_free(&f);
         free(images);
         return 1;
     }
@@ -330,8 +354,7 @@ int cmd_eval_full(int argc, char **argv)
         free_labels(rows, nrows);
         return 1;
     }
-    if (int8 && grin_classifier_set_int8(f.cls, 1) != GRIN_OK) {
-        cli_error("%s: no 8-bit calibration (run grin quantize first)", model);
+    if (!want_int8(f.cls, model, int8)) {
         full_path_free(&f);
         free_labels(rows, nrows);
         return 1;

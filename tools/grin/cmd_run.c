@@ -29,7 +29,7 @@ static void help(FILE *f)
     fprintf(f,
             "usage: grin run INPUT [--out VIDEO] [--events FILE|-] [--stats] [--display] [--realtime]\n"
             "                [--workers detect=N,classify=N] [--detect-every K] [--model FILE]\n"
-            "                [--landmarks FILE] [--fps F] [--repeat N] [detect options]\n"
+            "                [--landmarks FILE] [--fps F] [--repeat N] [--int8] [detect options]\n"
             "INPUT: a video file, an image-sequence pattern (frames/%%05d.png), a folder of photos,\n"
             "a camera (/dev/video0) or a stream URL (rtsp://, http://).\n"
             "  --out VIDEO         annotated video (.mp4 .mkv .avi .webm), same size and rate\n"
@@ -50,6 +50,8 @@ static void help(FILE *f)
             "  --detect-width W    detect on frames scaled down to W pixels wide when wider\n"
             "                      (default 640; 0 = full size); landmarks use full size\n"
             "  --pace              read a file at its own frame rate, as a camera would deliver it\n"
+            "  --int8              8-bit smile classifier (the model must carry a calibration:\n"
+            "                      grin quantize; the shipped one does)\n"
             "%s",
             detect_opts_usage());
 }
@@ -181,7 +183,7 @@ int cmd_run(int argc, char **argv)
     const char *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
     bool stats = false, display = false, realtime = false, realtime_set = false;
     int det_workers = 0, cls_workers = 1, every = 4, repeat = 1, frames = 0, detect_width = 640;
-    bool pace = false;
+    bool pace = false, int8 = false;
     double fps = 25;
     for (int i = 1; i < argc; i++) {
         int r = detect_opts_parse(&o, argc, argv, &i);
@@ -201,6 +203,8 @@ int cmd_run(int argc, char **argv)
             model = v, i++;
         } else if (!strcmp(argv[i], "--landmarks") && v) {
             lmk = v, i++;
+        } else if (!strcmp(argv[i], "--int8")) {
+            int8 = true;
         } else if (!strcmp(argv[i], "--stats")) {
             stats = true;
         } else if (!strcmp(argv[i], "--display")) {
@@ -264,6 +268,13 @@ int cmd_run(int argc, char **argv)
         cli_error("%s", err.msg);
         grin_classifier_free(cls);
         grin_landmarker_free(lm);
+        return 1;
+    }
+    if (int8 && grin_classifier_set_int8(cls, 1) != GRIN_OK) {
+        cli_error("%s: no 8-bit calibration (run grin quantize first)", model);
+        grin_classifier_free(cls);
+        grin_landmarker_free(lm);
+        grin_cascade_free(cascade);
         return 1;
     }
     grin_classifier_get_info(cls, &ci);
