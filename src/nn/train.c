@@ -126,15 +126,17 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
         if (out->n == cap) {
             cap = cap ? 2 * cap : 1024;
             float *nx = realloc(out->x, (size_t)cap * per * sizeof(float));
-            uint8_t *ny = realloc(out->y, (size_t)cap);
+            if (nx) /* the old block is gone once realloc moved it */
+                out->x = nx;
+            uint8_t *ny = nx ? realloc(out->y, (size_t)cap) : NULL;
+            if (ny)
+                out->y = ny;
             if (!nx || !ny) {
-                free(nx == out->x ? NULL : nx);
                 grin_image_free(&img);
                 fclose(f);
                 grin__dataset_free(out);
                 return grin__fail(err, GRIN_ERR_NO_MEMORY, "%s: out of memory", csv);
             }
-            out->x = nx, out->y = ny;
         }
         to_floats(&img, size, channels, out->x + (size_t)out->n * per);
         out->y[out->n++] = (uint8_t)(fields[smile_col][0] - '0');
