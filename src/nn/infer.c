@@ -745,8 +745,7 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
         size_t P = (size_t)op->h * op->w;
         if (int8 && op->kind == GRIN__OP_DW && op->out_u8) {
             int k4 = plan->ops[i + 1].k4;
-            if (plan->vnni && !grin__nn_force_reference && op->k == 3 && op->c % 8 == 0 && op->stride <= 2 &&
-                k4 == op->c)
+            if (plan->vnni && !grin__nn_force_reference && grin__dw3_avx512_shape(op) && k4 == op->c)
                 grin__dw_u8_avx512(op, x, (uint8_t *)y, 0, op->h);
             else
                 dw_u8_scalar(op, x, (uint8_t *)y, 0, op->h, k4);

@@ -98,6 +98,11 @@ grin_status grin__nn_plan_apply_calibration(grin__nn_plan *plan, const char *met
 /* Writes the line (with its newline) into buf; false when it does not fit. */
 bool grin__nn_plan_format_calibration(const grin__nn_plan *plan, char *buf, size_t cap);
 bool grin__int8_vnni_usable(void);
+/* the shapes the AVX-512 3x3 depthwise kernels (float and u8 store) take */
+static inline bool grin__dw3_avx512_shape(const grin__op *op)
+{
+    return op->k == 3 && op->c % 8 == 0 && op->stride <= 2;
+}
 void grin__gemm_u8_vnni(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
                         const float *bias, int act, float *C, int ldc);
 void grin__dw_u8_avx512(const grin__op *op, const float *in, uint8_t *out, int y0, int y1);

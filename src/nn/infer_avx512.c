@@ -225,8 +225,9 @@ TARGET static INLINE void dw3_tile(const grin__op *op, const float *in, void *ou
         wk[t] = PP == 2 ? twice8(op->wt + (size_t)t * C) : _mm512_maskz_loadu_ps(m, op->wt + (size_t)t * C + c);
     bias = PP == 2 ? twice8(op->bias) : _mm512_maskz_loadu_ps(m, op->bias + c);
     const __m512 inv = _mm512_set1_ps(u8 ? 1.0f / op->out_scale : 1.0f);
+    const size_t sps = PP == 2 ? 8 : 16, srs = DW_SW * sps; /* the copy: 16 floats a pixel, or 8 with pairs */
     const float *base = stage;
-    size_t ps = PP == 2 ? 8 : 16, rs = DW_SW * ps; /* 16 floats a pixel, or 8 with pairs */
+    size_t ps = sps, rs = srs;
     bool direct = iy0 >= 0 && iy0 + R <= IH && ix0 >= 0 && ix0 + NC <= IW;
     if (direct) {
         base = in + ((size_t)iy0 * IW + ix0) * C + (PP == 2 ? 0 : c);
@@ -270,7 +271,7 @@ TARGET static INLINE void dw3_tile(const grin__op *op, const float *in, void *ou
         }
         __m512 acc[DW_N];
         if (!direct) /* constant strides */
-            dw3_run(p, DW_SW * (PP == 2 ? 8 : 16), PP == 2 ? 8 : 16, true, m, wk, bias, acc);
+            dw3_run(p, srs, sps, true, m, wk, bias, acc);
         else if (full)
             dw3_run(p, rs, ps, true, m, wk, bias, acc);
         else
@@ -341,8 +342,9 @@ TARGET static INLINE void dw3_all(const grin__op *op, const float *in, void *out
 /* stride 1 or 2 */
 TARGET static void dw3_avx512(const grin__op *op, const float *in, void *out, int y0, int y1, bool u8)
 {
-    if (op->w <= DW_NARROW || (op->stride == 1 && op->c == 8)) {
-        if (op->stride == 1 && op->c == 8)
+    const bool pairs = op->stride == 1 && op->c == 8;
+    if (op->w <= DW_NARROW || pairs) {
+        if (pairs)
             u8 ? dw3_all(op, in, out, y0, y1, 1, 2, true) : dw3_all(op, in, out, y0, y1, 1, 2, false);
         else if (op->stride == 1)
             u8 ? dw3_all(op, in, out, y0, y1, 1, 1, true) : dw3_all(op, in, out, y0, y1, 1, 1, false);
@@ -373,7 +375,7 @@ TARGET static void dw3_avx512(const grin__op *op, const float *in, void *out, in
 
 static void dw_avx512(const grin__op *op, const float *in, float *out, int y0, int y1)
 {
-    if (op->k == 3 && op->c % 8 == 0 && op->stride <= 2)
+    if (grin__dw3_avx512_shape(op))
         dw3_avx512(op, in, out, y0, y1, false);
     else
         grin__kernels_avx2.dw(op, in, out, y0, y1);

@@ -23,6 +23,9 @@ int cmd_run(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_eval_full(int argc, char **argv);
 const char *default_classifier(void);
+/* 8-bit inference when int8 is set; false (and the one-line error said) when the model has no
+ * calibration */
+bool cli_set_int8(grin_classifier *c, const char *model, bool int8);
 
 /* Prints "grin: <message>" on one line to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -284,8 +284,7 @@ static int bench_classify(int argc, char **argv)
     }
     grin_classifier_set_threads(c, threads);
     grin_classifier_set_raw(c, raw);
-    if (int8 && grin_classifier_set_int8(c, 1) != GRIN_OK) {
-        cli_error("%s: no 8-bit calibration (run grin quantize first)", model);
+    if (!cli_set_int8(c, model, int8)) {
         grin_classifier_free(c);
         return 1;
     }

@@ -23,6 +23,15 @@ const char *default_classifier(void)
     return access(built, R_OK) == 0 ? built : GRIN_INSTALLED_MODEL_DIR "/smile.grinnet";
 }
 
+bool cli_set_int8(grin_classifier *c, const char *model, bool int8)
+{
+    if (int8 && grin_classifier_set_int8(c, 1) != GRIN_OK) {
+        cli_error("%s: no 8-bit calibration (run grin quantize first)", model);
+        return false;
+    }
+    return true;
+}
+
 typedef struct {
     grin_cascade *cascade;
     grin_detector *det;
@@ -103,16 +112,6 @@ static int parse_common(int argc, char **argv, detect_opts *o, const char **mode
 }
 
 /* `grin classify --crops`: the classifier alone on ready crops, all in one batch */
-/* 8-bit inference when asked; false (and the error said) when the model has no calibration */
-static bool want_int8(grin_classifier *c, const char *model, bool int8)
-{
-    if (int8 && grin_classifier_set_int8(c, 1) != GRIN_OK) {
-        cli_error("%s: no 8-bit calibration (run grin quantize first)", model);
-        return false;
-    }
-    return true;
-}
-
 static int classify_crops(const char *model, char **images, int n, bool raw, bool int8)
 {
     grin_error err = {{0}};
@@ -121,7 +120,7 @@ static int classify_crops(const char *model, char **images, int n, bool raw, boo
         cli_error("%s", err.msg);
         return 1;
     }
-    if (!want_int8(c, model, int8)) {
+    if (!cli_set_int8(c, model, int8)) {
         grin_classifier_free(c);
         return 1;
     }
@@ -233,7 +232,7 @@ int cmd_classify(int argc, char **argv)
         free(images);
         return 1;
     }
-    if (!want_int8(f.cls, model, int8)) {
+    if (!cli_set_int8(f.cls, model, int8)) {
         full_path_free(&f);
         free(images);
         return 1;
@@ -354,7 +353,7 @@ int cmd_eval_full(int argc, char **argv)
         free_labels(rows, nrows);
         return 1;
     }
-    if (!want_int8(f.cls, model, int8)) {
+    if (!cli_set_int8(f.cls, model, int8)) {
         full_path_free(&f);
         free_labels(rows, nrows);
         return 1;

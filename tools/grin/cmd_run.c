@@ -270,8 +270,7 @@ int cmd_run(int argc, char **argv)
         grin_landmarker_free(lm);
         return 1;
     }
-    if (int8 && grin_classifier_set_int8(cls, 1) != GRIN_OK) {
-        cli_error("%s: no 8-bit calibration (run grin quantize first)", model);
+    if (!cli_set_int8(cls, model, int8)) {
         grin_classifier_free(cls);
         grin_landmarker_free(lm);
         grin_cascade_free(cascade);
