@@ -103,6 +103,12 @@ static inline bool grin__dw3_avx512_shape(const grin__op *op)
 {
     return op->k == 3 && op->c % 8 == 0 && op->stride <= 2;
 }
+/* the first layers the AVX-512 grey kernel takes (16 output pixels a vector); in an 8-bit plan
+ * they stay in floats, which that kernel makes faster than first_conv_u8 */
+static inline bool grin__conv3s2_grey_shape(const grin__op *op)
+{
+    return op->k == 3 && op->ic == 1 && op->stride == 2 && op->pad == 1 && op->c % 8 == 0 && op->c <= 64;
+}
 void grin__gemm_u8_vnni(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
                         const float *bias, int act, float *C, int ldc);
 void grin__dw_u8_avx512(const grin__op *op, const float *in, uint8_t *out, int y0, int y1);

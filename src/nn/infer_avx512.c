@@ -106,82 +106,6 @@ TARGET static void gemm_avx512(int M, int N, int K, const float *A, int lda, con
 
 #define INLINE __attribute__((always_inline)) inline
 
-/* Four neighbouring output pixels of a 3x3 depthwise convolution, 16 channels: each input
- * column is loaded once and feeds every output pixel whose window covers it (stride 1: 18 loads
- * for 36 FMAs instead of 36). p points at the top-left input of the first window. */
-TARGET static INLINE void dw3_quad(const float *p, size_t rs, size_t C, const int S, const bool full,
-                                   __mmask16 m, const __m512 *wk, __m512 bias, __m512 *acc)
-{
-    acc[0] = acc[1] = acc[2] = acc[3] = bias;
-    for (int ky = 0; ky < 3; ky++) {
-        const float *r = p + (size_t)ky * rs;
-        for (int j = 0; j < 3 * S + 3; j++) {
-            __m512 v = full ? _mm512_loadu_ps(r + (size_t)j * C) : _mm512_maskz_loadu_ps(m, r + (size_t)j * C);
-            for (int q = 0; q < 4; q++) {
-                int kx = j - q * S;
-                if (kx >= 0 && kx < 3)
-                    acc[q] = _mm512_fmadd_ps(v, wk[ky * 3 + kx], acc[q]);
-            }
-        }
-    }
-}
-
-/* one output pixel, only the taps inside the input */
-TARGET static INLINE __m512 dw3_one(const float *in, size_t rs, size_t C, int iy0, int ix0, int IH, int IW,
-                                    const bool full, __mmask16 m, const __m512 *wk, __m512 acc)
-{
-    int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = IH - iy0 < 3 ? IH - iy0 : 3;
-    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = IW - ix0 < 3 ? IW - ix0 : 3;
-    for (int ky = ky0; ky < ky1; ky++) {
-        const float *p = in + (size_t)(iy0 + ky) * rs + (size_t)(ix0 + kx0) * C;
-        for (int kx = kx0; kx < kx1; kx++, p += C)
-            acc = _mm512_fmadd_ps(full ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p), wk[ky * 3 + kx], acc);
-    }
-    return acc;
-}
-
-/* Narrow layers (8x8, 4x4, 2x2 outputs), where most windows touch the border: 16 lanes at a
- * time, a lane block being 16 channels of one pixel, or, when C == 8 and the stride is 1,
- * 8 channels of two neighbouring pixels ("pairs": one load covers pixels x and x+1, whose outputs
- * share the weights). Output rows go in bands of DW_BH and columns in tiles of DW_TW; a tile
- * whose windows all lie inside the input is read where it is, any other is first copied into a
- * zero-padded block (taps outside the input then add 0 x w, which leaves a sum's bits unchanged).
- * A tile's outputs then go DW_N at a time, each its own chain of nine FMAs with the input as a
- * memory operand: enough independent chains to keep both FMA pipes busy however few pixels a
- * row has. (On wide layers the row kernel above wins: it loads each input once for up to three
- * windows.) */
-#define DW_BH 8
-#define DW_TW 8
-#define DW_N 8 /* dw3_run names its accumulators */
-
-/* acc[q] = bias + the window at p[q]; rs and ps: a row's and a pixel's stride in floats. The
- * empty asm after each tap pins the order tap by tap: left alone, the compiler sinks each
- * chain of nine FMAs to its store and the chains run one after another, at FMA latency. */
-TARGET static INLINE void dw3_run(const float *const *p, size_t rs, size_t ps, const bool full, __mmask16 m,
-                                  const __m512 *wk, __m512 bias, __m512 *acc)
-{
-    __m512 a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias;
-#define DW_LD(q) (full ? _mm512_loadu_ps(p[q] + o) : _mm512_maskz_loadu_ps(m, p[q] + o))
-#pragma GCC unroll 3
-    for (int ky = 0; ky < 3; ky++)
-#pragma GCC unroll 3
-        for (int kx = 0; kx < 3; kx++) {
-            const size_t o = (size_t)ky * rs + (size_t)kx * ps;
-            const __m512 w = wk[ky * 3 + kx];
-            a0 = _mm512_fmadd_ps(DW_LD(0), w, a0);
-            a1 = _mm512_fmadd_ps(DW_LD(1), w, a1);
-            a2 = _mm512_fmadd_ps(DW_LD(2), w, a2);
-            a3 = _mm512_fmadd_ps(DW_LD(3), w, a3);
-            a4 = _mm512_fmadd_ps(DW_LD(4), w, a4);
-            a5 = _mm512_fmadd_ps(DW_LD(5), w, a5);
-            a6 = _mm512_fmadd_ps(DW_LD(6), w, a6);
-            a7 = _mm512_fmadd_ps(DW_LD(7), w, a7);
-            __asm__("" : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7));
-        }
-#undef DW_LD
-    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3, acc[4] = a4, acc[5] = a5, acc[6] = a6, acc[7] = a7;
-}
-
 /* activation, then a float store or an 8-bit one (round(y / scale), y >= 0, saturating) */
 TARGET static INLINE void dw3_store(void *out, size_t idx, __m512 v, int act, const bool u8, __m512 inv,
                                     const bool full, __mmask16 m)
@@ -206,171 +130,148 @@ TARGET static INLINE __m512 twice8(const float *p)
     return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(p))));
 }
 
-/* the zero-padded copy of a tile: DW_SW pixels a row, whatever the tile's width, so that every
- * tap's offset is a constant */
-#define DW_SW ((DW_TW - 1) * 2 + 3)
+/* 3x3 depthwise convolution, C % 8 == 0. A lane block ("unit") is 16 channels of one pixel or,
+ * when C == 8 and the stride is 1, the 8 channels of two neighbouring pixels ("pairs": one load
+ * covers pixels x and x+1, whose outputs share the weights). An output row goes in strips of
+ * NU units, CB channel blocks side by side, NU x CB == 8 accumulators: enough independent
+ * chains to keep both FMA pipes busy whether a row has 32 pixels or 2 (a layer takes the NU
+ * that wastes fewest lanes). Each input column under a strip is loaded once per input row and
+ * feeds every window that covers it; columns and rows outside the input are skipped (their
+ * taps would add 0 x w), so the border needs no copy and no masks. */
+#define DWS_ACC 8
 
-/* output rows oy0..oy1-1 (at most DW_BH), columns ox0..ox0+nw-1 (at most DW_TW), lane block c */
-TARGET static INLINE void dw3_tile(const grin__op *op, const float *in, void *out, int oy0, int oy1, int ox0,
-                                   int nw, int c, const int S, const int PP, const bool u8, float *stage)
+/* output row oy, units u0..u0+NU-1 (those past the row's end are computed and dropped),
+ * channel blocks c0.. (CB of them; with FULL every one has 16 channels, otherwise CB == 1 and
+ * the block has the lanes m) */
+TARGET static INLINE void dws_strip(const grin__op *op, const float *in, void *out, int oy, int u0, int c0,
+                                    const __m512 *wk, const __m512 *bias, __mmask16 m, __m512 inv, const int S,
+                                    const int PP, const int NU, const bool FULL, const bool u8)
 {
-    const int C = op->c, IW = op->iw, IH = op->ih, W = op->w;
-    const int nu = (nw + PP - 1) / PP;          /* units (pixels, or pairs) per tile row */
-    const int R = (oy1 - oy0 - 1) * S + 3, NC = PP == 2 ? nu * 2 + 2 : (nw - 1) * S + 3;
-    const int iy0 = oy0 * S - op->pad, ix0 = ox0 * S - op->pad;
-    const bool full = PP == 2 || C - c >= 16;
-    const __mmask16 m = PP == 2 ? (__mmask16)0xffff : lanes(C - c);
-    __m512 wk[9], bias;
-    for (int t = 0; t < 9; t++)
-        wk[t] = PP == 2 ? twice8(op->wt + (size_t)t * C) : _mm512_maskz_loadu_ps(m, op->wt + (size_t)t * C + c);
-    bias = PP == 2 ? twice8(op->bias) : _mm512_maskz_loadu_ps(m, op->bias + c);
-    const __m512 inv = _mm512_set1_ps(u8 ? 1.0f / op->out_scale : 1.0f);
-    const size_t sps = PP == 2 ? 8 : 16, srs = DW_SW * sps; /* the copy: 16 floats a pixel, or 8 with pairs */
-    const float *base = stage;
-    size_t ps = sps, rs = srs;
-    bool direct = iy0 >= 0 && iy0 + R <= IH && ix0 >= 0 && ix0 + NC <= IW;
-    if (direct) {
-        base = in + ((size_t)iy0 * IW + ix0) * C + (PP == 2 ? 0 : c);
-        rs = (size_t)IW * C;
-        ps = (size_t)C;
-    } else {
-        for (int r = 0; r < R; r++) {
-            int iy = iy0 + r;
-            float *d = stage + (size_t)r * rs;
-            for (int j = 0; j < NC; j++, d += ps) {
-                int ix = ix0 + j;
-                bool inside = iy >= 0 && iy < IH && ix >= 0 && ix < IW;
-                const float *s = in + ((size_t)iy * IW + ix) * C + c;
-                if (PP == 2)
-                    _mm256_storeu_ps(d, inside ? _mm256_loadu_ps(s) : _mm256_setzero_ps());
-                else
-                    _mm512_storeu_ps(d, inside ? _mm512_maskz_loadu_ps(m, s) : _mm512_setzero_ps());
-            }
-        }
-    }
-    const int total = (oy1 - oy0) * nu;
-    int ty = 0, tx = 0; /* the next unit's place in the tile */
-    for (int u0 = 0; u0 < total; u0 += DW_N) {
-        const float *p[DW_N];
-        size_t idx[DW_N];
-        bool pair[DW_N]; /* both pixels of a pair inside the row */
-        int n = total - u0 < DW_N ? total - u0 : DW_N;
-        for (int q = 0; q < DW_N; q++) {
-            if (q >= n) {
-                p[q] = p[0];
+    const int CB = DWS_ACC / NU, C = op->c, IW = op->iw, W = op->w;
+    const int SP = PP == 2 ? 2 : S, NCOL = (NU - 1) * SP + 3; /* input pixels between units; columns */
+    const int px0 = u0 * SP - op->pad;
+    /* the columns whose pixels (both, with pairs) lie inside the row */
+    const int jlo = px0 < 0 ? -px0 : 0, lim = IW - (PP == 2 ? 1 : 0) - px0, jhi = lim < NCOL ? lim : NCOL;
+    /* named accumulators, not an array: an array this large stays in memory */
+    __m512 a0 = bias[0 / NU], a1 = bias[1 / NU], a2 = bias[2 / NU], a3 = bias[3 / NU], a4 = bias[4 / NU],
+           a5 = bias[5 / NU], a6 = bias[6 / NU], a7 = bias[7 / NU];
+#pragma GCC unroll 3
+    for (int ky = 0; ky < 3; ky++) {
+        int iy = oy * S - op->pad + ky;
+        if (iy < 0 || iy >= op->ih)
+            continue;
+        const float *row = in + (size_t)iy * IW * C + c0;
+        const __m512 *w = wk + ky * 3;
+#pragma GCC unroll 17
+        for (int j = 0; j < NCOL; j++) {
+            const int px = px0 + j;
+            __m512 v0, v1 = _mm512_setzero_ps(), v2 = v1, v3 = v1; /* a column, CB blocks */
+            if (j >= jlo && j < jhi) {
+                const float *at = row + (size_t)px * C;
+                v0 = FULL ? _mm512_loadu_ps(at) : _mm512_maskz_loadu_ps(m, at);
+                if (CB > 1)
+                    v1 = _mm512_loadu_ps(at + 16);
+                if (CB > 2) {
+                    v2 = _mm512_loadu_ps(at + 32);
+                    v3 = _mm512_loadu_ps(at + 48);
+                }
+            } else if (PP == 2 && px == -1) { /* pixel 0 in the upper half */
+                v0 = _mm512_castpd_ps(
+                    _mm512_insertf64x4(_mm512_setzero_pd(), _mm256_castps_pd(_mm256_loadu_ps(row)), 1));
+            } else if (PP == 2 && px == IW - 1) { /* the row's last pixel in the lower half */
+                v0 = _mm512_zextps256_ps512(_mm256_loadu_ps(row + (size_t)px * C));
+            } else {
                 continue;
             }
-            p[q] = base + (size_t)ty * S * rs + (size_t)tx * S * ps;
-            idx[q] = ((size_t)(oy0 + ty) * W + ox0 + tx) * C + (PP == 2 ? 0 : c);
-            pair[q] = ox0 + tx + 1 < W;
-            tx += PP;
-            if (tx >= nu * PP) {
-                tx = 0;
-                ty++;
-            }
-        }
-        __m512 acc[DW_N];
-        if (!direct) /* constant strides */
-            dw3_run(p, srs, sps, true, m, wk, bias, acc);
-        else if (full)
-            dw3_run(p, rs, ps, true, m, wk, bias, acc);
-        else
-            dw3_run(p, rs, ps, false, m, wk, bias, acc);
-        for (int q = 0; q < n; q++) {
-            if (PP == 2) /* the second pixel of a pair may lie past the row's end */
-                dw3_store(out, idx[q], acc[q], op->act, u8, inv, pair[q], lanes(8));
-            else
-                dw3_store(out, idx[q], acc[q], op->act, u8, inv, full, m);
+#define DWS_TAP(i, A)                                                                                    \
+    do {                                                                                                 \
+        const int b_ = (i) / NU, kx_ = j - ((i) % NU) * SP;                                              \
+        if (kx_ >= 0 && kx_ < 3)                                                                         \
+            A = _mm512_fmadd_ps(b_ == 0 ? v0 : b_ == 1 ? v1 : b_ == 2 ? v2 : v3, w[b_ * 9 + kx_], A);     \
+    } while (0)
+            DWS_TAP(0, a0);
+            DWS_TAP(1, a1);
+            DWS_TAP(2, a2);
+            DWS_TAP(3, a3);
+            DWS_TAP(4, a4);
+            DWS_TAP(5, a5);
+            DWS_TAP(6, a6);
+            DWS_TAP(7, a7);
+#undef DWS_TAP
         }
     }
-}
-
-/* 3x3 depthwise, C % 8 == 0, output rows y0..y1-1: row by row, 16-channel blocks inside (the
- * three input rows stay in cache), pixels in fours where the windows lie inside the input */
-TARGET static INLINE void dw3_rows(const grin__op *op, const float *in, void *out, int y0, int y1, const int S,
-                                   const bool u8, const bool full, int c)
-{
-    const int C = op->c, IW = op->iw, IH = op->ih;
-    const size_t rs = (size_t)IW * C;
-    __mmask16 m = lanes(C - c);
-    __m512 wk[9];
-    for (int t = 0; t < 9; t++)
-        wk[t] = _mm512_maskz_loadu_ps(m, op->wt + (size_t)t * C + c);
-    const __m512 bias = _mm512_maskz_loadu_ps(m, op->bias + c);
-    const __m512 inv = _mm512_set1_ps(u8 ? 1.0f / op->out_scale : 1.0f);
-    for (int oy = y0; oy < y1; oy++) {
-        int iy0 = oy * S - op->pad;
-        bool rows_in = iy0 >= 0 && iy0 + 3 <= IH;
-        size_t orow = (size_t)oy * op->w;
-        for (int ox = 0; ox < op->w;) {
-            int ix0 = ox * S - op->pad;
-            if (rows_in && ix0 >= 0 && ox + 4 <= op->w && ix0 + 3 * S + 3 <= IW) {
-                __m512 acc[4];
-                dw3_quad(in + (size_t)iy0 * rs + (size_t)ix0 * C + c, rs, (size_t)C, S, full, m, wk, bias, acc);
-                for (int q = 0; q < 4; q++)
-                    dw3_store(out, (orow + (size_t)(ox + q)) * C + c, acc[q], op->act, u8, inv, full, m);
-                ox += 4;
+    const __m512 a[DWS_ACC] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    const int units = PP == 2 ? (W + 1) / 2 : W, nu = units - u0 < NU ? units - u0 : NU;
+    for (int b = 0; b < CB; b++)
+        for (int q = 0; q < nu; q++) {
+            if (PP == 2) { /* the second pixel of a pair may lie past the row's end */
+                int x = 2 * (u0 + q);
+                dw3_store(out, ((size_t)oy * W + x) * 8, a[q], op->act, u8, inv, x + 1 < W, lanes(8));
             } else {
-                __m512 acc = dw3_one(in + c, rs, (size_t)C, iy0, ix0, IH, IW, full, m, wk, bias);
-                dw3_store(out, (orow + (size_t)ox) * C + c, acc, op->act, u8, inv, full, m);
-                ox++;
+                size_t idx = ((size_t)oy * W + u0 + q) * C + c0 + 16 * b;
+                dw3_store(out, idx, a[b * NU + q], op->act, u8, inv, FULL || m == 0xffff, m);
             }
         }
-    }
 }
 
-/* 3x3 depthwise, C % 8 == 0, output rows y0..y1-1, specialised for the stride, pairs and the
- * 8-bit store */
-TARGET static INLINE void dw3_all(const grin__op *op, const float *in, void *out, int y0, int y1, const int S,
-                                  const int PP, const bool u8)
+/* output rows y0..y1-1, specialised for the stride, pairs, the strip width, full blocks and
+ * the 8-bit store */
+TARGET static INLINE void dws_layer(const grin__op *op, const float *in, void *out, int y0, int y1, const int S,
+                                    const int PP, const int NU, const bool FULL, const bool u8)
 {
-    float stage[((DW_BH - 1) * 2 + 3) * DW_SW * 16] __attribute__((aligned(64)));
-    for (int oy = y0; oy < y1; oy += DW_BH) {
-        int oy1 = oy + DW_BH < y1 ? oy + DW_BH : y1;
-        for (int ox = 0; ox < op->w; ox += DW_TW) {
-            int nw = op->w - ox < DW_TW ? op->w - ox : DW_TW;
-            for (int c = 0; c < (PP == 2 ? 1 : op->c); c += 16)
-                dw3_tile(op, in, out, oy, oy1, ox, nw, c, S, PP, u8, stage);
+    const int CB = DWS_ACC / NU, C = op->c;
+    const int units = PP == 2 ? (op->w + 1) / 2 : op->w;
+    const __m512 inv = _mm512_set1_ps(u8 ? 1.0f / op->out_scale : 1.0f);
+    for (int c0 = 0; c0 < (PP == 2 ? 1 : C); c0 += 16 * CB) {
+        const __mmask16 m = PP == 2 ? (__mmask16)0xffff : lanes(C - c0);
+        __m512 wk[DWS_ACC * 9], bias[DWS_ACC];
+        for (int b = 0; b < CB; b++) {
+            for (int t = 0; t < 9; t++)
+                wk[b * 9 + t] = PP == 2 ? twice8(op->wt + (size_t)t * 8)
+                                        : _mm512_maskz_loadu_ps(m, op->wt + (size_t)t * C + c0 + 16 * b);
+            bias[b] = PP == 2 ? twice8(op->bias) : _mm512_maskz_loadu_ps(m, op->bias + c0 + 16 * b);
         }
+        for (int oy = y0; oy < y1; oy++)
+            for (int u0 = 0; u0 < units; u0 += NU)
+                dws_strip(op, in, out, oy, u0, c0, wk, bias, m, inv, S, PP, NU, FULL, u8);
     }
 }
 
-/* layers as wide as this or narrower go window by window (dw3_all), wider ones row by row in
- * fours (dw3_rows, which loads each input once for neighbouring windows) */
-#define DW_NARROW 8
+/* the strip width that leaves fewest lanes idle (strips a row times channel-block groups),
+ * among those whose block groups divide the layer's blocks; 8 when C % 16 != 0 */
+static int dws_units(const grin__op *op, bool pairs)
+{
+    int units = pairs ? (op->w + 1) / 2 : op->w, blocks = pairs ? 1 : op->c / 16, best = 8;
+    if (pairs || op->c % 16)
+        return 8;
+    long cost = -1;
+    for (int nu = 8; nu >= 2; nu /= 2) {
+        int cb = DWS_ACC / nu;
+        if (blocks % cb)
+            continue;
+        long k = (long)((units + nu - 1) / nu) * (blocks / cb);
+        if (cost < 0 || k < cost)
+            cost = k, best = nu;
+    }
+    return best;
+}
 
 /* stride 1 or 2 */
 TARGET static void dw3_avx512(const grin__op *op, const float *in, void *out, int y0, int y1, bool u8)
 {
-    const bool pairs = op->stride == 1 && op->c == 8;
-    if (op->w <= DW_NARROW || pairs) {
-        if (pairs)
-            u8 ? dw3_all(op, in, out, y0, y1, 1, 2, true) : dw3_all(op, in, out, y0, y1, 1, 2, false);
-        else if (op->stride == 1)
-            u8 ? dw3_all(op, in, out, y0, y1, 1, 1, true) : dw3_all(op, in, out, y0, y1, 1, 1, false);
-        else
-            u8 ? dw3_all(op, in, out, y0, y1, 2, 1, true) : dw3_all(op, in, out, y0, y1, 2, 1, false);
-        return;
-    }
-    for (int oy = y0; oy < y1; oy++)
-        for (int c = 0; c < op->c; c += 16) {
-            bool full = op->c - c >= 16;
-            if (op->stride == 1) {
-                if (u8)
-                    full ? dw3_rows(op, in, out, oy, oy + 1, 1, true, true, c)
-                         : dw3_rows(op, in, out, oy, oy + 1, 1, true, false, c);
-                else
-                    full ? dw3_rows(op, in, out, oy, oy + 1, 1, false, true, c)
-                         : dw3_rows(op, in, out, oy, oy + 1, 1, false, false, c);
-            } else {
-                if (u8)
-                    full ? dw3_rows(op, in, out, oy, oy + 1, 2, true, true, c)
-                         : dw3_rows(op, in, out, oy, oy + 1, 2, true, false, c);
-                else
-                    full ? dw3_rows(op, in, out, oy, oy + 1, 2, false, true, c)
-                         : dw3_rows(op, in, out, oy, oy + 1, 2, false, false, c);
-            }
-        }
+    const bool pairs = op->stride == 1 && op->c == 8, full = op->c % 16 == 0;
+    const int nu = dws_units(op, pairs);
+#define DWS(S, PP, NU, F) \
+    (u8 ? dws_layer(op, in, out, y0, y1, S, PP, NU, F, true) : dws_layer(op, in, out, y0, y1, S, PP, NU, F, false))
+    if (pairs)
+        DWS(1, 2, 8, true);
+    else if (!full)
+        op->stride == 1 ? DWS(1, 1, 8, false) : DWS(2, 1, 8, false);
+    else if (op->stride == 1)
+        nu == 8 ? DWS(1, 1, 8, true) : nu == 4 ? DWS(1, 1, 4, true) : DWS(1, 1, 2, true);
+    else
+        nu == 8 ? DWS(2, 1, 8, true) : nu == 4 ? DWS(2, 1, 4, true) : DWS(2, 1, 2, true);
+#undef DWS
 }
 
 static void dw_avx512(const grin__op *op, const float *in, float *out, int y0, int y1)
@@ -425,8 +326,85 @@ TARGET static void conv3_grey(const grin__op *op, const float *in, float *out, i
 
 /* a convolution straight from the input (first layer: few input channels), 32 output channels
  * (two weight panels) and 4 neighbouring output pixels at a time where they lie inside */
+/* The first layer of a grey model when it is 3x3, stride 2, padding 1, N % 8 == 0: sixteen
+ * output pixels a vector, one vector per output channel, so that no lane is idle whatever N
+ * is (the pixel-major kernel above fills only N of 16 lanes). A row's even and odd input
+ * columns are split once by two permutes (taps kx = 1 and 2 read them; kx = 0 reads the odd
+ * ones shifted by one pixel); each weight is a broadcast operand of its FMA. The eight channel
+ * vectors of a group are then transposed to eight channels a pixel (24 shuffles per 128
+ * outputs) and stored pixel by pixel. */
+/* column c of a row, or 0 outside it */
+static inline float col_or0(const float *r, int c, int n) { return c >= 0 && c < n ? r[c] : 0.0f; }
+
+TARGET static void conv3s2_grey(const grin__op *op, const float *in, float *out, int y0, int y1)
+{
+    const int N = op->c, IW = op->iw, W = op->w;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    /* the transpose's last step: [q lane l, r lane l, q lane l+1, r lane l+1] for l = 0 and 2 */
+    const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    for (int oy = y0; oy < y1; oy++)
+        for (int ox = 0; ox < W; ox += 16) {
+            __m512 x[9]; /* tap (ky, kx): 16 inputs, one per output pixel */
+            for (int ky = 0; ky < 3; ky++) {
+                int iy = oy * 2 - 1 + ky, c0 = ox * 2;
+                if (iy < 0 || iy >= op->ih) {
+                    x[ky * 3] = x[ky * 3 + 1] = x[ky * 3 + 2] = _mm512_setzero_ps();
+                    continue;
+                }
+                const float *r = in + (size_t)iy * IW;
+                __mmask16 m0 = lanes(IW - c0), m1 = lanes(IW - c0 - 16 > 0 ? IW - c0 - 16 : 0);
+                __m512 a = _mm512_maskz_loadu_ps(m0, r + c0), b = _mm512_maskz_loadu_ps(m1, m1 ? r + c0 + 16 : r);
+                __m512 e = _mm512_permutex2var_ps(a, even, b), o = _mm512_permutex2var_ps(a, odd, b);
+                __m512 before = _mm512_set1_ps(col_or0(r, c0 - 1, IW));
+                x[ky * 3] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(o), _mm512_castps_si512(before), 15));
+                x[ky * 3 + 1] = e;
+                x[ky * 3 + 2] = o;
+            }
+            const int np = W - ox < 16 ? W - ox : 16;
+            for (int g = 0; g < N; g += 8) {
+                const float *w = op->wt + (size_t)(g / GRIN__NR) * 9 * GRIN__NR + g % GRIN__NR; /* [t][16] panels */
+                __m512 a[8];
+                for (int c = 0; c < 8; c++)
+                    a[c] = _mm512_set1_ps(op->bias[g + c]);
+                for (int t = 0; t < 9; t++)
+                    for (int c = 0; c < 8; c++)
+                        a[c] = _mm512_fmadd_ps(x[t], _mm512_set1_ps(w[(size_t)t * GRIN__NR + c]), a[c]);
+                for (int c = 0; c < 8; c++)
+                    a[c] = act16(a[c], op->act);
+                /* a[c] lane p = channel c of pixel p  ->  pixel p's eight channels */
+                __m512 t0 = _mm512_unpacklo_ps(a[0], a[1]), t1 = _mm512_unpackhi_ps(a[0], a[1]);
+                __m512 t2 = _mm512_unpacklo_ps(a[2], a[3]), t3 = _mm512_unpackhi_ps(a[2], a[3]);
+                __m512 t4 = _mm512_unpacklo_ps(a[4], a[5]), t5 = _mm512_unpackhi_ps(a[4], a[5]);
+                __m512 t6 = _mm512_unpacklo_ps(a[6], a[7]), t7 = _mm512_unpackhi_ps(a[6], a[7]);
+                __m512 q[4] = {_mm512_shuffle_ps(t0, t2, 0x44), _mm512_shuffle_ps(t0, t2, 0xee),
+                               _mm512_shuffle_ps(t1, t3, 0x44), _mm512_shuffle_ps(t1, t3, 0xee)};
+                __m512 r[4] = {_mm512_shuffle_ps(t4, t6, 0x44), _mm512_shuffle_ps(t4, t6, 0xee),
+                               _mm512_shuffle_ps(t5, t7, 0x44), _mm512_shuffle_ps(t5, t7, 0xee)};
+                /* q[k] lane l: channels 0-3 of pixel 4l + k; r[k]: channels 4-7 */
+                float *o = out + ((size_t)oy * W + ox) * N + g;
+                for (int k = 0; k < 4; k++) {
+                    __m512 u[2] = {_mm512_permutex2var_ps(q[k], lo, r[k]), _mm512_permutex2var_ps(q[k], hi, r[k])};
+                    for (int h = 0; h < 4; h++) { /* pixels k, 4 + k, 8 + k, 12 + k */
+                        int p = 4 * h + k;
+                        if (p >= np)
+                            continue;
+                        __m256 v = h & 1 ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(u[h / 2]), 1))
+                                         : _mm512_castps512_ps256(u[h / 2]);
+                        _mm256_storeu_ps(o + (size_t)p * N, v);
+                    }
+                }
+            }
+        }
+}
+
 TARGET static void conv_avx512(const grin__op *op, const float *in, float *out, int y0, int y1)
 {
+    if (grin__conv3s2_grey_shape(op)) {
+        conv3s2_grey(op, in, out, y0, y1);
+        return;
+    }
     if (op->k == 3 && op->ic == 1 && op->c <= 16) {
         conv3_grey(op, in, out, y0, y1);
         return;
