@@ -349,29 +349,40 @@ static void test_int8(void **state)
     snprintf(meta, sizeof meta, "note=x\n%s", line);
     assert_int_equal(grin__nn_plan_apply_calibration(&p2, meta, &err), GRIN_OK);
     assert_true(p2.int8);
-    bool vnni = p2.vnni;
-    float q0[24];
-    double mean = 0;
-    p2.vnni = false; /* the scalar integer kernels */
-    for (int i = 0; i < n; i++) {
-        assert_int_equal(grin__nn_plan_run(&p2, &s, x + (size_t)i * per, &q0[i], NULL), GRIN_OK);
-        mean += fabs(q0[i] - fl[i]) / n;
-    }
-    /* a random net magnifies rounding (a trained one moves far less: see the training test) */
-    if (!(mean < 0.1))
-        fail_msg("8-bit scalar: probabilities moved by %.4f on average", mean);
-    if (vnni) { /* VNNI: same integer sums; only the depthwise float rounding can differ */
-        p2.vnni = true;
+    bool vnni = p2.int8_isa == GRIN__INT8_VNNI;
+    /* the same calibration packed for the AVX2 integer kernels (weights in [-63, 63]) */
+    grin__nn_plan p5;
+    assert_int_equal(grin__nn_plan_build(&net, net.state, &p5, &err), GRIN_OK);
+    assert_int_equal(grin__nn_plan_calibrate(&p5, x, n), GRIN_OK);
+    assert_int_equal(grin__nn_plan_quantize_for(&p5, GRIN__INT8_AVX2, &err), GRIN_OK);
+    const grin__nn_plan *qplans[] = {&p2, &p5};
+    const char *qname[] = {"8-bit", "8-bit AVX2"};
+    for (int k = 0; k < 2; k++) {
+        const grin__nn_plan *qp = qplans[k];
+        float q0[24];
+        double mean = 0;
+        grin__nn_force_reference = true; /* the scalar integer kernels */
         for (int i = 0; i < n; i++) {
-            assert_int_equal(grin__nn_plan_run(&p2, &s, x + (size_t)i * per, &q[i], NULL), GRIN_OK);
+            assert_int_equal(grin__nn_plan_run(qp, &s, x + (size_t)i * per, &q0[i], NULL), GRIN_OK);
+            mean += fabs(q0[i] - fl[i]) / n;
+        }
+        grin__nn_force_reference = false;
+        /* a random net magnifies rounding (a trained one moves far less: see the training test) */
+        if (!(mean < 0.1))
+            fail_msg("%s scalar: probabilities moved by %.4f on average", qname[k], mean);
+        if (qp->int8_isa == GRIN__INT8_SCALAR || (qp->int8_isa == GRIN__INT8_AVX2 && !grin__kernels_avx2_usable()))
+            continue;
+        /* VNNI or AVX2: the same integer sums; only the depthwise float rounding can differ */
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(grin__nn_plan_run(qp, &s, x + (size_t)i * per, &q[i], NULL), GRIN_OK);
             if (fabsf(q[i] - q0[i]) > 0.02f)
-                fail_msg("image %d: VNNI %.5f, scalar 8-bit %.5f", i, q[i], q0[i]);
+                fail_msg("%s image %d: fast %.5f, scalar %.5f", qname[k], i, q[i], q0[i]);
         }
     }
+    grin__nn_plan_free(&p5);
     /* the first convolution reads the pixels (in 8 bits, unless the AVX-512 grey kernel takes
      * it in floats): u8 in gives what the floats they stand for give, in 8 bits and (converted)
      * in float. An AVX2 plan of the same net has the 8-bit first convolution here too. */
-    p2.vnni = vnni;
     assert_true(p2.in_u8 == !(p2.isa == GRIN__ISA_AVX512 && grin__conv3s2_grey_shape(&p2.ops[0])));
     grin__nn_plan p4;
     assert_int_equal(grin__nn_plan_build(&net, net.state, &p4, &err), GRIN_OK);
@@ -441,6 +452,45 @@ static void test_int8(void **state)
                 c2[i * N + nn] = v < 0 ? 0 : v > 6 ? 6 : v;
             }
         assert_memory_equal(c1, c2, sizeof c1);
+        free(A);
+        free(W);
+    }
+    /* the AVX2 GEMM against the formula, exactly, with weights at the ends of [-63, 63] (where
+     * vpmaddubsw's 16-bit pairs would saturate with wider weights) and large activations; and
+     * the in-place u8 store */
+    if (grin__kernels_avx2_usable()) {
+        const int M = 13, N = 37, K4 = 20, panels = (N + 15) / 16;
+        uint8_t *A = malloc((size_t)M * K4);
+        int8_t *W = malloc((size_t)panels * K4 * 16);
+        float dq[48], bias[64], c1[13 * 37], c2[13 * 37];
+        for (int i = 0; i < M * K4; i++)
+            A[i] = i % 3 ? 255 : (uint8_t)(frand() * 127.5f + 127.5f);
+        for (int i = 0; i < panels * K4 * 16; i++)
+            W[i] = (int8_t)(i % 5 == 0 ? 63 : i % 5 == 1 ? -63 : lrintf(frand() * 63.0f));
+        for (int i = 0; i < 48; i++)
+            dq[i] = 0.001f * (1.0f + frand());
+        for (int i = 0; i < 64; i++)
+            bias[i] = frand();
+        grin__gemm_u8_avx2(M, N, K4, A, W, dq, bias, GRIN__ACT_RELU6, c1, N);
+        for (int i = 0; i < M; i++)
+            for (int nn = 0; nn < N; nn++) {
+                const int8_t *w = W + (size_t)(nn / 16) * K4 * 16 + (nn % 16) * 4;
+                int32_t sum = 0;
+                for (int k = 0; k < K4; k++)
+                    sum += (int32_t)A[i * K4 + k] * w[(k / 4) * 64 + k % 4];
+                float v = (float)sum * dq[nn] + bias[nn];
+                c2[i * N + nn] = v < 0 ? 0 : v > 6 ? 6 : v;
+            }
+        assert_memory_equal(c1, c2, sizeof c1);
+        float f[21];
+        uint8_t want[21];
+        for (int i = 0; i < 21; i++) {
+            f[i] = i == 3 ? -2.0f : i == 4 ? 400.0f : i == 5 ? 2.5f : i == 6 ? 3.5f : 100.0f * (frand() + 1.0f);
+            long v = lrintf(f[i] * 1.0f);
+            want[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        grin__quantize_u8_avx2(f, 21, 1.0f);
+        assert_memory_equal(f, want, 21);
         free(A);
         free(W);
     }

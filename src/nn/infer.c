@@ -406,16 +406,26 @@ static void add_outside(const grin__op *op, int pix, float *o)
         }
 }
 
+typedef void (*gemm_u8_fn)(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                           const float *bias, int act, float *C, int ldc);
+
+/* the plan's integer GEMM (the scalar one when the tests force the reference kernels) */
+static gemm_u8_fn pick_gemm_u8(const grin__nn_plan *plan)
+{
+    if (grin__nn_force_reference)
+        return gemm_u8_scalar;
+    return plan->int8_isa == GRIN__INT8_VNNI   ? grin__gemm_u8_vnni
+           : plan->int8_isa == GRIN__INT8_AVX2 ? grin__gemm_u8_avx2
+                                               : gemm_u8_scalar;
+}
+
 /* border pixels gpix[0..ng-1], their u8 rows in grows: GEMM without activation, the outside
  * taps added, activated, written to their places in y */
 static void border_group(const grin__op *op, const uint8_t *grows, float *gy, const int *gpix, int ng, float *y,
-                         bool vnni)
+                         gemm_u8_fn gemm)
 {
     const int N = op->c;
-    if (vnni)
-        grin__gemm_u8_vnni(ng, N, op->k4, grows, op->wq, op->dq, op->bias_q, GRIN__ACT_NONE, gy, N);
-    else
-        gemm_u8_scalar(ng, N, op->k4, grows, op->wq, op->dq, op->bias_q, GRIN__ACT_NONE, gy, N);
+    gemm(ng, N, op->k4, grows, op->wq, op->dq, op->bias_q, GRIN__ACT_NONE, gy, N);
     for (int g = 0; g < ng; g++) {
         float *o = gy + (size_t)g * N;
         add_outside(op, gpix[g], o);
@@ -428,7 +438,7 @@ static void border_group(const grin__op *op, const uint8_t *grows, float *gy, co
  * the image 0) through the u8 GEMM with bias_q, which is exact where every tap is inside; the
  * border pixels are then redone with the weights of their outside taps added back (there x is
  * 0, not -1) before the activation. */
-static void first_conv_u8(const grin__op *op, const uint8_t *in, uint8_t *rows, float *y, bool vnni)
+static void first_conv_u8(const grin__op *op, const uint8_t *in, uint8_t *rows, float *y, gemm_u8_fn gemm)
 {
     const int K = op->k * op->k * op->ic, k4 = op->k4, N = op->c, kc = op->k * op->ic;
     const bool grey3 = op->k == 3 && op->ic == 1 && k4 == 12;
@@ -460,10 +470,7 @@ static void first_conv_u8(const grin__op *op, const uint8_t *in, uint8_t *rows, 
         }
     /* every pixel with its activation: right where no tap falls outside the image */
     const int P = op->h * op->w;
-    if (vnni)
-        grin__gemm_u8_vnni(P, N, k4, rows, op->wq, op->dq, op->bias_q, op->act, y, N);
-    else
-        gemm_u8_scalar(P, N, k4, rows, op->wq, op->dq, op->bias_q, op->act, y, N);
+    gemm(P, N, k4, rows, op->wq, op->dq, op->bias_q, op->act, y, N);
     /* the border pixels again, in groups: without the activation, corrected, activated */
     enum { G = 16 };
     uint8_t grows[G * 64];
@@ -484,13 +491,13 @@ static void first_conv_u8(const grin__op *op, const uint8_t *in, uint8_t *rows, 
             memcpy(grows + (size_t)ng * k4, rows + (size_t)pix * k4, (size_t)k4);
             gpix[ng++] = pix;
             if (ng == G) {
-                border_group(op, grows, gy, gpix, ng, y, vnni);
+                border_group(op, grows, gy, gpix, ng, y, gemm);
                 ng = 0;
             }
         }
     }
     if (ng)
-        border_group(op, grows, gy, gpix, ng, y, vnni);
+        border_group(op, grows, gy, gpix, ng, y, gemm);
 }
 
 static grin_status run_plan(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
@@ -561,7 +568,7 @@ static bool first_quantizable(const grin__nn_plan *plan)
 
 /* int8 weights, per output channel, packed as the u8 GEMM kernels read them; dq = scale_in x
  * the channel's weight scale */
-static void pack_int8(const grin__op *op, int K, float s_in, int8_t *wq, float *dq)
+static void pack_int8(const grin__op *op, int K, float s_in, int wmax, int8_t *wq, float *dq)
 {
     const int N = op->c, k4 = (K + 3) & ~3, panels = (N + GRIN__NR - 1) / GRIN__NR;
     for (int n = 0; n < panels * GRIN__NR; n++) {
@@ -569,12 +576,12 @@ static void pack_int8(const grin__op *op, int K, float s_in, int8_t *wq, float *
         float m = 0;
         for (int k = 0; k < K; k++)
             m = fabsf(col[(size_t)k * GRIN__NR]) > m ? fabsf(col[(size_t)k * GRIN__NR]) : m;
-        float sw = m > 0 ? m / 127.0f : 1.0f;
+        float sw = m > 0 ? m / (float)wmax : 1.0f;
         dq[n] = s_in * sw;
         for (int k = 0; k < k4; k++) {
             long q = k < K ? lrintf(col[(size_t)k * GRIN__NR] / sw) : 0;
             wq[((size_t)(n / GRIN__NR) * (k4 / 4) + k / 4) * GRIN__NR * 4 + (n % GRIN__NR) * 4 + k % 4] =
-                (int8_t)(q < -127 ? -127 : q > 127 ? 127 : q);
+                (int8_t)(q < -wmax ? -wmax : q > wmax ? wmax : q);
         }
     }
 }
@@ -588,6 +595,18 @@ static size_t int8_bytes(int K, int N, int vecs)
 
 grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err)
 {
+    int isa = grin__int8_vnni_usable()                                     ? GRIN__INT8_VNNI
+              : plan->isa >= GRIN__ISA_AVX2 && grin__kernels_avx2_usable() ? GRIN__INT8_AVX2
+                                                                           : GRIN__INT8_SCALAR;
+    return grin__nn_plan_quantize_for(plan, isa, err);
+}
+
+grin_status grin__nn_plan_quantize_for(grin__nn_plan *plan, int int8_isa, grin_error *err)
+{
+    const int wmax = int8_isa == GRIN__INT8_AVX2 ? 63 : 127;
+    if ((int8_isa == GRIN__INT8_AVX2 && !grin__kernels_avx2_usable()) ||
+        (int8_isa == GRIN__INT8_VNNI && !grin__int8_vnni_usable()))
+        int8_isa = GRIN__INT8_SCALAR; /* the weights as asked, the kernels this machine has */
     size_t bytes = 0;
     int nq = 0;
     if (first_quantizable(plan))
@@ -616,7 +635,7 @@ grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err)
         a += ((size_t)panels * GRIN__NR * sizeof(float) + 63) & ~(size_t)63;
         float *bq = (float *)a;
         a += ((size_t)panels * GRIN__NR * sizeof(float) + 63) & ~(size_t)63;
-        pack_int8(op, K, 1.0f / 127.5f, wq, dq);
+        pack_int8(op, K, 1.0f / 127.5f, wmax, wq, dq);
         for (int n = 0; n < op->c; n++) {
             const float *col = op->wt + (size_t)(n / GRIN__NR) * K * GRIN__NR + n % GRIN__NR;
             double sum = 0;
@@ -642,13 +661,13 @@ grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err)
         a += ((size_t)panels * k4 * GRIN__NR + 63) & ~(size_t)63;
         float *dq = (float *)a;
         a += ((size_t)panels * GRIN__NR * sizeof(float) + 63) & ~(size_t)63;
-        pack_int8(op, K, s_in, wq, dq);
+        pack_int8(op, K, s_in, wmax, wq, dq);
         op->wq = wq;
         op->dq = dq;
         op->k4 = k4;
     }
     plan->int8 = true;
-    plan->vnni = grin__int8_vnni_usable();
+    plan->int8_isa = int8_isa;
     return GRIN_OK;
 }
 
@@ -735,7 +754,7 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
         if (!grin__reserve((void **)&s->q, &s->qcap, n + P * op->k4 + 4))
             return GRIN_ERR_NO_MEMORY;
         uint8_t *rows = in_u8 == s->q ? s->q + n : s->q;
-        first_conv_u8(op, in_u8, rows, bufs[0], !grin__nn_force_reference && plan->vnni);
+        first_conv_u8(op, in_u8, rows, bufs[0], pick_gemm_u8(plan));
         x = bufs[0];
         cur = 1;
         first = 1;
@@ -746,20 +765,22 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
         size_t P = (size_t)op->h * op->w;
         if (int8 && op->kind == GRIN__OP_DW && op->out_u8) {
             int k4 = plan->ops[i + 1].k4;
-            if (plan->vnni && !grin__nn_force_reference && grin__dw3_avx512_shape(op) && k4 == op->c)
+            if (plan->int8_isa == GRIN__INT8_VNNI && !grin__nn_force_reference && grin__dw3_avx512_shape(op) &&
+                k4 == op->c) {
                 grin__dw_u8_avx512(op, x, (uint8_t *)y, 0, op->h);
-            else
+            } else if (plan->int8_isa == GRIN__INT8_AVX2 && !grin__nn_force_reference && k4 == op->c) {
+                kern->dw(op, x, y, 0, op->h); /* floats, then u8 over them */
+                grin__quantize_u8_avx2(y, P * (size_t)op->c, 1.0f / op->out_scale);
+            } else {
                 dw_u8_scalar(op, x, (uint8_t *)y, 0, op->h, k4);
+            }
             x = y;
             cur ^= 1;
             continue;
         }
         if (int8 && op->wq && !op->bias_q) {
-            if (plan->vnni && !grin__nn_force_reference)
-                grin__gemm_u8_vnni((int)P, op->c, op->k4, (const uint8_t *)x, op->wq, op->dq, op->bias, op->act, y,
-                                   op->c);
-            else
-                gemm_u8_scalar((int)P, op->c, op->k4, (const uint8_t *)x, op->wq, op->dq, op->bias, op->act, y, op->c);
+            pick_gemm_u8(plan)((int)P, op->c, op->k4, (const uint8_t *)x, op->wq, op->dq, op->bias, op->act, y,
+                               op->c);
             x = y;
             cur ^= 1;
             continue;

@@ -53,7 +53,7 @@ typedef struct grin__nn_plan {
     float *arena;
     int isa;                       /* kernels chosen at build time: GRIN__ISA_* */
     bool int8;                     /* pointwise layers run on 8-bit activations and weights */
-    bool vnni;                     /* ... with AVX-512 VNNI (else the scalar integer kernel) */
+    int int8_isa;                  /* ... with these integer kernels: GRIN__INT8_* */
     bool in_u8;                    /* ... and the first convolution reads u8 pixels (run_u8) */
     void *qarena;
 } grin__nn_plan;
@@ -92,6 +92,12 @@ grin_status grin__nn_plan_calibrate(grin__nn_plan *plan, const float *images, in
  * convolution (few input channels) gets int8 weights too and reads the u8 pixels themselves
  * (grin__nn_plan_run_u8). */
 grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err);
+/* The integer kernels an 8-bit plan runs on. Without VNNI, vpmaddubsw adds u8 x s8 products in
+ * saturating 16-bit pairs, so an AVX2 plan packs its weights into [-63, 63] (exact sums); the
+ * others use [-127, 127]. */
+enum { GRIN__INT8_SCALAR, GRIN__INT8_AVX2, GRIN__INT8_VNNI };
+/* grin__nn_plan_quantize for the given kernels (tests reach the AVX2 ones on VNNI machines) */
+grin_status grin__nn_plan_quantize_for(grin__nn_plan *plan, int int8_isa, grin_error *err);
 /* Calibration travels in the model's metadata as one line "int8_act_max=m0,m1,..." (one value
  * per plan operation). apply parses it and quantizes (GRIN_ERR_UNSUPPORTED when absent). */
 grin_status grin__nn_plan_apply_calibration(grin__nn_plan *plan, const char *meta, grin_error *err);
@@ -109,6 +115,11 @@ static inline bool grin__conv3s2_grey_shape(const grin__op *op)
 {
     return op->k == 3 && op->ic == 1 && op->stride == 2 && op->pad == 1 && op->c % 8 == 0 && op->c <= 64;
 }
+/* the AVX2 u8 GEMM (weights in [-63, 63]) and the in-place float -> u8 store of depthwise
+ * layers on it */
+void grin__gemm_u8_avx2(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                        const float *bias, int act, float *C, int ldc);
+void grin__quantize_u8_avx2(float *x, size_t n, float inv);
 void grin__gemm_u8_vnni(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
                         const float *bias, int act, float *C, int ldc);
 void grin__dw_u8_avx512(const grin__op *op, const float *in, uint8_t *out, int y0, int y1);

@@ -1,6 +1,6 @@
 /* infer_avx2.c — AVX2+FMA inference kernels: a 6x16 register-blocked GEMM microkernel on
- * packed weight panels with bias and activation applied as it stores, and depthwise
- * convolution vectorised over 8 channels. Held to the scalar kernels in infer.c by the tests. */
+ * packed weight panels with bias and activation applied as it stores, depthwise convolution
+ * vectorised over 8 channels, and the 8-bit GEMM for machines without VNNI. Held to the scalar kernels in infer.c by the tests. */
 #include "infer.h"
 
 #include <string.h>
@@ -250,6 +250,93 @@ TARGET static void conv_avx2(const grin__op *op, const float *in, float *out, in
 
 const grin__kernels grin__kernels_avx2 = {gemm_avx2, dw_avx2, conv_avx2};
 
+/* ---- 8 bits without VNNI */
+
+/* four u8 in every 32-bit lane */
+TARGET static inline __m256i bcast4_avx2(const uint8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* the sums of four u8 x s8 products per 32-bit lane: vpmaddubsw adds products in pairs into
+ * saturating 16-bit lanes, vpmaddwd by ones the pairs into 32 bits. Exact when every weight lies
+ * in [-63, 63] (255 x 63 x 2 < 32767), which is how a plan without VNNI packs them. */
+TARGET static inline __m256i dot4_avx2(__m256i acc, __m256i a, __m256i w, __m256i ones)
+{
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), ones));
+}
+
+/* one row's 16 columns (nr valid): act(sum x dq + bias) */
+TARGET static inline void dq_store_avx2(float *c, __m256i s0, __m256i s1, const float *dq, const float *bias, int nr,
+                                        int act)
+{
+    __m256 v0 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(s0), _mm256_loadu_ps(dq)), _mm256_loadu_ps(bias));
+    __m256 v1 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(s1), _mm256_loadu_ps(dq + 8)), _mm256_loadu_ps(bias + 8));
+    store_nr(c, v0, v1, nr, act);
+}
+
+/* C = act(A (M x K4 u8) x Wq (int8, [panel][K4 / 4][16][4]) x dq + bias): four rows by one
+ * 16-column panel at a time, eight 32-bit accumulators. dq and bias are padded to whole panels,
+ * as the plan lays them out. */
+TARGET void grin__gemm_u8_avx2(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                               const float *bias, int act, float *C, int ldc)
+{
+    const int kq = K4 / 4;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int j = 0; j < N; j += GRIN__NR) {
+        const int8_t *w = Wq + (size_t)(j / GRIN__NR) * K4 * GRIN__NR;
+        const int nr = N - j < GRIN__NR ? N - j : GRIN__NR;
+        for (int i = 0; i < M; i += 4) {
+            const int mr = M - i < 4 ? M - i : 4;
+            const uint8_t *a[4];
+            for (int r = 0; r < 4; r++)
+                a[r] = A + (size_t)(i + (r < mr ? r : 0)) * K4;
+            __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00;
+            __m256i c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+            for (int q = 0; q < kq; q++) {
+                __m256i x0 = _mm256_loadu_si256((const __m256i *)(w + (size_t)q * 64));
+                __m256i x1 = _mm256_loadu_si256((const __m256i *)(w + (size_t)q * 64 + 32));
+                __m256i v = bcast4_avx2(a[0] + 4 * q);
+                c00 = dot4_avx2(c00, v, x0, ones);
+                c01 = dot4_avx2(c01, v, x1, ones);
+                v = bcast4_avx2(a[1] + 4 * q);
+                c10 = dot4_avx2(c10, v, x0, ones);
+                c11 = dot4_avx2(c11, v, x1, ones);
+                v = bcast4_avx2(a[2] + 4 * q);
+                c20 = dot4_avx2(c20, v, x0, ones);
+                c21 = dot4_avx2(c21, v, x1, ones);
+                v = bcast4_avx2(a[3] + 4 * q);
+                c30 = dot4_avx2(c30, v, x0, ones);
+                c31 = dot4_avx2(c31, v, x1, ones);
+            }
+            const __m256i r0[4] = {c00, c10, c20, c30}, r1[4] = {c01, c11, c21, c31};
+            for (int r = 0; r < mr; r++)
+                dq_store_avx2(C + (size_t)(i + r) * ldc + j, r0[r], r1[r], dq + j, bias + j, nr, act);
+        }
+    }
+}
+
+/* floats to u8 = round(v * inv), saturating, in place: byte i is written after float i is read,
+ * and never over a float not yet read */
+TARGET void grin__quantize_u8_avx2(float *x, size_t n, float inv)
+{
+    uint8_t *o = (uint8_t *)x;
+    const __m256 s = _mm256_set1_ps(inv);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), s));
+        __m128i h = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64((__m128i *)(o + i), _mm_packus_epi16(h, h));
+    }
+    for (; i < n; i++) {
+        __m128i q = _mm_cvtps_epi32(_mm_set_ss(x[i] * inv));
+        int v = _mm_cvtsi128_si32(q);
+        o[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}
+
 #else
 
 bool grin__kernels_avx2_usable(void)
@@ -257,5 +344,14 @@ bool grin__kernels_avx2_usable(void)
     return false;
 }
 const grin__kernels grin__kernels_avx2 = {NULL, NULL, NULL};
+void grin__gemm_u8_avx2(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                        const float *bias, int act, float *C, int ldc)
+{
+    (void)M, (void)N, (void)K4, (void)A, (void)Wq, (void)dq, (void)bias, (void)act, (void)C, (void)ldc;
+}
+void grin__quantize_u8_avx2(float *x, size_t n, float inv)
+{
+    (void)x, (void)n, (void)inv;
+}
 
 #endif
