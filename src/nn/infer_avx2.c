@@ -91,51 +91,109 @@ TARGET static void gemm_avx2(int M, int N, int K, const float *A, int lda, const
     }
 }
 
-/* 3x3 depthwise, one 8-channel block at a time with its 9 weights held in registers */
-TARGET static void dw3_avx2(const grin__op *op, const float *in, float *out, int y0, int y1)
+/* 3x3 depthwise, C % 8 == 0, as the AVX-512 kernel does it (see there): an output row in
+ * strips of eight accumulators, NU pixels x CB blocks of 8 channels shaped to the layer, each
+ * input column under a strip loaded once per input row, columns and rows outside the input
+ * skipped. The weights stay in memory (16 registers: 8 accumulators, up to 4 input vectors). */
+#define DWA_ACC 8
+
+#define INLINE __attribute__((always_inline)) inline
+
+TARGET static INLINE void dwa_strip(const grin__op *op, const float *in, float *out, int oy, int u0, int c0,
+                                    const __m256 *wk, const __m256 *bias, const int S, const int NU)
 {
-    const int C = op->c, S = op->stride, IW = op->iw, IH = op->ih;
-    const size_t rs = (size_t)IW * C; /* input row stride */
-    /* row by row, channel blocks inside: the three input rows stay in cache across blocks */
-    for (int oy = y0; oy < y1; oy++) {
-        for (int c = 0; c < C; c += 8) {
-            __m256 w0 = _mm256_loadu_ps(op->wt + 0 * C + c), w1 = _mm256_loadu_ps(op->wt + 1 * C + c);
-            __m256 w2 = _mm256_loadu_ps(op->wt + 2 * C + c), w3 = _mm256_loadu_ps(op->wt + 3 * C + c);
-            __m256 w4 = _mm256_loadu_ps(op->wt + 4 * C + c), w5 = _mm256_loadu_ps(op->wt + 5 * C + c);
-            __m256 w6 = _mm256_loadu_ps(op->wt + 6 * C + c), w7 = _mm256_loadu_ps(op->wt + 7 * C + c);
-            __m256 w8 = _mm256_loadu_ps(op->wt + 8 * C + c), bias = _mm256_loadu_ps(op->bias + c);
-            const __m256 wk[9] = {w0, w1, w2, w3, w4, w5, w6, w7, w8};
-            int iy0 = oy * S - op->pad;
-            float *o = out + (size_t)oy * op->w * C + c;
-            bool rows_in = iy0 >= 0 && iy0 + 3 <= IH;
-            for (int ox = 0; ox < op->w; ox++, o += C) {
-                int ix0 = ox * S - op->pad;
-                __m256 acc = bias;
-                if (rows_in && ix0 >= 0 && ix0 + 3 <= IW) {
-                    const float *p = in + (size_t)iy0 * rs + (size_t)ix0 * C + c;
-                    __m256 acc2 = _mm256_mul_ps(_mm256_loadu_ps(p + rs), w3);
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p), w0, acc);
-                    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(p + rs + C), w4, acc2);
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + C), w1, acc);
-                    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(p + rs + 2 * C), w5, acc2);
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * C), w2, acc);
-                    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * rs), w6, acc2);
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * rs + C), w7, acc);
-                    acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(p + 2 * rs + 2 * C), w8, acc2);
-                    acc = _mm256_add_ps(acc, acc2);
-                } else { /* at the border: only the taps inside the input */
-                    int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = IH - iy0 < 3 ? IH - iy0 : 3;
-                    int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = IW - ix0 < 3 ? IW - ix0 : 3;
-                    for (int ky = ky0; ky < ky1; ky++) {
-                        const float *p = in + (size_t)(iy0 + ky) * rs + (size_t)(ix0 + kx0) * C + c;
-                        for (int kx = kx0; kx < kx1; kx++, p += C)
-                            acc = _mm256_fmadd_ps(_mm256_loadu_ps(p), wk[ky * 3 + kx], acc);
-                    }
-                }
-                _mm256_storeu_ps(o, act8(acc, op->act));
+    const int CB = DWA_ACC / NU, C = op->c, IW = op->iw, W = op->w, NCOL = (NU - 1) * S + 3;
+    const int px0 = u0 * S - op->pad;
+    const int jlo = px0 < 0 ? -px0 : 0, lim = IW - px0, jhi = lim < NCOL ? lim : NCOL;
+    /* named accumulators: an array this large stays in memory */
+    __m256 a0 = bias[0 / NU], a1 = bias[1 / NU], a2 = bias[2 / NU], a3 = bias[3 / NU], a4 = bias[4 / NU],
+           a5 = bias[5 / NU], a6 = bias[6 / NU], a7 = bias[7 / NU];
+#pragma GCC unroll 3
+    for (int ky = 0; ky < 3; ky++) {
+        int iy = oy * S - op->pad + ky;
+        if (iy < 0 || iy >= op->ih)
+            continue;
+        const float *row = in + (size_t)iy * IW * C + c0;
+        const __m256 *w = wk + ky * 3;
+#pragma GCC unroll 17
+        for (int j = 0; j < NCOL; j++) {
+            if (j < jlo || j >= jhi)
+                continue;
+            const float *at = row + (size_t)(px0 + j) * C;
+            __m256 v0 = _mm256_loadu_ps(at), v1 = v0, v2 = v0, v3 = v0; /* a column, CB blocks */
+            if (CB > 1)
+                v1 = _mm256_loadu_ps(at + 8);
+            if (CB > 2) {
+                v2 = _mm256_loadu_ps(at + 16);
+                v3 = _mm256_loadu_ps(at + 24);
             }
+#define DWA_TAP(i, A)                                                                                    \
+    do {                                                                                                 \
+        const int b_ = (i) / NU, kx_ = j - ((i) % NU) * S;                                               \
+        if (kx_ >= 0 && kx_ < 3)                                                                         \
+            A = _mm256_fmadd_ps(b_ == 0 ? v0 : b_ == 1 ? v1 : b_ == 2 ? v2 : v3, w[b_ * 9 + kx_], A);     \
+    } while (0)
+            DWA_TAP(0, a0);
+            DWA_TAP(1, a1);
+            DWA_TAP(2, a2);
+            DWA_TAP(3, a3);
+            DWA_TAP(4, a4);
+            DWA_TAP(5, a5);
+            DWA_TAP(6, a6);
+            DWA_TAP(7, a7);
+#undef DWA_TAP
         }
     }
+    const __m256 a[DWA_ACC] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    const int nu = W - u0 < NU ? W - u0 : NU;
+    for (int b = 0; b < CB; b++)
+        for (int q = 0; q < nu; q++)
+            _mm256_storeu_ps(out + ((size_t)oy * W + u0 + q) * C + c0 + 8 * b, act8(a[b * NU + q], op->act));
+}
+
+TARGET static INLINE void dwa_layer(const grin__op *op, const float *in, float *out, int y0, int y1, const int S,
+                                    const int NU)
+{
+    const int CB = DWA_ACC / NU, C = op->c;
+    for (int c0 = 0; c0 < C; c0 += 8 * CB) {
+        __m256 wk[DWA_ACC * 9], bias[DWA_ACC];
+        for (int b = 0; b < CB; b++) {
+            for (int t = 0; t < 9; t++)
+                wk[b * 9 + t] = _mm256_loadu_ps(op->wt + (size_t)t * C + c0 + 8 * b);
+            bias[b] = _mm256_loadu_ps(op->bias + c0 + 8 * b);
+        }
+        for (int oy = y0; oy < y1; oy++)
+            for (int u0 = 0; u0 < op->w; u0 += NU)
+                dwa_strip(op, in, out, oy, u0, c0, wk, bias, S, NU);
+    }
+}
+
+/* the strip width that leaves fewest lanes idle, among those whose block groups divide the
+ * layer's 8-channel blocks */
+static int dwa_units(const grin__op *op)
+{
+    int blocks = op->c / 8, best = 8;
+    long cost = -1;
+    for (int nu = 8; nu >= 2; nu /= 2) {
+        int cb = DWA_ACC / nu;
+        if (blocks % cb)
+            continue;
+        long k = (long)((op->w + nu - 1) / nu) * (blocks / cb);
+        if (cost < 0 || k < cost)
+            cost = k, best = nu;
+    }
+    return best;
+}
+
+TARGET static void dw3_avx2(const grin__op *op, const float *in, float *out, int y0, int y1)
+{
+    const int nu = dwa_units(op);
+    if (op->stride == 1)
+        nu == 8 ? dwa_layer(op, in, out, y0, y1, 1, 8) : nu == 4 ? dwa_layer(op, in, out, y0, y1, 1, 4)
+                                                     : dwa_layer(op, in, out, y0, y1, 1, 2);
+    else if (op->stride == 2)
+        nu == 8 ? dwa_layer(op, in, out, y0, y1, 2, 8) : nu == 4 ? dwa_layer(op, in, out, y0, y1, 2, 4)
+                                                     : dwa_layer(op, in, out, y0, y1, 2, 2);
 }
 
 TARGET static void dw_avx2(const grin__op *op, const float *in, float *out, int y0, int y1)
@@ -145,7 +203,7 @@ TARGET static void dw_avx2(const grin__op *op, const float *in, float *out, int 
         grin__kernels_scalar.dw(op, in, out, y0, y1);
         return;
     }
-    if (k == 3) {
+    if (k == 3 && op->stride <= 2) {
         dw3_avx2(op, in, out, y0, y1);
         return;
     }
@@ -205,8 +263,80 @@ TARGET static void conv_block4(const grin__op *op, const float *in, const float 
 
 /* a convolution straight from the input, no im2col: for the first layer (few input channels),
  * 16 output channels (one weight panel) at a time */
+/* The first layer of a grey model, 3x3, stride 2, padding 1, N % 8 == 0 (grin__conv3s2_grey_shape),
+ * as the AVX-512 kernel does it: eight output pixels a vector, one vector per output channel,
+ * even and odd input columns split once per row, then an 8x8 transpose to eight channels a
+ * pixel. */
+TARGET static void conv3s2_grey_avx2(const grin__op *op, const float *in, float *out, int y0, int y1)
+{
+    const int N = op->c, IW = op->iw, W = op->w;
+    const __m256i right1 = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
+    for (int oy = y0; oy < y1; oy++)
+        for (int ox = 0; ox < W; ox += 8) {
+            __m256 x[9]; /* tap (ky, kx): 8 inputs, one per output pixel */
+            for (int ky = 0; ky < 3; ky++) {
+                int iy = oy * 2 - 1 + ky, c0 = ox * 2;
+                if (iy < 0 || iy >= op->ih) {
+                    x[ky * 3] = x[ky * 3 + 1] = x[ky * 3 + 2] = _mm256_setzero_ps();
+                    continue;
+                }
+                const float *r = in + (size_t)iy * IW;
+                __m256 lo, hi;
+                if (c0 + 16 <= IW) {
+                    lo = _mm256_loadu_ps(r + c0);
+                    hi = _mm256_loadu_ps(r + c0 + 8);
+                } else { /* the row's end: zeros past it */
+                    float t[16] = {0};
+                    memcpy(t, r + c0, (size_t)(IW - c0) * sizeof(float));
+                    lo = _mm256_loadu_ps(t);
+                    hi = _mm256_loadu_ps(t + 8);
+                }
+                /* shuffle_ps keeps 128-bit lanes apart: [l0 l2 h0 h2 | l4 l6 h4 h6], then 64-bit order 0 2 1 3 */
+                __m256 e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xd8));
+                __m256 o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xdd)), 0xd8));
+                float before = c0 > 0 ? r[c0 - 1] : 0.0f;
+                x[ky * 3] = _mm256_blend_ps(_mm256_permutevar8x32_ps(o, right1), _mm256_set1_ps(before), 0x01);
+                x[ky * 3 + 1] = e;
+                x[ky * 3 + 2] = o;
+            }
+            const int np = W - ox < 8 ? W - ox : 8;
+            for (int g = 0; g < N; g += 8) {
+                const float *w = op->wt + (size_t)(g / GRIN__NR) * 9 * GRIN__NR + g % GRIN__NR; /* [t][16] panels */
+                __m256 a[8];
+                for (int c = 0; c < 8; c++)
+                    a[c] = _mm256_set1_ps(op->bias[g + c]);
+                for (int t = 0; t < 9; t++)
+                    for (int c = 0; c < 8; c++)
+                        a[c] = _mm256_fmadd_ps(x[t], _mm256_set1_ps(w[(size_t)t * GRIN__NR + c]), a[c]);
+                for (int c = 0; c < 8; c++)
+                    a[c] = act8(a[c], op->act);
+                /* a[c] lane p = channel c of pixel p  ->  pixel p's eight channels */
+                __m256 t0 = _mm256_unpacklo_ps(a[0], a[1]), t1 = _mm256_unpackhi_ps(a[0], a[1]);
+                __m256 t2 = _mm256_unpacklo_ps(a[2], a[3]), t3 = _mm256_unpackhi_ps(a[2], a[3]);
+                __m256 t4 = _mm256_unpacklo_ps(a[4], a[5]), t5 = _mm256_unpackhi_ps(a[4], a[5]);
+                __m256 t6 = _mm256_unpacklo_ps(a[6], a[7]), t7 = _mm256_unpackhi_ps(a[6], a[7]);
+                /* q[k] lane l: channels 0-3 of pixel 4l + k; r[k]: channels 4-7 */
+                __m256 q[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xee),
+                               _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xee)};
+                __m256 rr[4] = {_mm256_shuffle_ps(t4, t6, 0x44), _mm256_shuffle_ps(t4, t6, 0xee),
+                                _mm256_shuffle_ps(t5, t7, 0x44), _mm256_shuffle_ps(t5, t7, 0xee)};
+                float *o = out + ((size_t)oy * W + ox) * N + g;
+                for (int k = 0; k < 4; k++) {
+                    if (k < np)
+                        _mm256_storeu_ps(o + (size_t)k * N, _mm256_permute2f128_ps(q[k], rr[k], 0x20));
+                    if (k + 4 < np)
+                        _mm256_storeu_ps(o + (size_t)(k + 4) * N, _mm256_permute2f128_ps(q[k], rr[k], 0x31));
+                }
+            }
+        }
+}
+
 TARGET static void conv_avx2(const grin__op *op, const float *in, float *out, int y0, int y1)
 {
+    if (grin__conv3s2_grey_shape(op)) {
+        conv3s2_grey_avx2(op, in, out, y0, y1);
+        return;
+    }
     const int K = op->k * op->k * op->ic, IC = op->ic, N = op->c, k = op->k, S = op->stride;
     for (int j = 0; j < N; j += GRIN__NR) {
         const float *w = op->wt + (size_t)(j / GRIN__NR) * K * GRIN__NR;
