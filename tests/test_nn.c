@@ -671,14 +671,15 @@ static void toy_dataset(grin__dataset *d, int n)
     memset(d, 0, sizeof *d);
     rs = 1; /* the same images whichever tests ran before */
     d->n = n, d->size = 32, d->channels = 1;
-    d->x = malloc(sizeof(float) * (size_t)n * 32 * 32);
+    d->px = malloc((size_t)n * 32 * 32);
     d->y = malloc((size_t)n);
     for (int i = 0; i < n; i++) {
         d->y[i] = (uint8_t)(i & 1);
         for (int y = 0; y < 32; y++)
             for (int x = 0; x < 32; x++) {
                 bool band = d->y[i] ? (y > 18 && y < 26) : (y > 6 && y < 14);
-                d->x[((size_t)i * 32 + y) * 32 + x] = (band ? 0.6f : -0.4f) + 0.3f * frand();
+                d->px[((size_t)i * 32 + y) * 32 + x] =
+                    (uint8_t)lrintf(((band ? 0.6f : -0.4f) + 0.3f * frand() + 1) * 127.5f);
             }
     }
 }
@@ -729,19 +730,20 @@ static void test_training_learns_and_is_deterministic(void **state)
             grin__nn_plan fp, qp;
             assert_int_equal(grin__nn_plan_build(&m.net, m.net.state, &fp, &err), GRIN_OK);
             assert_int_equal(grin__nn_plan_build(&m.net, m.net.state, &qp, &err), GRIN_OK);
-            assert_int_equal(grin__nn_plan_calibrate(&qp, d.x, d.n), GRIN_OK);
+            size_t per = (size_t)d.size * d.size * d.channels;
+            float *all = malloc((size_t)d.n * per * sizeof *all);
+            grin__dataset_floats(&d, 0, d.n, all);
+            assert_int_equal(grin__nn_plan_calibrate(&qp, all, d.n), GRIN_OK);
+            free(all);
             assert_int_equal(grin__nn_plan_quantize(&qp, &err), GRIN_OK);
             grin__nn_scratch sc = {0};
             int agree = 0;
             double moved = 0;
-            size_t per = (size_t)d.size * d.size * d.channels;
             for (int i = 0; i < d.n; i++) {
                 float a, b;
-                float px[32 * 32];
-                for (size_t k = 0; k < per; k++) /* the pixels the 8-bit path reads */
-                    px[k] = roundf((d.x[(size_t)i * per + k] + 1) * 127.5f) / 127.5f - 1;
-                assert_int_equal(grin__nn_plan_run(&fp, &sc, px, &a, NULL), GRIN_OK);
-                assert_int_equal(grin__nn_plan_run(&qp, &sc, px, &b, NULL), GRIN_OK);
+                const uint8_t *px = d.px + (size_t)i * per; /* the pixels, as the product passes them */
+                assert_int_equal(grin__nn_plan_run_u8(&fp, &sc, px, &a, NULL), GRIN_OK);
+                assert_int_equal(grin__nn_plan_run_u8(&qp, &sc, px, &b, NULL), GRIN_OK);
                 agree += (a >= 0.5f) == (b >= 0.5f);
                 moved += fabs(a - b) / d.n;
             }

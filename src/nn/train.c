@@ -32,13 +32,22 @@ void grin__train_cfg_default(grin__train_cfg *c)
 
 void grin__dataset_free(grin__dataset *d)
 {
-    free(d->x);
+    free(d->px);
     free(d->y);
     memset(d, 0, sizeof *d);
 }
 
-/* bilinear resample of an image into size x size floats in [-1, 1] */
-static void to_floats(const grin_image *img, int size, int ch, float *dst)
+void grin__dataset_floats(const grin__dataset *d, int first, int count, float *x)
+{
+    size_t n = (size_t)count * d->size * d->size * d->channels;
+    const uint8_t *p = d->px + (size_t)first * d->size * d->size * d->channels;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)p[i] * (1.0f / 127.5f) - 1.0f; /* as the classifier prepares crops */
+}
+
+/* bilinear resample of an image into size x size pixels (rounded; a crop of that size already
+ * is copied as it is) */
+static void to_pixels(const grin_image *img, int size, int ch, uint8_t *dst)
 {
     int sch = grin_pixfmt_channels(img->format);
     double sx = (double)img->width / size, sy = (double)img->height / size;
@@ -59,7 +68,8 @@ static void to_floats(const grin_image *img, int size, int ch, float *dst)
                     v[k] = sc >= 0 ? p[sc] : (p[0] * 9798 + p[1] * 19235 + p[2] * 3735 + 16384) >> 15;
                 }
                 double val = (v[0] * (1 - ax) + v[1] * ax) * (1 - ay) + (v[2] * (1 - ax) + v[3] * ax) * ay;
-                dst[((size_t)y * size + x) * ch + c] = (float)(val / 127.5 - 1.0);
+                long q = lrint(val);
+                dst[((size_t)y * size + x) * ch + c] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
             }
         }
 }
@@ -125,9 +135,9 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
         }
         if (out->n == cap) {
             cap = cap ? 2 * cap : 1024;
-            float *nx = realloc(out->x, (size_t)cap * per * sizeof(float));
+            uint8_t *nx = realloc(out->px, (size_t)cap * per);
             if (nx) /* the old block is gone once realloc moved it */
-                out->x = nx;
+                out->px = nx;
             uint8_t *ny = nx ? realloc(out->y, (size_t)cap) : NULL;
             if (ny)
                 out->y = ny;
@@ -138,7 +148,7 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
                 return grin__fail(err, GRIN_ERR_NO_MEMORY, "%s: out of memory", csv);
             }
         }
-        to_floats(&img, size, channels, out->x + (size_t)out->n * per);
+        to_pixels(&img, size, channels, out->px + (size_t)out->n * per);
         out->y[out->n++] = (uint8_t)(fields[smile_col][0] - '0');
         grin_image_free(&img);
     }
@@ -159,15 +169,15 @@ grin_status grin__dataset_append(grin__dataset *dst, const grin__dataset *src)
     if (dst->size != src->size || dst->channels != src->channels)
         return GRIN_ERR_INVALID_ARGUMENT;
     size_t per = (size_t)src->size * src->size * src->channels;
-    float *nx = realloc(dst->x, ((size_t)dst->n + src->n) * per * sizeof(float));
+    uint8_t *nx = realloc(dst->px, ((size_t)dst->n + src->n) * per);
     if (!nx)
         return GRIN_ERR_NO_MEMORY;
-    dst->x = nx;
+    dst->px = nx;
     uint8_t *ny = realloc(dst->y, (size_t)dst->n + src->n);
     if (!ny)
         return GRIN_ERR_NO_MEMORY;
     dst->y = ny;
-    memcpy(dst->x + (size_t)dst->n * per, src->x, (size_t)src->n * per * sizeof(float));
+    memcpy(dst->px + (size_t)dst->n * per, src->px, (size_t)src->n * per);
     memcpy(dst->y + dst->n, src->y, (size_t)src->n);
     dst->n += src->n;
     dst->bad += src->bad;
@@ -191,7 +201,7 @@ static double uniform(uint64_t *s, double lo, double hi)
 
 /* One augmented copy: an affine warp (zoom, shear, flip) about the centre, then contrast and
  * brightness, bilinear with replicated borders. */
-static void augment(const float *src, float *dst, int size, int ch, const grin__train_cfg *cfg,
+static void augment(const uint8_t *src, float *dst, int size, int ch, const grin__train_cfg *cfg,
                     uint64_t *rng)
 {
     double z = uniform(rng, 1.0 - cfg->zoom, 1.0 + cfg->zoom);
@@ -212,7 +222,7 @@ static void augment(const float *src, float *dst, int size, int ch, const grin__
             for (int k = 0; k < ch; k++) {
                 double a = src[((size_t)y0 * size + x0) * ch + k], b = src[((size_t)y0 * size + x1) * ch + k];
                 double cc = src[((size_t)y1 * size + x0) * ch + k], d = src[((size_t)y1 * size + x1) * ch + k];
-                double val = (a * (1 - ax) + b * ax) * (1 - ay) + (cc * (1 - ax) + d * ax) * ay;
+                double val = ((a * (1 - ax) + b * ax) * (1 - ay) + (cc * (1 - ax) + d * ax) * ay) / 127.5 - 1.0;
                 val = val * con + bri;
                 dst[((size_t)y * size + x) * ch + k] = (float)(val < -1 ? -1 : (val > 1 ? 1 : val));
             }
@@ -278,16 +288,19 @@ grin_status grin__predict(const grin__nn_net *net, const grin__dataset *d, float
     grin__nn_ws ws = {0};
     size_t per = (size_t)d->size * d->size * d->channels;
     const int B = 64;
-    grin_status st = GRIN_OK;
+    float *x = malloc((size_t)B * per * sizeof *x);
+    grin_status st = x ? GRIN_OK : GRIN_ERR_NO_MEMORY;
     for (int i = 0; i < d->n && !st; i += B) {
         int b = d->n - i < B ? d->n - i : B;
         const float *out;
         if (b != ws.batch)
             grin__nn_ws_free(&ws);
-        st = grin__nn_forward(net, &ws, d->x + (size_t)i * per, b, false, &out);
+        grin__dataset_floats(d, i, b, x);
+        st = grin__nn_forward(net, &ws, x, b, false, &out);
         if (!st)
             memcpy(prob + i, out, (size_t)b * sizeof(float));
     }
+    free(x);
     grin__nn_ws_free(&ws);
     return st;
 }
@@ -508,7 +521,7 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
             if (b < 2)
                 break; /* batch statistics need two samples */
             for (int k = 0; k < b; k++)
-                augment(train->x + (size_t)order[s0 + k] * per, xb + (size_t)k * per, train->size,
+                augment(train->px + (size_t)order[s0 + k] * per, xb + (size_t)k * per, train->size,
                         train->channels, cfg, &rng);
             /* the shards: near-equal parts of at least two crops each */
             int g_here = b / 2 < G ? (b / 2 > 0 ? b / 2 : 1) : G;

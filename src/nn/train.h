@@ -7,7 +7,8 @@
 
 typedef struct {
     int n, size, channels;
-    float *x;   /* n x size x size x channels, scaled to [-1, 1] */
+    uint8_t *px; /* n x size x size x channels pixels p (the network sees p / 127.5 - 1): a
+                  * quarter of the memory floats would take, and what the product's crops are */
     uint8_t *y; /* 0/1 */
     int bad;    /* rows skipped while loading */
 } grin__dataset;
@@ -16,6 +17,8 @@ typedef struct {
 grin_status grin__dataset_load(const char *csv, int size, int channels, grin__dataset *out,
                                grin_error *err);
 grin_status grin__dataset_append(grin__dataset *dst, const grin__dataset *src);
+/* crops first..first+count-1 as the network's input floats (count x size x size x channels) */
+void grin__dataset_floats(const grin__dataset *d, int first, int count, float *x);
 void grin__dataset_free(grin__dataset *d);
 
 typedef struct {

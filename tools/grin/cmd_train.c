@@ -322,10 +322,10 @@ static grin_status plan_predict(const grin__nn_plan *plan, const grin__post *pos
 {
     grin__nn_scratch s = {0};
     size_t per = (size_t)d->size * d->size * d->channels;
-    float *xm = malloc(per * sizeof *xm);
-    grin_status st = xm ? GRIN_OK : GRIN_ERR_NO_MEMORY;
+    float *x = malloc(2 * per * sizeof *x), *xm = x + per;
+    grin_status st = x ? GRIN_OK : GRIN_ERR_NO_MEMORY;
     for (int i = 0; i < d->n && !st; i++) {
-        const float *x = d->x + (size_t)i * per;
+        grin__dataset_floats(d, i, 1, x);
         float raw = 0, mirror = 0;
         st = grin__nn_plan_run(plan, &s, x, &raw, NULL);
         if (!st && post->flip) {
@@ -334,7 +334,7 @@ static grin_status plan_predict(const grin__nn_plan *plan, const grin__post *pos
         }
         p[i] = grin__post_apply(post, raw, mirror);
     }
-    free(xm);
+    free(x);
     grin__nn_scratch_free(&s);
     return st;
 }
@@ -505,7 +505,7 @@ int cmd_quantize(int argc, char **argv)
         int n = images < d.n ? images : d.n;
         float *x = malloc(per * (size_t)n * sizeof *x);
         for (int i = 0; x && i < n; i++) /* spread over the whole set */
-            memcpy(x + (size_t)i * per, d.x + (size_t)((long long)i * d.n / n) * per, per * sizeof *x);
+            grin__dataset_floats(&d, (int)((long long)i * d.n / n), 1, x + (size_t)i * per);
         char line[2048];
         if (!x || grin__nn_plan_calibrate(&plan, x, n) != GRIN_OK) {
             cli_error("quantize: calibration failed");
