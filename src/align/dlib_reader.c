@@ -111,22 +111,13 @@ static bool get_vector(rd *r, float *dst, uint32_t want, uint32_t *got)
     return true;
 }
 
-/* Growable array helper */
+/* grin__grow, failing the read */
 static bool grow(rd *r, void **a, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
+    if (grin__grow(a, cap, need, elem))
         return true;
-    size_t n = *cap ? *cap : 1024;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(*a, n * elem);
-    if (!p) {
-        r->st = grin__fail(r->err, GRIN_ERR_NO_MEMORY, "%s: out of memory", r->name);
-        return false;
-    }
-    *a = p;
-    *cap = n;
-    return true;
+    r->st = grin__fail(r->err, GRIN_ERR_NO_MEMORY, "%s: out of memory", r->name);
+    return false;
 }
 
 grin_status grin__lm_read_dlib(const uint8_t *data, size_t size, const char *name,

@@ -42,6 +42,9 @@ void grin__aligned_free(void *p);
 
 /* Grows a buffer to at least `need` bytes (64-byte aligned, contents not kept). */
 bool grin__reserve(void **buf, size_t *cap, size_t need);
+/* Grows an array (realloc: contents kept) to room for at least `need` elements of `elem` bytes,
+ * doubling from 16; false, with the array as it was, when memory or size_t runs out. */
+bool grin__grow(void **arr, size_t *cap, size_t need, size_t elem);
 
 /* ---- CPU features, detected once (thread-safe) */
 enum {

@@ -79,6 +79,26 @@ bool grin__reserve(void **buf, size_t *cap, size_t need)
     return true;
 }
 
+bool grin__grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t ncap = *cap ? *cap : 16, bytes;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2)
+            return false;
+        ncap *= 2;
+    }
+    if (grin__mul_overflow(ncap, elem, &bytes))
+        return false;
+    void *n = realloc(*arr, bytes);
+    if (!n)
+        return false;
+    *arr = n;
+    *cap = ncap;
+    return true;
+}
+
 const char *grin_version(void)
 {
 #define GRIN__STR2(x) #x

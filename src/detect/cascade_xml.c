@@ -45,24 +45,17 @@ typedef struct {
         return false;                                                                              \
     } while (0)
 
+/* grin__grow for the loader's int counts, failing the load */
 static bool grow(loader *L, void **arr, int *cap, int need, size_t elem)
 {
     if (need <= *cap)
         return true;
-    int ncap = *cap ? *cap : 64;
-    while (ncap < need) {
-        if (ncap > INT_MAX / 2)
-            FAIL(L, GRIN_ERR_TOO_LARGE, "%s: cascade is too large", L->name);
-        ncap *= 2;
-    }
-    size_t bytes;
-    if (grin__mul_overflow((size_t)ncap, elem, &bytes))
+    size_t c = (size_t)*cap;
+    if (need > INT_MAX / 2)
         FAIL(L, GRIN_ERR_TOO_LARGE, "%s: cascade is too large", L->name);
-    void *n = realloc(*arr, bytes);
-    if (!n)
+    if (!grin__grow(arr, &c, (size_t)need, elem))
         FAIL(L, GRIN_ERR_NO_MEMORY, "%s: out of memory", L->name);
-    *arr = n;
-    *cap = ncap;
+    *cap = (int)c; /* < 2 x need */
     return true;
 }
 #define GROW(L, field, count, need)                                                                \

@@ -3,6 +3,7 @@
  * (pyramid levels first, then stripes of window rows). */
 #include "detect_internal.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -330,18 +331,15 @@ static int cmp_rect(const void *a, const void *b)
 
 /* ------------------------------------------------------------------ grin_detect */
 
+/* grin__grow for int counts */
 static bool grow_array(void **p, int *cap, int need, size_t elem)
 {
+    size_t c = (size_t)*cap;
     if (need <= *cap)
         return true;
-    int ncap = *cap ? *cap : 16;
-    while (ncap < need)
-        ncap *= 2;
-    void *n = realloc(*p, (size_t)ncap * elem);
-    if (!n)
+    if (need > INT_MAX / 2 || !grin__grow(p, &c, (size_t)need, elem))
         return false;
-    *p = n;
-    *cap = ncap;
+    *cap = (int)c;
     return true;
 }
 

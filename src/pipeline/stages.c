@@ -370,15 +370,7 @@ static void *smile_init(const void *cfg, grin_error *err)
 /* room for one more element in *p (n used of *cap), doubling */
 static bool room_for_one(void **p, size_t n, size_t *cap, size_t elem)
 {
-    if (n < *cap)
-        return true;
-    size_t cap2 = *cap ? 2 * *cap : 16;
-    void *q = realloc(*p, cap2 * elem);
-    if (!q)
-        return false;
-    *p = q;
-    *cap = cap2;
-    return true;
+    return grin__grow(p, cap, n + 1, elem);
 }
 
 /* the open track with this id, or a new one (ids are not reused while a track is open) */
