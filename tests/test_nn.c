@@ -313,6 +313,39 @@ static void test_plan_matches_forward(void **state)
 /* 8 bits: the VNNI GEMM equals the scalar integer kernel exactly; a calibrated, quantized
  * MobileNet stays close to its float plan with either kernel set; the calibration round-trips
  * through its metadata line and malformed lines are refused */
+/* an integer GEMM (13 x 37 x 20: tails everywhere) against the formula, bit for bit; weights in
+ * [-wmax, wmax], a third of them at its ends, most activations 255 */
+static void check_gemm_u8(void (*gemm)(int, int, int, const uint8_t *, const int8_t *, const float *, const float *,
+                                       int, float *, int),
+                          int wmax)
+{
+    const int M = 13, N = 37, K4 = 20, panels = (N + 15) / 16;
+    uint8_t *A = malloc((size_t)M * K4);
+    int8_t *W = malloc((size_t)panels * K4 * 16);
+    float dq[48], bias[64], c1[13 * 37], c2[13 * 37];
+    for (int i = 0; i < M * K4; i++)
+        A[i] = i % 3 ? 255 : (uint8_t)(frand() * 127.5f + 127.5f);
+    for (int i = 0; i < panels * K4 * 16; i++)
+        W[i] = (int8_t)(i % 5 == 0 ? wmax : i % 5 == 1 ? -wmax : lrintf(frand() * (float)wmax));
+    for (int i = 0; i < 48; i++)
+        dq[i] = 0.001f * (1.0f + frand());
+    for (int i = 0; i < 64; i++)
+        bias[i] = frand();
+    gemm(M, N, K4, A, W, dq, bias, GRIN__ACT_RELU6, c1, N);
+    for (int i = 0; i < M; i++)
+        for (int nn = 0; nn < N; nn++) {
+            const int8_t *w = W + (size_t)(nn / 16) * K4 * 16 + (nn % 16) * 4;
+            int32_t sum = 0;
+            for (int k = 0; k < K4; k++)
+                sum += (int32_t)A[i * K4 + k] * w[(k / 4) * 64 + k % 4];
+            float v = (float)sum * dq[nn] + bias[nn];
+            c2[i * N + nn] = v < 0 ? 0 : v > 6 ? 6 : v;
+        }
+    assert_memory_equal(c1, c2, sizeof c1);
+    free(A);
+    free(W);
+}
+
 static void test_int8(void **state)
 {
     (void)state;
@@ -422,65 +455,13 @@ static void test_int8(void **state)
         assert_int_not_equal(grin__nn_plan_apply_calibration(&p3, bad[b], &err), GRIN_OK);
         grin__nn_plan_free(&p3);
     }
-    /* the VNNI GEMM against the scalar integer GEMM, exactly, on random data with tails */
-    if (vnni) {
-        const int M = 13, N = 37, K4 = 20;
-        uint8_t *A = malloc((size_t)M * K4);
-        int panels = (N + 15) / 16;
-        int8_t *W = malloc((size_t)panels * K4 * 16);
-        float dq[48], bias[64], c1[13 * 37], c2[13 * 37];
-        for (int i = 0; i < M * K4; i++)
-            A[i] = (uint8_t)(frand() * 127.5f + 127.5f);
-        for (int i = 0; i < panels * K4 * 16; i++)
-            W[i] = (int8_t)(frand() * 127.0f);
-        for (int i = 0; i < 48; i++)
-            dq[i] = 0.001f * (1.0f + frand());
-        for (int i = 0; i < 64; i++)
-            bias[i] = frand();
-        grin__op op = {0};
-        (void)op;
-        grin__gemm_u8_vnni(M, N, K4, A, W, dq, bias, GRIN__ACT_RELU6, c1, N);
-        /* the scalar kernel, reached through a plan-free call: same formula */
-        for (int i = 0; i < M; i++)
-            for (int nn = 0; nn < N; nn++) {
-                const int8_t *w = W + (size_t)(nn / 16) * K4 * 16 + (nn % 16) * 4;
-                int32_t sum = 0;
-                for (int k = 0; k < K4; k++)
-                    sum += (int32_t)A[i * K4 + k] * w[(k / 4) * 64 + k % 4];
-                float v = (float)sum * dq[nn] + bias[nn];
-                c2[i * N + nn] = v < 0 ? 0 : v > 6 ? 6 : v;
-            }
-        assert_memory_equal(c1, c2, sizeof c1);
-        free(A);
-        free(W);
-    }
-    /* the AVX2 GEMM against the formula, exactly, with weights at the ends of [-63, 63] (where
-     * vpmaddubsw's 16-bit pairs would saturate with wider weights) and large activations; and
-     * the in-place u8 store */
+    /* the VNNI GEMM, and the AVX2 one with weights at the ends of [-63, 63] (where vpmaddubsw's
+     * 16-bit pairs would saturate with wider weights) and large activations, against the
+     * formula, exactly, on data with tails; and the AVX2 in-place u8 store */
+    if (vnni)
+        check_gemm_u8(grin__gemm_u8_vnni, 127);
     if (grin__kernels_avx2_usable()) {
-        const int M = 13, N = 37, K4 = 20, panels = (N + 15) / 16;
-        uint8_t *A = malloc((size_t)M * K4);
-        int8_t *W = malloc((size_t)panels * K4 * 16);
-        float dq[48], bias[64], c1[13 * 37], c2[13 * 37];
-        for (int i = 0; i < M * K4; i++)
-            A[i] = i % 3 ? 255 : (uint8_t)(frand() * 127.5f + 127.5f);
-        for (int i = 0; i < panels * K4 * 16; i++)
-            W[i] = (int8_t)(i % 5 == 0 ? 63 : i % 5 == 1 ? -63 : lrintf(frand() * 63.0f));
-        for (int i = 0; i < 48; i++)
-            dq[i] = 0.001f * (1.0f + frand());
-        for (int i = 0; i < 64; i++)
-            bias[i] = frand();
-        grin__gemm_u8_avx2(M, N, K4, A, W, dq, bias, GRIN__ACT_RELU6, c1, N);
-        for (int i = 0; i < M; i++)
-            for (int nn = 0; nn < N; nn++) {
-                const int8_t *w = W + (size_t)(nn / 16) * K4 * 16 + (nn % 16) * 4;
-                int32_t sum = 0;
-                for (int k = 0; k < K4; k++)
-                    sum += (int32_t)A[i * K4 + k] * w[(k / 4) * 64 + k % 4];
-                float v = (float)sum * dq[nn] + bias[nn];
-                c2[i * N + nn] = v < 0 ? 0 : v > 6 ? 6 : v;
-            }
-        assert_memory_equal(c1, c2, sizeof c1);
+        check_gemm_u8(grin__gemm_u8_avx2, 63);
         float f[21];
         uint8_t want[21];
         for (int i = 0; i < 21; i++) {
@@ -490,8 +471,6 @@ static void test_int8(void **state)
         }
         grin__quantize_u8_avx2(f, 21, 1.0f);
         assert_memory_equal(f, want, 21);
-        free(A);
-        free(W);
     }
     grin__nn_scratch_free(&s);
     grin__nn_plan_free(&p2);
@@ -509,7 +488,10 @@ static void test_depthwise_kernels(void **state)
     const struct { int ih, iw, c, stride, pad; } shape[] = {
         {4, 4, 128, 1, 1}, {2, 2, 256, 1, 1}, {1, 1, 16, 1, 1}, {5, 7, 8, 1, 1}, {32, 33, 8, 1, 1},
         {9, 3, 8, 2, 1}, {37, 41, 24, 1, 1}, {20, 35, 40, 2, 1}, {17, 18, 16, 2, 0}, {6, 19, 64, 1, 0},
-        {8, 8, 64, 2, 1}, {3, 50, 8, 2, 1}, {30, 6, 16, 1, 1}, {41, 9, 8, 2, 1}, {23, 8, 8, 1, 1}};
+        {8, 8, 64, 2, 1}, {3, 50, 8, 2, 1}, {30, 6, 16, 1, 1}, {41, 9, 8, 2, 1}, {23, 8, 8, 1, 1},
+        /* MobileNet 1.0's last layers; one-row and one-column inputs; a 2x2 layer of 48 channels
+         * (blocks that no strip shape divides evenly) */
+        {7, 7, 1024, 1, 1}, {14, 14, 512, 2, 1}, {1, 9, 64, 2, 1}, {9, 1, 32, 1, 1}, {2, 2, 48, 1, 1}};
     for (size_t si = 0; si < sizeof shape / sizeof shape[0]; si++) {
         grin__op op = {.kind = GRIN__OP_DW, .k = 3, .ih = shape[si].ih, .iw = shape[si].iw, .ic = shape[si].c,
                        .c = shape[si].c, .stride = shape[si].stride, .pad = shape[si].pad, .act = GRIN__ACT_RELU6};
