@@ -479,6 +479,44 @@ static void test_int8(void **state)
     free(x);
 }
 
+/* an 8-bit plan split over threads gives what it gives on one: MobileNet 1.0 at 96, whose
+ * layers are large enough to be split, packed for VNNI (where the machine has it) and for AVX2 */
+static void test_int8_threads(void **state)
+{
+    (void)state;
+    grin_error err;
+    grin__nn_net net;
+    assert_int_equal(grin__nn_mobilenet(&net, 96, 3, 1.0f, 5, &err), GRIN_OK);
+    randomise_bn(&net);
+    const int n = 3;
+    size_t per = 96 * 96 * 3;
+    float *x = malloc(n * per * sizeof *x);
+    for (size_t k = 0; k < n * per; k++)
+        x[k] = sinf((float)(k % 288) * 0.05f) * cosf((float)(k / 288) * 0.03f);
+    grin__pool *pool = grin__pool_create(2);
+    assert_non_null(pool);
+    grin__nn_scratch s = {0};
+    const int isa[] = {GRIN__INT8_VNNI, GRIN__INT8_AVX2};
+    for (int k = 0; k < 2; k++) {
+        grin__nn_plan plan;
+        assert_int_equal(grin__nn_plan_build(&net, net.state, &plan, &err), GRIN_OK);
+        assert_int_equal(grin__nn_plan_calibrate(&plan, x, n), GRIN_OK);
+        assert_int_equal(grin__nn_plan_quantize_for(&plan, isa[k], &err), GRIN_OK);
+        for (int i = 0; i < n; i++) {
+            float one, two;
+            assert_int_equal(grin__nn_plan_run(&plan, &s, x + i * per, &one, NULL), GRIN_OK);
+            assert_int_equal(grin__nn_plan_run(&plan, &s, x + i * per, &two, pool), GRIN_OK);
+            if (memcmp(&one, &two, sizeof one))
+                fail_msg("kernels %d image %d: %.9g on one thread, %.9g on two", plan.int8_isa, i, one, two);
+        }
+        grin__nn_plan_free(&plan);
+    }
+    grin__nn_scratch_free(&s);
+    grin__pool_free(pool);
+    grin__nn_free(&net);
+    free(x);
+}
+
 /* the fast 3x3 depthwise kernels against the scalar one, on shapes that reach every edge of
  * their tiling (narrow and wide rows, odd widths for the 8-channel pixel pairs, 8-channel tails,
  * row bands split between threads), in float and stored as 8 bits */
@@ -909,7 +947,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm), cmocka_unit_test(test_fast_equals_reference),
         cmocka_unit_test(test_gradients_fast), cmocka_unit_test(test_gradients_reference),
-        cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_plan_matches_forward), cmocka_unit_test(test_int8), cmocka_unit_test(test_depthwise_kernels),
+        cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_plan_matches_forward), cmocka_unit_test(test_int8), cmocka_unit_test(test_int8_threads), cmocka_unit_test(test_depthwise_kernels),
         cmocka_unit_test(test_first_conv_kernels),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_training_learns_and_is_deterministic), cmocka_unit_test(test_checkpoint_resume),

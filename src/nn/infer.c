@@ -316,13 +316,24 @@ static void run_rows(const grin__kernels *kern, const grin__op *op, const float 
     }
 }
 
+typedef void (*gemm_u8_fn)(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                           const float *bias, int act, float *C, int ldc);
+
+/* how an 8-bit plan runs an operation (SPLIT_FLOAT: as a float plan does) */
+enum { SPLIT_FLOAT, SPLIT_DW_U8_AVX512, SPLIT_DW_U8_AVX2, SPLIT_DW_U8_SCALAR, SPLIT_GEMM_U8 };
+
 typedef struct {
     const grin__kernels *kern;
     const grin__op *op;
     const float *x, *A;
     float *y;
     int rows, chunks, align;
+    int mode;            /* SPLIT_* */
+    int k4;              /* the 8-bit modes: the u8 row length after a depthwise layer */
+    gemm_u8_fn gemm_u8;  /* SPLIT_GEMM_U8 */
 } split_ctx;
+
+static void run_rows_u8(const split_ctx *c, int y0, int y1);
 
 static void split_task(void *vctx, int task, int thread)
 {
@@ -331,8 +342,21 @@ static void split_task(void *vctx, int task, int thread)
     int per = (c->rows + c->chunks - 1) / c->chunks;
     per = (per + c->align - 1) / c->align * c->align;
     int y0 = task * per, y1 = y0 + per < c->rows ? y0 + per : c->rows;
-    if (y0 < y1)
-        run_rows(c->kern, c->op, c->x, c->A, c->y, y0, y1);
+    if (y0 < y1) {
+        if (c->mode == SPLIT_FLOAT)
+            run_rows(c->kern, c->op, c->x, c->A, c->y, y0, y1);
+        else
+            run_rows_u8(c, y0, y1);
+    }
+}
+
+/* c->rows rows in c->chunks parts over the pool (the calling thread's alone when one) */
+static void run_split(const split_ctx *c, grin__pool *pool)
+{
+    if (c->chunks > 1)
+        grin__pool_run(pool, split_task, (void *)c, c->chunks);
+    else
+        split_task((void *)c, 0, 0);
 }
 
 /* below this many multiply-adds an operation is not worth handing to other threads; a
@@ -405,9 +429,6 @@ static void add_outside(const grin__op *op, int pix, float *o)
             }
         }
 }
-
-typedef void (*gemm_u8_fn)(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
-                           const float *bias, int act, float *C, int ldc);
 
 /* the plan's integer GEMM (the scalar one when the tests force the reference kernels) */
 static gemm_u8_fn pick_gemm_u8(const grin__nn_plan *plan)
@@ -498,6 +519,29 @@ static void first_conv_u8(const grin__op *op, const uint8_t *in, uint8_t *rows, 
     }
     if (ng)
         border_group(op, grows, gy, gpix, ng, y, gemm);
+}
+
+/* rows y0..y1-1 of an 8-bit operation: output rows of a depthwise layer storing u8 (the AVX2
+ * mode leaves floats, quantized once the whole layer is done: in place, a part's bytes would
+ * land on another part's floats), pixel rows of a u8 GEMM */
+static void run_rows_u8(const split_ctx *c, int y0, int y1)
+{
+    const grin__op *op = c->op;
+    switch (c->mode) {
+    case SPLIT_DW_U8_AVX512:
+        grin__dw_u8_avx512(op, c->x, (uint8_t *)c->y, y0, y1);
+        break;
+    case SPLIT_DW_U8_AVX2:
+        c->kern->dw(op, c->x, c->y, y0, y1);
+        break;
+    case SPLIT_DW_U8_SCALAR:
+        dw_u8_scalar(op, c->x, (uint8_t *)c->y, y0, y1, c->k4);
+        break;
+    case SPLIT_GEMM_U8:
+        c->gemm_u8(y1 - y0, op->c, op->k4, (const uint8_t *)c->x + (size_t)y0 * op->k4, op->wq, op->dq,
+                                 op->bias, op->act, c->y + (size_t)y0 * op->c, op->c);
+        break;
+    }
 }
 
 static grin_status run_plan(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
@@ -765,22 +809,24 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
         size_t P = (size_t)op->h * op->w;
         if (int8 && op->kind == GRIN__OP_DW && op->out_u8) {
             int k4 = plan->ops[i + 1].k4;
-            if (plan->int8_isa == GRIN__INT8_VNNI && !grin__nn_force_reference && grin__dw3_avx512_shape(op) &&
-                k4 == op->c) {
-                grin__dw_u8_avx512(op, x, (uint8_t *)y, 0, op->h);
-            } else if (plan->int8_isa == GRIN__INT8_AVX2 && !grin__nn_force_reference && k4 == op->c) {
-                kern->dw(op, x, y, 0, op->h); /* floats, then u8 over them */
+            bool fast = !grin__nn_force_reference && k4 == op->c;
+            int mode = fast && plan->int8_isa == GRIN__INT8_VNNI && grin__dw3_avx512_shape(op) ? SPLIT_DW_U8_AVX512
+                       : fast && plan->int8_isa == GRIN__INT8_AVX2                            ? SPLIT_DW_U8_AVX2
+                                                                                           : SPLIT_DW_U8_SCALAR;
+            double macs = (double)P * op->c * op->k * op->k;
+            split_ctx c = {kern, op, x, NULL, y, op->h, T > 1 && macs >= SPLIT_MIN_MACS_DW ? T : 1, 1, mode, k4, NULL};
+            run_split(&c, pool);
+            if (mode == SPLIT_DW_U8_AVX2) /* floats, then u8 over them */
                 grin__quantize_u8_avx2(y, P * (size_t)op->c, 1.0f / op->out_scale);
-            } else {
-                dw_u8_scalar(op, x, (uint8_t *)y, 0, op->h, k4);
-            }
             x = y;
             cur ^= 1;
             continue;
         }
         if (int8 && op->wq && !op->bias_q) {
-            pick_gemm_u8(plan)((int)P, op->c, op->k4, (const uint8_t *)x, op->wq, op->dq, op->bias, op->act, y,
-                               op->c);
+            double macs = (double)P * op->c * op->ic;
+            split_ctx c = {kern, op, x, NULL, y, (int)P, T > 1 && macs >= SPLIT_MIN_MACS ? T : 1, GRIN__MR,
+                           SPLIT_GEMM_U8, op->k4, pick_gemm_u8(plan)};
+            run_split(&c, pool);
             x = y;
             cur ^= 1;
             continue;
@@ -801,8 +847,8 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
             }
             int chunks = T > 1 && macs >= (op->kind == GRIN__OP_DW ? SPLIT_MIN_MACS_DW : SPLIT_MIN_MACS) ? T : 1;
             if (chunks > 1) {
-                split_ctx c = {kern, op, x, A, y, rows, chunks, A ? GRIN__MR : 1};
-                grin__pool_run(pool, split_task, &c, chunks);
+                split_ctx c = {kern, op, x, A, y, rows, chunks, A ? GRIN__MR : 1, SPLIT_FLOAT, 0, NULL};
+                run_split(&c, pool);
             } else {
                 run_rows(kern, op, x, A, y, 0, rows);
             }
