@@ -601,7 +601,8 @@ static void test_first_conv_kernels(void **state)
         op.w = (op.iw + 2 - 3) / op.stride + 1;
         int panels = (op.c + 15) / 16;
         size_t n_in = (size_t)op.ih * op.iw, n_out = (size_t)op.h * op.w * op.c;
-        float *wt = calloc((size_t)panels * 9 * 16, sizeof *wt), *bias = malloc(op.c * sizeof *bias);
+        /* weights and bias padded to whole 16-column panels, as a plan lays them out */
+        float *wt = calloc((size_t)panels * 9 * 16, sizeof *wt), *bias = calloc((size_t)panels * 16, sizeof *bias);
         float *in = malloc(n_in * sizeof *in), *ref = malloc(n_out * sizeof *ref), *got = malloc(n_out * sizeof *got);
         for (int n = 0; n < op.c; n++) {
             bias[n] = 0.5f * frand();
