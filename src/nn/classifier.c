@@ -269,8 +269,6 @@ static grin_status classify_generic(grin_classifier *c, const grin_image *crops,
             to_input(u, per, x + k * per);
         }
         const float *out;
-        if (ws.batch != (int)b)
-            grin__nn_ws_free(&ws);
         st = grin__nn_forward(&c->m.net, &ws, x, (int)b, false, &out);
         if (st) {
             grin__fail(err, st, "inference failed");

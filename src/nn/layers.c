@@ -191,8 +191,10 @@ void grin__nn_ws_free(grin__nn_ws *ws)
 
 static bool ws_prepare(const grin__nn_net *net, grin__nn_ws *ws, int batch)
 {
-    if (ws->act && ws->batch == batch)
+    if (ws->act && batch <= ws->cap_batch) {
+        ws->batch = batch;
         return true;
+    }
     grin__nn_ws_free(ws);
     int n = net->n;
     ws->act = calloc((size_t)n + 1, sizeof *ws->act);
@@ -202,7 +204,7 @@ static bool ws_prepare(const grin__nn_net *net, grin__nn_ws *ws, int batch)
     if (!ws->act || !ws->dact || !ws->bn_xhat || !ws->bn_invstd)
         return false;
     ws->act[n] = (float *)-1; /* end marker for freeing */
-    ws->batch = batch;
+    ws->batch = ws->cap_batch = batch;
     for (int i = 0; i < n; i++) {
         const grin__nn_layer *l = &net->L[i];
         size_t sz = (size_t)batch * l->h * l->w * l->c;
@@ -219,6 +221,33 @@ static bool ws_prepare(const grin__nn_net *net, grin__nn_ws *ws, int batch)
     }
     return true;
 }
+
+/* The forward and backward passes are compiled three times — AVX-512, AVX2, baseline — and
+ * chosen per call from the CPU features grin uses everywhere (GRIN_CPU included): the loops over
+ * channels in them (batch norm, activations) vectorise to the machine's width. Without FMA
+ * contraction or reassociation the lanes compute what the baseline does, so the weights stay
+ * bit-identical across machines. (Plain dispatch, not GCC's target_clones: their ifunc
+ * resolvers run before a sanitizer's runtime and crashed ThreadSanitizer builds at start.) */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define GRIN__WIDE 1
+#define GRIN__BODY static inline __attribute__((always_inline))
+#define GRIN__V4 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+#define GRIN__V3 __attribute__((target("avx2,fma")))
+static bool wide_v4(void)
+{
+    unsigned need = GRIN__CPU_AVX512F | GRIN__CPU_AVX512VL | GRIN__CPU_AVX512BW | GRIN__CPU_AVX512DQ |
+                    GRIN__CPU_AVX2 | GRIN__CPU_FMA;
+    return (grin__cpu_enabled() & need) == need;
+}
+static bool wide_v3(void)
+{
+    unsigned need = GRIN__CPU_AVX2 | GRIN__CPU_FMA;
+    return (grin__cpu_enabled() & need) == need;
+}
+#else
+#define GRIN__WIDE 0
+#define GRIN__BODY static
+#endif
 
 /* ------------------------------------------------------------------ convolution */
 
@@ -411,8 +440,8 @@ static const float *input_of(const grin__nn_ws *ws, const float *input, int idx)
     return idx < 0 ? input : ws->act[idx];
 }
 
-grin_status grin__nn_forward(const grin__nn_net *net, grin__nn_ws *ws, const float *input,
-                             int batch, bool training, const float **out)
+GRIN__BODY grin_status forward_body(const grin__nn_net *net, grin__nn_ws *ws, const float *input, int batch,
+                                     bool training, const float **out)
 {
     if (batch < 1 || !input || net->n == 0)
         return GRIN_ERR_INVALID_ARGUMENT;
@@ -458,26 +487,34 @@ grin_status grin__nn_forward(const grin__nn_net *net, grin__nn_ws *ws, const flo
             const float *gamma = W, *beta = Bv;
             float *rm = net->state + l->soff, *rv = rm + C;
             if (training) {
+                /* pixel by pixel, every channel's sums side by side: contiguous and
+                 * vectorisable, each sum still taken in pixel order (the same bits) */
                 float *xhat = ws->bn_xhat[i], *invstd = ws->bn_invstd[i];
-                for (int c = 0; c < C; c++) {
-                    double s = 0, s2 = 0;
-                    for (size_t k = 0; k < N; k++) {
+                double *s = calloc(2 * (size_t)C, sizeof *s), *s2 = s + C;
+                if (!s)
+                    return GRIN_ERR_NO_MEMORY;
+                for (size_t k = 0; k < N; k++)
+                    for (int c = 0; c < C; c++) {
                         double v = in[k * C + c];
-                        s += v;
-                        s2 += v * v;
+                        s[c] += v;
+                        s2[c] += v * v;
                     }
-                    double mean = s / N, var = fmax(0.0, s2 / N - mean * mean);
-                    float is = (float)(1.0 / sqrt(var + net->bn_eps));
-                    invstd[c] = is;
-                    for (size_t k = 0; k < N; k++) {
-                        float xh = (float)(in[k * C + c] - mean) * is;
-                        xhat[k * C + c] = xh;
-                        o[k * C + c] = gamma[c] * xh + beta[c];
-                    }
+                for (int c = 0; c < C; c++) { /* s becomes the mean, s2 the variance */
+                    double mean = s[c] / N, var = fmax(0.0, s2[c] / N - mean * mean);
+                    s[c] = mean;
+                    s2[c] = var;
+                    invstd[c] = (float)(1.0 / sqrt(var + net->bn_eps));
                     float mom = net->bn_momentum;
                     rm[c] = (1 - mom) * rm[c] + mom * (float)mean;
                     rv[c] = (1 - mom) * rv[c] + mom * (float)(N > 1 ? var * N / (N - 1) : var);
                 }
+                for (size_t k = 0; k < N; k++)
+                    for (int c = 0; c < C; c++) {
+                        float xh = (float)(in[k * C + c] - s[c]) * invstd[c];
+                        xhat[k * C + c] = xh;
+                        o[k * C + c] = gamma[c] * xh + beta[c];
+                    }
+                free(s);
             } else {
                 for (int c = 0; c < C; c++) {
                     float sc = gamma[c] / sqrtf(rv[c] + net->bn_eps), sh = beta[c] - rm[c] * sc;
@@ -560,8 +597,7 @@ grin_status grin__nn_forward(const grin__nn_net *net, grin__nn_ws *ws, const flo
 
 /* ------------------------------------------------------------------ backward */
 
-grin_status grin__nn_backward(grin__nn_net *net, grin__nn_ws *ws, const float *input,
-                              const float *dout)
+GRIN__BODY grin_status backward_body(grin__nn_net *net, grin__nn_ws *ws, const float *input, const float *dout)
 {
     if (!ws->act || !dout)
         return GRIN_ERR_INVALID_ARGUMENT;
@@ -622,20 +658,31 @@ grin_status grin__nn_backward(grin__nn_net *net, grin__nn_ws *ws, const float *i
             const float *xhat = ws->bn_xhat[i], *invstd = ws->bn_invstd[i];
             if (!xhat)
                 return GRIN_ERR_INVALID_ARGUMENT;
-            for (int c = 0; c < C; c++) {
-                double sg = 0, sgx = 0;
-                for (size_t k = 0; k < N; k++) {
-                    sg += g[k * C + c];
-                    sgx += (double)g[k * C + c] * xhat[k * C + c];
-                }
-                dW[c] += (float)sgx;
-                dB[c] += (float)sg;
-                if (din) {
-                    float sc = W[c] * invstd[c] / (float)N;
-                    for (size_t k = 0; k < N; k++)
-                        din[k * C + c] += sc * ((float)N * g[k * C + c] - (float)sg - xhat[k * C + c] * (float)sgx);
-                }
+            /* as in the forward pass: channels side by side, each sum in pixel order */
+            double *sg = calloc(2 * (size_t)C, sizeof *sg), *sgx = sg + C;
+            float *sc = malloc((size_t)C * sizeof *sc);
+            if (!sg || !sc) {
+                free(sg);
+                free(sc);
+                return GRIN_ERR_NO_MEMORY;
             }
+            for (size_t k = 0; k < N; k++)
+                for (int c = 0; c < C; c++) {
+                    sg[c] += g[k * C + c];
+                    sgx[c] += (double)g[k * C + c] * xhat[k * C + c];
+                }
+            for (int c = 0; c < C; c++) {
+                dW[c] += (float)sgx[c];
+                dB[c] += (float)sg[c];
+                sc[c] = W[c] * invstd[c] / (float)N;
+            }
+            if (din)
+                for (size_t k = 0; k < N; k++)
+                    for (int c = 0; c < C; c++)
+                        din[k * C + c] +=
+                            sc[c] * ((float)N * g[k * C + c] - (float)sg[c] - xhat[k * C + c] * (float)sgx[c]);
+            free(sg);
+            free(sc);
             break;
         }
         case GRIN__NN_RELU:
@@ -723,6 +770,50 @@ grin_status grin__nn_backward(grin__nn_net *net, grin__nn_ws *ws, const float *i
 }
 
 /* ------------------------------------------------------------------ MobileNet v1 */
+
+#if GRIN__WIDE
+GRIN__V4 static grin_status forward_v4(const grin__nn_net *net, grin__nn_ws *ws, const float *input, int batch,
+                                       bool training, const float **out)
+{
+    return forward_body(net, ws, input, batch, training, out);
+}
+GRIN__V3 static grin_status forward_v3(const grin__nn_net *net, grin__nn_ws *ws, const float *input, int batch,
+                                       bool training, const float **out)
+{
+    return forward_body(net, ws, input, batch, training, out);
+}
+GRIN__V4 static grin_status backward_v4(grin__nn_net *net, grin__nn_ws *ws, const float *input, const float *dout)
+{
+    return backward_body(net, ws, input, dout);
+}
+GRIN__V3 static grin_status backward_v3(grin__nn_net *net, grin__nn_ws *ws, const float *input, const float *dout)
+{
+    return backward_body(net, ws, input, dout);
+}
+#endif
+
+grin_status grin__nn_forward(const grin__nn_net *net, grin__nn_ws *ws, const float *input, int batch,
+                             bool training, const float **out)
+{
+#if GRIN__WIDE
+    if (wide_v4())
+        return forward_v4(net, ws, input, batch, training, out);
+    if (wide_v3())
+        return forward_v3(net, ws, input, batch, training, out);
+#endif
+    return forward_body(net, ws, input, batch, training, out);
+}
+
+grin_status grin__nn_backward(grin__nn_net *net, grin__nn_ws *ws, const float *input, const float *dout)
+{
+#if GRIN__WIDE
+    if (wide_v4())
+        return backward_v4(net, ws, input, dout);
+    if (wide_v3())
+        return backward_v3(net, ws, input, dout);
+#endif
+    return backward_body(net, ws, input, dout);
+}
 
 grin_status grin__nn_mobilenet(grin__nn_net *net, int size, int channels, float alpha,
                                uint64_t seed, grin_error *err)

@@ -49,7 +49,8 @@ uint64_t grin__nn_macs(const grin__nn_net *net);
 
 /* Activations and gradients for a batch; reused across calls. */
 typedef struct {
-    int batch;
+    int batch;     /* the images of the current pass */
+    int cap_batch; /* the buffers hold this many: a smaller batch reuses them (no new pages) */
     float **act, **dact;
     float **bn_xhat, **bn_invstd; /* per BN layer, saved by a training forward pass */
     float *col;

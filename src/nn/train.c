@@ -293,8 +293,6 @@ grin_status grin__predict(const grin__nn_net *net, const grin__dataset *d, float
     for (int i = 0; i < d->n && !st; i += B) {
         int b = d->n - i < B ? d->n - i : B;
         const float *out;
-        if (b != ws.batch)
-            grin__nn_ws_free(&ws);
         grin__dataset_floats(d, i, b, x);
         st = grin__nn_forward(net, &ws, x, b, false, &out);
         if (!st)
@@ -405,8 +403,6 @@ static void shard_step(void *vctx, int g, int thread)
     memcpy(L->state, c->net->state, c->net->nstate * sizeof(float));
     memset(L->grads, 0, c->net->nparams * sizeof(float));
     grin__nn_ws *ws = &c->ws[g];
-    if (ws->batch != nb)
-        grin__nn_ws_free(ws);
     const float *out, *x = c->xb + (size_t)n0 * c->per;
     c->st[g] = grin__nn_forward(L, ws, x, nb, true, &out);
     if (c->st[g])
