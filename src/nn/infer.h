@@ -88,9 +88,11 @@ grin_status grin__nn_plan_calibrate(grin__nn_plan *plan, const float *images, in
 /* 8-bit post-training quantization from the calibration: every pointwise layer whose input comes
  * from a depthwise layer with a ReLU gets per-output-channel symmetric int8 weights and reads
  * unsigned 8-bit activations (scale = calibrated max / 255) that the depthwise layer stores
- * directly. Integer sums are exact, so the VNNI and scalar kernels agree bit for bit. The first
- * convolution (few input channels) gets int8 weights too and reads the u8 pixels themselves
- * (grin__nn_plan_run_u8). */
+ * directly. Integer sums are exact, so the VNNI, AVX2 and scalar kernels agree bit for bit on
+ * the same weights. The first convolution (few input channels) gets int8 weights too and reads
+ * the u8 pixels themselves (grin__nn_plan_run_u8) — unless it is a grey layer the AVX-512 or
+ * AVX2 float kernel takes (grin__conv3s2_grey_shape), which is faster. Large layers are split
+ * over the pool's threads as in float. */
 grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err);
 /* The integer kernels an 8-bit plan runs on. Without VNNI, vpmaddubsw adds u8 x s8 products in
  * saturating 16-bit pairs, so an AVX2 plan packs its weights into [-63, 63] (exact sums); the
