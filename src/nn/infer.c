@@ -359,6 +359,21 @@ static void run_split(const split_ctx *c, grin__pool *pool)
         split_task((void *)c, 0, 0);
 }
 
+int grin__dw_strip_units(int units, int blocks, int acc)
+{
+    int best = acc;
+    long cost = -1;
+    for (int nu = acc; nu >= 2; nu /= 2) {
+        int cb = acc / nu;
+        if (blocks % cb)
+            continue;
+        long k = (long)((units + nu - 1) / nu) * (blocks / cb);
+        if (cost < 0 || k < cost)
+            cost = k, best = nu;
+    }
+    return best;
+}
+
 /* below this many multiply-adds an operation is not worth handing to other threads; a
  * depthwise layer is split from far fewer: it does little arithmetic per byte, and after a
  * split layer half of its input sits in the other core's cache (alone, MobileNet 1.0/224's
@@ -538,8 +553,8 @@ static void run_rows_u8(const split_ctx *c, int y0, int y1)
         dw_u8_scalar(op, c->x, (uint8_t *)c->y, y0, y1, c->k4);
         break;
     case SPLIT_GEMM_U8:
-        c->gemm_u8(y1 - y0, op->c, op->k4, (const uint8_t *)c->x + (size_t)y0 * op->k4, op->wq, op->dq,
-                                 op->bias, op->act, c->y + (size_t)y0 * op->c, op->c);
+        c->gemm_u8(y1 - y0, op->c, op->k4, (const uint8_t *)c->x + (size_t)y0 * op->k4, op->wq, op->dq, op->bias,
+                   op->act, c->y + (size_t)y0 * op->c, op->c);
         break;
     }
 }
@@ -846,12 +861,8 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
                 rows = (int)P;
             }
             int chunks = T > 1 && macs >= (op->kind == GRIN__OP_DW ? SPLIT_MIN_MACS_DW : SPLIT_MIN_MACS) ? T : 1;
-            if (chunks > 1) {
-                split_ctx c = {kern, op, x, A, y, rows, chunks, A ? GRIN__MR : 1, SPLIT_FLOAT, 0, NULL};
-                run_split(&c, pool);
-            } else {
-                run_rows(kern, op, x, A, y, 0, rows);
-            }
+            split_ctx c = {kern, op, x, A, y, rows, chunks, A ? GRIN__MR : 1, SPLIT_FLOAT, 0, NULL};
+            run_split(&c, pool);
             break;
         }
         case GRIN__OP_AFFINE:

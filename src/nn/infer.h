@@ -111,6 +111,11 @@ static inline bool grin__dw3_avx512_shape(const grin__op *op)
 {
     return op->k == 3 && op->c % 8 == 0 && op->stride <= 2;
 }
+/* The depthwise strip kernels hold `acc` accumulators: NU output units x acc / NU channel
+ * blocks. The NU (acc, acc / 2, ... 2) that leaves fewest lanes idle on a row of `units` units
+ * and `blocks` blocks — strips a row times block groups — among those whose group size divides
+ * `blocks`. */
+int grin__dw_strip_units(int units, int blocks, int acc);
 /* the first layers the AVX-512 and AVX2 grey kernels take (16 or 8 output pixels a vector); in
  * an 8-bit plan they stay in floats, which those kernels make faster than first_conv_u8 */
 static inline bool grin__conv3s2_grey_shape(const grin__op *op)

@@ -1,6 +1,7 @@
 /* infer_avx2.c — AVX2+FMA inference kernels: a 6x16 register-blocked GEMM microkernel on
  * packed weight panels with bias and activation applied as it stores, depthwise convolution
- * vectorised over 8 channels, and the 8-bit GEMM for machines without VNNI. Held to the scalar kernels in infer.c by the tests. */
+ * vectorised over 8 channels, a grey first layer, and the 8-bit GEMM for machines without VNNI.
+ * Held to the scalar kernels in infer.c by the tests. */
 #include "infer.h"
 
 #include <string.h>
@@ -168,21 +169,10 @@ TARGET static INLINE void dwa_layer(const grin__op *op, const float *in, float *
     }
 }
 
-/* the strip width that leaves fewest lanes idle, among those whose block groups divide the
- * layer's 8-channel blocks */
+/* the strip width for 8-channel blocks */
 static int dwa_units(const grin__op *op)
 {
-    int blocks = op->c / 8, best = 8;
-    long cost = -1;
-    for (int nu = 8; nu >= 2; nu /= 2) {
-        int cb = DWA_ACC / nu;
-        if (blocks % cb)
-            continue;
-        long k = (long)((op->w + nu - 1) / nu) * (blocks / cb);
-        if (cost < 0 || k < cost)
-            cost = k, best = nu;
-    }
-    return best;
+    return grin__dw_strip_units(op->w, op->c / 8, DWA_ACC);
 }
 
 TARGET static void dw3_avx2(const grin__op *op, const float *in, float *out, int y0, int y1)

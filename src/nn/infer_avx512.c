@@ -237,23 +237,10 @@ TARGET static INLINE void dws_layer(const grin__op *op, const float *in, void *o
     }
 }
 
-/* the strip width that leaves fewest lanes idle (strips a row times channel-block groups),
- * among those whose block groups divide the layer's blocks; 8 when C % 16 != 0 */
+/* the strip width for 16-channel blocks; 8 with pairs or when C % 16 != 0 (one masked block) */
 static int dws_units(const grin__op *op, bool pairs)
 {
-    int units = pairs ? (op->w + 1) / 2 : op->w, blocks = pairs ? 1 : op->c / 16, best = 8;
-    if (pairs || op->c % 16)
-        return 8;
-    long cost = -1;
-    for (int nu = 8; nu >= 2; nu /= 2) {
-        int cb = DWS_ACC / nu;
-        if (blocks % cb)
-            continue;
-        long k = (long)((units + nu - 1) / nu) * (blocks / cb);
-        if (cost < 0 || k < cost)
-            cost = k, best = nu;
-    }
-    return best;
+    return pairs || op->c % 16 ? DWS_ACC : grin__dw_strip_units(op->w, op->c / 16, DWS_ACC);
 }
 
 /* stride 1 or 2 */

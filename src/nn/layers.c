@@ -185,6 +185,8 @@ void grin__nn_ws_free(grin__nn_ws *ws)
     free(ws->dact);
     free(ws->bn_xhat);
     free(ws->bn_invstd);
+    free(ws->bn_sums);
+    free(ws->bn_scale);
     free(ws->col);
     memset(ws, 0, sizeof *ws);
 }
@@ -205,6 +207,14 @@ static bool ws_prepare(const grin__nn_net *net, grin__nn_ws *ws, int batch)
         return false;
     ws->act[n] = (float *)-1; /* end marker for freeing */
     ws->batch = ws->cap_batch = batch;
+    int widest = 1;
+    for (int i = 0; i < n; i++)
+        if (net->L[i].op == GRIN__NN_BN && net->L[i].c > widest)
+            widest = net->L[i].c;
+    ws->bn_sums = malloc(2 * (size_t)widest * sizeof *ws->bn_sums);
+    ws->bn_scale = malloc((size_t)widest * sizeof *ws->bn_scale);
+    if (!ws->bn_sums || !ws->bn_scale)
+        return false;
     for (int i = 0; i < n; i++) {
         const grin__nn_layer *l = &net->L[i];
         size_t sz = (size_t)batch * l->h * l->w * l->c;
@@ -490,9 +500,8 @@ GRIN__BODY grin_status forward_body(const grin__nn_net *net, grin__nn_ws *ws, co
                 /* pixel by pixel, every channel's sums side by side: contiguous and
                  * vectorisable, each sum still taken in pixel order (the same bits) */
                 float *xhat = ws->bn_xhat[i], *invstd = ws->bn_invstd[i];
-                double *s = calloc(2 * (size_t)C, sizeof *s), *s2 = s + C;
-                if (!s)
-                    return GRIN_ERR_NO_MEMORY;
+                double *s = ws->bn_sums, *s2 = s + C;
+                memset(s, 0, 2 * (size_t)C * sizeof *s);
                 for (size_t k = 0; k < N; k++)
                     for (int c = 0; c < C; c++) {
                         double v = in[k * C + c];
@@ -514,7 +523,6 @@ GRIN__BODY grin_status forward_body(const grin__nn_net *net, grin__nn_ws *ws, co
                         xhat[k * C + c] = xh;
                         o[k * C + c] = gamma[c] * xh + beta[c];
                     }
-                free(s);
             } else {
                 for (int c = 0; c < C; c++) {
                     float sc = gamma[c] / sqrtf(rv[c] + net->bn_eps), sh = beta[c] - rm[c] * sc;
@@ -659,13 +667,9 @@ GRIN__BODY grin_status backward_body(grin__nn_net *net, grin__nn_ws *ws, const f
             if (!xhat)
                 return GRIN_ERR_INVALID_ARGUMENT;
             /* as in the forward pass: channels side by side, each sum in pixel order */
-            double *sg = calloc(2 * (size_t)C, sizeof *sg), *sgx = sg + C;
-            float *sc = malloc((size_t)C * sizeof *sc);
-            if (!sg || !sc) {
-                free(sg);
-                free(sc);
-                return GRIN_ERR_NO_MEMORY;
-            }
+            double *sg = ws->bn_sums, *sgx = sg + C;
+            float *sc = ws->bn_scale;
+            memset(sg, 0, 2 * (size_t)C * sizeof *sg);
             for (size_t k = 0; k < N; k++)
                 for (int c = 0; c < C; c++) {
                     sg[c] += g[k * C + c];
@@ -681,8 +685,6 @@ GRIN__BODY grin_status backward_body(grin__nn_net *net, grin__nn_ws *ws, const f
                     for (int c = 0; c < C; c++)
                         din[k * C + c] +=
                             sc[c] * ((float)N * g[k * C + c] - (float)sg[c] - xhat[k * C + c] * (float)sgx[c]);
-            free(sg);
-            free(sc);
             break;
         }
         case GRIN__NN_RELU:

@@ -53,6 +53,8 @@ typedef struct {
     int cap_batch; /* the buffers hold this many: a smaller batch reuses them (no new pages) */
     float **act, **dact;
     float **bn_xhat, **bn_invstd; /* per BN layer, saved by a training forward pass */
+    double *bn_sums;              /* 2 x the widest BN layer: per-channel sums of a pass */
+    float *bn_scale;              /* the widest BN layer: per-channel factors of a backward pass */
     float *col;
     size_t col_cap;
 } grin__nn_ws;

@@ -367,20 +367,14 @@ static void *smile_init(const void *cfg, grin_error *err)
     return (void *)cfg; /* ordered, one worker: the configuration holds the state */
 }
 
-/* room for one more element in *p (n used of *cap), doubling */
-static bool room_for_one(void **p, size_t n, size_t *cap, size_t elem)
-{
-    return grin__grow(p, cap, n + 1, elem);
-}
-
 /* the open track with this id, or a new one (ids are not reused while a track is open) */
 static grin__track_summary *summary_of(grin__smile_cfg *c, int id)
 {
     for (size_t i = 0; i < c->nopen; i++)
         if (c->tracks[c->open[i]].id == id)
             return &c->tracks[c->open[i]];
-    if (!room_for_one((void **)&c->tracks, c->ntracks, &c->cap, sizeof *c->tracks) ||
-        !room_for_one((void **)&c->open, c->nopen, &c->open_cap, sizeof *c->open))
+    if (!grin__grow((void **)&c->tracks, &c->cap, c->ntracks + 1, sizeof *c->tracks) ||
+        !grin__grow((void **)&c->open, &c->open_cap, c->nopen + 1, sizeof *c->open))
         return NULL;
     c->open[c->nopen++] = c->ntracks;
     grin__track_summary *t = &c->tracks[c->ntracks++];
