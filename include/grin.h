@@ -257,6 +257,10 @@ GRIN_API void grin_aligner_get_params(const grin_aligner *a, grin_align_params *
 
 GRIN_API grin_status grin_align_fit_points(const grin_aligner *a, const grin_point2f *points,
                                            size_t count, grin_align_fit *out);
+/* Maps image points into crop coordinates by fit->similarity (what a classifier's landmark
+ * branch reads: grin_classify_faces). in and out may be the same array. */
+GRIN_API void grin_align_map_points(const grin_align_fit *fit, const grin_point2f *in, size_t count,
+                                    grin_point2f *out);
 /* Warps `img` into `out` (allocated here, size x size, same pixel format) with bilinear
  * sampling in one pass: by fit->similarity when fit is usable, else the plain crop of `box`
  * with the same margin. Returns 1 in *aligned when the landmarks were used. */
@@ -292,6 +296,10 @@ typedef struct grin_classifier_info {
     int int8_available;       /* the model carries an 8-bit calibration (grin quantize) */
     int int8;                 /* inference currently runs in 8 bits */
     int mirrored;             /* each crop also runs mirrored (the model's test_flip=1, not raw) */
+    int landmark_points;      /* its landmark branch reads this many of a face's 68 landmarks (0: it
+                                 has none, and grin_classify_faces ignores landmarks) */
+    int fused;                /* the branch's output is combined with the network's (a fuse
+                                 calibration, not raw) for faces given with landmarks */
 } grin_classifier_info;
 
 GRIN_API grin_status grin_classifier_load(const char *path, grin_classifier **out, grin_error *err);
@@ -314,6 +322,15 @@ GRIN_API void grin_classifier_get_info(const grin_classifier *c, grin_classifier
  * mirror image's outputs, with platt=A,B mapped by sigmoid(A logit(p) + B). */
 GRIN_API grin_status grin_classify_crops(const grin_classifier *c, const grin_image *crops, size_t n,
                                          float *probs, grin_error *err);
+/* The same, with what the face's landmarks say: landmarks[i] is face i's 68 landmarks in its crop's
+ * coordinates (grin_align_map_points with the fit its crop was warped by), or NULL where they were
+ * not usable (the crop is a plain box crop). A model with a landmark branch and a fuse calibration
+ * (info.fused) maps both outputs through sigmoid(A logit(p) + B logit(r) + C), r the branch's
+ * output (mirrored too, like the crop); faces without landmarks, and other models, get what
+ * grin_classify_crops gives. landmarks may be NULL (all faces without). */
+GRIN_API grin_status grin_classify_faces(const grin_classifier *c, const grin_image *crops,
+                                         const grin_point2f *const *landmarks, size_t n, float *probs,
+                                         grin_error *err);
 
 /* ---------------------------------------------------------------- the real-time pipeline */
 

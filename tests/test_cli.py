@@ -128,7 +128,11 @@ if os.path.exists(REAL):
     check("align report", rep.get("rows") == 4 and rep.get("bad_rows") == 1 and rep.get("unreadable") == 2
           and rep.get("aligned") == 2, r.stdout)
     lab = open(os.path.join(out, "labels.csv")).read().splitlines() if os.path.exists(os.path.join(out, "labels.csv")) else []
-    check("align labels.csv", len(lab) == 3 and lab[0] == "file,smile,aligned,source", str(lab))
+    check("align labels.csv", len(lab) == 3 and lab[0] == "file,smile,aligned,source,landmarks", str(lab))
+    def lm_field(line):  # the 68 crop-coordinate landmarks of an aligned row, as floats
+        return [float(v) for v in line.split(",")[4].split()]
+    check("align writes each aligned crop's landmarks in crop coordinates",
+          all(len(lm_field(l)) == 136 and all(-12 < v < 60 for v in lm_field(l)) for l in lab[1:]), str(lab))
     check("align crops", all(os.path.exists(os.path.join(out, l.split(",")[0])) for l in lab[1:]))
     check("align records how it aligned", "margin=0.1" in open(os.path.join(out, "alignment.txt")).read())
     # train a tiny classifier on those crops, evaluate it, describe it

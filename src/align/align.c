@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* iBUG 68-point layout: the index each point takes under a horizontal flip. */
-static const int FLIP68[68] = {
+const int grin__ibug68_flip[68] = {
     16, 15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0,  /* jaw */
     26, 25, 24, 23, 22, 21, 20, 19, 18, 17,                             /* brows */
     27, 28, 29, 30,                                                     /* nose bridge */
@@ -67,7 +67,7 @@ grin_status grin_aligner_create(const grin_landmarker *m, const grin_align_param
         grin_aligner_free(a);
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
     }
-    memcpy(a->flip, FLIP68, sizeof FLIP68);
+    memcpy(a->flip, grin__ibug68_flip, sizeof grin__ibug68_flip);
     /* mirror about the mean x and average each point with its partner's mirror image */
     double mx = 0;
     for (size_t i = 0; i < a->n; i++)
@@ -321,4 +321,16 @@ grin_status grin_landmark_filter_apply(grin_landmark_filter *f, double t, grin_p
             pts[i / 2].x = f->x[i];
     }
     return GRIN_OK;
+}
+
+void grin_align_map_points(const grin_align_fit *fit, const grin_point2f *in, size_t count, grin_point2f *out)
+{
+    if (!fit || !in || !out)
+        return;
+    const float *m = fit->similarity;
+    for (size_t i = 0; i < count; i++) {
+        float x = in[i].x, y = in[i].y;
+        out[i].x = m[0] * x + m[1] * y + m[2];
+        out[i].y = m[3] * x + m[4] * y + m[5];
+    }
 }

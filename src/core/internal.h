@@ -34,6 +34,9 @@ grin_status grin__read_file(const char *path, uint8_t **data, size_t *size, size
  * image", "an XML file (a cascade?)", ...), or NULL when not recognised. */
 const char *grin__sniff(const uint8_t *data, size_t size);
 
+/* iBUG 68-point layout: the index each point takes under a horizontal flip (align.c). */
+extern const int grin__ibug68_flip[68];
+
 /* grin_image_convert into an existing image of the same size (its format is the target). */
 grin_status grin__image_convert_into(const grin_image *src, grin_image *out);
 

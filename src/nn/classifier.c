@@ -38,7 +38,7 @@ grin_status grin_classifier_load(const char *path, grin_classifier **out, grin_e
     }
     st = grin__nn_plan_build(&c->m.net, c->m.net.state, &c->plan, NULL);
     if (st == GRIN_ERR_NO_MEMORY) {
-        grin__nn_free(&c->m.net);
+        grin__model_free(&c->m);
         free(c);
         return grin__fail(err, st, "out of memory");
     }
@@ -75,7 +75,7 @@ void grin_classifier_free(grin_classifier *c)
     pthread_mutex_destroy(&c->pool_lock);
     if (c->have_plan)
         grin__nn_plan_free(&c->plan);
-    grin__nn_free(&c->m.net);
+    grin__model_free(&c->m);
     free(c);
 }
 
@@ -135,6 +135,8 @@ void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *ou
     out->int8_available = c->can_int8;
     out->int8 = c->plan.int8;
     out->mirrored = c->post.flip;
+    out->landmark_points = c->m.lm.count;
+    out->fused = c->post.fuse;
 }
 
 static grin__nn_scratch *take_scratch(grin_classifier *c)
@@ -209,6 +211,7 @@ static void to_input(const uint8_t *u, size_t n, float *dst)
 typedef struct {
     grin_classifier *c;
     const grin_image *crops;
+    const grin_point2f *const *lm; /* may be NULL */
     float *probs;
     size_t n;
     grin__nn_scratch **scratch; /* one per thread */
@@ -216,6 +219,23 @@ typedef struct {
     grin_status *st;
     grin__pool *intra;          /* one crop: its larger layers split over these threads */
 } run_ctx;
+
+/* the reported probability from the network's outputs and, when the model fuses them, the
+ * landmark branch's on the face's landmarks */
+static float face_prob(const grin_classifier *c, const grin_point2f *pts, float p, float pm)
+{
+    const grin__post *post = &c->post;
+    if (!post->fuse || !pts)
+        return grin__post_apply(post, p, pm);
+    float f[2 * 68], r, rm = 0;
+    grin__lm_features(&c->m.lm, c->m.input, pts, false, f);
+    r = grin__lm_run(&c->m.lm, f);
+    if (post->flip) {
+        grin__lm_features(&c->m.lm, c->m.input, pts, true, f);
+        rm = grin__lm_run(&c->m.lm, f);
+    }
+    return grin__post_apply_lm(post, p, pm, r, rm);
+}
 
 static void run_one(void *vctx, int task, int thread)
 {
@@ -245,12 +265,12 @@ static void run_one(void *vctx, int task, int thread)
             r->st[thread] = grin__nn_plan_run(&c->plan, sc, x + per, &pm, r->intra);
         }
     }
-    r->probs[i] = grin__post_apply(post, p, pm);
+    r->probs[i] = face_prob(c, r->lm ? r->lm[i] : NULL, p, pm);
 }
 
 /* the training engine's batched forward pass: for graphs the plan can't run */
-static grin_status classify_generic(grin_classifier *c, const grin_image *crops, size_t n, float *probs,
-                                    grin_error *err)
+static grin_status classify_generic(grin_classifier *c, const grin_image *crops,
+                                    const grin_point2f *const *lm, size_t n, float *probs, grin_error *err)
 {
     const size_t per = (size_t)c->m.input * c->m.input * c->m.channels, B = 32;
     float *x = malloc(per * (B + 1) * sizeof *x);
@@ -287,7 +307,7 @@ static grin_status classify_generic(grin_classifier *c, const grin_image *crops,
             }
         }
         for (size_t k = 0; k < b; k++)
-            probs[i + k] = grin__post_apply(&c->post, probs[i + k], c->post.flip ? out[k] : 0);
+            probs[i + k] = face_prob(c, lm ? lm[i + k] : NULL, probs[i + k], c->post.flip ? out[k] : 0);
     }
     grin__nn_ws_free(&ws);
     free(x);
@@ -295,8 +315,14 @@ static grin_status classify_generic(grin_classifier *c, const grin_image *crops,
     return st;
 }
 
-grin_status grin_classify_crops(const grin_classifier *cc, const grin_image *crops, size_t n,
+grin_status grin_classify_crops(const grin_classifier *c, const grin_image *crops, size_t n,
                                 float *probs, grin_error *err)
+{
+    return grin_classify_faces(c, crops, NULL, n, probs, err);
+}
+
+grin_status grin_classify_faces(const grin_classifier *cc, const grin_image *crops,
+                                const grin_point2f *const *landmarks, size_t n, float *probs, grin_error *err)
 {
     grin_classifier *c = (grin_classifier *)cc; /* only the scratch list changes, under its lock */
     if (!c || (!crops && n) || (!probs && n))
@@ -312,7 +338,7 @@ grin_status grin_classify_crops(const grin_classifier *cc, const grin_image *cro
     if (n == 0)
         return GRIN_OK;
     if (!c->have_plan || grin__nn_force_reference)
-        return classify_generic(c, crops, n, probs, err);
+        return classify_generic(c, crops, landmarks, n, probs, err);
     int T = c->pool && n > 1 ? c->threads : 1; /* the pool may hand a task to any of its threads */
     grin__nn_scratch *scratch[64];
     float *x[64];
@@ -333,7 +359,7 @@ grin_status grin_classify_crops(const grin_classifier *cc, const grin_image *cro
         }
     }
     if (!res) {
-        run_ctx r = {c, crops, probs, n, scratch, x, st, NULL};
+        run_ctx r = {c, crops, landmarks, probs, n, scratch, x, st, NULL};
         if (c->pool) /* one call at a time on the pool */
             pthread_mutex_lock(&c->pool_lock);
         if (T > 1) { /* crops in parallel */

@@ -852,3 +852,18 @@ grin_status grin__nn_mobilenet(grin__nn_net *net, int size, int channels, float 
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
     return grin__nn_finish(net, seed, err);
 }
+
+grin_status grin__nn_landmark_mlp(grin__nn_net *net, int inputs, int hidden, uint64_t seed, grin_error *err)
+{
+    if (inputs < 1 || inputs > 1024 || hidden < 1 || hidden > 1024)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "landmark branch: %d inputs, %d hidden out of range",
+                          inputs, hidden);
+    grin__nn_init(net, 1, 1, inputs);
+    int prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_DENSE, .in = {-1, -1}, .out_c = hidden});
+    prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_RELU, .in = {prev, -1}});
+    prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_DENSE, .in = {prev, -1}, .out_c = 1});
+    prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_SIGMOID, .in = {prev, -1}});
+    if (prev < 0)
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    return grin__nn_finish(net, seed, err);
+}

@@ -1,17 +1,19 @@
 /* model_io.c — grin's classifier file: magic, version, the architecture and how its input must
  * be prepared (size, channels, normalisation, alignment), key=value metadata, then 64-byte
- * aligned parameters and batch-norm statistics. The loader rebuilds the architecture from the
- * header and checks every count against it and against the file's size. */
+ * aligned parameters and batch-norm statistics, and (version 2) the landmark branch's shape and
+ * parameters. The loader rebuilds the architectures from the header and checks every count
+ * against them and against the file's size. Version 1 files (no branch) still load. */
 #include "model_io.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAGIC "GRINNET\x1a"
-#define VERSION 1u
+#define VERSION 2u
 
 typedef struct {
     char magic[8];
@@ -23,7 +25,60 @@ typedef struct {
     uint64_t nparams, nstate;
     uint32_t meta_bytes, reserved1;
     uint64_t params_offset, state_offset;
+    /* version 2: the landmark branch (lm_count 0: none) */
+    uint32_t lm_first, lm_count, lm_hidden, reserved2;
+    uint64_t lm_nparams, lm_offset;
 } net_header;
+
+#define V1_HEADER_BYTES offsetof(net_header, lm_first)
+
+void grin__model_free(grin__model *m)
+{
+    grin__nn_free(&m->net);
+    grin__nn_free(&m->lm.net);
+}
+
+grin_status grin__model_build_lm(grin__model *m, uint64_t seed, grin_error *err)
+{
+    grin__lm_branch *b = &m->lm;
+    if (b->first < 0 || b->count < 1 || b->first + b->count > 68)
+        return grin__fail(err, GRIN_ERR_FORMAT, "landmark branch: points %d..%d of 68", b->first,
+                          b->first + b->count - 1);
+    for (int k = b->first; k < b->first + b->count; k++)
+        if (grin__ibug68_flip[k] < b->first || grin__ibug68_flip[k] >= b->first + b->count)
+            return grin__fail(err, GRIN_ERR_FORMAT, "landmark branch: point %d's mirror image %d is not among its points",
+                              k, grin__ibug68_flip[k]);
+    return grin__nn_landmark_mlp(&b->net, 2 * b->count, b->hidden, seed, err);
+}
+
+void grin__lm_features(const grin__lm_branch *b, int S, const grin_point2f *pts, bool mirror, float *f)
+{
+    const float c = 0.5f * (float)(S - 1), inv = 1.0f / (float)S; /* the crop's mirror: u -> S-1-u */
+    for (int k = 0; k < b->count; k++) {
+        int i = b->first + k;
+        const grin_point2f *p = &pts[mirror ? grin__ibug68_flip[i] : i];
+        f[2 * k] = (mirror ? c - p->x : p->x - c) * inv;
+        f[2 * k + 1] = (p->y - c) * inv;
+    }
+}
+
+float grin__lm_run(const grin__lm_branch *b, const float *f)
+{
+    const grin__nn_net *n = &b->net;
+    const grin__nn_layer *l1 = &n->L[0], *l2 = &n->L[2];
+    const int in = l1->ic, H = l1->out_c;
+    const float *W1 = n->params + l1->woff, *B1 = n->params + l1->boff;
+    const float *W2 = n->params + l2->woff, *B2 = n->params + l2->boff;
+    double z = B2[0];
+    for (int j = 0; j < H; j++) { /* dense weights are in x out */
+        double h = B1[j];
+        for (int i = 0; i < in; i++)
+            h += (double)f[i] * W1[(size_t)i * H + j];
+        if (h > 0)
+            z += h * W2[j];
+    }
+    return (float)(1.0 / (1.0 + exp(-z)));
+}
 
 grin_status grin__model_build(grin__model *m, grin_error *err)
 {
@@ -55,6 +110,14 @@ grin_status grin__model_save(const grin__model *m, const char *path, grin_error 
     h.params_offset = off;
     off = (off + h.nparams * 4 + 63) & ~(uint64_t)63;
     h.state_offset = off;
+    off = (off + h.nstate * 4 + 63) & ~(uint64_t)63;
+    if (m->lm.count > 0) {
+        h.lm_first = (uint32_t)m->lm.first;
+        h.lm_count = (uint32_t)m->lm.count;
+        h.lm_hidden = (uint32_t)m->lm.hidden;
+        h.lm_nparams = m->lm.net.nparams;
+        h.lm_offset = off;
+    }
     FILE *f = fopen(path, "wb");
     if (!f)
         return grin__fail(err, GRIN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
@@ -66,6 +129,11 @@ grin_status grin__model_save(const grin__model *m, const char *path, grin_error 
     pos = h.params_offset + h.nparams * 4;
     ok = ok && fwrite(zeros, 1, h.state_offset - pos, f) == h.state_offset - pos;
     ok = ok && fwrite(m->net.state, 4, h.nstate, f) == h.nstate;
+    if (m->lm.count > 0) {
+        pos = h.state_offset + h.nstate * 4;
+        ok = ok && fwrite(zeros, 1, h.lm_offset - pos, f) == h.lm_offset - pos;
+        ok = ok && fwrite(m->lm.net.params, 4, h.lm_nparams, f) == h.lm_nparams;
+    }
     if (fclose(f) != 0)
         ok = false;
     if (!ok) {
@@ -85,13 +153,18 @@ grin_status grin__model_load_memory(const uint8_t *d, size_t size, const char *n
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: not a grin classifier model%s%s", name,
                           what ? ": looks like " : "", what ? what : "");
     }
-    if (size < sizeof h)
+    memset(&h, 0, sizeof h);
+    if (size < V1_HEADER_BYTES)
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: truncated model header", name);
-    memcpy(&h, d, sizeof h);
-    if (h.version != VERSION)
-        return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: model version %u (this grin reads %u)",
+    memcpy(&h, d, V1_HEADER_BYTES);
+    if (h.version != 1 && h.version != VERSION)
+        return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: model version %u (this grin reads 1 to %u)",
                           name, h.version, VERSION);
-    if (h.header_bytes != sizeof h || h.meta_bytes > 65536 || sizeof h + h.meta_bytes > size ||
+    size_t hb = h.version == 1 ? V1_HEADER_BYTES : sizeof h;
+    if (size < hb)
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: truncated model header", name);
+    memcpy(&h, d, hb);
+    if (h.header_bytes != hb || h.meta_bytes > 65536 || hb + h.meta_bytes > size ||
         !(h.alpha > 0) || !isfinite(h.alpha) || h.input < 32 || h.input > 1024 ||
         (h.channels != 1 && h.channels != 3) || h.norm_scale != 1.0f / 127.5f || h.norm_offset != -1.0f)
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: corrupt model header", name);
@@ -103,7 +176,7 @@ grin_status grin__model_load_memory(const uint8_t *d, size_t size, const char *n
     m->align.margin = h.align_margin;
     m->align.max_distortion = h.align_max_distortion;
     size_t ml = h.meta_bytes < sizeof m->meta - 1 ? h.meta_bytes : sizeof m->meta - 1;
-    memcpy(m->meta, d + sizeof h, ml);
+    memcpy(m->meta, d + hb, ml);
     m->meta[ml] = 0;
     char why[128];
     if (!grin__post_parse(m->meta, &m->post, why, sizeof why))
@@ -132,6 +205,41 @@ grin_status grin__model_load_memory(const uint8_t *d, size_t size, const char *n
         if (!isfinite(m->net.state[i])) {
             grin__nn_free(&m->net);
             return grin__fail(err, GRIN_ERR_FORMAT, "%s: a batch-norm statistic is not finite", name);
+        }
+    if (h.lm_count == 0) {
+        if (h.lm_first || h.lm_hidden || h.lm_nparams || h.lm_offset) {
+            grin__nn_free(&m->net);
+            return grin__fail(err, GRIN_ERR_FORMAT, "%s: corrupt landmark-branch header", name);
+        }
+        if (m->post.fuse) {
+            grin__nn_free(&m->net);
+            return grin__fail(err, GRIN_ERR_FORMAT, "%s: a fuse line but no landmark branch", name);
+        }
+        return GRIN_OK;
+    }
+    if (h.lm_first >= 68 || h.lm_count > 68 || h.lm_hidden > 1024) {
+        grin__nn_free(&m->net);
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: corrupt landmark-branch header", name);
+    }
+    m->lm.first = (int)h.lm_first;
+    m->lm.count = (int)h.lm_count;
+    m->lm.hidden = (int)h.lm_hidden;
+    grin_error lerr = {{0}};
+    st = grin__model_build_lm(m, 0, &lerr);
+    if (st) {
+        grin__model_free(m);
+        return grin__fail(err, st == GRIN_ERR_NO_MEMORY ? st : GRIN_ERR_FORMAT, "%s: %s", name, lerr.msg);
+    }
+    if (h.lm_nparams != m->lm.net.nparams || h.lm_offset % 4 || h.lm_offset > size ||
+        h.lm_nparams * 4 > size - h.lm_offset) {
+        grin__model_free(m);
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: truncated or corrupt landmark branch", name);
+    }
+    memcpy(m->lm.net.params, d + h.lm_offset, h.lm_nparams * 4);
+    for (size_t i = 0; i < m->lm.net.nparams; i++)
+        if (!isfinite(m->lm.net.params[i])) {
+            grin__model_free(m);
+            return grin__fail(err, GRIN_ERR_FORMAT, "%s: landmark-branch parameter %zu is not finite", name, i);
         }
     return GRIN_OK;
 }
@@ -173,9 +281,38 @@ bool grin__post_parse(const char *meta, grin__post *p, char *why, size_t whylen)
             p->platt = true;
             p->a = a;
             p->b = b;
+        } else if (!strncmp(l, "fuse=", 5)) {
+            float c;
+            k = sscanf(l, "fuse=%f,%f,%f%c", &a, &b, &c, &end);
+            if ((k != 3 && (k != 4 || end != '\n')) || !isfinite(a) || !isfinite(b) || !isfinite(c) ||
+                !(a >= 0) || a > 100 || !(b >= 0) || b > 100 || fabsf(c) > 100) {
+                snprintf(why, whylen, "bad fuse line in the metadata (want A,B,C with 0 <= A, B <= 100, |C| <= 100)");
+                return false;
+            }
+            p->fuse = true;
+            p->fa = a;
+            p->fb = b;
+            p->fc = c;
         }
     }
     return true;
+}
+
+static double logit_clamped(double q)
+{
+    const double eps = 1e-7;
+    q = q < eps ? eps : (q > 1 - eps ? 1 - eps : q);
+    return log(q / (1 - q));
+}
+
+float grin__post_apply_lm(const grin__post *p, float raw, float raw_mirror, float lm, float lm_mirror)
+{
+    if (!p->fuse)
+        return grin__post_apply(p, raw, raw_mirror);
+    double q = p->flip ? 0.5 * ((double)raw + raw_mirror) : raw;
+    double r = p->flip ? 0.5 * ((double)lm + lm_mirror) : lm;
+    double z = p->fa * logit_clamped(q) + p->fb * logit_clamped(r) + p->fc;
+    return (float)(1.0 / (1.0 + exp(-z)));
 }
 
 float grin__post_apply(const grin__post *p, float raw, float raw_mirror)
@@ -183,9 +320,7 @@ float grin__post_apply(const grin__post *p, float raw, float raw_mirror)
     double q = p->flip ? 0.5 * ((double)raw + raw_mirror) : raw;
     if (!p->platt)
         return (float)q;
-    const double eps = 1e-7;
-    q = q < eps ? eps : (q > 1 - eps ? 1 - eps : q);
-    double z = p->a * log(q / (1 - q)) + p->b;
+    double z = p->a * logit_clamped(q) + p->b;
     return (float)(1.0 / (1.0 + exp(-z)));
 }
 

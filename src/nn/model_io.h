@@ -14,7 +14,22 @@ typedef struct {
     bool flip;
     bool platt;
     float a, b;
+    /* fuse=A,B,C (models with a landmark branch): a face whose landmarks were usable gets
+     * sigmoid(A logit(q) + B logit(r) + C), q the network's output as above (mirrored or not)
+     * and r the landmark branch's (on the landmarks and their mirror image when flip); a face
+     * without them gets the platt mapping */
+    bool fuse;
+    float fa, fb, fc;
 } grin__post;
+
+/* The landmark branch: a small network on the face's landmarks in crop coordinates (mapped by
+ * the alignment's similarity transform), points first..first+count-1 of the 68-point iBUG
+ * layout, each as ((u - (S-1)/2) / S, (v - (S-1)/2) / S) for an S x S crop: its shape, where
+ * the pixels can't show it at 64x64. count 0: the model has none. */
+typedef struct {
+    int first, count, hidden;
+    grin__nn_net net; /* grin__nn_landmark_mlp(2 * count, hidden) */
+} grin__lm_branch;
 
 typedef struct {
     uint32_t arch;
@@ -25,7 +40,18 @@ typedef struct {
     char meta[4096];         /* key=value lines: training command, validation numbers */
     grin__post post;         /* parsed from meta when loaded */
     grin__nn_net net;
+    grin__lm_branch lm;
 } grin__model;
+
+void grin__model_free(grin__model *m);
+/* builds m->lm.net for m->lm's first, count and hidden (the points must be closed under the
+ * iBUG mirror map) */
+grin_status grin__model_build_lm(grin__model *m, uint64_t seed, grin_error *err);
+/* the branch's input for one face: 2 x count floats from its 68 crop-coordinate landmarks (S the
+ * crop side), of the face mirrored left to right when `mirror` */
+void grin__lm_features(const grin__lm_branch *b, int S, const grin_point2f *pts, bool mirror, float *f);
+/* the branch's output (a probability) on one input */
+float grin__lm_run(const grin__lm_branch *b, const float *f);
 
 grin_status grin__model_build(grin__model *m, grin_error *err);
 grin_status grin__model_save(const grin__model *m, const char *path, grin_error *err);
@@ -37,6 +63,9 @@ grin_status grin__model_load_memory(const uint8_t *d, size_t size, const char *n
 bool grin__post_parse(const char *meta, grin__post *p, char *why, size_t whylen);
 /* the reported probability from the raw output on the crop and (used with flip) its mirror */
 float grin__post_apply(const grin__post *p, float raw, float raw_mirror);
+/* ... with the landmark branch's outputs on the face and (with flip) its mirror image: the fuse
+ * mapping when the post has one, else grin__post_apply */
+float grin__post_apply_lm(const grin__post *p, float raw, float raw_mirror, float lm, float lm_mirror);
 /* mirrors an S x S image of pixel_bytes-byte pixels left to right (any element type) */
 void grin__mirror_pixels(const void *x, void *y, int S, size_t pixel_bytes);
 /* mirrors an NHWC S x S x C float input left to right */

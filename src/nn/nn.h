@@ -75,6 +75,8 @@ extern bool grin__nn_force_reference;
  * logit (dense 1) and a sigmoid. */
 grin_status grin__nn_mobilenet(grin__nn_net *net, int size, int channels, float alpha,
                                uint64_t seed, grin_error *err);
+/* The landmark branch: `inputs` features -> dense(hidden) -> ReLU -> dense(1) -> sigmoid. */
+grin_status grin__nn_landmark_mlp(grin__nn_net *net, int inputs, int hidden, uint64_t seed, grin_error *err);
 
 /* C (M x N) = alpha * op(A) op(B) + beta * C, row-major; op transposes when ta/tb. */
 void grin__gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,

@@ -34,12 +34,20 @@ void grin__dataset_free(grin__dataset *d)
 {
     free(d->px);
     free(d->y);
+    free(d->lm);
+    free(d->has_lm);
+    free(d->vec);
+    free(d->vec_mirror);
     memset(d, 0, sizeof *d);
 }
 
 void grin__dataset_floats(const grin__dataset *d, int first, int count, float *x)
 {
     size_t n = (size_t)count * d->size * d->size * d->channels;
+    if (d->vec) {
+        memcpy(x, d->vec + (size_t)first * d->channels, n * sizeof *x);
+        return;
+    }
     const uint8_t *p = d->px + (size_t)first * d->size * d->size * d->channels;
     for (size_t i = 0; i < n; i++)
         x[i] = (float)p[i] * (1.0f / 127.5f) - 1.0f; /* as the classifier prepares crops */
@@ -74,6 +82,25 @@ static void to_pixels(const grin_image *img, int size, int ch, uint8_t *dst)
         }
 }
 
+/* 68 "x y" pairs separated by spaces: 1, or -1 when the field is anything else */
+static int parse_landmarks(const char *s, grin_point2f *pts)
+{
+    char *end;
+    for (int k = 0; k < 136; k++) {
+        double v = strtod(s, &end);
+        if (end == s || !isfinite(v) || fabs(v) > 1e6)
+            return -1;
+        if (k & 1)
+            pts[k / 2].y = (float)v;
+        else
+            pts[k / 2].x = (float)v;
+        s = end;
+    }
+    while (*s == ' ')
+        s++;
+    return *s ? -1 : 1;
+}
+
 grin_status grin__dataset_load(const char *csv, int size, int channels, grin__dataset *out,
                                grin_error *err)
 {
@@ -90,8 +117,8 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
         sl[1] = 0;
     else
         dir[0] = 0;
-    char line[8192];
-    int lineno = 0, smile_col = -1, cap = 0;
+    char line[16384];
+    int lineno = 0, smile_col = -1, lm_col = -1, cap = 0;
     size_t per = (size_t)size * size * channels;
     while (fgets(line, sizeof line, f)) {
         lineno++;
@@ -111,9 +138,12 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
             p = c + 1;
         }
         if (smile_col < 0) {
-            for (int i = 1; i < nf; i++)
+            for (int i = 1; i < nf; i++) {
                 if (!strcmp(fields[i], "smile"))
                     smile_col = i;
+                if (!strcmp(fields[i], "landmarks"))
+                    lm_col = i;
+            }
             if (smile_col < 0) {
                 fclose(f);
                 grin__dataset_free(out);
@@ -122,6 +152,12 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
             continue;
         }
         if (nf <= smile_col || (strcmp(fields[smile_col], "0") && strcmp(fields[smile_col], "1"))) {
+            out->bad++;
+            continue;
+        }
+        grin_point2f pts[68];
+        int have = lm_col >= 0 && lm_col < nf && fields[lm_col][0] ? parse_landmarks(fields[lm_col], pts) : 0;
+        if (have < 0) { /* a landmarks field that is not 68 finite pairs */
             out->bad++;
             continue;
         }
@@ -141,7 +177,17 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
             uint8_t *ny = nx ? realloc(out->y, (size_t)cap) : NULL;
             if (ny)
                 out->y = ny;
-            if (!nx || !ny) {
+            bool lm_ok = true;
+            if (ny && lm_col >= 0) {
+                grin_point2f *nl = realloc(out->lm, (size_t)cap * sizeof(grin_point2f[68]));
+                if (nl)
+                    out->lm = nl;
+                uint8_t *nh = nl ? realloc(out->has_lm, (size_t)cap) : NULL;
+                if (nh)
+                    out->has_lm = nh;
+                lm_ok = nl && nh;
+            }
+            if (!nx || !ny || !lm_ok) {
                 grin_image_free(&img);
                 fclose(f);
                 grin__dataset_free(out);
@@ -149,6 +195,15 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
             }
         }
         to_pixels(&img, size, channels, out->px + (size_t)out->n * per);
+        if (lm_col >= 0) { /* scaled with the crop, as to_pixels resamples it */
+            out->has_lm[out->n] = (uint8_t)have;
+            grin_point2f *d = out->lm + (size_t)out->n * 68;
+            double sx = (double)size / img.width, sy = (double)size / img.height;
+            for (int k = 0; k < 68; k++) {
+                d[k].x = have ? (float)((pts[k].x + 0.5) * sx - 0.5) : 0.0f;
+                d[k].y = have ? (float)((pts[k].y + 0.5) * sy - 0.5) : 0.0f;
+            }
+        }
         out->y[out->n++] = (uint8_t)(fields[smile_col][0] - '0');
         grin_image_free(&img);
     }
@@ -166,8 +221,27 @@ grin_status grin__dataset_append(grin__dataset *dst, const grin__dataset *src)
         dst->size = src->size;
         dst->channels = src->channels;
     }
-    if (dst->size != src->size || dst->channels != src->channels)
+    if (dst->size != src->size || dst->channels != src->channels || dst->vec || src->vec)
         return GRIN_ERR_INVALID_ARGUMENT;
+    if (src->lm || dst->lm) { /* landmarks where either has them; rows without get has_lm 0 */
+        size_t total = (size_t)dst->n + src->n;
+        grin_point2f *nl = realloc(dst->lm, (total ? total : 1) * sizeof(grin_point2f[68]));
+        if (!nl)
+            return GRIN_ERR_NO_MEMORY;
+        dst->lm = nl;
+        uint8_t *nh = realloc(dst->has_lm, total ? total : 1);
+        if (!nh)
+            return GRIN_ERR_NO_MEMORY;
+        if (!dst->has_lm)
+            memset(nh, 0, (size_t)dst->n);
+        dst->has_lm = nh;
+        if (src->lm) {
+            memcpy(dst->lm + (size_t)dst->n * 68, src->lm, (size_t)src->n * sizeof(grin_point2f[68]));
+            memcpy(dst->has_lm + dst->n, src->has_lm, (size_t)src->n);
+        } else {
+            memset(dst->has_lm + dst->n, 0, (size_t)src->n);
+        }
+    }
     size_t per = (size_t)src->size * src->size * src->channels;
     uint8_t *nx = realloc(dst->px, ((size_t)dst->n + src->n) * per);
     if (!nx)
@@ -181,6 +255,35 @@ grin_status grin__dataset_append(grin__dataset *dst, const grin__dataset *src)
     memcpy(dst->y + dst->n, src->y, (size_t)src->n);
     dst->n += src->n;
     dst->bad += src->bad;
+    return GRIN_OK;
+}
+
+grin_status grin__dataset_lm_vectors(const grin__dataset *d, const grin__lm_branch *b, int S,
+                                     grin__dataset *out)
+{
+    memset(out, 0, sizeof *out);
+    int n = 0;
+    for (int i = 0; d->has_lm && i < d->n; i++)
+        n += d->has_lm[i];
+    if (n == 0)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    const int D = 2 * b->count;
+    out->size = 1;
+    out->channels = D;
+    out->y = malloc((size_t)n);
+    out->vec = malloc((size_t)n * D * sizeof(float));
+    out->vec_mirror = malloc((size_t)n * D * sizeof(float));
+    if (!out->y || !out->vec || !out->vec_mirror) {
+        grin__dataset_free(out);
+        return GRIN_ERR_NO_MEMORY;
+    }
+    for (int i = 0; i < d->n; i++) {
+        if (!d->has_lm[i])
+            continue;
+        grin__lm_features(b, S, d->lm + (size_t)i * 68, false, out->vec + (size_t)out->n * D);
+        grin__lm_features(b, S, d->lm + (size_t)i * 68, true, out->vec_mirror + (size_t)out->n * D);
+        out->y[out->n++] = d->y[i];
+    }
     return GRIN_OK;
 }
 
@@ -199,11 +302,18 @@ static double uniform(uint64_t *s, double lo, double hi)
     return lo + (hi - lo) * ((rng_next(s) >> 11) / 9007199254740992.0);
 }
 
-/* One augmented copy: an affine warp (zoom, shear, flip) about the centre, then contrast and
- * brightness, bilinear with replicated borders. */
-static void augment(const uint8_t *src, float *dst, int size, int ch, const grin__train_cfg *cfg,
-                    uint64_t *rng)
+/* One augmented copy of row i: an affine warp (zoom, shear, flip) about the centre, then
+ * contrast and brightness, bilinear with replicated borders; of a vector dataset's row, the row or
+ * (flip) its mirror image's. */
+static void augment(const grin__dataset *set, int i, float *dst, const grin__train_cfg *cfg, uint64_t *rng)
 {
+    const int size = set->size, ch = set->channels;
+    if (set->vec) {
+        bool fl = cfg->flip && (rng_next(rng) & 1);
+        memcpy(dst, (fl ? set->vec_mirror : set->vec) + (size_t)i * ch, (size_t)ch * sizeof *dst);
+        return;
+    }
+    const uint8_t *src = set->px + (size_t)i * size * size * ch;
     double z = uniform(rng, 1.0 - cfg->zoom, 1.0 + cfg->zoom);
     double sh = uniform(rng, -cfg->shear, cfg->shear);
     double fl = cfg->flip && (rng_next(rng) & 1) ? -1.0 : 1.0;
@@ -517,8 +627,7 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
             if (b < 2)
                 break; /* batch statistics need two samples */
             for (int k = 0; k < b; k++)
-                augment(train->px + (size_t)order[s0 + k] * per, xb + (size_t)k * per, train->size,
-                        train->channels, cfg, &rng);
+                augment(train, order[s0 + k], xb + (size_t)k * per, cfg, &rng);
             /* the shards: near-equal parts of at least two crops each */
             int g_here = b / 2 < G ? (b / 2 > 0 ? b / 2 : 1) : G;
             shard_ctx sc = {.net = net, .train = train, .order = order + s0, .xb = xb, .dl = dl, .b = b,
@@ -615,5 +724,58 @@ done:
     free(m2);
     free(decay);
     free(vprob);
+    return st;
+}
+
+grin_status grin__train_lm_branch(grin__lm_branch *b, grin__dataset *train, grin__dataset *val,
+                                  const grin__train_cfg *cfg, grin__epoch_fn on_epoch, void *ctx,
+                                  grin_error *err)
+{
+    const int D = train->channels, H = b->hidden;
+    if (!train->vec || !train->vec_mirror || train->n < 1 || D != 2 * b->count || b->net.in_c != D ||
+        (val && val->n && (!val->vec || val->channels != D)))
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "landmark branch: the data are not its inputs");
+    double *mu = calloc((size_t)D, sizeof *mu), *sd = calloc((size_t)D, sizeof *sd);
+    if (!mu || !sd) {
+        free(mu);
+        free(sd);
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    }
+    const size_t n = (size_t)train->n;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < D; j++)
+            mu[j] += (double)train->vec[i * D + j] + train->vec_mirror[i * D + j];
+    for (int j = 0; j < D; j++)
+        mu[j] /= 2.0 * (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < D; j++) {
+            double a = train->vec[i * D + j] - mu[j], c = train->vec_mirror[i * D + j] - mu[j];
+            sd[j] += a * a + c * c;
+        }
+    for (int j = 0; j < D; j++)
+        sd[j] = fmax(sqrt(sd[j] / (2.0 * (double)n)), 1e-4);
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < D; j++) {
+            train->vec[i * D + j] = (float)((train->vec[i * D + j] - mu[j]) / sd[j]);
+            train->vec_mirror[i * D + j] = (float)((train->vec_mirror[i * D + j] - mu[j]) / sd[j]);
+        }
+    for (size_t i = 0; val && i < (size_t)val->n; i++)
+        for (int j = 0; j < D; j++)
+            val->vec[i * D + j] = (float)((val->vec[i * D + j] - mu[j]) / sd[j]);
+    grin_status st = grin__train(&b->net, train, val && val->n ? val : NULL, cfg, on_epoch, ctx, err);
+    if (!st) { /* fold the standardisation into the first layer: W' = W / sd, b' = b - sum W mu / sd */
+        grin__nn_layer *l = &b->net.L[0];
+        float *W = b->net.params + l->woff, *B = b->net.params + l->boff;
+        for (int j = 0; j < H; j++) {
+            double bias = B[j];
+            for (int i = 0; i < D; i++) {
+                bias -= (double)W[(size_t)i * H + j] * mu[i] / sd[i];
+                W[(size_t)i * H + j] = (float)(W[(size_t)i * H + j] / sd[i]);
+            }
+            B[j] = (float)bias;
+        }
+    }
+    free(mu);
+    free(sd);
     return st;
 }

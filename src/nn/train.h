@@ -3,7 +3,7 @@
 #ifndef GRIN_TRAIN_H
 #define GRIN_TRAIN_H
 
-#include "nn.h"
+#include "model_io.h"
 
 typedef struct {
     int n, size, channels;
@@ -11,15 +11,29 @@ typedef struct {
                   * quarter of the memory floats would take, and what the product's crops are */
     uint8_t *y; /* 0/1 */
     int bad;    /* rows skipped while loading */
+    /* landmarks (the CSV's landmarks column, as grin align writes it): n x 68 points in crop
+     * coordinates, has_lm[i] = 0 where row i has none (its crop is not aligned); both NULL when
+     * no row was loaded with the column */
+    grin_point2f *lm;
+    uint8_t *has_lm;
+    /* a vector dataset (size 1, channels D: the landmark branch's inputs) holds floats, not
+     * pixels: each row's features and its mirror image's (what flip augmentation picks) */
+    float *vec, *vec_mirror;
 } grin__dataset;
 
-/* Loads a labels CSV of crops (file,smile,...; paths relative to the CSV), resizing to size. */
+/* Loads a labels CSV of crops (file,smile,...; paths relative to the CSV), resizing to size;
+ * with a landmarks column (68 "x y" pairs, space-separated; empty for a crop not aligned) the
+ * landmarks too, scaled with the crop. */
 grin_status grin__dataset_load(const char *csv, int size, int channels, grin__dataset *out,
                                grin_error *err);
 grin_status grin__dataset_append(grin__dataset *dst, const grin__dataset *src);
 /* crops first..first+count-1 as the network's input floats (count x size x size x channels) */
 void grin__dataset_floats(const grin__dataset *d, int first, int count, float *x);
 void grin__dataset_free(grin__dataset *d);
+
+/* The landmark branch's training set from the rows of d that have landmarks (crops S x S) */
+grin_status grin__dataset_lm_vectors(const grin__dataset *d, const grin__lm_branch *b, int S,
+                                     grin__dataset *out);
 
 typedef struct {
     int epochs, batch;
@@ -61,5 +75,13 @@ typedef void (*grin__epoch_fn)(void *ctx, int epoch, double train_loss, double t
 grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const grin__dataset *val,
                         const grin__train_cfg *cfg, grin__epoch_fn on_epoch, void *ctx,
                         grin_error *err);
+
+/* Trains a landmark branch (b->net built) on a vector dataset (grin__dataset_lm_vectors) with
+ * mirror augmentation: inputs are standardised while training (statistics of the faces and their
+ * mirror images; train and val are modified) and the scaling is folded into the first layer
+ * afterwards, so the branch reads grin__lm_features as they are. */
+grin_status grin__train_lm_branch(grin__lm_branch *b, grin__dataset *train, grin__dataset *val,
+                                  const grin__train_cfg *cfg, grin__epoch_fn on_epoch, void *ctx,
+                                  grin_error *err);
 
 #endif

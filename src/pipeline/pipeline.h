@@ -22,6 +22,7 @@ typedef struct {
     int npts;
     grin_image crop;        /* aligned crop for the classifier (owned by the frame) */
     int aligned;
+    grin_point2f crop_pts[GRIN__MAX_POINTS]; /* pts in the crop's coordinates, when aligned */
     float smile_raw;        /* the classifier's probability on this frame */
     float smile;            /* smoothed over time */
     bool smiling;           /* with hysteresis */

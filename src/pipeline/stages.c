@@ -298,6 +298,8 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
                                          &face->aligned);
         if (st)
             return grin__fail(err, st, "frame %lld: alignment failed", (long long)f->index);
+        if (face->aligned) /* what a classifier's landmark branch reads */
+            grin_align_map_points(&fit, face->pts, (size_t)face->npts, face->crop_pts);
     }
     return GRIN_OK;
 }
@@ -309,6 +311,7 @@ const grin__module grin__stage_landmarks = {"landmarks", 1, true, NULL, lm_init,
 typedef struct {
     const grin__classify_cfg *cfg;
     grin_image *crops;
+    const grin_point2f **lm; /* each face's crop-coordinate landmarks, NULL where not aligned */
     float *p;
     size_t cap;
 } cls_state;
@@ -335,13 +338,18 @@ static grin_status cls_process(void *state, grin__frame *f, grin_error *err)
         float *p = realloc(s->p, f->nfaces * sizeof *p);
         if (p)
             s->p = p;
-        if (!c || !p)
+        const grin_point2f **lm = realloc(s->lm, f->nfaces * sizeof *lm);
+        if (lm)
+            s->lm = lm;
+        if (!c || !p || !lm)
             return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
         s->cap = f->nfaces;
     }
-    for (size_t i = 0; i < f->nfaces; i++)
+    for (size_t i = 0; i < f->nfaces; i++) {
         s->crops[i] = f->faces[i].crop;
-    grin_status st = grin_classify_crops(s->cfg->cls, s->crops, f->nfaces, s->p, err);
+        s->lm[i] = f->faces[i].aligned && f->faces[i].npts == 68 ? f->faces[i].crop_pts : NULL;
+    }
+    grin_status st = grin_classify_faces(s->cfg->cls, s->crops, s->lm, f->nfaces, s->p, err);
     if (st)
         return st;
     for (size_t i = 0; i < f->nfaces; i++)
@@ -353,6 +361,7 @@ static void cls_destroy(void *state)
 {
     cls_state *s = state;
     free(s->crops);
+    free(s->lm);
     free(s->p);
     free(s);
 }

@@ -70,6 +70,7 @@ typedef struct {
     enum { R_PENDING, R_UNREADABLE, R_MISSED, R_ALIGNED, R_FELL_BACK, R_FAILED } result;
     float prob; /* eval: smile probability */
     char out_name[64];
+    grin_point2f *crop_pts; /* align: the 68 landmarks in crop coordinates when aligned (malloc'd) */
 } row;
 
 row *read_labels_csv(const char *csv, size_t *nrows, int *bad, bool *ok);

@@ -31,7 +31,9 @@ static void help(FILE *f)
 {
     fprintf(f, "usage: grin align --labels IN.csv --out DIR [--size N] [--margin M] [--model FILE]\n"
                "                  [--max-distortion R] [--crops] [detect options]\n"
-               "Writes DIR/<n>.png crops and DIR/labels.csv (file,smile,aligned,source).\n"
+               "Writes DIR/<n>.png crops and DIR/labels.csv (file,smile,aligned,source,landmarks:\n"
+               "the 68 landmarks in crop coordinates as space-separated x y pairs, for aligned\n"
+               "crops; what a model's landmark branch trains on).\n"
                "  --crops               the photos are already face crops made by a face detector\n"
                "                        (GENKI-4K crops/, SMILEsmileD): the whole image is the\n"
                "                        face's box and detection is skipped\n%s%s",
@@ -93,6 +95,8 @@ static void *worker(void *arg)
             r->result = R_FAILED;
         } else {
             r->result = aligned ? R_ALIGNED : R_FELL_BACK;
+            if (aligned && info.parts == 68 && (r->crop_pts = malloc(68 * sizeof *r->crop_pts)))
+                grin_align_map_points(&fit, pts, 68, r->crop_pts);
         }
         grin_image_free(&crop);
         grin_image_free(&img);
@@ -212,12 +216,16 @@ int cmd_align(int argc, char **argv)
             cli_error("%s: cannot create: %s", path, strerror(errno));
             rc = 1;
         } else {
-            fprintf(f, "file,smile,aligned,source\n");
+            fprintf(f, "file,smile,aligned,source,landmarks\n");
             for (size_t i = 0; i < nrows; i++) {
                 count[rows[i].result]++;
-                if (rows[i].result == R_ALIGNED || rows[i].result == R_FELL_BACK)
-                    fprintf(f, "%s,%d,%d,%s\n", rows[i].out_name, rows[i].smile,
-                            rows[i].result == R_ALIGNED, rows[i].rel);
+                if (rows[i].result == R_ALIGNED || rows[i].result == R_FELL_BACK) {
+                    fprintf(f, "%s,%d,%d,%s,", rows[i].out_name, rows[i].smile, rows[i].result == R_ALIGNED,
+                            rows[i].rel);
+                    for (int k = 0; rows[i].crop_pts && k < 68; k++)
+                        fprintf(f, "%s%.2f %.2f", k ? " " : "", rows[i].crop_pts[k].x, rows[i].crop_pts[k].y);
+                    fputc('\n', f);
+                }
             }
             if (fclose(f) != 0) {
                 cli_error("%s: write failed", path);

@@ -88,7 +88,14 @@ static bool face_prob(full_path *f, const grin_image *img, grin_rect box, float 
     grin_image crop;
     if (grin_align_warp(f->al, img, &fit, box, &crop, aligned) != GRIN_OK)
         return false;
-    bool ok = grin_classify_crops(f->cls, &crop, 1, p, &err) == GRIN_OK;
+    /* the landmarks in crop coordinates, for a model with a landmark branch */
+    grin_point2f crop_pts[68];
+    const grin_point2f *lm = NULL;
+    if (*aligned) {
+        grin_align_map_points(&fit, f->pts, 68, crop_pts);
+        lm = crop_pts;
+    }
+    bool ok = grin_classify_faces(f->cls, &crop, &lm, 1, p, &err) == GRIN_OK;
     grin_image_free(&crop);
     return ok;
 }

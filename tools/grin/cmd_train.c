@@ -82,10 +82,106 @@ static bool load_sets(const char *const *labels, int n, int size, int ch, grin__
     return true;
 }
 
+static bool meta_replace(char *meta, size_t cap, const char *const *drop, const char *add);
+
+/* the landmark branch reads the brows, nose, eyes and mouth: points 17-67 of the iBUG layout (the
+ * jaw line follows the face's outline more than its expression) */
+enum { LM_FIRST = 17, LM_COUNT = 51 };
+
+/* `grin train --branch landmarks --init MODEL`: trains MODEL's landmark branch on the crops'
+ * landmarks; its network, calibration and 8-bit calibration are kept, a fuse line is dropped
+ * (grin calibrate fits it again). */
+static int train_branch(const char *init, const char *const *labels, int nlabels, const char *val_csv,
+                        const char *out, int hidden, const grin__train_cfg *cfg, int argc, char **argv)
+{
+    grin_error err = {{0}};
+    grin__model m;
+    if (grin__model_load(init, &m, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        return 1;
+    }
+    grin__dataset crops = {0}, valc = {0}, tv = {0}, vv = {0};
+    int rc = 1;
+    grin_status st;
+    if (!load_sets(labels, nlabels, m.input, m.channels, &crops))
+        goto done;
+    if (val_csv && grin__dataset_load(val_csv, m.input, m.channels, &valc, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    grin__nn_free(&m.lm.net);
+    m.lm.first = LM_FIRST;
+    m.lm.count = LM_COUNT;
+    m.lm.hidden = hidden;
+    if (grin__model_build_lm(&m, cfg->seed, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    st = grin__dataset_lm_vectors(&crops, &m.lm, m.input, &tv);
+    if (st == GRIN_OK && valc.n && valc.has_lm)
+        st = grin__dataset_lm_vectors(&valc, &m.lm, m.input, &vv);
+    if (st == GRIN_ERR_INVALID_ARGUMENT) {
+        cli_error("train: no crop in %s has landmarks (a landmarks column, as grin align writes it)",
+                  tv.n ? val_csv : "the --labels CSVs");
+        goto done;
+    }
+    if (st) {
+        cli_error("train: out of memory");
+        goto done;
+    }
+    fprintf(stderr, "grin: training the landmark branch (%d inputs, %d hidden, %zu parameters) on %d faces with "
+            "landmarks (of %d crops)", tv.channels, hidden, m.lm.net.nparams, tv.n, crops.n);
+    if (vv.n)
+        fprintf(stderr, "; %d validation faces", vv.n);
+    fputc('\n', stderr);
+    grin__train_cfg c = *cfg;
+    c.verbose_tty = false; /* an epoch takes milliseconds */
+    epoch_ctx ectx = {.best_auc = -1};
+    if (grin__train_lm_branch(&m.lm, &tv, vv.n ? &vv : NULL, &c, on_epoch, &ectx, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    char add[1536];
+    int off = snprintf(add, sizeof add, "lm_trained_with=grin train");
+    for (int i = 1; i < argc && off < (int)sizeof add - 64; i++)
+        off += snprintf(add + off, sizeof add - (size_t)off, " %s", argv[i]);
+    snprintf(add + off, sizeof add - (size_t)off, "\nlm_train_faces=%d\nlm_val_faces=%d\n", tv.n, vv.n);
+    if (ectx.best_line[0]) { /* the validation numbers, as lm_ lines */
+        char *e = add + strlen(add);
+        for (const char *l = ectx.best_line; *l && e < add + sizeof add - 8;) {
+            const char *nl = strchr(l, '\n');
+            size_t len = nl ? (size_t)(nl - l) : strlen(l);
+            int w = snprintf(e, (size_t)(add + sizeof add - e), "lm_%.*s\n", (int)len, l);
+            if (w < 0 || w >= add + sizeof add - e)
+                break;
+            e += w;
+            l += len + (nl != NULL);
+        }
+    }
+    static const char *const drop[] = {"fuse=", "fuse_crops=", "lm_", NULL};
+    if (!meta_replace(m.meta, sizeof m.meta, drop, add)) {
+        cli_error("train: %s: metadata too long", init);
+        goto done;
+    }
+    if (grin__model_save(&m, out, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    grin__dataset_free(&crops);
+    grin__dataset_free(&valc);
+    grin__dataset_free(&tv);
+    grin__dataset_free(&vv);
+    grin__model_free(&m);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv)
 {
-    const char *labels[16], *val_csv = NULL, *out = NULL, *arch = "mobilenet", *init = NULL;
-    int nlabels = 0, input = 64, gray = 0;
+    const char *labels[16], *val_csv = NULL, *out = NULL, *arch = "mobilenet", *init = NULL, *branch = NULL;
+    int nlabels = 0, input = 64, gray = 0, hidden = 32;
+    bool epochs_given = false, lr_given = false;
     bool arch_given = false; /* --alpha, --input or --gray */
     char base[1536] = ""; /* with --init: how that model was trained */
     double alpha = 0.25, d;
@@ -104,6 +200,12 @@ int cmd_train(int argc, char **argv)
             arch = v, i++;
         } else if (!strcmp(argv[i], "--init") && v) {
             init = argv[++i];
+        } else if (!strcmp(argv[i], "--branch") && v) {
+            branch = argv[++i];
+        } else if (!strcmp(argv[i], "--hidden")) {
+            if (!cli_int("--hidden", v, 1, 1024, &hidden))
+                return 2;
+            i++;
         } else if (!strcmp(argv[i], "--gray")) {
             gray = 1;
             arch_given = true;
@@ -126,6 +228,7 @@ int cmd_train(int argc, char **argv)
         } else if (!strcmp(argv[i], "--epochs")) {
             if (!cli_int("--epochs", v, 1, 10000, &cfg.epochs))
                 return 2;
+            epochs_given = true;
             i++;
         } else if (!strcmp(argv[i], "--batch")) {
             if (!cli_int("--batch", v, 2, 4096, &cfg.batch))
@@ -134,6 +237,7 @@ int cmd_train(int argc, char **argv)
         } else if (!strcmp(argv[i], "--lr")) {
             if (!cli_double("--lr", v, 1e-7, 10, &d))
                 return 2;
+            lr_given = true;
             cfg.lr = (float)d, i++;
         } else if (!strcmp(argv[i], "--weight-decay")) {
             if (!cli_double("--weight-decay", v, 0, 1, &d))
@@ -158,11 +262,19 @@ int cmd_train(int argc, char **argv)
                    "       [--batch B] [--lr LR] [--weight-decay W] [--sgd] [--seed N]\n"
                    "       [--threads N] [--shards G] [--checkpoint FILE [--resume]]\n"
                    "       [--init MODEL]\n"
+                   "       grin train --branch landmarks --init MODEL --labels CSV ... --out FILE\n"
+                   "       [--hidden H] [--val CSV] [--epochs E] [--lr LR] [--seed N]\n"
                    "CSVs list aligned crops (grin align output: file,smile,...).\n"
                    "  --init MODEL        start from a trained model's weights (fine-tuning, e.g.\n"
                    "                      on your own faces with a lower --lr such as 1e-3): its\n"
                    "                      architecture and alignment are kept; its calibration\n"
                    "                      is dropped (run grin calibrate / quantize again)\n"
+                   "  --branch landmarks  train MODEL's landmark branch instead: a small network\n"
+                   "                      (points 17-67 -> H hidden ReLU units -> sigmoid, default\n"
+                   "                      H 32) on the crops' landmarks (grin align's landmarks\n"
+                   "                      column), mirrored as augmentation; default 100 epochs at\n"
+                   "                      lr 1e-3. The network and its calibration are kept;\n"
+                   "                      grin calibrate then fits how the two outputs combine\n"
                    "  --shards G          each batch runs as G parts with their own batch-norm\n"
                    "                      statistics, gradients summed (default 2)\n"
                    "  --threads N         run the parts on N threads, 0 = all CPUs (default 0);\n"
@@ -188,6 +300,22 @@ int cmd_train(int argc, char **argv)
         cli_error("train: unknown --arch '%s' (have: mobilenet)", arch);
         return 2;
     }
+    if (branch) {
+        if (strcmp(branch, "landmarks")) {
+            cli_error("train: unknown --branch '%s' (have: landmarks)", branch);
+            return 2;
+        }
+        if (!init || arch_given || cfg.checkpoint) {
+            cli_error("train: --branch landmarks trains the branch of a trained model: give --init MODEL, "
+                      "and no --alpha, --input, --gray or --checkpoint");
+            return 2;
+        }
+        if (!epochs_given)
+            cfg.epochs = 100;
+        if (!lr_given)
+            cfg.lr = 1e-3f;
+        return train_branch(init, labels, nlabels, val_csv, out, hidden, &cfg, argc, argv);
+    }
     grin_error err = {{0}};
     grin__model m;
     memset(&m, 0, sizeof m);
@@ -209,7 +337,7 @@ int cmd_train(int argc, char **argv)
             const char *nl = strchr(l, '\n');
             size_t len = nl ? (size_t)(nl - l) : strlen(l);
             if (!strncmp(l, "trained_with=", 13) || !strncmp(l, "train_crops=", 12) || !strncmp(l, "epochs=", 7) ||
-                !strncmp(l, "base_", 5)) {
+                !strncmp(l, "base_", 5)) { /* (a landmark branch, and its lm_ lines, are dropped) */
                 int w = snprintf(o, (size_t)(end - o), "base_%.*s\n", (int)len, l);
                 o = w < 0 || w >= end - o ? end - 1 : o + w;
             }
@@ -218,17 +346,19 @@ int cmd_train(int argc, char **argv)
         *o = '\0';
         m.meta[0] = '\0';
         memset(&m.post, 0, sizeof m.post);
+        grin__nn_free(&m.lm.net); /* a landmark branch is trained again on top: --branch landmarks */
+        memset(&m.lm, 0, sizeof m.lm);
     }
     int ch = gray ? 1 : 3;
     grin__dataset train, val = {0};
     if (!load_sets(labels, nlabels, input, ch, &train)) {
-        grin__nn_free(&m.net);
+        grin__model_free(&m);
         return 1;
     }
     if (val_csv && grin__dataset_load(val_csv, input, ch, &val, &err) != GRIN_OK) {
         cli_error("%s", err.msg);
         grin__dataset_free(&train);
-        grin__nn_free(&m.net);
+        grin__model_free(&m);
         return 1;
     }
     if (!init) {
@@ -254,7 +384,7 @@ int cmd_train(int argc, char **argv)
                       first.max_distortion);
             grin__dataset_free(&train);
             grin__dataset_free(&val);
-            grin__nn_free(&m.net);
+            grin__model_free(&m);
             return 2;
         }
         m.align.margin = first.margin = a.margin;
@@ -290,7 +420,7 @@ int cmd_train(int argc, char **argv)
             rc = 1;
         }
     }
-    grin__nn_free(&m.net);
+    grin__model_free(&m);
     grin__dataset_free(&train);
     grin__dataset_free(&val);
     return rc;
@@ -310,15 +440,35 @@ static bool open_plan(const char *model, bool int8, grin__model *m, grin__nn_pla
         (int8 && grin__nn_plan_apply_calibration(plan, m->meta, &err) != GRIN_OK)) {
         cli_error("%s: %s", model, err.msg);
         grin__nn_plan_free(plan);
-        grin__nn_free(&m->net);
+        grin__model_free(m);
         return false;
     }
     return true;
 }
 
-/* the model's reported probabilities (its test-time mirror and calibration included) */
-static grin_status plan_predict(const grin__nn_plan *plan, const grin__post *post, const grin__dataset *d,
-                                float *p)
+/* the landmark branch's outputs on row i's landmarks and (with flip) their mirror image */
+static void branch_outputs(const grin__model *m, const grin__dataset *d, int i, bool flip, float *r, float *rm)
+{
+    float f[2 * 68];
+    const grin_point2f *pts = d->lm + (size_t)i * 68;
+    grin__lm_features(&m->lm, m->input, pts, false, f);
+    *r = grin__lm_run(&m->lm, f);
+    *rm = 0;
+    if (flip) {
+        grin__lm_features(&m->lm, m->input, pts, true, f);
+        *rm = grin__lm_run(&m->lm, f);
+    }
+}
+
+static bool row_fuses(const grin__model *m, const grin__post *post, const grin__dataset *d, int i)
+{
+    return post->fuse && m->lm.count > 0 && d->has_lm && d->has_lm[i];
+}
+
+/* the model's reported probabilities (its test-time mirror and calibration included; with a fuse
+ * line, the landmark branch's output too on rows that have landmarks) */
+static grin_status plan_predict(const grin__nn_plan *plan, const grin__model *m, const grin__post *post,
+                                const grin__dataset *d, float *p)
 {
     grin__nn_scratch s = {0};
     size_t per = (size_t)d->size * d->size * d->channels;
@@ -332,7 +482,13 @@ static grin_status plan_predict(const grin__nn_plan *plan, const grin__post *pos
             grin__mirror_input(x, xm, d->size, d->channels);
             st = grin__nn_plan_run(plan, &s, xm, &mirror, NULL);
         }
-        p[i] = grin__post_apply(post, raw, mirror);
+        if (row_fuses(m, post, d, i)) {
+            float r, rm;
+            branch_outputs(m, d, i, post->flip, &r, &rm);
+            p[i] = grin__post_apply_lm(post, raw, mirror, r, rm);
+        } else {
+            p[i] = grin__post_apply(post, raw, mirror);
+        }
     }
     free(x);
     grin__nn_scratch_free(&s);
@@ -391,7 +547,7 @@ int cmd_eval(int argc, char **argv)
     if (grin__dataset_load(labels, m.input, m.channels, &d, &err) != GRIN_OK) {
         cli_error("%s", err.msg);
         grin__nn_plan_free(&plan);
-        grin__nn_free(&m.net);
+        grin__model_free(&m);
         return 1;
     }
     if (d.bad)
@@ -399,13 +555,16 @@ int cmd_eval(int argc, char **argv)
     float *p = malloc(sizeof *p * (size_t)(d.n ? d.n : 1));
     int rc = 0;
     grin__metrics mt;
-    if (!p || plan_predict(&plan, &m.post, &d, p) != GRIN_OK) {
+    int fused = 0;
+    for (int i = 0; i < d.n; i++)
+        fused += row_fuses(&m, &m.post, &d, i);
+    if (!p || plan_predict(&plan, &m, &m.post, &d, p) != GRIN_OK) {
         cli_error("eval: inference failed");
         rc = 1;
     } else {
         grin__metrics_from(p, d.y, d.n, &mt);
-        printf("accuracy %.4f  AUC %.4f  (%d crops, %d rows skipped%s)\n", mt.acc, mt.auc, d.n, d.bad,
-               int8 ? ", 8-bit" : "");
+        printf("accuracy %.4f  AUC %.4f  (%d crops, %d rows skipped%s; %d with the landmark branch)\n", mt.acc,
+               mt.auc, d.n, d.bad, int8 ? ", 8-bit" : "", fused);
         printf("confusion: true smile %d as smile, %d as not; not smiling %d as smile, %d as not\n",
                mt.tp, mt.fn, mt.fp, mt.tn);
         printf("{\"n\":%d,\"acc\":%.4f,\"auc\":%.4f,\"missed\":0}\n", d.n, mt.acc, mt.auc);
@@ -413,7 +572,7 @@ int cmd_eval(int argc, char **argv)
     free(p);
     grin__dataset_free(&d);
     grin__nn_plan_free(&plan);
-    grin__nn_free(&m.net);
+    grin__model_free(&m);
     return rc;
 }
 
@@ -534,83 +693,163 @@ int cmd_quantize(int argc, char **argv)
     }
     grin__dataset_free(&d);
     grin__nn_plan_free(&plan);
-    grin__nn_free(&m.net);
+    grin__model_free(&m);
     return rc;
 }
 
-/* Platt scaling: the A, B of sigmoid(A z + B) that minimise the cross-entropy against Platt's
- * smoothed targets, by Newton's method with step halving */
-static void fit_platt(const double *z, const uint8_t *y, int n, double *A, double *B)
+/* Platt scaling, generalised to k <= 2 inputs: the w of sigmoid(w0 z0 + ... + w[k]) that
+ * minimises the cross-entropy against Platt's smoothed targets, by Newton's method with step
+ * halving. z is n x k. */
+static double platt_loss(const double *z, int k, const uint8_t *y, int n, double tpos, double tneg, const double *w)
+{
+    double loss = 0;
+    for (int i = 0; i < n; i++) {
+        double f = w[k], t = y[i] ? tpos : tneg;
+        for (int j = 0; j < k; j++)
+            f += w[j] * z[(size_t)i * k + j];
+        loss += f >= 0 ? t * log1p(exp(-f)) + (1 - t) * (f + log1p(exp(-f)))
+                       : t * (-f + log1p(exp(f))) + (1 - t) * log1p(exp(f));
+    }
+    return loss;
+}
+
+/* solves the m x m system H x = g (m <= 3) by Gaussian elimination with pivoting; false when singular */
+static bool solve_small(double H[3][3], double *g, int m, double *x)
+{
+    for (int c = 0; c < m; c++) {
+        int piv = c;
+        for (int r = c + 1; r < m; r++)
+            if (fabs(H[r][c]) > fabs(H[piv][c]))
+                piv = r;
+        if (!(fabs(H[piv][c]) > 1e-300))
+            return false;
+        for (int k = 0; k < m; k++) {
+            double t = H[c][k];
+            H[c][k] = H[piv][k];
+            H[piv][k] = t;
+        }
+        double t = g[c];
+        g[c] = g[piv];
+        g[piv] = t;
+        for (int r = c + 1; r < m; r++) {
+            double f = H[r][c] / H[c][c];
+            for (int k = c; k < m; k++)
+                H[r][k] -= f * H[c][k];
+            g[r] -= f * g[c];
+        }
+    }
+    for (int r = m - 1; r >= 0; r--) {
+        double v = g[r];
+        for (int k = r + 1; k < m; k++)
+            v -= H[r][k] * x[k];
+        x[r] = v / H[r][r];
+    }
+    return true;
+}
+
+static void fit_platt(const double *z, int k, const uint8_t *y, int n, double *w)
 {
     int npos = 0;
     for (int i = 0; i < n; i++)
         npos += y[i];
     double tpos = (npos + 1.0) / (npos + 2.0), tneg = 1.0 / (n - npos + 2.0);
-    double a = 1, b = 0;
-#define PLATT_LOSS(aa, bb, out)                                                            \
-    do {                                                                                   \
-        out = 0;                                                                           \
-        for (int i = 0; i < n; i++) {                                                      \
-            double f = (aa) * z[i] + (bb), t = y[i] ? tpos : tneg;                         \
-            out += f >= 0 ? t * log1p(exp(-f)) + (1 - t) * (f + log1p(exp(-f)))            \
-                          : t * (-f + log1p(exp(f))) + (1 - t) * log1p(exp(f));             \
-        }                                                                                  \
-    } while (0)
-    double loss;
-    PLATT_LOSS(a, b, loss);
+    const int m = k + 1;
+    for (int j = 0; j < m; j++)
+        w[j] = j < k ? 1 : 0;
+    double loss = platt_loss(z, k, y, n, tpos, tneg, w);
     for (int it = 0; it < 100; it++) {
-        double ga = 0, gb = 0, haa = 1e-12, hab = 0, hbb = 1e-12;
+        double g[3] = {0}, H[3][3] = {{1e-12, 0, 0}, {0, 1e-12, 0}, {0, 0, 1e-12}}, x[3], wn[3];
         for (int i = 0; i < n; i++) {
-            double q = 1 / (1 + exp(-(a * z[i] + b))), t = y[i] ? tpos : tneg, w = q * (1 - q);
-            ga += (q - t) * z[i];
-            gb += q - t;
-            haa += w * z[i] * z[i];
-            hab += w * z[i];
-            hbb += w;
+            double v[3], f = w[k];
+            for (int j = 0; j < k; j++) {
+                v[j] = z[(size_t)i * k + j];
+                f += w[j] * v[j];
+            }
+            v[k] = 1;
+            double q = 1 / (1 + exp(-f)), t = y[i] ? tpos : tneg, h = q * (1 - q);
+            for (int a = 0; a < m; a++) {
+                g[a] += (q - t) * v[a];
+                for (int b = 0; b < m; b++)
+                    H[a][b] += h * v[a] * v[b];
+            }
         }
-        double det = haa * hbb - hab * hab;
-        if (!(det > 0))
+        if (!solve_small(H, g, m, x))
             break;
-        double da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det, step = 1, nl = loss;
+        double step = 1, nl = loss;
         for (; step > 1e-6; step /= 2) {
-            PLATT_LOSS(a - step * da, b - step * db, nl);
+            for (int j = 0; j < m; j++)
+                wn[j] = w[j] - step * x[j];
+            nl = platt_loss(z, k, y, n, tpos, tneg, wn);
             if (nl < loss)
                 break;
         }
         if (!(nl < loss))
             break;
-        a -= step * da;
-        b -= step * db;
+        memcpy(w, wn, (size_t)m * sizeof *w);
         bool done = loss - nl < 1e-10 * (1 + loss);
         loss = nl;
         if (done)
             break;
     }
-#undef PLATT_LOSS
-    *A = a;
-    *B = b;
 }
 
-/* `grin calibrate`: test-time mirroring and a Platt calibration fitted on a tuning split */
+/* the fused mapping's inputs from the rows of d with landmarks: the network's logit (mirrored when
+ * flip) and the landmark branch's, n x 2 in zf, labels in yf; the count, or -1 when inference fails */
+static int fuse_inputs(const grin__nn_plan *plan, const grin__model *m, const grin__dataset *d, bool flip,
+                       double *zf, uint8_t *yf)
+{
+    float *p = malloc(sizeof *p * (size_t)(d->n ? d->n : 1));
+    grin__post post = {.flip = flip};
+    if (!p || plan_predict(plan, m, &post, d, p) != GRIN_OK) {
+        free(p);
+        return -1;
+    }
+    int nf = 0;
+    for (int i = 0; d->has_lm && i < d->n; i++) {
+        if (!d->has_lm[i])
+            continue;
+        float r, rm;
+        branch_outputs(m, d, i, flip, &r, &rm);
+        double q = p[i], u = flip ? 0.5 * ((double)r + rm) : r;
+        q = q < 1e-7 ? 1e-7 : (q > 1 - 1e-7 ? 1 - 1e-7 : q);
+        u = u < 1e-7 ? 1e-7 : (u > 1 - 1e-7 ? 1 - 1e-7 : u);
+        zf[2 * nf] = log(q / (1 - q));
+        zf[2 * nf + 1] = log(u / (1 - u));
+        yf[nf++] = d->y[i];
+    }
+    free(p);
+    return nf;
+}
+
+/* `grin calibrate`: test-time mirroring and a Platt calibration fitted on a tuning split; for a
+ * model with a landmark branch also how its output and the network's combine (fuse=) */
 int cmd_calibrate(int argc, char **argv)
 {
-    const char *model = NULL, *out = NULL, *labels[16];
-    int nlabels = 0, flip = 1;
+    const char *model = NULL, *out = NULL, *labels[16], *fuse_labels[16];
+    int nlabels = 0, nfuse = 0, flip = 1;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: grin calibrate --model FILE --labels CSV [--labels CSV ...] [--no-flip] --out FILE\n"
+            printf("usage: grin calibrate --model FILE --labels CSV [--labels CSV ...] [--no-flip]\n"
+                   "       [--fuse-labels CSV ...] --out FILE\n"
                    "Fits how the model's output becomes the reported probability, on aligned crops\n"
                    "held out from training (a tuning split; never the validation split): the mean\n"
                    "of the crop's and its mirror image's outputs (unless --no-flip), mapped by\n"
-                   "sigmoid(A * logit(p) + B) with A, B fitted by Platt scaling. Writes the model\n"
-                   "with test_flip= and platt= metadata lines, which every classifier call applies.\n");
+                   "sigmoid(A * logit(p) + B) with A, B fitted by Platt scaling. A model with a\n"
+                   "landmark branch (grin train --branch landmarks) also gets, fitted the same way\n"
+                   "on the crops that have landmarks, sigmoid(A' logit(p) + B' logit(r) + C'), r the\n"
+                   "branch's output (mirrored too): what faces with usable landmarks are given;\n"
+                   "--fuse-labels fits that one on other crops (default: the --labels).\n"
+                   "Writes the model with test_flip=, platt= (and fuse=) metadata lines, which\n"
+                   "every classifier call applies.\n");
             return 0;
         }
         if (!strcmp(argv[i], "--model") && v)
             model = v, i++;
         else if (!strcmp(argv[i], "--labels") && v && nlabels < 16)
             labels[nlabels++] = v, i++;
+        else if (!strcmp(argv[i], "--fuse-labels") && v && nfuse < 16)
+            fuse_labels[nfuse++] = v, i++;
         else if (!strcmp(argv[i], "--out") && v)
             out = v, i++;
         else if (!strcmp(argv[i], "--no-flip"))
@@ -629,8 +868,15 @@ int cmd_calibrate(int argc, char **argv)
     grin__nn_plan plan;
     if (!open_plan(model, false, &m, &plan))
         return 1;
-    grin__dataset d;
+    grin__dataset d, fd = {0};
     int rc = load_sets(labels, nlabels, m.input, m.channels, &d) ? 0 : 1;
+    if (!rc && nfuse && !m.lm.count) {
+        cli_error("calibrate: --fuse-labels, but %s has no landmark branch (grin train --branch landmarks)", model);
+        rc = 2;
+    }
+    if (!rc && nfuse && !load_sets(fuse_labels, nfuse, m.input, m.channels, &fd))
+        rc = 1;
+    const grin__dataset *fset = nfuse ? &fd : &d; /* what the fused mapping is fitted on */
     int npos = 0;
     for (int i = 0; !rc && i < d.n; i++)
         npos += d.y[i];
@@ -640,13 +886,16 @@ int cmd_calibrate(int argc, char **argv)
         rc = 1;
     }
     float *p = rc ? NULL : malloc(sizeof *p * (size_t)d.n);
+    float *pf = rc ? NULL : malloc(sizeof *pf * (size_t)(fset->n + 1));
     double *z = rc ? NULL : malloc(sizeof *z * (size_t)d.n);
-    if (!rc && (!p || !z)) {
+    double *zf = rc ? NULL : malloc(2 * sizeof *zf * (size_t)(fset->n + 1));
+    uint8_t *yf = rc ? NULL : malloc((size_t)(fset->n + 1));
+    if (!rc && (!p || !pf || !z || !zf || !yf)) {
         cli_error("calibrate: out of memory");
         rc = 1;
     }
     grin__post post = {.flip = flip != 0};
-    if (!rc && plan_predict(&plan, &post, &d, p) != GRIN_OK) {
+    if (!rc && plan_predict(&plan, &m, &post, &d, p) != GRIN_OK) {
         cli_error("calibrate: inference failed");
         rc = 1;
     }
@@ -657,19 +906,61 @@ int cmd_calibrate(int argc, char **argv)
             double q = p[i] < 1e-7 ? 1e-7 : (p[i] > 1 - 1e-7 ? 1 - 1e-7 : p[i]);
             z[i] = log(q / (1 - q));
         }
-        double A, B;
-        fit_platt(z, d.y, d.n, &A, &B);
+        double w[3];
+        fit_platt(z, 1, d.y, d.n, w);
+        double A = w[0], B = w[1];
         post.platt = true;
         post.a = (float)A;
         post.b = (float)B;
+        /* the fused mapping, on the crops with landmarks */
+        int nf = m.lm.count ? fuse_inputs(&plan, &m, fset, flip != 0, zf, yf) : 0, fpos = 0;
+        double F[3] = {0, 0, 0};
+        grin__metrics fb = {0}, fa = {0};
+        if (nf < 0) {
+            cli_error("calibrate: inference failed");
+            rc = 1;
+            nf = 0;
+        }
+        for (int k = 0; k < nf; k++)
+            fpos += yf[k];
+        if (!rc && m.lm.count && nf == 0) {
+            cli_error("calibrate: %s has a landmark branch but no crop in %s has landmarks", model,
+                      nfuse ? "--fuse-labels" : "--labels");
+            rc = 1;
+        }
+        bool fuse = nf > 0;
+        if (fuse && (fpos == 0 || fpos == nf)) {
+            cli_error("calibrate: the crops with landmarks need both smiling and non-smiling faces (%d of %d smile)",
+                      fpos, nf);
+            rc = 1;
+        }
+        if (!rc && fuse) {
+            fit_platt(zf, 2, yf, nf, F);
+            for (int k = 0; k < nf; k++) /* before: the network alone, Platt-mapped */
+                pf[k] = (float)(1 / (1 + exp(-(A * zf[2 * k] + B))));
+            grin__metrics_from(pf, yf, nf, &fb);
+            for (int k = 0; k < nf; k++)
+                pf[k] = (float)(1 / (1 + exp(-(F[0] * zf[2 * k] + F[1] * zf[2 * k + 1] + F[2]))));
+            grin__metrics_from(pf, yf, nf, &fa);
+            if (!(F[0] >= 0) || F[0] > 100 || !(F[1] >= 0) || F[1] > 100 || fabs(F[2]) > 100) {
+                cli_error("calibrate: the fused fit is degenerate (%g, %g, %g): too few or unrepresentative crops",
+                          F[0], F[1], F[2]);
+                rc = 1;
+            }
+        }
         for (int i = 0; i < d.n; i++) /* p was already mirrored: apply the mapping only */
             p[i] = grin__post_apply(&(grin__post){.platt = true, .a = post.a, .b = post.b}, p[i], 0);
         grin__metrics_from(p, d.y, d.n, &after);
-        char add[256], why[128];
-        snprintf(add, sizeof add, "test_flip=%d\nplatt=%.6g,%.6g\nplatt_crops=%d\n", flip, A, B, d.n);
-        static const char *const drop[] = {"test_flip=", "platt=", "platt_crops=", NULL};
+        char add[320], why[128];
+        int off = snprintf(add, sizeof add, "test_flip=%d\nplatt=%.6g,%.6g\nplatt_crops=%d\n", flip, A, B, d.n);
+        if (fuse)
+            snprintf(add + off, sizeof add - (size_t)off, "fuse=%.6g,%.6g,%.6g\nfuse_crops=%d\n", F[0], F[1], F[2],
+                     nf);
+        static const char *const drop[] = {"test_flip=", "platt=", "platt_crops=", "fuse=", "fuse_crops=", NULL};
         grin__post check;
-        if (!(A > 0) || A > 100 || fabs(B) > 100) {
+        if (rc) {
+            /* reported above */
+        } else if (!(A > 0) || A > 100 || fabs(B) > 100) {
             cli_error("calibrate: the fit is degenerate (A %g, B %g): too few or unrepresentative crops", A, B);
             rc = 1;
         } else if (!meta_replace(m.meta, sizeof m.meta, drop, add) ||
@@ -683,16 +974,27 @@ int cmd_calibrate(int argc, char **argv)
             printf("tuning crops %d (%d smiling): accuracy %.4f -> %.4f, AUC %.4f -> %.4f, "
                    "decision threshold on the raw output %.3f\n", d.n, npos, before.acc, after.acc,
                    before.auc, after.auc, 1 / (1 + exp(B / A)));
+            if (fuse)
+                printf("with landmarks %d (%d smiling): the network alone %.4f / %.4f, with the landmark branch "
+                       "%.4f / %.4f (fuse %.3g, %.3g, %.3g)\n", nf, fpos, fb.acc, fb.auc, fa.acc, fa.auc, F[0],
+                       F[1], F[2]);
             printf("{\"model\":\"%s\",\"crops\":%d,\"flip\":%d,\"a\":%.6g,\"b\":%.6g,"
-                   "\"acc_before\":%.4f,\"acc_after\":%.4f,\"out\":\"%s\"}\n", model, d.n, flip, A, B,
-                   before.acc, after.acc, out);
+                   "\"acc_before\":%.4f,\"acc_after\":%.4f", model, d.n, flip, A, B, before.acc, after.acc);
+            if (fuse)
+                printf(",\"fuse\":[%.6g,%.6g,%.6g],\"fuse_crops\":%d,\"fuse_acc\":%.4f,\"fuse_auc\":%.4f", F[0],
+                       F[1], F[2], nf, fa.acc, fa.auc);
+            printf(",\"out\":\"%s\"}\n", out);
         }
     }
     free(p);
+    free(pf);
     free(z);
+    free(zf);
+    free(yf);
     grin__dataset_free(&d);
+    grin__dataset_free(&fd);
     grin__nn_plan_free(&plan);
-    grin__nn_free(&m.net);
+    grin__model_free(&m);
     return rc;
 }
 
@@ -750,7 +1052,7 @@ int cmd_model(int argc, char **argv)
             st = grin__model_save(&m, out, &err);
         if (st)
             cli_error("%s", err.msg);
-        grin__nn_free(&m.net);
+        grin__model_free(&m);
         return st ? 1 : 0;
     }
     if (model) {
@@ -771,7 +1073,7 @@ int cmd_model(int argc, char **argv)
            (unsigned long long)grin__nn_macs(&m.net), m.net.n);
     if (model && m.meta[0])
         printf("%s%s", m.meta, m.meta[strlen(m.meta) - 1] == '\n' ? "" : "\n");
-    grin__nn_free(&m.net);
+    grin__model_free(&m);
     return 0;
 }
 
@@ -816,6 +1118,6 @@ int cmd_export(int argc, char **argv)
     }
     if (plan.ops)
         grin__nn_plan_free(&plan);
-    grin__nn_free(&m.net);
+    grin__model_free(&m);
     return rc;
 }

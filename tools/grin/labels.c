@@ -176,6 +176,7 @@ void free_labels(row *rows, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(rows[i].path);
         free(rows[i].rel);
+        free(rows[i].crop_pts);
     }
     free(rows);
 }
