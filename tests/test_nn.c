@@ -943,6 +943,325 @@ static void test_post_processing(void **state)
     grin__nn_free(&m.net);
 }
 
+/* ---- the landmark branch */
+
+/* a horizontally symmetric 68-point face in an S x S crop (pairs under the iBUG mirror map at
+ * mirrored x, the midline points at the centre), jittered by `noise` */
+static void synthetic_face(int S, float noise, bool smile, grin_point2f *p)
+{
+    static grin_point2f base[68];
+    static bool made;
+    if (!made) {
+        uint32_t keep = rs;
+        rs = 777;
+        float c = 0.5f * (S - 1);
+        for (int i = 0; i < 68; i++) {
+            int j = grin__ibug68_flip[i];
+            if (j < i)
+                continue;
+            float dx = j == i ? 0 : 2 + 5 * (frand() + 1), y = 0.5f * S + 0.35f * S * frand();
+            base[i] = (grin_point2f){c - dx, y};
+            base[j] = (grin_point2f){c + dx, y};
+        }
+        rs = keep;
+        made = true;
+    }
+    for (int i = 0; i < 68; i++)
+        p[i] = (grin_point2f){base[i].x + noise * frand(), base[i].y + noise * frand()};
+    if (smile) /* the mouth's corners go out and up: points 48 / 54 (outer) and 60 / 64 (inner) */
+        for (int k = 0; k < 4; k++) {
+            int i = (int[]){48, 54, 60, 64}[k];
+            p[i].x += (i == 48 || i == 60) ? -0.8f : 0.8f;
+            p[i].y -= 0.8f;
+        }
+}
+
+static void last_val_auc(void *ctx, int epoch, double tl, double ta, const grin__metrics *vm, double sec)
+{
+    (void)epoch, (void)tl, (void)ta, (void)sec;
+    *(double *)ctx = vm ? vm->auc : -1;
+}
+
+static void test_landmark_branch(void **state)
+{
+    (void)state;
+    const int S = 32;
+    grin__lm_branch b = {.first = 17, .count = 51, .hidden = 8};
+    grin__model m;
+    memset(&m, 0, sizeof m);
+    m.lm = b;
+    grin_error err;
+    assert_int_equal(grin__model_build_lm(&m, 9, &err), GRIN_OK);
+    /* the mirrored features are those of the mirrored face */
+    grin_point2f P[68], M[68];
+    synthetic_face(S, 2.0f, false, P);
+    for (int i = 0; i < 68; i++)
+        M[i] = (grin_point2f){S - 1 - P[grin__ibug68_flip[i]].x, P[grin__ibug68_flip[i]].y};
+    float f1[102], f2[102];
+    grin__lm_features(&m.lm, S, P, true, f1);
+    grin__lm_features(&m.lm, S, M, false, f2);
+    for (int k = 0; k < 102; k++)
+        assert_float_equal(f1[k], f2[k], 1e-5);
+    grin__lm_features(&m.lm, S, P, false, f1);
+    assert_float_equal(f1[0], (P[17].x - 0.5f * (S - 1)) / S, 1e-6);
+    assert_float_equal(f1[101], (P[67].y - 0.5f * (S - 1)) / S, 1e-6);
+    /* grin__lm_run is the engine's forward pass */
+    grin__nn_ws ws = {0};
+    const float *out;
+    assert_int_equal(grin__nn_forward(&m.lm.net, &ws, f1, 1, false, &out), GRIN_OK);
+    assert_float_equal(grin__lm_run(&m.lm, f1), out[0], 1e-5);
+    grin__nn_ws_free(&ws);
+    /* one mislabelled face in ten: the branch learns what the mouth's corners say; the
+     * standardisation it trained with is folded into the stored weights exactly */
+    grin__dataset crops[2];
+    for (int part = 0; part < 2; part++) {
+        grin__dataset *d = &crops[part];
+        memset(d, 0, sizeof *d);
+        d->n = part ? 200 : 600;
+        d->y = malloc((size_t)d->n);
+        d->lm = malloc((size_t)d->n * sizeof(grin_point2f[68]));
+        d->has_lm = malloc((size_t)d->n);
+        for (int i = 0; i < d->n; i++) {
+            bool smile = (i % 2) == 0;
+            synthetic_face(S, 0.35f, smile, d->lm + (size_t)i * 68);
+            d->y[i] = (uint8_t)(smile != (i % 10 == 3));
+            d->has_lm[i] = i % 7 != 3; /* some crops without landmarks: left out */
+        }
+    }
+    grin__dataset tv, vv;
+    assert_int_equal(grin__dataset_lm_vectors(&crops[0], &m.lm, S, &tv), GRIN_OK);
+    assert_int_equal(grin__dataset_lm_vectors(&crops[1], &m.lm, S, &vv), GRIN_OK);
+    assert_int_equal(tv.n, 600 - 86);
+    assert_int_equal(tv.channels, 102);
+    grin__train_cfg cfg;
+    grin__train_cfg_default(&cfg);
+    cfg.epochs = 30;
+    cfg.batch = 32;
+    cfg.lr = 3e-3f;
+    double auc_std = -1;
+    assert_int_equal(grin__train_lm_branch(&m.lm, &tv, &vv, &cfg, last_val_auc, &auc_std, &err), GRIN_OK);
+    float *p = malloc(sizeof(float) * 200);
+    uint8_t *y = malloc(200);
+    int n = 0;
+    for (int i = 0; i < 200; i++) {
+        if (!crops[1].has_lm[i])
+            continue;
+        grin__lm_features(&m.lm, S, crops[1].lm + (size_t)i * 68, false, f1);
+        p[n] = grin__lm_run(&m.lm, f1);
+        y[n++] = crops[1].y[i];
+    }
+    grin__metrics mt;
+    grin__metrics_from(p, y, n, &mt);
+    if (mt.auc < 0.8 || fabs(mt.auc - auc_std) > 1e-6) /* labels 90% right: the best AUC is ~0.9 */
+        fail_msg("landmark branch: AUC %.4f on the plain features, %.4f standardised while training", mt.auc, auc_std);
+    /* against the true labels the ranking is near perfect */
+    for (int i = 0, k = 0; i < 200; i++)
+        if (crops[1].has_lm[i])
+            y[k++] = (uint8_t)((i % 2) == 0);
+    grin__metrics_from(p, y, n, &mt);
+    if (mt.auc < 0.97)
+        fail_msg("landmark branch: AUC %.4f against the faces' true expressions", mt.auc);
+
+    /* the model file: version 2 with the branch, every truncation and bad branch header refused */
+    m.arch = GRIN__ARCH_MOBILENET_V1, m.input = S, m.channels = 1, m.alpha = 0.25f, m.seed = 5;
+    grin_align_params_default(&m.align);
+    m.align.size = S;
+    assert_int_equal(grin__model_build(&m, &err), GRIN_OK);
+    for (size_t i = 0; i < m.net.nparams; i++) /* a less flat output than the initial weights give */
+        m.net.params[i] *= 1.5f;
+    snprintf(m.meta, sizeof m.meta, "test_flip=1\nplatt=1.5,0.25\nfuse=0.5,0.75,-0.2\n");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/grin_lm_%d.grinnet", tmpdir(), (int)getpid());
+    assert_int_equal(grin__model_save(&m, path, &err), GRIN_OK);
+    grin__model back;
+    assert_int_equal(grin__model_load(path, &back, &err), GRIN_OK);
+    assert_int_equal(back.lm.count, 51);
+    assert_int_equal(back.lm.hidden, 8);
+    assert_memory_equal(back.lm.net.params, m.lm.net.params, m.lm.net.nparams * sizeof(float));
+    assert_true(back.post.fuse && back.post.fa == 0.5f && back.post.fb == 0.75f && back.post.fc == -0.2f);
+    grin__model_free(&back);
+    size_t nb = 0;
+    char *bytes = slurp(path, &nb);
+    for (size_t cut = 0; cut < nb; cut += nb / 41 + 1) {
+        grin__model t;
+        assert_int_not_equal(grin__model_load_memory((uint8_t *)bytes, cut, "cut", &t, &err), GRIN_OK);
+    }
+    assert_int_not_equal(grin__model_load_memory((uint8_t *)bytes, nb - 4, "cut", &back, &err), GRIN_OK);
+    const size_t lm_first_at = 96; /* offsetof(net_header, lm_first): the version 1 header's size */
+    uint32_t bad_lm[][2] = {{0, 10}, {17, 52}, {68, 1}, {17, 0}};
+    for (size_t k = 0; k < sizeof bad_lm / sizeof *bad_lm; k++) {
+        char *cp = malloc(nb);
+        memcpy(cp, bytes, nb);
+        memcpy(cp + lm_first_at, bad_lm[k], 8);
+        grin__model t;
+        if (grin__model_load_memory((uint8_t *)cp, nb, "bad", &t, &err) == GRIN_OK)
+            fail_msg("loaded a branch of points %u + %u", bad_lm[k][0], bad_lm[k][1]);
+        free(cp);
+    }
+    /* a version 1 file (no branch) still loads; with a fuse line it is refused */
+    grin__model v1m = m;
+    memset(&v1m.lm, 0, sizeof v1m.lm);
+    for (int fuse = 0; fuse < 2; fuse++) {
+        snprintf(v1m.meta, sizeof v1m.meta, fuse ? "fuse=1,1,0\n" : "note=v1\n");
+        assert_int_equal(grin__model_save(&v1m, path, &err), GRIN_OK);
+        size_t n2 = 0;
+        char *v2 = slurp(path, &n2);
+        uint32_t meta_bytes, hb = (uint32_t)lm_first_at, one = 1;
+        memcpy(&meta_bytes, v2 + 72, 4);
+        char *v1 = calloc(1, n2);
+        memcpy(v1, v2, lm_first_at);
+        memcpy(v1 + 8, &one, 4);
+        memcpy(v1 + 12, &hb, 4);
+        memcpy(v1 + lm_first_at, v2 + 128, meta_bytes); /* the meta right after the shorter header */
+        uint64_t params_offset;
+        memcpy(&params_offset, v2 + 80, 8);
+        memcpy(v1 + params_offset, v2 + params_offset, n2 - params_offset);
+        grin__model t;
+        grin_status st = grin__model_load_memory((uint8_t *)v1, n2, "v1", &t, &err);
+        if (fuse) {
+            assert_int_not_equal(st, GRIN_OK);
+            assert_non_null(strstr(err.msg, "fuse"));
+        } else {
+            assert_int_equal(st, GRIN_OK);
+            assert_string_equal(t.meta, "note=v1\n");
+            assert_int_equal(t.lm.count, 0);
+            grin__model_free(&t);
+        }
+        free(v1);
+        free(v2);
+    }
+    free(bytes);
+
+    /* through grin_classify_faces: landmarks fused as the fuse line says, none = the crop alone */
+    assert_int_equal(grin__model_save(&m, path, &err), GRIN_OK);
+    grin_classifier *c;
+    assert_int_equal(grin_classifier_load(path, &c, &err), GRIN_OK);
+    grin_classifier_info info;
+    grin_classifier_get_info(c, &info);
+    assert_int_equal(info.landmark_points, 51);
+    assert_true(info.fused);
+    grin_image crop;
+    assert_int_equal(grin_image_alloc(S, S, GRIN_PIX_GRAY8, &crop), GRIN_OK);
+    for (int yy = 0; yy < S; yy++)
+        for (int xx = 0; xx < S; xx++)
+            crop.data[yy * crop.stride + xx] = (uint8_t)(xx < 12 ? 30 + 5 * yy : (xx * xx + 3 * yy) % 256);
+    grin_image crops2[2] = {crop, crop};
+    synthetic_face(S, 0.35f, true, P);
+    const grin_point2f *lms[2] = {P, NULL};
+    float got[2], alone, raw[2];
+    assert_int_equal(grin_classify_faces(c, crops2, lms, 2, got, &err), GRIN_OK);
+    assert_int_equal(grin_classify_crops(c, &crop, 1, &alone, &err), GRIN_OK);
+    assert_float_equal(got[1], alone, 1e-6);
+    assert_int_equal(grin_classifier_set_raw(c, 1), GRIN_OK); /* the network's own outputs */
+    float in[32 * 32], mir[32 * 32];
+    for (int i = 0; i < S * S; i++)
+        in[i] = crop.data[(i / S) * crop.stride + i % S] * (1.0f / 127.5f) - 1.0f;
+    grin__mirror_input(in, mir, S, 1);
+    grin__nn_plan plan;
+    grin__nn_scratch sc = {0};
+    assert_int_equal(grin__nn_plan_build(&m.net, m.net.state, &plan, &err), GRIN_OK);
+    assert_int_equal(grin__nn_plan_run(&plan, &sc, in, &raw[0], NULL), GRIN_OK);
+    assert_int_equal(grin__nn_plan_run(&plan, &sc, mir, &raw[1], NULL), GRIN_OK);
+    grin__lm_features(&m.lm, S, P, false, f1);
+    grin__lm_features(&m.lm, S, P, true, f2);
+    float r = grin__lm_run(&m.lm, f1), rm = grin__lm_run(&m.lm, f2);
+    double q = 0.5 * (raw[0] + raw[1]), u = 0.5 * (r + rm);
+    double want = 1 / (1 + exp(-(0.5 * log(q / (1 - q)) + 0.75 * log(u / (1 - u)) - 0.2)));
+    assert_float_equal(got[0], want, 1e-5);
+    if (fabs(got[0] - alone) < 1e-3)
+        fail_msg("the landmarks changed nothing (%g): the test can't tell", alone);
+    float raw_faces;
+    assert_int_equal(grin_classify_faces(c, &crop, lms, 1, &raw_faces, &err), GRIN_OK);
+    assert_float_equal(raw_faces, raw[0], 1e-5); /* raw: no mirror, no mapping, no branch */
+    grin__nn_force_reference = true; /* the training engine's path agrees (to the logit-mapped rounding) */
+    assert_int_equal(grin_classifier_set_raw(c, 0), GRIN_OK);
+    float ref[2];
+    assert_int_equal(grin_classify_faces(c, crops2, lms, 2, ref, &err), GRIN_OK);
+    grin__nn_force_reference = false;
+    assert_float_equal(ref[0], got[0], 5e-4);
+    assert_float_equal(ref[1], got[1], 5e-4);
+    grin__nn_scratch_free(&sc);
+    grin__nn_plan_free(&plan);
+    grin_classifier_free(c);
+    grin_image_free(&crop);
+    remove(path);
+
+    /* fuse lines */
+    grin__post pp;
+    char why[128];
+    assert_true(grin__post_parse("fuse=0.25,0.5,-1\n", &pp, why, sizeof why));
+    assert_true(pp.fuse && pp.fa == 0.25f && pp.fb == 0.5f && pp.fc == -1.0f);
+    const char *bad[] = {"fuse=1,1\n", "fuse=-1,1,0\n", "fuse=1,-1,0\n", "fuse=1,1,1000\n", "fuse=1,1,0x\n",
+                         "fuse=nan,1,0\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (grin__post_parse(bad[i], &pp, why, sizeof why))
+            fail_msg("accepted a bad line: %s", bad[i]);
+    grin__post nofuse = {.flip = true};
+    assert_float_equal(grin__post_apply_lm(&nofuse, 0.3f, 0.9f, 0.01f, 0.01f), 0.6f, 1e-7);
+
+    free(p);
+    free(y);
+    for (int part = 0; part < 2; part++)
+        grin__dataset_free(&crops[part]);
+    grin__dataset_free(&tv);
+    grin__dataset_free(&vv);
+    grin__model_free(&m);
+}
+
+/* a labels CSV with a landmarks column: scaled with the crop, an empty field = none, a malformed one
+ * a bad row */
+static void test_dataset_landmarks(void **state)
+{
+    (void)state;
+    char dir[4096], png[4200], csv[4200];
+    snprintf(dir, sizeof dir, "%s", tmpdir());
+    snprintf(png, sizeof png, "%s/grin_lmcrop_%d.png", dir, (int)getpid());
+    snprintf(csv, sizeof csv, "%s/grin_lm_%d.csv", dir, (int)getpid());
+    grin_image im;
+    assert_int_equal(grin_image_alloc(64, 64, GRIN_PIX_GRAY8, &im), GRIN_OK);
+    memset(im.data, 90, (size_t)im.stride * 64);
+    grin_error err;
+    assert_int_equal(grin_image_write(png, &im, 0, &err), GRIN_OK);
+    grin_image_free(&im);
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fprintf(f, "file,smile,aligned,source,landmarks\r\n");
+    const char *name = strrchr(png, '/') + 1;
+    fprintf(f, "%s,1,1,x,", name);
+    for (int k = 0; k < 68; k++)
+        fprintf(f, "%s%d.5 %d", k ? " " : "", k % 60, 60 - k % 60);
+    fprintf(f, "\r\n%s,0,0,x,\r\n", name);            /* not aligned: no landmarks */
+    fprintf(f, "%s,0,1,x,1 2 3\n", name);            /* too few numbers */
+    fprintf(f, "%s,1,1,x,", name);                   /* a number that isn't */
+    for (int k = 0; k < 68; k++)
+        fprintf(f, "%s%s", k ? " " : "", k == 30 ? "nan 1" : "1 1");
+    fprintf(f, "\n");
+    fclose(f);
+    grin__dataset d;
+    assert_int_equal(grin__dataset_load(csv, 32, 1, &d, &err), GRIN_OK);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.bad, 2);
+    assert_non_null(d.lm);
+    assert_true(d.has_lm[0] == 1 && d.has_lm[1] == 0);
+    assert_float_equal(d.lm[5].x, (5.5 + 0.5) * 0.5 - 0.5, 1e-5); /* 64 -> 32 */
+    assert_float_equal(d.lm[5].y, (55 + 0.5) * 0.5 - 0.5, 1e-5);
+    /* appended to a set without the column: those rows have none */
+    grin__dataset none = {0}, all = {0};
+    none.size = 32, none.channels = 1, none.n = 1;
+    none.px = calloc(32 * 32, 1);
+    none.y = calloc(1, 1);
+    assert_int_equal(grin__dataset_append(&all, &none), GRIN_OK);
+    assert_int_equal(grin__dataset_append(&all, &d), GRIN_OK);
+    assert_int_equal(all.n, 3);
+    assert_true(all.has_lm[0] == 0 && all.has_lm[1] == 1 && all.has_lm[2] == 0);
+    assert_float_equal(all.lm[68 + 5].x, d.lm[5].x, 0);
+    grin__dataset_free(&all);
+    grin__dataset_free(&none);
+    grin__dataset_free(&d);
+    remove(csv);
+    remove(png);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -953,6 +1272,7 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_training_learns_and_is_deterministic), cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_post_processing),
+        cmocka_unit_test(test_landmark_branch), cmocka_unit_test(test_dataset_landmarks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

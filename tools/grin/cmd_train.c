@@ -1071,6 +1071,10 @@ int cmd_model(int argc, char **argv)
     printf("{\"arch\":\"mobilenet_v1\",\"alpha\":%.3f,\"input\":[%d,%d,%d],\"parameters\":%zu,"
            "\"multiply_adds\":%llu,\"layers\":%d}\n", m.alpha, m.input, m.input, m.channels, trainable,
            (unsigned long long)grin__nn_macs(&m.net), m.net.n);
+    if (m.lm.count)
+        printf("{\"landmark_branch\":{\"points\":[%d,%d],\"inputs\":%d,\"hidden\":%d,\"parameters\":%zu,"
+               "\"multiply_adds\":%llu}}\n", m.lm.first, m.lm.first + m.lm.count - 1, 2 * m.lm.count, m.lm.hidden,
+               m.lm.net.nparams, (unsigned long long)grin__nn_macs(&m.lm.net));
     if (model && m.meta[0])
         printf("%s%s", m.meta, m.meta[strlen(m.meta) - 1] == '\n' ? "" : "\n");
     grin__model_free(&m);
