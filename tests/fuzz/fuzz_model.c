@@ -1,7 +1,8 @@
 /* fuzz_model.c — libFuzzer target for the classifier model reader, the 8-bit calibration line
  * and the test-time mirroring / Platt lines in its metadata; whatever loads also runs one
  * forward pass, and its inference plan (in 8 bits when the calibration parses, from floats and
- * from bytes) more, through the model's post-processing. */
+ * from bytes) more, through the model's post-processing; a landmark branch runs on a face of
+ * points on a grid. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -38,6 +39,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     grin__nn_ws_free(&ws);
     free(x);
-    grin__nn_free(&m.net);
+    if (m.lm.count) { /* the landmark branch on a face of points on a grid, and its mirror image */
+        grin_point2f pts[68];
+        float f[2 * 68], g[2 * 68];
+        for (int i = 0; i < 68; i++)
+            pts[i] = (grin_point2f){(float)(i % 9) * m.input / 9.0f, (float)(i / 9) * m.input / 8.0f};
+        grin__lm_features(&m.lm, m.input, pts, false, f);
+        grin__lm_features(&m.lm, m.input, pts, true, g);
+        (void)grin__post_apply_lm(&m.post, 0.5f, 0.5f, grin__lm_run(&m.lm, f), grin__lm_run(&m.lm, g));
+    }
+    grin__model_free(&m);
     return 0;
 }

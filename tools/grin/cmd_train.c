@@ -839,7 +839,9 @@ int cmd_calibrate(int argc, char **argv)
                    "landmark branch (grin train --branch landmarks) also gets, fitted the same way\n"
                    "on the crops that have landmarks, sigmoid(A' logit(p) + B' logit(r) + C'), r the\n"
                    "branch's output (mirrored too): what faces with usable landmarks are given;\n"
-                   "--fuse-labels fits that one on other crops (default: the --labels).\n"
+                   "--fuse-labels fits that one on other crops (default: the --labels); with no\n"
+                   "crops that have landmarks the model's fuse line is kept (it reads the raw\n"
+                   "outputs, not the Platt mapping).\n"
                    "Writes the model with test_flip=, platt= (and fuse=) metadata lines, which\n"
                    "every classifier call applies.\n");
             return 0;
@@ -923,8 +925,12 @@ int cmd_calibrate(int argc, char **argv)
         }
         for (int k = 0; k < nf; k++)
             fpos += yf[k];
-        if (!rc && m.lm.count && nf == 0) {
-            cli_error("calibrate: %s has a landmark branch but no crop in %s has landmarks", model,
+        /* no crops with landmarks: a fuse line stays valid (it reads the raw outputs, not the Platt
+         * mapping) as long as the outputs are averaged the same way */
+        bool keep_fuse = !rc && m.lm.count && nf == 0 && !nfuse && m.post.fuse && m.post.flip == (flip != 0);
+        if (!rc && m.lm.count && nf == 0 && !keep_fuse) {
+            cli_error("calibrate: %s has a landmark branch%s, but no crop in %s has landmarks", model,
+                      m.post.fuse ? " whose fuse line must be fitted again (--no-flip changed)" : "",
                       nfuse ? "--fuse-labels" : "--labels");
             rc = 1;
         }
@@ -956,7 +962,9 @@ int cmd_calibrate(int argc, char **argv)
         if (fuse)
             snprintf(add + off, sizeof add - (size_t)off, "fuse=%.6g,%.6g,%.6g\nfuse_crops=%d\n", F[0], F[1], F[2],
                      nf);
-        static const char *const drop[] = {"test_flip=", "platt=", "platt_crops=", "fuse=", "fuse_crops=", NULL};
+        static const char *const drop_all[] = {"test_flip=", "platt=", "platt_crops=", "fuse=", "fuse_crops=", NULL};
+        static const char *const drop_platt[] = {"test_flip=", "platt=", "platt_crops=", NULL};
+        const char *const *drop = keep_fuse ? drop_platt : drop_all;
         grin__post check;
         if (rc) {
             /* reported above */
@@ -974,6 +982,8 @@ int cmd_calibrate(int argc, char **argv)
             printf("tuning crops %d (%d smiling): accuracy %.4f -> %.4f, AUC %.4f -> %.4f, "
                    "decision threshold on the raw output %.3f\n", d.n, npos, before.acc, after.acc,
                    before.auc, after.auc, 1 / (1 + exp(B / A)));
+            if (keep_fuse)
+                printf("no crop has landmarks: the landmark branch keeps its fuse line\n");
             if (fuse)
                 printf("with landmarks %d (%d smiling): the network alone %.4f / %.4f, with the landmark branch "
                        "%.4f / %.4f (fuse %.3g, %.3g, %.3g)\n", nf, fpos, fb.acc, fb.auc, fa.acc, fa.auc, F[0],
