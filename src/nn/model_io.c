@@ -66,17 +66,20 @@ float grin__lm_run(const grin__lm_branch *b, const float *f)
 {
     const grin__nn_net *n = &b->net;
     const grin__nn_layer *l1 = &n->L[0], *l2 = &n->L[2];
-    const int in = l1->ic, H = l1->out_c;
+    const int in = l1->ic, H = l1->out_c; /* H <= 1024 (grin__nn_landmark_mlp) */
     const float *W1 = n->params + l1->woff, *B1 = n->params + l1->boff;
     const float *W2 = n->params + l2->woff, *B2 = n->params + l2->boff;
-    double z = B2[0];
-    for (int j = 0; j < H; j++) { /* dense weights are in x out */
-        double h = B1[j];
-        for (int i = 0; i < in; i++)
-            h += (double)f[i] * W1[(size_t)i * H + j];
-        if (h > 0)
-            z += h * W2[j];
+    float h[1024];
+    memcpy(h, B1, (size_t)H * sizeof *h);
+    for (int i = 0; i < in; i++) { /* dense weights are in x out: rows of H, added whole */
+        const float fi = f[i], *w = W1 + (size_t)i * H;
+        for (int j = 0; j < H; j++)
+            h[j] += fi * w[j];
     }
+    double z = B2[0];
+    for (int j = 0; j < H; j++)
+        if (h[j] > 0)
+            z += (double)h[j] * W2[j];
     return (float)(1.0 / (1.0 + exp(-z)));
 }
 
