@@ -316,6 +316,10 @@ GRIN_API grin_status grin_classifier_set_int8(grin_classifier *c, int on);
  * (what `grin export --onnx` exports; for comparisons and timing the network alone). Call
  * before sharing the classifier between threads. */
 GRIN_API grin_status grin_classifier_set_raw(grin_classifier *c, int raw);
+/* on = 0: faces' landmarks are ignored (a model with a landmark branch gives what
+ * grin_classify_crops gives: the network with its Platt mapping); default 1. Call before sharing
+ * the classifier between threads. */
+GRIN_API grin_status grin_classifier_set_landmark_branch(grin_classifier *c, int on);
 GRIN_API void grin_classifier_get_info(const grin_classifier *c, grin_classifier_info *out);
 /* Smile probabilities of n aligned crops (any pixel format; each input x input), as the model
  * records they are made: with `grin calibrate`'s test_flip=1 the mean of the crop's and its
@@ -366,6 +370,7 @@ typedef struct grin_run_params {
     int realtime;           /* 1: drop stale frames; 0: every frame; -1 (default): by the source */
     double folder_fps;      /* frame rate given to a folder of photos; default 25 */
     int int8;               /* 1: 8-bit classifier (the model must carry a calibration); default 0 */
+    int no_landmark_branch; /* 1: the classifier's landmark branch is not used; default 0 */
 } grin_run_params;
 
 GRIN_API void grin_run_params_default(grin_run_params *p);

@@ -257,13 +257,14 @@ if os.path.exists(REAL):
           and "int8_act_max" not in info_ft and "--init" in info_ft, r.stderr + info_ft)
     # the photo path is the crop path plus the face's landmarks: the same probability for a model
     # without a landmark branch, another one for a model with one
-    def photo_vs_crop(m):
+    def photo_vs_crop(m, *opts):
         crops = [json.loads(l)["smile"] for l in run("classify", "--crops", "--model", m, *[os.path.join(out64, n) for n in names]).stdout.splitlines()]
-        photos = [f["smile"] for p in (SAMPLES[0], SAMPLES[2]) for f in json.loads(run("classify", "--model", m, p).stdout)["faces"]]
+        photos = [f["smile"] for p in (SAMPLES[0], SAMPLES[2]) for f in json.loads(run("classify", "--model", m, *opts, p).stdout)["faces"]]
         return [min(abs(c - p) for p in photos) for c in crops] if crops and photos else [None]
-    d_ft, d_lm = photo_vs_crop(ft), photo_vs_crop(lmc)
+    d_ft, d_lm, d_nb = photo_vs_crop(ft), photo_vs_crop(lmc), photo_vs_crop(lmc, "--no-branch")
     check("classify: photos = crops without a landmark branch", len(d_ft) == 2 and max(d_ft) < 2e-4, str(d_ft))
     check("classify: photos pass their landmarks to the branch", len(d_lm) == 2 and min(d_lm) > 1e-3, str(d_lm))
+    check("classify --no-branch: photos = crops", len(d_nb) == 2 and max(d_nb) < 2e-4, str(d_nb))
     fresh = os.path.join(tmp, "fresh64.grinnet")
     run("model", "init", "--alpha", "0.25", "--input", "64", "--gray", "--out", fresh)
     crops64 = [crop0] + [os.path.join(out64, n) for n in names]

@@ -1170,11 +1170,21 @@ static void test_landmark_branch(void **state)
     assert_float_equal(got[0], want, 1e-5);
     if (fabs(got[0] - alone) < 1e-3)
         fail_msg("the landmarks changed nothing (%g): the test can't tell", alone);
+    float nob[2]; /* the branch switched off: the crop alone, landmarks or not */
+    assert_int_equal(grin_classifier_set_landmark_branch(c, 0), GRIN_OK);
+    assert_int_equal(grin_classify_faces(c, crops2, lms, 2, nob, &err), GRIN_OK);
+    assert_float_equal(nob[0], alone, 1e-6);
+    assert_float_equal(nob[1], alone, 1e-6);
+    grin_classifier_get_info(c, &info);
+    assert_false(info.fused);
+    assert_int_equal(grin_classifier_set_landmark_branch(c, 1), GRIN_OK);
     float raw_faces;
     assert_int_equal(grin_classify_faces(c, &crop, lms, 1, &raw_faces, &err), GRIN_OK);
     assert_float_equal(raw_faces, raw[0], 1e-5); /* raw: no mirror, no mapping, no branch */
     grin__nn_force_reference = true; /* the training engine's path agrees (to the logit-mapped rounding) */
     assert_int_equal(grin_classifier_set_raw(c, 0), GRIN_OK);
+    grin_classifier_get_info(c, &info);
+    assert_true(info.fused); /* raw off again: the model's post-processing, branch included */
     float ref[2];
     assert_int_equal(grin_classify_faces(c, crops2, lms, 2, ref, &err), GRIN_OK);
     grin__nn_force_reference = false;

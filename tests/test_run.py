@@ -58,6 +58,13 @@ check("one line per frame, in order", [l["frame"] for l in frames] == list(range
 check("the face is tracked with one id", len(frames) == 150 and all(len(l["faces"]) == 1 and l["faces"][0]["id"] == 1 for l in frames[8:]),
       [l["faces"] for l in frames[:3]])
 check("probabilities in [0,1]", all(0 <= f["smile"] <= 1 and 0 <= f["raw"] <= 1 for l in frames for f in l["faces"]))
+# the shipped model's landmark branch sees each aligned face's landmarks; --no-branch leaves the network alone
+ev_nb = os.path.join(tmp, "ev_nb.jsonl")
+r = run(CLIP, "--frames", "150", "--events", ev_nb, "--no-branch")
+F_nb = [l for l in lines(ev_nb) if "frame" in l and "faces" in l] if r.returncode == 0 else []
+pairs = [(f["raw"], g["raw"]) for a, b in zip(frames, F_nb) for f, g in zip(a["faces"], b["faces"]) if f["aligned"]]
+check("run: the landmark branch moves aligned faces' probabilities", len(F_nb) == 150 and len(pairs) > 100
+      and sum(abs(x - y) > 1e-3 for x, y in pairs) > len(pairs) // 2, r.stderr)
 summ = [l for l in L if l.get("summary") == "track"]
 runl = [l for l in L if l.get("summary") == "run"]
 check("track and run summaries", len(summ) >= 1 and len(runl) == 1 and runl[0]["frames"] == 150, L[-3:])

@@ -15,6 +15,7 @@ struct grin_classifier {
     bool have_plan;
     bool can_int8; /* calibrated: grin_classifier_set_int8 may switch the plan to 8 bits */
     grin__post post; /* what the model's output goes through: the model's, or none (raw) */
+    bool raw, no_branch;
     grin__pool *pool;
     int threads;
     pthread_mutex_t lock;      /* guards the free scratch list */
@@ -107,14 +108,32 @@ grin_status grin_classifier_set_int8(grin_classifier *c, int on)
     return GRIN_OK;
 }
 
+/* the post-processing the raw and landmark-branch switches leave */
+static void set_post(grin_classifier *c)
+{
+    if (c->raw)
+        memset(&c->post, 0, sizeof c->post);
+    else
+        c->post = c->m.post;
+    if (c->no_branch)
+        c->post.fuse = false;
+}
+
 grin_status grin_classifier_set_raw(grin_classifier *c, int raw)
 {
     if (!c)
         return GRIN_ERR_INVALID_ARGUMENT;
-    if (raw)
-        memset(&c->post, 0, sizeof c->post);
-    else
-        c->post = c->m.post;
+    c->raw = raw != 0;
+    set_post(c);
+    return GRIN_OK;
+}
+
+grin_status grin_classifier_set_landmark_branch(grin_classifier *c, int on)
+{
+    if (!c)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    c->no_branch = !on;
+    set_post(c);
     return GRIN_OK;
 }
 

@@ -96,6 +96,8 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
         st = grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: no 8-bit calibration (run grin quantize first)", model);
         goto done;
     }
+    if (p.no_landmark_branch)
+        grin_classifier_set_landmark_branch(cls, 0);
     grin_classifier_info ci;
     grin_classifier_get_info(cls, &ci);
     if ((st = grin_aligner_create(lm, &ci.align, &al, err)))

@@ -26,6 +26,8 @@ const char *default_classifier(void);
 /* 8-bit inference when int8 is set; false (and the one-line error said) when the model has no
  * calibration */
 bool cli_set_int8(grin_classifier *c, const char *model, bool int8);
+/* --no-branch: the classifier's landmark branch unused */
+#define CLI_NO_BRANCH_USAGE "  --no-branch         ignore the faces' landmarks: the network alone, as for crops\n"
 
 /* Prints "grin: <message>" on one line to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -175,7 +175,7 @@ int cmd_classify(int argc, char **argv)
     o.photos = true;
     const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
     int nimages = 0;
-    bool crops = false, raw = false, int8 = false;
+    bool crops = false, raw = false, int8 = false, no_branch = false;
     char **images = calloc((size_t)argc, sizeof *images);
     if (!images)
         return 1;
@@ -192,6 +192,10 @@ int cmd_classify(int argc, char **argv)
             int8 = true;
             continue;
         }
+        if (!strcmp(argv[i], "--no-branch")) {
+            no_branch = true;
+            continue;
+        }
         int r = parse_common(argc, argv, &o, &model, &lmk, &i);
         if (r < 0) {
             free(images);
@@ -200,14 +204,16 @@ int cmd_classify(int argc, char **argv)
         if (r)
             continue;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: grin classify [--model FILE] [--landmarks FILE] [--int8] [detect options] IMAGE...\n"
+            printf("usage: grin classify [--model FILE] [--landmarks FILE] [--int8] [--no-branch] [detect options]\n"
+                   "                     IMAGE...\n"
                    "       grin classify --crops [--raw] [--int8] [--model FILE] CROP...\n"
                    "Prints {\"image\",\"width\",\"height\",\"faces\":[{\"box\",\"smile\",\"aligned\"}]}.\n"
                    "  --crops     each image is one aligned face crop of the model's input size:\n"
                    "              prints {\"image\",\"smile\"} for each\n"
                    "  --raw       the network's own output: no test-time mirror or Platt mapping\n"
                    "              (what grin export --onnx exports)\n"
-                   "  --int8      8-bit inference (the model must carry a calibration: grin quantize)\n%s%s",
+                   "  --int8      8-bit inference (the model must carry a calibration: grin quantize)\n"
+                   CLI_NO_BRANCH_USAGE "%s%s",
                    detect_opts_usage(), photo_opts_usage());
             free(images);
             return 0;
@@ -244,6 +250,8 @@ int cmd_classify(int argc, char **argv)
         free(images);
         return 1;
     }
+    if (no_branch)
+        grin_classifier_set_landmark_branch(f.cls, 0);
     int rc = 0;
     for (int k = 0; k < nimages; k++) {
         grin_error err;
@@ -324,7 +332,7 @@ int cmd_eval_full(int argc, char **argv)
     o.photos = true;
     const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL, *labels = NULL,
                *roc = NULL;
-    bool int8 = false;
+    bool int8 = false, no_branch = false;
     for (int i = 1; i < argc; i++) {
         int r = parse_common(argc, argv, &o, &model, &lmk, &i);
         if (r < 0)
@@ -336,6 +344,8 @@ int cmd_eval_full(int argc, char **argv)
             labels = v, i++;
         else if (!strcmp(argv[i], "--int8"))
             int8 = true;
+        else if (!strcmp(argv[i], "--no-branch"))
+            no_branch = true;
         else if (!strcmp(argv[i], "--roc") && v)
             roc = v, i++;
         else {
@@ -365,6 +375,8 @@ int cmd_eval_full(int argc, char **argv)
         free_labels(rows, nrows);
         return 1;
     }
+    if (no_branch)
+        grin_classifier_set_landmark_branch(f.cls, 0);
     size_t missed = 0, unreadable = 0, n = 0;
     float *probs = malloc(sizeof *probs * (nrows ? nrows : 1));
     uint8_t *ys = malloc(nrows ? nrows : 1);

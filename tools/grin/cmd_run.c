@@ -29,7 +29,8 @@ static void help(FILE *f)
     fprintf(f,
             "usage: grin run INPUT [--out VIDEO] [--events FILE|-] [--stats] [--display] [--realtime]\n"
             "                [--workers detect=N,classify=N] [--detect-every K] [--model FILE]\n"
-            "                [--landmarks FILE] [--fps F] [--repeat N] [--int8] [detect options]\n"
+            "                [--landmarks FILE] [--fps F] [--repeat N] [--int8] [--no-branch]\n"
+            "                [detect options]\n"
             "INPUT: a video file, an image-sequence pattern (frames/%%05d.png), a folder of photos,\n"
             "a camera (/dev/video0) or a stream URL (rtsp://, http://).\n"
             "  --out VIDEO         annotated video (.mp4 .mkv .avi .webm), same size and rate\n"
@@ -52,6 +53,7 @@ static void help(FILE *f)
             "  --pace              read a file at its own frame rate, as a camera would deliver it\n"
             "  --int8              8-bit smile classifier (the model must carry a calibration:\n"
             "                      grin quantize; the shipped one does)\n"
+            CLI_NO_BRANCH_USAGE
             "%s",
             detect_opts_usage());
 }
@@ -183,7 +185,7 @@ int cmd_run(int argc, char **argv)
     const char *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
     bool stats = false, display = false, realtime = false, realtime_set = false;
     int det_workers = 0, cls_workers = 1, every = 4, repeat = 1, frames = 0, detect_width = 640;
-    bool pace = false, int8 = false;
+    bool pace = false, int8 = false, no_branch = false;
     double fps = 25;
     for (int i = 1; i < argc; i++) {
         int r = detect_opts_parse(&o, argc, argv, &i);
@@ -205,6 +207,8 @@ int cmd_run(int argc, char **argv)
             lmk = v, i++;
         } else if (!strcmp(argv[i], "--int8")) {
             int8 = true;
+        } else if (!strcmp(argv[i], "--no-branch")) {
+            no_branch = true;
         } else if (!strcmp(argv[i], "--stats")) {
             stats = true;
         } else if (!strcmp(argv[i], "--display")) {
@@ -276,6 +280,8 @@ int cmd_run(int argc, char **argv)
         grin_cascade_free(cascade);
         return 1;
     }
+    if (no_branch)
+        grin_classifier_set_landmark_branch(cls, 0);
     grin_classifier_get_info(cls, &ci);
     if (grin_aligner_create(lm, &ci.align, &al, &err) != GRIN_OK) {
         cli_error("%s", err.msg);

@@ -499,19 +499,21 @@ int cmd_eval(int argc, char **argv)
 {
     const char *model = NULL, *labels = NULL;
     int aligned = 0;
-    bool int8 = false;
+    bool int8 = false, no_branch = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--aligned"))
             aligned = 1;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: grin eval [--model FILE] --labels CSV [--roc FILE.png] [--int8] [detect options]\n"
-                   "       grin eval --aligned [--model FILE] --labels CSV [--int8]\n"
+            printf("usage: grin eval [--model FILE] --labels CSV [--roc FILE.png] [--int8] [--no-branch]\n"
+                   "                [detect options]\n"
+                   "       grin eval --aligned [--model FILE] --labels CSV [--int8] [--no-branch]\n"
                    "Accuracy, AUC and the confusion matrix of the smile classifier on labelled photos\n"
                    "(file,smile,... rows) through detect -> align -> classify (a face not found\n"
                    "counts as wrong), or with --aligned on crops already aligned; ends with one line\n"
                    "{\"n\":N,\"acc\":A,\"auc\":U,\"missed\":M}.\n"
                    "  --roc FILE.png  draw the ROC curve\n"
-                   "  --int8          8-bit inference (models with a calibration)\n%s%s",
+                   "  --int8          8-bit inference (models with a calibration)\n"
+                   CLI_NO_BRANCH_USAGE "%s%s",
                    detect_opts_usage(), photo_opts_usage());
             return 0;
         }
@@ -529,6 +531,8 @@ int cmd_eval(int argc, char **argv)
             aligned = 1;
         else if (!strcmp(argv[i], "--int8"))
             int8 = true;
+        else if (!strcmp(argv[i], "--no-branch"))
+            no_branch = true;
         else {
             cli_error("eval: unknown or incomplete option '%s'", argv[i]);
             return 2;
@@ -555,10 +559,13 @@ int cmd_eval(int argc, char **argv)
     float *p = malloc(sizeof *p * (size_t)(d.n ? d.n : 1));
     int rc = 0;
     grin__metrics mt;
+    grin__post post = m.post;
+    if (no_branch)
+        post.fuse = false;
     int fused = 0;
     for (int i = 0; i < d.n; i++)
-        fused += row_fuses(&m, &m.post, &d, i);
-    if (!p || plan_predict(&plan, &m, &m.post, &d, p) != GRIN_OK) {
+        fused += row_fuses(&m, &post, &d, i);
+    if (!p || plan_predict(&plan, &m, &post, &d, p) != GRIN_OK) {
         cli_error("eval: inference failed");
         rc = 1;
     } else {
