@@ -1152,6 +1152,14 @@ static void test_landmark_branch(void **state)
     assert_int_equal(grin_classify_faces(c, crops2, lms, 2, got, &err), GRIN_OK);
     assert_int_equal(grin_classify_crops(c, &crop, 1, &alone, &err), GRIN_OK);
     assert_float_equal(got[1], alone, 1e-6);
+    float nob[2]; /* the branch switched off: the crop alone, landmarks or not */
+    assert_int_equal(grin_classifier_set_landmark_branch(c, 0), GRIN_OK);
+    assert_int_equal(grin_classify_faces(c, crops2, lms, 2, nob, &err), GRIN_OK);
+    assert_float_equal(nob[0], alone, 1e-6);
+    assert_float_equal(nob[1], alone, 1e-6);
+    grin_classifier_get_info(c, &info);
+    assert_false(info.fused);
+    assert_int_equal(grin_classifier_set_landmark_branch(c, 1), GRIN_OK);
     assert_int_equal(grin_classifier_set_raw(c, 1), GRIN_OK); /* the network's own outputs */
     float in[32 * 32], mir[32 * 32];
     for (int i = 0; i < S * S; i++)
@@ -1170,14 +1178,6 @@ static void test_landmark_branch(void **state)
     assert_float_equal(got[0], want, 1e-5);
     if (fabs(got[0] - alone) < 1e-3)
         fail_msg("the landmarks changed nothing (%g): the test can't tell", alone);
-    float nob[2]; /* the branch switched off: the crop alone, landmarks or not */
-    assert_int_equal(grin_classifier_set_landmark_branch(c, 0), GRIN_OK);
-    assert_int_equal(grin_classify_faces(c, crops2, lms, 2, nob, &err), GRIN_OK);
-    assert_float_equal(nob[0], alone, 1e-6);
-    assert_float_equal(nob[1], alone, 1e-6);
-    grin_classifier_get_info(c, &info);
-    assert_false(info.fused);
-    assert_int_equal(grin_classifier_set_landmark_branch(c, 1), GRIN_OK);
     float raw_faces;
     assert_int_equal(grin_classify_faces(c, &crop, lms, 1, &raw_faces, &err), GRIN_OK);
     assert_float_equal(raw_faces, raw[0], 1e-5); /* raw: no mirror, no mapping, no branch */
