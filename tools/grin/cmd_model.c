@@ -1,0 +1,91 @@
+/* cmd_model.c — `grin model info` (architecture, parameters, multiply-adds, landmark branch,
+ * metadata) and `grin model init` (an untrained network, for benchmarks and ONNX comparisons). */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/model_io.h"
+
+int cmd_model(int argc, char **argv)
+{
+    bool init = argc >= 2 && !strcmp(argv[1], "init");
+    if (argc < 2 || (strcmp(argv[1], "info") && !init)) {
+        cli_error("usage: grin model info (--model FILE | --arch mobilenet --alpha A --input S [--gray])\n"
+                  "       grin model init --arch mobilenet --alpha A --input S [--gray] [--seed N] --out FILE");
+        return 2;
+    }
+    const char *model = NULL, *out = NULL;
+    long long seed = 1;
+    double alpha = 1.0;
+    int input = 224, ch = 3;
+    for (int i = 2; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--model") && v)
+            model = v, i++;
+        else if (!strcmp(argv[i], "--alpha")) {
+            if (!cli_double("--alpha", v, 0.1, 2.0, &alpha))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--input")) {
+            if (!cli_int("--input", v, 32, 1024, &input))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--gray"))
+            ch = 1;
+        else if (!strcmp(argv[i], "--arch") && v)
+            i++;
+        else if (init && !strcmp(argv[i], "--out") && v)
+            out = v, i++;
+        else if (init && !strcmp(argv[i], "--seed") && v)
+            seed = atoll(v), i++;
+        else {
+            cli_error("model %s: unknown option '%s'", argv[1], argv[i]);
+            return 2;
+        }
+    }
+    grin_error err = {{0}};
+    grin__model m;
+    memset(&m, 0, sizeof m);
+    if (init) { /* an untrained network: for benchmarks and ONNX comparisons */
+        if (!out || model) {
+            cli_error("model init: --out FILE is required (and --model is not taken)");
+            return 2;
+        }
+        m.arch = GRIN__ARCH_MOBILENET_V1, m.input = input, m.channels = ch, m.alpha = (float)alpha;
+        m.seed = (uint64_t)seed;
+        m.align = (grin_align_params){.size = input, .margin = 0.1f, .max_distortion = 2.0f};
+        snprintf(m.meta, sizeof m.meta, "untrained=1\n");
+        grin_status st = grin__model_build(&m, &err);
+        if (!st)
+            st = grin__model_save(&m, out, &err);
+        if (st)
+            cli_error("%s", err.msg);
+        grin__model_free(&m);
+        return st ? 1 : 0;
+    }
+    if (model) {
+        if (grin__model_load(model, &m, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            return 1;
+        }
+    } else {
+        m.arch = GRIN__ARCH_MOBILENET_V1, m.input = input, m.channels = ch, m.alpha = (float)alpha;
+        if (grin__model_build(&m, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            return 1;
+        }
+    }
+    size_t trainable = m.net.nparams;
+    printf("{\"arch\":\"mobilenet_v1\",\"alpha\":%.3f,\"input\":[%d,%d,%d],\"parameters\":%zu,"
+           "\"multiply_adds\":%llu,\"layers\":%d}\n", m.alpha, m.input, m.input, m.channels, trainable,
+           (unsigned long long)grin__nn_macs(&m.net), m.net.n);
+    if (m.lm.count)
+        printf("{\"landmark_branch\":{\"points\":[%d,%d],\"inputs\":%d,\"hidden\":%d,\"parameters\":%zu,"
+               "\"multiply_adds\":%llu}}\n", m.lm.first, m.lm.first + m.lm.count - 1, 2 * m.lm.count, m.lm.hidden,
+               m.lm.net.nparams, (unsigned long long)grin__nn_macs(&m.lm.net));
+    if (model && m.meta[0])
+        printf("%s%s", m.meta, m.meta[strlen(m.meta) - 1] == '\n' ? "" : "\n");
+    grin__model_free(&m);
+    return 0;
+}

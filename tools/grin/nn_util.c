@@ -1,0 +1,135 @@
+/* nn_util.c — what the commands on trained classifiers share: loading labelled crops, rewriting
+ * a model's metadata lines, and running a model's inference plan over a dataset the way
+ * grin_classify_faces would (mirror, Platt mapping, landmark branch). */
+#include "nn_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* loads and joins the crops of several labels CSVs, reporting skipped rows; false (with the error
+ * printed) when one can't be read */
+bool load_sets(const char *const *labels, int n, int size, int ch, grin__dataset *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int k = 0; k < n; k++) {
+        grin__dataset part;
+        grin_error err = {{0}};
+        if (grin__dataset_load(labels[k], size, ch, &part, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            grin__dataset_free(out);
+            return false;
+        }
+        if (part.bad)
+            cli_error("%s: %d rows skipped (bad label or unreadable image)", labels[k], part.bad);
+        grin_status st = grin__dataset_append(out, &part);
+        grin__dataset_free(&part);
+        if (st) {
+            cli_error("%s: out of memory", labels[k]);
+            grin__dataset_free(out);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Rewrites meta without its lines that start with any of `drop` (NULL-terminated), then
+ * appends `add`; false when the result would not fit. */
+bool meta_replace(char *meta, size_t cap, const char *const *drop, const char *add)
+{
+    char *tmp = malloc(cap);
+    if (!tmp)
+        return false;
+    size_t off = 0;
+    for (const char *p = meta; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p + 1) : strlen(p);
+        bool keep = true;
+        for (const char *const *d = drop; *d && keep; d++)
+            keep = strncmp(p, *d, strlen(*d)) != 0;
+        if (keep && off + len < cap) {
+            memcpy(tmp + off, p, len);
+            off += len;
+        }
+        p += len;
+    }
+    if (off && tmp[off - 1] != '\n' && off + 1 < cap)
+        tmp[off++] = '\n';
+    size_t al = strlen(add);
+    bool ok = off + al < cap;
+    if (ok) {
+        memcpy(tmp + off, add, al);
+        tmp[off + al] = '\0';
+        memcpy(meta, tmp, off + al + 1);
+    }
+    free(tmp);
+    return ok;
+}
+
+/* the model's inference plan (as grin_classify_crops runs it), in 8 bits when asked */
+bool open_plan(const char *model, bool int8, grin__model *m, grin__nn_plan *plan)
+{
+    grin_error err = {{0}};
+    memset(m, 0, sizeof *m);
+    memset(plan, 0, sizeof *plan);
+    if (grin__model_load(model, m, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        return false;
+    }
+    if (grin__nn_plan_build(&m->net, m->net.state, plan, &err) != GRIN_OK ||
+        (int8 && grin__nn_plan_apply_calibration(plan, m->meta, &err) != GRIN_OK)) {
+        cli_error("%s: %s", model, err.msg);
+        grin__nn_plan_free(plan);
+        grin__model_free(m);
+        return false;
+    }
+    return true;
+}
+
+/* the landmark branch's outputs on row i's landmarks and (with flip) their mirror image */
+void branch_outputs(const grin__model *m, const grin__dataset *d, int i, bool flip, float *r, float *rm)
+{
+    float f[2 * 68];
+    const grin_point2f *pts = d->lm + (size_t)i * 68;
+    grin__lm_features(&m->lm, m->input, pts, false, f);
+    *r = grin__lm_run(&m->lm, f);
+    *rm = 0;
+    if (flip) {
+        grin__lm_features(&m->lm, m->input, pts, true, f);
+        *rm = grin__lm_run(&m->lm, f);
+    }
+}
+
+bool row_fuses(const grin__model *m, const grin__post *post, const grin__dataset *d, int i)
+{
+    return post->fuse && m->lm.count > 0 && d->has_lm && d->has_lm[i];
+}
+
+/* the model's reported probabilities (its test-time mirror and calibration included; with a fuse
+ * line, the landmark branch's output too on rows that have landmarks) */
+grin_status plan_predict(const grin__nn_plan *plan, const grin__model *m, const grin__post *post,
+                                const grin__dataset *d, float *p)
+{
+    grin__nn_scratch s = {0};
+    size_t per = (size_t)d->size * d->size * d->channels;
+    float *x = malloc(2 * per * sizeof *x), *xm = x + per;
+    grin_status st = x ? GRIN_OK : GRIN_ERR_NO_MEMORY;
+    for (int i = 0; i < d->n && !st; i++) {
+        grin__dataset_floats(d, i, 1, x);
+        float raw = 0, mirror = 0;
+        st = grin__nn_plan_run(plan, &s, x, &raw, NULL);
+        if (!st && post->flip) {
+            grin__mirror_input(x, xm, d->size, d->channels);
+            st = grin__nn_plan_run(plan, &s, xm, &mirror, NULL);
+        }
+        if (row_fuses(m, post, d, i)) {
+            float r, rm;
+            branch_outputs(m, d, i, post->flip, &r, &rm);
+            p[i] = grin__post_apply_lm(post, raw, mirror, r, rm);
+        } else {
+            p[i] = grin__post_apply(post, raw, mirror);
+        }
+    }
+    free(x);
+    grin__nn_scratch_free(&s);
+    return st;
+}
