@@ -246,13 +246,8 @@ static float face_prob(const grin_classifier *c, const grin_point2f *pts, float 
     const grin__post *post = &c->post;
     if (!post->fuse || !pts)
         return grin__post_apply(post, p, pm);
-    float f[2 * 68], r, rm = 0;
-    grin__lm_features(&c->m.lm, c->m.input, pts, false, f);
-    r = grin__lm_run(&c->m.lm, f);
-    if (post->flip) {
-        grin__lm_features(&c->m.lm, c->m.input, pts, true, f);
-        rm = grin__lm_run(&c->m.lm, f);
-    }
+    float r, rm;
+    grin__lm_outputs(&c->m.lm, c->m.input, pts, post->flip, &r, &rm);
     return grin__post_apply_lm(post, p, pm, r, rm);
 }
 

@@ -83,6 +83,18 @@ float grin__lm_run(const grin__lm_branch *b, const float *f)
     return (float)(1.0 / (1.0 + exp(-z)));
 }
 
+void grin__lm_outputs(const grin__lm_branch *b, int S, const grin_point2f *pts, bool mirror, float *r, float *rm)
+{
+    float f[2 * 68] = {0}; /* (GCC cannot see that the features fill what the branch reads) */
+    grin__lm_features(b, S, pts, false, f);
+    *r = grin__lm_run(b, f);
+    *rm = 0;
+    if (mirror) {
+        grin__lm_features(b, S, pts, true, f);
+        *rm = grin__lm_run(b, f);
+    }
+}
+
 grin_status grin__model_build(grin__model *m, grin_error *err)
 {
     if (m->arch != GRIN__ARCH_MOBILENET_V1)

@@ -52,6 +52,9 @@ grin_status grin__model_build_lm(grin__model *m, uint64_t seed, grin_error *err)
 void grin__lm_features(const grin__lm_branch *b, int S, const grin_point2f *pts, bool mirror, float *f);
 /* the branch's output (a probability) on one input */
 float grin__lm_run(const grin__lm_branch *b, const float *f);
+/* the branch's outputs on a face's 68 crop-coordinate landmarks and, with mirror, on their mirror
+ * image (*rm; 0 without) */
+void grin__lm_outputs(const grin__lm_branch *b, int S, const grin_point2f *pts, bool mirror, float *r, float *rm);
 
 grin_status grin__model_build(grin__model *m, grin_error *err);
 grin_status grin__model_save(const grin__model *m, const char *path, grin_error *err);

@@ -118,7 +118,7 @@ static int fuse_inputs(const grin__nn_plan *plan, const grin__model *m, const gr
         if (!d->has_lm[i])
             continue;
         float r, rm;
-        branch_outputs(m, d, i, flip, &r, &rm);
+        grin__lm_outputs(&m->lm, m->input, d->lm + (size_t)i * 68, flip, &r, &rm);
         double q = p[i], u = flip ? 0.5 * ((double)r + rm) : r;
         q = q < 1e-7 ? 1e-7 : (q > 1 - 1e-7 ? 1 - 1e-7 : q);
         u = u < 1e-7 ? 1e-7 : (u > 1 - 1e-7 ? 1 - 1e-7 : u);

@@ -85,20 +85,6 @@ bool open_plan(const char *model, bool int8, grin__model *m, grin__nn_plan *plan
     return true;
 }
 
-/* the landmark branch's outputs on row i's landmarks and (with flip) their mirror image */
-void branch_outputs(const grin__model *m, const grin__dataset *d, int i, bool flip, float *r, float *rm)
-{
-    float f[2 * 68];
-    const grin_point2f *pts = d->lm + (size_t)i * 68;
-    grin__lm_features(&m->lm, m->input, pts, false, f);
-    *r = grin__lm_run(&m->lm, f);
-    *rm = 0;
-    if (flip) {
-        grin__lm_features(&m->lm, m->input, pts, true, f);
-        *rm = grin__lm_run(&m->lm, f);
-    }
-}
-
 bool row_fuses(const grin__model *m, const grin__post *post, const grin__dataset *d, int i)
 {
     return post->fuse && m->lm.count > 0 && d->has_lm && d->has_lm[i];
@@ -107,7 +93,7 @@ bool row_fuses(const grin__model *m, const grin__post *post, const grin__dataset
 /* the model's reported probabilities (its test-time mirror and calibration included; with a fuse
  * line, the landmark branch's output too on rows that have landmarks) */
 grin_status plan_predict(const grin__nn_plan *plan, const grin__model *m, const grin__post *post,
-                                const grin__dataset *d, float *p)
+                         const grin__dataset *d, float *p)
 {
     grin__nn_scratch s = {0};
     size_t per = (size_t)d->size * d->size * d->channels;
@@ -123,7 +109,7 @@ grin_status plan_predict(const grin__nn_plan *plan, const grin__model *m, const 
         }
         if (row_fuses(m, post, d, i)) {
             float r, rm;
-            branch_outputs(m, d, i, post->flip, &r, &rm);
+            grin__lm_outputs(&m->lm, m->input, d->lm + (size_t)i * 68, post->flip, &r, &rm);
             p[i] = grin__post_apply_lm(post, raw, mirror, r, rm);
         } else {
             p[i] = grin__post_apply(post, raw, mirror);

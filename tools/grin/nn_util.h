@@ -18,8 +18,6 @@ bool meta_replace(char *meta, size_t cap, const char *const *drop, const char *a
 /* the model's inference plan (as grin_classify_crops runs it), in 8 bits when asked; false (with
  * the error printed) when it can't be loaded */
 bool open_plan(const char *model, bool int8, grin__model *m, grin__nn_plan *plan);
-/* the landmark branch's outputs on row i's landmarks and (with flip) their mirror image */
-void branch_outputs(const grin__model *m, const grin__dataset *d, int i, bool flip, float *r, float *rm);
 /* whether row i gets the fused mapping under post */
 bool row_fuses(const grin__model *m, const grin__post *post, const grin__dataset *d, int i);
 /* the model's reported probabilities under post (test-time mirror, Platt mapping, and the fused
