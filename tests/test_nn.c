@@ -684,6 +684,20 @@ static void test_metrics(void **state)
     assert_true(fabs(m.auc - 0.5) < 1e-12);
     grin__metrics_from(p, mix, 6, &m); /* positives rank 6, 4 and 2 of 6: AUC (12 - 6) / 9 */
     assert_true(fabs(m.auc - 2.0 / 3.0) < 1e-12);
+    /* the intervals against a direct computation (numpy: DeLong's V10/V01 with ddof 1, Wilson's
+     * score interval), with tied scores across the classes */
+    float q[10] = {0.1f, 0.4f, 0.35f, 0.8f, 0.7f, 0.2f, 0.9f, 0.6f, 0.6f, 0.3f};
+    uint8_t t[10] = {0, 0, 1, 1, 0, 0, 1, 1, 0, 1};
+    grin__metrics_from(q, t, 10, &m);
+    assert_true(fabs(m.auc - 0.7) < 1e-12);
+    assert_true(fabs(m.auc_lo - 0.338600495346128) < 1e-9);
+    assert_true(m.auc_hi == 1.0); /* 1.0614, clipped */
+    assert_true(fabs(m.acc - 0.6) < 1e-12);
+    assert_true(fabs(m.acc_lo - 0.31267376792119533) < 1e-9);
+    assert_true(fabs(m.acc_hi - 0.831819671473593) < 1e-9);
+    /* a perfect ranking has no spread left: the interval closes on 1 */
+    grin__metrics_from(p, y, 6, &m);
+    assert_true(m.auc_lo == 1.0 && m.auc_hi == 1.0 && m.acc_hi == 1.0 && m.acc_lo < 1.0);
 }
 
 /* 48 tiny images whose class is a bright band in the lower or upper half */

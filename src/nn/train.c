@@ -38,6 +38,9 @@ void grin__dataset_free(grin__dataset *d)
     free(d->has_lm);
     free(d->vec);
     free(d->vec_mirror);
+    for (int i = 0; d->tag && i < d->n; i++)
+        free(d->tag[i]);
+    free(d->tag);
     memset(d, 0, sizeof *d);
 }
 
@@ -104,6 +107,12 @@ static int parse_landmarks(const char *s, grin_point2f *pts)
 grin_status grin__dataset_load(const char *csv, int size, int channels, grin__dataset *out,
                                grin_error *err)
 {
+    return grin__dataset_load_by(csv, size, channels, NULL, out, err);
+}
+
+grin_status grin__dataset_load_by(const char *csv, int size, int channels, const char *by,
+                                  grin__dataset *out, grin_error *err)
+{
     memset(out, 0, sizeof *out);
     out->size = size;
     out->channels = channels;
@@ -118,7 +127,7 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
     else
         dir[0] = 0;
     char line[16384];
-    int lineno = 0, smile_col = -1, lm_col = -1, cap = 0;
+    int lineno = 0, smile_col = -1, lm_col = -1, by_col = -1, cap = 0;
     size_t per = (size_t)size * size * channels;
     while (fgets(line, sizeof line, f)) {
         lineno++;
@@ -127,9 +136,9 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
             line[--len] = 0;
         if (!len)
             continue;
-        char *fields[32];
+        char *fields[64];
         int nf = 0;
-        for (char *p = line; nf < 32;) {
+        for (char *p = line; nf < 64;) {
             fields[nf++] = p;
             char *c = strchr(p, ',');
             if (!c)
@@ -143,6 +152,13 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
                     smile_col = i;
                 if (!strcmp(fields[i], "landmarks"))
                     lm_col = i;
+                if (by && !strcmp(fields[i], by))
+                    by_col = i;
+            }
+            if (by && by_col < 0) {
+                fclose(f);
+                grin__dataset_free(out);
+                return grin__fail(err, GRIN_ERR_FORMAT, "%s:%d: no '%s' column", csv, lineno, by);
             }
             if (smile_col < 0) {
                 fclose(f);
@@ -187,6 +203,12 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
                     out->has_lm = nh;
                 lm_ok = nl && nh;
             }
+            if (ny && by) {
+                char **nt = realloc(out->tag, (size_t)cap * sizeof *nt);
+                if (nt)
+                    out->tag = nt;
+                lm_ok = lm_ok && nt;
+            }
             if (!nx || !ny || !lm_ok) {
                 grin_image_free(&img);
                 fclose(f);
@@ -203,6 +225,17 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
                 d[k].x = have ? (float)((pts[k].x + 0.5) * sx - 0.5) : 0.0f;
                 d[k].y = have ? (float)((pts[k].y + 0.5) * sy - 0.5) : 0.0f;
             }
+        }
+        if (by) {
+            const char *v = by_col < nf ? fields[by_col] : "";
+            size_t vl = strlen(v) + 1;
+            if (!(out->tag[out->n] = malloc(vl))) {
+                grin_image_free(&img);
+                fclose(f);
+                grin__dataset_free(out);
+                return grin__fail(err, GRIN_ERR_NO_MEMORY, "%s: out of memory", csv);
+            }
+            memcpy(out->tag[out->n], v, vl);
         }
         out->y[out->n++] = (uint8_t)(fields[smile_col][0] - '0');
         grin_image_free(&img);
@@ -221,7 +254,8 @@ grin_status grin__dataset_append(grin__dataset *dst, const grin__dataset *src)
         dst->size = src->size;
         dst->channels = src->channels;
     }
-    if (dst->size != src->size || dst->channels != src->channels || dst->vec || src->vec)
+    if (dst->size != src->size || dst->channels != src->channels || dst->vec || src->vec || dst->tag ||
+        src->tag)
         return GRIN_ERR_INVALID_ARGUMENT;
     if (src->lm || dst->lm) { /* landmarks where either has them; rows without get has_lm 0 */
         size_t total = (size_t)dst->n + src->n;
@@ -370,26 +404,48 @@ void grin__metrics_from(const float *prob, const uint8_t *y, int n, grin__metric
     }
     m->acc = n ? (double)(m->tp + m->tn) / n : 0;
     m->loss = n ? loss / n : 0;
+    /* Wilson's score interval for a proportion: unlike the normal one it stays inside [0, 1] and
+     * keeps its coverage near 1, where a good classifier's accuracy is */
+    const double z = 1.959964;
+    if (n) {
+        double c = 1 + z * z / n, mid = (m->acc + z * z / (2.0 * n)) / c,
+               half = z / c * sqrt(m->acc * (1 - m->acc) / n + z * z / (4.0 * n * n));
+        m->acc_lo = fmax(0, mid - half);
+        m->acc_hi = fmin(1, mid + half);
+    }
     if (!s)
         return;
-    /* AUC as the Mann-Whitney statistic, ties counted half */
+    /* AUC as the Mann-Whitney statistic, ties counted half, and its variance by DeLong's method
+     * (DeLong, DeLong & Clarke-Pearson 1988): each positive's share of negatives ranked below it
+     * (V10) and each negative's share of positives ranked above it (V01), var = var(V10)/npos +
+     * var(V01)/nneg. One pass over groups of tied scores, lowest first. */
     qsort(s, (size_t)n, sizeof *s, cmp_scored);
-    double rank_sum = 0;
     long npos = 0;
-    for (int i = 0; i < n;) {
-        int j = i;
-        while (j < n && s[j].p == s[i].p)
-            j++;
-        double avg = 0.5 * (i + 1 + j);
-        for (int k = i; k < j; k++)
-            if (s[k].y) {
-                rank_sum += avg;
-                npos++;
-            }
-        i = j;
-    }
+    for (int i = 0; i < n; i++)
+        npos += s[i].y;
     long nneg = n - npos;
-    m->auc = npos && nneg ? (rank_sum - 0.5 * npos * (npos + 1)) / ((double)npos * nneg) : 0;
+    if (npos && nneg) {
+        double s10 = 0, q10 = 0, s01 = 0, q01 = 0;
+        long neg_below = 0, pos_below = 0;
+        for (int i = 0; i < n;) {
+            int j = i;
+            long pg = 0, ng = 0;
+            while (j < n && s[j].p == s[i].p)
+                pg += s[j++].y;
+            ng = (j - i) - pg;
+            double v10 = (neg_below + 0.5 * ng) / nneg, v01 = (npos - pos_below - pg + 0.5 * pg) / npos;
+            s10 += pg * v10, q10 += pg * v10 * v10;
+            s01 += ng * v01, q01 += ng * v01 * v01;
+            neg_below += ng, pos_below += pg;
+            i = j;
+        }
+        m->auc = s10 / npos;
+        double var10 = npos > 1 ? (q10 - s10 * s10 / npos) / (npos - 1) : 0,
+               var01 = nneg > 1 ? (q01 - s01 * s01 / nneg) / (nneg - 1) : 0;
+        double se = sqrt(fmax(0, var10 / npos + var01 / nneg));
+        m->auc_lo = fmax(0, m->auc - z * se);
+        m->auc_hi = fmin(1, m->auc + z * se);
+    }
     free(s);
 }
 

@@ -19,6 +19,9 @@ typedef struct {
     /* a vector dataset (size 1, channels D: the landmark branch's inputs) holds floats, not
      * pixels: each row's features and its mirror image's (what flip augmentation picks) */
     float *vec, *vec_mirror;
+    /* grin__dataset_load_by: each row's value of the named column (n strings, "" where the row
+     * has none); NULL otherwise */
+    char **tag;
 } grin__dataset;
 
 /* Loads a labels CSV of crops (file,smile,...; paths relative to the CSV), resizing to size;
@@ -26,6 +29,11 @@ typedef struct {
  * landmarks too, scaled with the crop. */
 grin_status grin__dataset_load(const char *csv, int size, int channels, grin__dataset *out,
                                grin_error *err);
+/* the same, keeping each row's value of column `by` in tag[] (per-group evaluation); a CSV without
+ * that column is an error */
+grin_status grin__dataset_load_by(const char *csv, int size, int channels, const char *by,
+                                  grin__dataset *out, grin_error *err);
+/* dst gets src's rows (not tagged datasets) */
 grin_status grin__dataset_append(grin__dataset *dst, const grin__dataset *src);
 /* crops first..first+count-1 as the network's input floats (count x size x size x channels) */
 void grin__dataset_floats(const grin__dataset *d, int first, int count, float *x);
@@ -61,6 +69,7 @@ void grin__train_cfg_default(grin__train_cfg *c);
 
 typedef struct {
     double acc, auc, loss;
+    double acc_lo, acc_hi, auc_lo, auc_hi; /* 95% intervals: Wilson's score, DeLong's */
     int tp, fp, tn, fn;
 } grin__metrics;
 

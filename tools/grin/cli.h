@@ -73,9 +73,15 @@ typedef struct {
     float prob; /* eval: smile probability */
     char out_name[64];
     grin_point2f *crop_pts; /* align: the 68 landmarks in crop coordinates when aligned (malloc'd) */
+    char *group; /* the row's value of the `by` column ("" where it has none); NULL without one */
+    char *extra; /* the row's other columns, comma-joined, as extra_header names them */
 } row;
 
-row *read_labels_csv(const char *csv, size_t *nrows, int *bad, bool *ok);
+/* Reads a labelled CSV. by: a column whose values go to row.group (an error when the header lacks
+ * it), or NULL. extra_header, when not NULL, receives the names of the columns other than the
+ * path, smile and those grin align writes itself (aligned, source, landmarks), comma-joined
+ * (malloc'd, "" when none), and each row.extra their values. */
+row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_t *nrows, int *bad, bool *ok);
 size_t pick_labelled_face(const row *r, const grin_rect *f, size_t n);
 void free_labels(row *rows, size_t n);
 

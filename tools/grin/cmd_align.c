@@ -163,9 +163,11 @@ int cmd_align(int argc, char **argv)
     size_t nrows;
     int bad;
     bool ok;
-    row *rows = read_labels_csv(labels, &nrows, &bad, &ok);
+    char *extra_hdr = NULL; /* the source CSV's other columns travel with each crop */
+    row *rows = read_labels_csv(labels, NULL, &extra_hdr, &nrows, &bad, &ok);
     if (!ok) {
         free_labels(rows, nrows);
+        free(extra_hdr);
         return 1;
     }
     grin_error err = {{0}};
@@ -216,7 +218,8 @@ int cmd_align(int argc, char **argv)
             cli_error("%s: cannot create: %s", path, strerror(errno));
             rc = 1;
         } else {
-            fprintf(f, "file,smile,aligned,source,landmarks\n");
+            fprintf(f, "file,smile,aligned,source,landmarks%s%s\n", extra_hdr && *extra_hdr ? "," : "",
+                    extra_hdr ? extra_hdr : "");
             for (size_t i = 0; i < nrows; i++) {
                 count[rows[i].result]++;
                 if (rows[i].result == R_ALIGNED || rows[i].result == R_FELL_BACK) {
@@ -224,6 +227,8 @@ int cmd_align(int argc, char **argv)
                             rows[i].rel);
                     for (int k = 0; rows[i].crop_pts && k < 68; k++)
                         fprintf(f, "%s%.2f %.2f", k ? " " : "", rows[i].crop_pts[k].x, rows[i].crop_pts[k].y);
+                    if (extra_hdr && *extra_hdr)
+                        fprintf(f, ",%s", rows[i].extra ? rows[i].extra : "");
                     fputc('\n', f);
                 }
             }
@@ -240,6 +245,7 @@ int cmd_align(int argc, char **argv)
                count[R_ALIGNED], count[R_FELL_BACK], count[R_MISSED], count[R_FAILED],
                (now_ms() - t0) / 1000.0);
     free_labels(rows, nrows);
+    free(extra_hdr);
     grin_aligner_free(al);
     grin_landmarker_free(lm);
     grin_cascade_free(cascade);

@@ -1,7 +1,7 @@
 /* cmd_classify.c — the full path, detect -> landmarks -> align -> classify: `grin classify`
  * prints each face's box and smile probability; `grin eval` (without --aligned) measures it on
  * labelled photos, a face the detector misses counting as wrong, optionally drawing the ROC. */
-#include "cli.h"
+#include "nn_util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -331,7 +331,7 @@ int cmd_eval_full(int argc, char **argv)
     detect_opts_default(&o);
     o.photos = true;
     const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL, *labels = NULL,
-               *roc = NULL;
+               *roc = NULL, *by = NULL;
     bool int8 = false, no_branch = false;
     for (int i = 1; i < argc; i++) {
         int r = parse_common(argc, argv, &o, &model, &lmk, &i);
@@ -342,6 +342,8 @@ int cmd_eval_full(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--labels") && v)
             labels = v, i++;
+        else if (!strcmp(argv[i], "--by") && v)
+            by = v, i++;
         else if (!strcmp(argv[i], "--int8"))
             int8 = true;
         else if (!strcmp(argv[i], "--no-branch"))
@@ -360,7 +362,7 @@ int cmd_eval_full(int argc, char **argv)
     size_t nrows;
     int bad;
     bool ok;
-    row *rows = read_labels_csv(labels, &nrows, &bad, &ok);
+    row *rows = read_labels_csv(labels, by, NULL, &nrows, &bad, &ok);
     if (!ok) {
         free_labels(rows, nrows);
         return 1;
@@ -380,8 +382,12 @@ int cmd_eval_full(int argc, char **argv)
     size_t missed = 0, unreadable = 0, n = 0;
     float *probs = malloc(sizeof *probs * (nrows ? nrows : 1));
     uint8_t *ys = malloc(nrows ? nrows : 1);
-    long tp = 0, fp = 0, tn = 0, fn = 0;
-    for (size_t k = 0; probs && ys && k < nrows; k++) {
+    char **tags = by ? malloc(sizeof *tags * (nrows ? nrows : 1)) : NULL;
+    if (!probs || !ys || (by && !tags)) {
+        cli_error("eval: out of memory");
+        nrows = 0;
+    }
+    for (size_t k = 0; k < nrows; k++) {
         row *r = &rows[k];
         grin_error err;
         grin_image img;
@@ -407,43 +413,28 @@ int cmd_eval_full(int argc, char **argv)
         grin_image_free(&img);
         r->result = found ? (aligned ? R_ALIGNED : R_FELL_BACK) : R_MISSED;
         /* a missed face counts as wrong: its prediction is the opposite of its label */
-        bool said_smile = found ? p >= 0.5f : !r->smile;
         if (!found) {
             missed++;
             p = r->smile ? 0.0f : 1.0f;
         }
         r->prob = p;
         probs[n] = p;
+        if (tags)
+            tags[n] = r->group;
         ys[n++] = (uint8_t)r->smile;
-        if (r->smile)
-            said_smile ? tp++ : fn++;
-        else
-            said_smile ? fp++ : tn++;
     }
-    /* AUC by ranks, ties half */
-    double auc = 0;
-    long npos = 0, nneg = 0;
-    for (size_t i = 0; i < n; i++)
-        ys[i] ? npos++ : nneg++;
-    if (npos && nneg) {
-        double s = 0;
-        for (size_t i = 0; i < n; i++)
-            if (ys[i])
-                for (size_t j = 0; j < n; j++)
-                    if (!ys[j])
-                        s += probs[i] > probs[j] ? 1.0 : (probs[i] == probs[j] ? 0.5 : 0.0);
-        auc = s / ((double)npos * nneg);
-    }
-    double acc = n ? (double)(tp + tn) / n : 0;
+    grin__metrics m;
+    grin__metrics_from(probs, ys, (int)n, &m);
     printf("accuracy %.4f  AUC %.4f  on %zu photos (%zu faces not found, counted wrong; %zu unreadable, "
-           "%d bad rows)\n", acc, auc, n, missed, unreadable, bad);
-    printf("confusion: smiling %ld right, %ld wrong; not smiling %ld right, %ld wrong\n", tp, fn, tn, fp);
-    printf("{\"n\":%zu,\"acc\":%.4f,\"auc\":%.4f,\"missed\":%zu}\n", n, acc, auc, missed);
+           "%d bad rows)\n", m.acc, m.auc, n, missed, unreadable, bad);
+    printf("confusion: smiling %d right, %d wrong; not smiling %d right, %d wrong\n", m.tp, m.fn, m.tn, m.fp);
+    print_eval(probs, ys, (int)n, tags, by, (long)missed);
     int rc = (unreadable || bad) ? 1 : 0;
     if (roc && !draw_roc(roc, rows, nrows))
         rc = 1;
     free(probs);
     free(ys);
+    free(tags);
     full_path_free(&f);
     free_labels(rows, nrows);
     return rc;

@@ -8,20 +8,23 @@
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model = NULL, *labels = NULL;
+    const char *model = NULL, *labels = NULL, *by = NULL;
     int aligned = 0;
     bool int8 = false, no_branch = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--aligned"))
             aligned = 1;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: grin eval [--model FILE] --labels CSV [--roc FILE.png] [--int8] [--no-branch]\n"
-                   "                [detect options]\n"
-                   "       grin eval --aligned [--model FILE] --labels CSV [--int8] [--no-branch]\n"
+            printf("usage: grin eval [--model FILE] --labels CSV [--by COLUMN] [--roc FILE.png] [--int8]\n"
+                   "                [--no-branch] [detect options]\n"
+                   "       grin eval --aligned [--model FILE] --labels CSV [--by COLUMN] [--int8] [--no-branch]\n"
                    "Accuracy, AUC and the confusion matrix of the smile classifier on labelled photos\n"
                    "(file,smile,... rows) through detect -> align -> classify (a face not found\n"
-                   "counts as wrong), or with --aligned on crops already aligned; ends with one line\n"
-                   "{\"n\":N,\"acc\":A,\"auc\":U,\"missed\":M}.\n"
+                   "counts as wrong), or with --aligned on crops already aligned, with 95%% intervals\n"
+                   "(Wilson's for accuracy, DeLong's for AUC); ends with one line\n"
+                   "{\"n\":N,\"acc\":A,\"acc_ci\":[LO,HI],\"auc\":U,\"auc_ci\":[LO,HI],\"missed\":M}.\n"
+                   "  --by COLUMN     also one such line per value of the CSV's COLUMN (pose,\n"
+                   "                  identity_group, ...; grin align keeps the source CSV's columns)\n"
                    "  --roc FILE.png  draw the ROC curve\n"
                    "  --int8          8-bit inference (models with a calibration)\n"
                    CLI_NO_BRANCH_USAGE "%s%s",
@@ -38,6 +41,8 @@ int cmd_eval(int argc, char **argv)
             model = v, i++;
         else if (!strcmp(argv[i], "--labels") && v)
             labels = v, i++;
+        else if (!strcmp(argv[i], "--by") && v)
+            by = v, i++;
         else if (!strcmp(argv[i], "--aligned"))
             aligned = 1;
         else if (!strcmp(argv[i], "--int8"))
@@ -59,7 +64,7 @@ int cmd_eval(int argc, char **argv)
     if (!open_plan(model, int8, &m, &plan))
         return 1;
     grin__dataset d;
-    if (grin__dataset_load(labels, m.input, m.channels, &d, &err) != GRIN_OK) {
+    if (grin__dataset_load_by(labels, m.input, m.channels, by, &d, &err) != GRIN_OK) {
         cli_error("%s", err.msg);
         grin__nn_plan_free(&plan);
         grin__model_free(&m);
@@ -85,7 +90,7 @@ int cmd_eval(int argc, char **argv)
                mt.auc, d.n, d.bad, int8 ? ", 8-bit" : "", fused);
         printf("confusion: true smile %d as smile, %d as not; not smiling %d as smile, %d as not\n",
                mt.tp, mt.fn, mt.fp, mt.tn);
-        printf("{\"n\":%d,\"acc\":%.4f,\"auc\":%.4f,\"missed\":0}\n", d.n, mt.acc, mt.auc);
+        print_eval(p, d.y, d.n, d.tag, by, 0);
     }
     free(p);
     grin__dataset_free(&d);

@@ -42,11 +42,42 @@ static int column(char **hdr, int n, const char *name)
 }
 
 /* Reads the CSV; bad rows are reported (file and line) and skipped. */
-row *read_labels_csv(const char *csv, size_t *nrows, int *bad, bool *ok)
+/* columns grin align writes itself, so not carried through as extras */
+static bool own_column(int i, int c_smile, const char *name)
+{
+    return i == 0 || i == c_smile || !strcmp(name, "aligned") || !strcmp(name, "source") ||
+           !strcmp(name, "landmarks");
+}
+
+/* the fields of f[0..n) that are extra columns (per the header's names), comma-joined */
+static char *join_extra(char **hdr, int nh, char **f, int n, int c_smile)
+{
+    size_t len = 1;
+    for (int i = 0; i < nh; i++)
+        if (!own_column(i, c_smile, hdr[i]))
+            len += (i < n ? strlen(f[i]) : 0) + 1;
+    char *s = malloc(len), *o = s;
+    if (!s)
+        return NULL;
+    for (int i = 0; i < nh; i++)
+        if (!own_column(i, c_smile, hdr[i])) {
+            const char *v = i < n ? f[i] : "";
+            if (o != s)
+                *o++ = ',';
+            memcpy(o, v, strlen(v));
+            o += strlen(v);
+        }
+    *o = 0;
+    return s;
+}
+
+row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_t *nrows, int *bad, bool *ok)
 {
     *ok = false;
     *bad = 0;
     *nrows = 0;
+    if (extra_header)
+        *extra_header = NULL;
     FILE *f = fopen(csv, "rb");
     if (!f) {
         cli_error("%s: cannot open: %s", csv, strerror(errno));
@@ -61,7 +92,7 @@ row *read_labels_csv(const char *csv, size_t *nrows, int *bad, bool *ok)
         dir[0] = 0;
     char line[8192];
     char *hdr[64];
-    int nh = 0, c_smile = -1, c_lx = -1, c_rx = -1, c_ly = -1, c_ry = -1, c_nx = -1, c_ny = -1;
+    int nh = 0, c_by = -1, c_smile = -1, c_lx = -1, c_rx = -1, c_ly = -1, c_ry = -1, c_nx = -1, c_ny = -1;
     size_t cap = 0;
     row *rows = NULL;
     int lineno = 0;
@@ -90,6 +121,16 @@ row *read_labels_csv(const char *csv, size_t *nrows, int *bad, bool *ok)
             c_nx = column(hdr, nh, "x_nose"), c_ny = column(hdr, nh, "y_nose");
             if (c_smile < 1) {
                 cli_error("%s:1: header has no 'smile' column after the path column", csv);
+                fclose(f);
+                return NULL;
+            }
+            if (by && (c_by = column(hdr, nh, by)) < 0) {
+                cli_error("%s:1: header has no '%s' column", csv, by);
+                fclose(f);
+                return NULL;
+            }
+            if (extra_header && !(*extra_header = join_extra(hdr, nh, hdr, nh, c_smile))) {
+                cli_error("out of memory");
                 fclose(f);
                 return NULL;
             }
@@ -122,6 +163,10 @@ row *read_labels_csv(const char *csv, size_t *nrows, int *bad, bool *ok)
         r->rel = xstrdup(fld[0]);
         r->smile = (int)smile;
         r->line = lineno;
+        if (by)
+            r->group = xstrdup(c_by < nf ? fld[c_by] : "");
+        if (extra_header)
+            r->extra = join_extra(hdr, nh, fld, nf, c_smile);
         if (c_lx > 0 && c_rx > 0 && c_ly > 0 && c_ry > 0 && c_nx > 0 && c_ny > 0 &&
             nf > c_lx && nf > c_rx && nf > c_ly && nf > c_ry && nf > c_nx && nf > c_ny) {
             float v[6] = {strtof(fld[c_lx], NULL), strtof(fld[c_rx], NULL), strtof(fld[c_nx], NULL),
@@ -132,8 +177,9 @@ row *read_labels_csv(const char *csv, size_t *nrows, int *bad, bool *ok)
                 r->cy = (v[3] + v[4] + v[5]) / 3;
             }
         }
-        if (!r->path || !r->rel) {
+        if (!r->path || !r->rel || (by && !r->group) || (extra_header && !r->extra)) {
             cli_error("out of memory");
+            free(r->path), free(r->rel), free(r->group), free(r->extra);
             break;
         }
         (*nrows)++;
@@ -177,6 +223,8 @@ void free_labels(row *rows, size_t n)
         free(rows[i].path);
         free(rows[i].rel);
         free(rows[i].crop_pts);
+        free(rows[i].group);
+        free(rows[i].extra);
     }
     free(rows);
 }
