@@ -217,6 +217,12 @@ GRIN_API grin_status grin_landmarker_save(const grin_landmarker *m, const char *
  * to integers; floor(v + 0.5) gives dlib's values). */
 GRIN_API grin_status grin_landmarks(const grin_landmarker *m, const grin_image *img, grin_rect box,
                                     grin_point2f *points, size_t capacity, grin_error *err);
+/* The box the model would start from to reach these points: the model's initial (mean) shape fitted
+ * to them by scale and translation, least squares. Landmarks found from a poor box (a crop's
+ * outline, a box shifted off the face) and found again from this one are much closer to what the
+ * model gives from the boxes it was trained on. count must be the model's parts. */
+GRIN_API grin_status grin_landmarks_box(const grin_landmarker *m, const grin_point2f *points, size_t count,
+                                        grin_rect *box);
 
 /* ---------------------------------------------------------------- alignment */
 

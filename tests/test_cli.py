@@ -115,12 +115,12 @@ if os.path.exists(REAL):
     check("landmarks with the detector", len(d["faces"]) == 3 and all(len(f["points"]) == 68 and f["aligned"] for f in d["faces"]), r.stderr)
     csv = os.path.join(tmp, "set.csv")
     with open(csv, "w") as f:
-        f.write("file,smile\r\n")                      # CRLF, as some CSVs have
-        f.write("%s,1\r\n\r\n" % SAMPLES[0])          # an empty line
-        f.write("%s,0\n" % os.path.relpath(SAMPLES[2], tmp))  # relative to the CSV
-        f.write("%s,maybe\n" % SAMPLES[1])              # a bad label
-        f.write("/no/such.jpg,1\n")                     # a missing photo
-        f.write("%s,1\n" % empty)                       # a photo that can't be decoded
+        f.write("file,smile,pose\r\n")                 # CRLF, as some CSVs have
+        f.write("%s,1,3\r\n\r\n" % SAMPLES[0])        # an empty line
+        f.write("%s,0,2\n" % os.path.relpath(SAMPLES[2], tmp))  # relative to the CSV
+        f.write("%s,maybe,1\n" % SAMPLES[1])            # a bad label
+        f.write("/no/such.jpg,1,1\n")                   # a missing photo
+        f.write("%s,1,1\n" % empty)                     # a photo that can't be decoded
     out = os.path.join(tmp, "aligned")
     r = run("align", "--labels", csv, "--out", out, "--size", "48")
     check("align reports bad rows with file and line", "set.csv:5: bad row" in r.stderr, r.stderr)
@@ -129,7 +129,9 @@ if os.path.exists(REAL):
     check("align report", rep.get("rows") == 4 and rep.get("bad_rows") == 1 and rep.get("unreadable") == 2
           and rep.get("aligned") == 2, r.stdout)
     lab = open(os.path.join(out, "labels.csv")).read().splitlines() if os.path.exists(os.path.join(out, "labels.csv")) else []
-    check("align labels.csv", len(lab) == 3 and lab[0] == "file,smile,aligned,source,landmarks", str(lab))
+    check("align labels.csv, the source's other columns kept", len(lab) == 3 and
+          lab[0] == "file,smile,aligned,source,landmarks,pose" and [l.split(",")[-1] for l in lab[1:]] == ["3", "2"],
+          str(lab))
     def lm_field(line):  # the 68 crop-coordinate landmarks of an aligned row, as floats
         return [float(v) for v in line.split(",")[4].split()]
     check("align writes each aligned crop's landmarks in crop coordinates",
@@ -145,6 +147,10 @@ if os.path.exists(REAL):
     r = run("eval", "--aligned", "--model", model, "--labels", os.path.join(out, "labels.csv"))
     last = json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0 else {}
     check("eval --aligned", last.get("n") == 2 and 0 <= last.get("acc", -1) <= 1, r.stdout + r.stderr)
+    r = run("eval", "--aligned", "--model", model, "--labels", os.path.join(out, "labels.csv"), "--by", "pose")
+    bys = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{"by"')]
+    check("eval --aligned --by a column grin align kept", r.returncode == 0 and [(b["group"], b["n"]) for b in bys]
+          == [("2", 1), ("3", 1)] and bys[0]["auc"] is None, r.stdout + r.stderr)
     r = run("model", "info", "--model", model)
     check("model info", r.returncode == 0 and '"parameters"' in r.stdout and "trained_with=grin train" in r.stdout, r.stdout)
     # checkpoint and resume: the resumed run reports only the epochs it ran
@@ -307,6 +313,56 @@ f2 = d2.get("faces", [])
 check("classify: the second look finds it", len(f2) == 1 and (f2[0]["box"][0] < 0 or f2[0]["box"][1] < 0)
       and f2[0]["aligned"], r2.stdout + r2.stderr)
 one_line_error("detect takes no --one-look", run("detect", "--one-look", tight), "--one-look")
+# face crops grin did not make: each of the photo's faces cut out with some background, and the
+# same face cut tightly inside its box; --face-crops finds the landmarks inside and reads each as
+# the photo's own face
+if d["faces"]:
+    import cv2
+    photo = cv2.imread(SAMPLES[1])
+    loose, snug = [], []
+    for k, f in enumerate(d["faces"]):
+        x, y, w, h = f["box"]
+        for lst, m, name in ((loose, 0.35, "loose"), (snug, -0.05, "snug")):
+            x0, y0 = max(0, int(x - m * w)), max(0, int(y - m * h))
+            x1, y1 = min(photo.shape[1], int(x + w + m * w)), min(photo.shape[0], int(y + h + m * h))
+            path = os.path.join(tmp, "%s%d.png" % (name, k))
+            cv2.imwrite(path, photo[y0:y1, x0:x1])
+            lst.append(path)
+    for name, lst in (("with background", loose), ("tight", snug)):
+        r = run("classify", "--face-crops", *lst)
+        got = [json.loads(l) for l in r.stdout.splitlines()] if r.returncode == 0 else []
+        check("classify --face-crops %s: one aligned face per crop" % name,
+              len(got) == len(lst) and all(len(g["faces"]) == 1 and g["faces"][0]["aligned"] for g in got),
+              r.stdout + r.stderr)
+        check("classify --face-crops %s: the photo's decisions and near its probabilities" % name,
+              len(got) == len(d["faces"]) and all((g["faces"][0]["smile"] >= 0.5) == (f["smile"] >= 0.5) and
+                                                    abs(g["faces"][0]["smile"] - f["smile"]) < 0.25
+                                                    for g, f in zip(got, d["faces"])),
+              str([g["faces"][0]["smile"] for g in got]) + " vs " + str([f["smile"] for f in d["faces"]]))
+    one_line_error("classify: --crops and --face-crops", run("classify", "--crops", "--face-crops", loose[0]), "not both")
+    # eval --face-crops and --by: per-group lines, intervals around the figures
+    fc = os.path.join(tmp, "facecrops.csv")
+    with open(fc, "w") as f:
+        f.write("file,smile,kind\n" + "".join("%s,%d,%s\n" % (p, k % 2, n) for n, lst in (("loose", loose), ("snug", snug))
+                                               for k, p in enumerate(lst)))
+    r = run("eval", "--face-crops", "--labels", fc, "--by", "kind")
+    lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+    groups = {l["group"]: l for l in lines if "group" in l}
+    check("eval --by: one line per group, then the whole", r.returncode == 0 and set(groups) == {"loose", "snug"}
+          and all(g["n"] == len(loose) for g in groups.values()) and lines[-1]["n"] == 2 * len(loose)
+          and lines[-1]["missed"] == 0, r.stdout + r.stderr)
+    check("eval: 95% intervals hold the figures", all(l["acc_ci"][0] <= l["acc"] <= l["acc_ci"][1] for l in lines)
+          and lines[-1]["auc_ci"][0] <= lines[-1]["auc"] <= lines[-1]["auc_ci"][1], r.stdout)
+    one_line_error("eval --by: no such column", run("eval", "--face-crops", "--labels", fc, "--by", "pose"), "'pose'")
+# grin plot: accuracy against time as a PNG
+pc = os.path.join(tmp, "curve.csv")
+with open(pc, "w") as f:
+    f.write("name,ms,acc,alpha\na,0.05,0.91,0.25\nb,0.2,0.93,0.5\nc,0.1,0.92,0.25\n")
+png = os.path.join(tmp, "curve.png")
+r = run("plot", pc, "--x", "ms", "--y", "acc", "--label", "name", "--series", "alpha", "--xlog", "--out", png)
+check("plot writes a PNG", r.returncode == 0 and open(png, "rb").read(4) == b"\x89PNG", r.stderr)
+one_line_error("plot: no such column", run("plot", pc, "--x", "ms", "--y", "auc", "--out", png), "'auc'")
+one_line_error("plot: output is the input", run("plot", pc, "--x", "ms", "--y", "acc", "--out", pc), "is the CSV")
 r = run("model", "info", "--alpha", "1", "--input", "224")
 check("model info arch", r.returncode == 0 and json.loads(r.stdout)["multiply_adds"] > 560000000, r.stdout)
 # models without training: init, export to ONNX, classify ready crops

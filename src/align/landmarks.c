@@ -392,6 +392,38 @@ static inline uint8_t gray_at(const grin_image *img, long x, long y)
     }
 }
 
+grin_status grin_landmarks_box(const grin_landmarker *m, const grin_point2f *points, size_t count,
+                               grin_rect *box)
+{
+    if (!m || !points || !box || count != m->parts || count < 2)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    /* the points are x = bx + u (w - 1), y = by + v (h - 1) for the initial shape's (u, v) (the
+     * mapping grin_landmarks starts from), with w = h: a line fit of (x, y) on (u, v) */
+    double mu = 0, mv = 0, mx = 0, my = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!isfinite(points[i].x) || !isfinite(points[i].y))
+            return GRIN_ERR_INVALID_ARGUMENT;
+        mu += m->initial[2 * i], mv += m->initial[2 * i + 1], mx += points[i].x, my += points[i].y;
+    }
+    mu /= count, mv /= count, mx /= count, my /= count;
+    double num = 0, den = 0;
+    for (size_t i = 0; i < count; i++) {
+        double du = m->initial[2 * i] - mu, dv = m->initial[2 * i + 1] - mv;
+        num += du * (points[i].x - mx) + dv * (points[i].y - my);
+        den += du * du + dv * dv;
+    }
+    double a = den > 0 ? num / den : 0;
+    if (!(a >= 1) || a > 4.0 * GRIN_MAX_IMAGE_SIDE) /* a collapsed or absurd shape */
+        return GRIN_ERR_INVALID_ARGUMENT;
+    double bx = mx - a * mu, by = my - a * mv;
+    if (fabs(bx) > 4.0 * GRIN_MAX_IMAGE_SIDE || fabs(by) > 4.0 * GRIN_MAX_IMAGE_SIDE)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    box->x = (int)lround(bx);
+    box->y = (int)lround(by);
+    box->w = box->h = (int)lround(a + 1);
+    return GRIN_OK;
+}
+
 grin_status grin_landmarks(const grin_landmarker *m, const grin_image *img, grin_rect box,
                            grin_point2f *points, size_t capacity, grin_error *err)
 {

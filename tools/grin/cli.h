@@ -22,6 +22,7 @@ int cmd_calibrate(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_eval_full(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 const char *default_classifier(void);
 /* 8-bit inference when int8 is set; false (and the one-line error said) when the model has no
  * calibration */
@@ -57,6 +58,18 @@ const char *photo_opts_usage(void);
 /* grin_detect, or grin_detect_photo for the photo commands unless --one-look */
 grin_status detect_faces(grin_detector *d, const grin_cascade *c, const grin_image *img,
                          const detect_opts *o, size_t *count);
+
+/* A face crop that grin did not make (a detector's box, a tight crop, a crop with background
+ * around the face): its face's landmarks. When the detector finds a face around the crop's centre
+ * (with the second look of photos), from its box, exactly as in a photo; else from several
+ * starting boxes (the whole crop, centred squares of 80% and 64% of its side), each refined twice
+ * by the box its landmarks imply (grin_landmarks_box), the shape the alignment template explains
+ * best (and least outside the crop) winning. Writes the box, count points and their fit; false
+ * when no start gave landmarks (*box is then the first start). What grin align --crops,
+ * classify --face-crops and eval --face-crops use. */
+bool face_crop_landmarks(grin_detector *d, const grin_cascade *c, const detect_opts *o, const grin_landmarker *lm,
+                         const grin_aligner *al, const grin_image *img, grin_rect *box, grin_point2f *pts,
+                         size_t count, grin_align_fit *fit);
 
 double now_ms(void);
 

@@ -99,6 +99,90 @@ grin_status detect_faces(grin_detector *d, const grin_cascade *c, const grin_ima
     return grin_detect(d, c, img, &o->params, NULL, 0, count);
 }
 
+/* the landmarks from one starting box, refined twice by the box they imply */
+static grin_status refined_landmarks(const grin_landmarker *lm, const grin_image *img, grin_rect *box,
+                                     grin_point2f *pts, size_t count, grin_error *err)
+{
+    grin_status st = grin_landmarks(lm, img, *box, pts, count, err);
+    for (int round = 0; round < 2 && st == GRIN_OK; round++) {
+        grin_rect b;
+        if (grin_landmarks_box(lm, pts, count, &b) != GRIN_OK)
+            break; /* keep what the starting box gave */
+        if (b.x == box->x && b.y == box->y && b.w == box->w)
+            break;
+        *box = b;
+        st = grin_landmarks(lm, img, *box, pts, count, err);
+    }
+    return st;
+}
+
+bool face_crop_landmarks(grin_detector *d, const grin_cascade *c, const detect_opts *o, const grin_landmarker *lm,
+                         const grin_aligner *al, const grin_image *img, grin_rect *box, grin_point2f *pts,
+                         size_t count, grin_align_fit *fit)
+{
+    enum { MAXSTART = 4 };
+    grin_rect start[MAXSTART];
+    int ns = 0, side = img->width < img->height ? img->width : img->height;
+    size_t n = 0;
+    grin_status st = detect_faces(d, c, img, o, &n);
+    const grin_rect *f = grin_detector_results(d, &n);
+    long best_area = 0;
+    for (size_t i = 0; (st == GRIN_OK || st == GRIN_ERR_BUFFER_TOO_SMALL) && i < n; i++) {
+        /* the crop's face is around its centre and large, not a small face behind it */
+        int cx = img->width / 2, cy = img->height / 2;
+        if (5 * f[i].w < 2 * side || cx < f[i].x || cx >= f[i].x + f[i].w || cy < f[i].y || cy >= f[i].y + f[i].h)
+            continue;
+        if ((long)f[i].w * f[i].h > best_area) {
+            best_area = (long)f[i].w * f[i].h;
+            start[0] = f[i];
+            ns = 1;
+        }
+    }
+    memset(fit, 0, sizeof *fit);
+    if (ns) { /* found as in a photo: the photo path exactly */
+        *box = start[0];
+        grin_error err;
+        return grin_landmarks(lm, img, *box, pts, count, &err) == GRIN_OK &&
+               grin_align_fit_points(al, pts, count, fit) == GRIN_OK;
+    }
+    /* not found: the whole crop (a detector's box, a tight crop) and centred squares for crops
+     * with more around the face, each refined */
+    static const float frac[] = {1.0f, 0.8f, 0.64f};
+    for (int k = 0; k < 3; k++) {
+        int w = (int)lroundf(frac[k] * (float)side);
+        start[ns++] = (grin_rect){(img->width - w) / 2, (img->height - w) / 2, w, w};
+    }
+    *box = start[0];
+    grin_point2f *cand = malloc(sizeof *cand * count);
+    bool found = false;
+    float best = INFINITY;
+    for (int k = 0; cand && k < ns; k++) {
+        grin_rect b = start[k];
+        grin_error err;
+        grin_align_fit cf;
+        if (refined_landmarks(lm, img, &b, cand, count, &err) != GRIN_OK ||
+            grin_align_fit_points(al, cand, count, &cf) != GRIN_OK)
+            continue;
+        /* the most face-like shape wins: what the template explains best, undistorted first; a
+         * shape whose box reaches out of the crop is suspect (from too large a start the model
+         * can settle on a face-shaped outline larger than the face), by the share of the box
+         * outside */
+        long in_w = (long)(b.x + b.w < img->width ? b.x + b.w : img->width) - (b.x > 0 ? b.x : 0),
+             in_h = (long)(b.y + b.h < img->height ? b.y + b.h : img->height) - (b.y > 0 ? b.y : 0);
+        float outside = 1.0f - (in_w > 0 && in_h > 0 ? (float)(in_w * in_h) / ((float)b.w * b.h) : 0.0f);
+        float score = cf.rms_error + 10.0f * outside + (cf.usable ? 0.0f : 1e6f);
+        if (score < best) {
+            best = score;
+            *box = b;
+            *fit = cf;
+            memcpy(pts, cand, sizeof *cand * count);
+            found = true;
+        }
+    }
+    free(cand);
+    return found;
+}
+
 const char *detect_opts_usage(void)
 {
     return "  --cascade FILE        OpenCV cascade XML (default: Debian's "

@@ -23,7 +23,7 @@ typedef struct {
     const grin_aligner *al;
     detect_opts opts;
     const char *out_dir;
-    bool crops; /* the photos are face crops: the whole image is the face's box */
+    bool crops; /* the photos are face crops: face_crop_landmarks finds the face */
     pthread_mutex_t log_lock; /* serialises error lines */
 } job;
 
@@ -33,10 +33,13 @@ static void help(FILE *f)
                "                  [--max-distortion R] [--crops] [detect options]\n"
                "Writes DIR/<n>.png crops and DIR/labels.csv (file,smile,aligned,source,landmarks:\n"
                "the 68 landmarks in crop coordinates as space-separated x y pairs, for aligned\n"
-               "crops; what a model's landmark branch trains on).\n"
-               "  --crops               the photos are already face crops made by a face detector\n"
-               "                        (GENKI-4K crops/, SMILEsmileD): the whole image is the\n"
-               "                        face's box and detection is skipped\n%s%s",
+               "crops; what a model's landmark branch trains on), then the source CSV's other\n"
+               "columns.\n"
+               "  --crops               each photo is already one face's crop (GENKI-4K crops/,\n"
+               "                        SMILEsmileD, CelebA crops/, a detector's boxes): the\n"
+               "                        detector's box around its centre when it finds one,\n"
+               "                        else the whole image, is the face's box (as grin\n"
+               "                        classify --face-crops)\n%s%s",
             detect_opts_usage(), photo_opts_usage());
 }
 
@@ -64,7 +67,10 @@ static void *worker(void *arg)
             continue;
         }
         grin_rect box = {0, 0, img.width, img.height};
-        if (!J->crops) {
+        grin_align_fit fit = {0};
+        if (J->crops) {
+            face_crop_landmarks(det, J->cascade, &J->opts, J->lm, J->al, &img, &box, pts, (size_t)info.parts, &fit);
+        } else {
             size_t n = 0;
             grin_status st = detect_faces(det, J->cascade, &img, &J->opts, &n);
             const grin_rect *faces = grin_detector_results(det, &n);
@@ -75,8 +81,7 @@ static void *worker(void *arg)
             }
             box = faces[pick_labelled_face(r, faces, n)];
         }
-        grin_align_fit fit = {0};
-        if (grin_landmarks(J->lm, &img, box, pts, (size_t)info.parts, &err) == GRIN_OK)
+        if (!J->crops && grin_landmarks(J->lm, &img, box, pts, (size_t)info.parts, &err) == GRIN_OK)
             grin_align_fit_points(J->al, pts, (size_t)info.parts, &fit);
         grin_image crop;
         int aligned = 0;

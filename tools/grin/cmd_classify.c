@@ -78,15 +78,20 @@ static bool full_path_open(full_path *f, const char *model, const char *lmk, con
     return true;
 }
 
-/* smile probability of one face; *aligned tells whether its landmarks were used */
-static bool face_prob(full_path *f, const grin_image *img, grin_rect box, float *p, int *aligned)
+/* smile probability of the face in *box; *aligned tells whether its landmarks were used. With
+ * crop_opts the image is one face crop (face_crop_landmarks, with those detection options) and
+ * *box becomes the box its landmarks were found from. */
+static bool face_prob(full_path *f, const grin_image *img, grin_rect *box, const detect_opts *crop_opts, float *p,
+                      int *aligned)
 {
     grin_error err;
     grin_align_fit fit = {0};
-    if (grin_landmarks(f->lm, img, box, f->pts, 68, &err) == GRIN_OK)
+    if (crop_opts)
+        face_crop_landmarks(f->det, f->cascade, crop_opts, f->lm, f->al, img, box, f->pts, 68, &fit);
+    else if (grin_landmarks(f->lm, img, *box, f->pts, 68, &err) == GRIN_OK)
         grin_align_fit_points(f->al, f->pts, 68, &fit);
     grin_image crop;
-    if (grin_align_warp(f->al, img, &fit, box, &crop, aligned) != GRIN_OK)
+    if (grin_align_warp(f->al, img, &fit, *box, &crop, aligned) != GRIN_OK)
         return false;
     /* the landmarks in crop coordinates, for a model with a landmark branch */
     grin_point2f crop_pts[68];
@@ -175,13 +180,17 @@ int cmd_classify(int argc, char **argv)
     o.photos = true;
     const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
     int nimages = 0;
-    bool crops = false, raw = false, int8 = false, no_branch = false;
+    bool crops = false, face_crops = false, raw = false, int8 = false, no_branch = false;
     char **images = calloc((size_t)argc, sizeof *images);
     if (!images)
         return 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--crops")) {
             crops = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--face-crops")) {
+            face_crops = true;
             continue;
         }
         if (!strcmp(argv[i], "--raw")) {
@@ -206,8 +215,13 @@ int cmd_classify(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: grin classify [--model FILE] [--landmarks FILE] [--int8] [--no-branch] [detect options]\n"
                    "                     IMAGE...\n"
+                   "       grin classify --face-crops [--model FILE] [--landmarks FILE] [--int8] CROP...\n"
                    "       grin classify --crops [--raw] [--int8] [--model FILE] CROP...\n"
                    "Prints {\"image\",\"width\",\"height\",\"faces\":[{\"box\",\"smile\",\"aligned\"}]}.\n"
+                   "  --face-crops  each image is one face, cropped by something other than grin\n"
+                   "              (a detector's box, a tight crop, some background): the face's\n"
+                   "              landmarks are found inside it, then aligned and classified as\n"
+                   "              in a photo; one face per image\n"
                    "  --crops     each image is one aligned face crop of the model's input size:\n"
                    "              prints {\"image\",\"smile\"} for each\n"
                    "  --raw       the network's own output: no test-time mirror or Platt mapping\n"
@@ -232,6 +246,11 @@ int cmd_classify(int argc, char **argv)
     }
     if (raw && !crops) {
         cli_error("classify: --raw goes with --crops");
+        free(images);
+        return 2;
+    }
+    if (crops && face_crops) {
+        cli_error("classify: --crops (aligned crops) or --face-crops (other crops of one face), not both");
         free(images);
         return 2;
     }
@@ -261,25 +280,30 @@ int cmd_classify(int argc, char **argv)
             rc = 1;
             continue;
         }
-        size_t n = 0;
-        grin_status st = detect_faces(f.det, f.cascade, &img, &o, &n);
-        if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {
-            cli_error("%s: %s", images[k], grin_detector_error(f.det));
-            grin_image_free(&img);
-            rc = 1;
-            continue;
+        size_t n = 1;
+        grin_rect whole = {0, 0, img.width, img.height};
+        const grin_rect *faces = &whole;
+        if (!face_crops) {
+            grin_status st = detect_faces(f.det, f.cascade, &img, &o, &n);
+            if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {
+                cli_error("%s: %s", images[k], grin_detector_error(f.det));
+                grin_image_free(&img);
+                rc = 1;
+                continue;
+            }
+            faces = grin_detector_results(f.det, &n);
         }
-        const grin_rect *faces = grin_detector_results(f.det, &n);
         fputs("{\"image\":", stdout);
         json_string(stdout, images[k]);
         printf(",\"width\":%d,\"height\":%d,\"faces\":[", img.width, img.height);
         for (size_t i = 0; i < n; i++) {
             float p = NAN;
             int aligned = 0;
-            if (!face_prob(&f, &img, faces[i], &p, &aligned))
+            grin_rect b = faces[i];
+            if (!face_prob(&f, &img, &b, face_crops ? &o : NULL, &p, &aligned))
                 rc = 1;
-            printf("%s{\"box\":[%d,%d,%d,%d],\"smile\":%.4f,\"aligned\":%s}", i ? "," : "", faces[i].x,
-                   faces[i].y, faces[i].w, faces[i].h, isfinite(p) ? p : -1.0, aligned ? "true" : "false");
+            printf("%s{\"box\":[%d,%d,%d,%d],\"smile\":%.4f,\"aligned\":%s}", i ? "," : "", b.x, b.y, b.w, b.h,
+                   isfinite(p) ? p : -1.0, aligned ? "true" : "false");
         }
         fputs("]}\n", stdout);
         grin_image_free(&img);
@@ -332,7 +356,7 @@ int cmd_eval_full(int argc, char **argv)
     o.photos = true;
     const char *model = default_classifier(), *lmk = GRIN_DEFAULT_LANDMARK_MODEL, *labels = NULL,
                *roc = NULL, *by = NULL;
-    bool int8 = false, no_branch = false;
+    bool int8 = false, no_branch = false, face_crops = false;
     for (int i = 1; i < argc; i++) {
         int r = parse_common(argc, argv, &o, &model, &lmk, &i);
         if (r < 0)
@@ -344,6 +368,8 @@ int cmd_eval_full(int argc, char **argv)
             labels = v, i++;
         else if (!strcmp(argv[i], "--by") && v)
             by = v, i++;
+        else if (!strcmp(argv[i], "--face-crops"))
+            face_crops = true;
         else if (!strcmp(argv[i], "--int8"))
             int8 = true;
         else if (!strcmp(argv[i], "--no-branch"))
@@ -397,19 +423,24 @@ int cmd_eval_full(int argc, char **argv)
             unreadable++;
             continue;
         }
-        size_t nf = 0;
-        grin_status st = detect_faces(f.det, f.cascade, &img, &o, &nf);
-        if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {
-            cli_error("%s: %s", r->path, grin_detector_error(f.det));
-            grin_image_free(&img);
-            r->result = R_UNREADABLE;
-            unreadable++;
-            continue;
+        size_t nf = 1;
+        grin_rect whole = {0, 0, img.width, img.height};
+        const grin_rect *faces = &whole;
+        if (!face_crops) {
+            grin_status st = detect_faces(f.det, f.cascade, &img, &o, &nf);
+            if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {
+                cli_error("%s: %s", r->path, grin_detector_error(f.det));
+                grin_image_free(&img);
+                r->result = R_UNREADABLE;
+                unreadable++;
+                continue;
+            }
+            faces = grin_detector_results(f.det, &nf);
         }
-        const grin_rect *faces = grin_detector_results(f.det, &nf);
         float p = 0.5f;
         int aligned = 0;
-        bool found = nf > 0 && face_prob(&f, &img, faces[pick_labelled_face(r, faces, nf)], &p, &aligned);
+        grin_rect b = nf ? faces[pick_labelled_face(r, faces, nf)] : whole;
+        bool found = nf > 0 && face_prob(&f, &img, &b, face_crops ? &o : NULL, &p, &aligned);
         grin_image_free(&img);
         r->result = found ? (aligned ? R_ALIGNED : R_FELL_BACK) : R_MISSED;
         /* a missed face counts as wrong: its prediction is the opposite of its label */

@@ -16,7 +16,7 @@ int cmd_eval(int argc, char **argv)
             aligned = 1;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: grin eval [--model FILE] --labels CSV [--by COLUMN] [--roc FILE.png] [--int8]\n"
-                   "                [--no-branch] [detect options]\n"
+                   "                [--no-branch] [--face-crops] [detect options]\n"
                    "       grin eval --aligned [--model FILE] --labels CSV [--by COLUMN] [--int8] [--no-branch]\n"
                    "Accuracy, AUC and the confusion matrix of the smile classifier on labelled photos\n"
                    "(file,smile,... rows) through detect -> align -> classify (a face not found\n"
@@ -25,6 +25,9 @@ int cmd_eval(int argc, char **argv)
                    "{\"n\":N,\"acc\":A,\"acc_ci\":[LO,HI],\"auc\":U,\"auc_ci\":[LO,HI],\"missed\":M}.\n"
                    "  --by COLUMN     also one such line per value of the CSV's COLUMN (pose,\n"
                    "                  identity_group, ...; grin align keeps the source CSV's columns)\n"
+                   "  --face-crops    each image is one face cropped by something other than grin\n"
+                   "                  (as grin classify --face-crops): landmarks inside it, then\n"
+                   "                  the usual path\n"
                    "  --roc FILE.png  draw the ROC curve\n"
                    "  --int8          8-bit inference (models with a calibration)\n"
                    CLI_NO_BRANCH_USAGE "%s%s",

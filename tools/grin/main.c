@@ -23,7 +23,8 @@ static void usage(FILE *f)
                "  export             the classifier as ONNX, for other runtimes\n"
                "  quantize           calibrate a classifier for 8-bit inference\n"
                "  calibrate          fit a classifier's test-time mirroring and probability scale\n"
-               "  bench              time a stage (bench detect|landmarks ...)\n\n"
+               "  bench              time a stage (bench detect|landmarks ...)\n"
+               "  plot               draw two columns of a CSV as a PNG (accuracy against time)\n\n"
                "grin --version prints the version, build type and CPU features in use.\n"
                "grin <command> --help shows a command's options.\n");
 }
@@ -75,6 +76,8 @@ int main(int argc, char **argv)
         return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot"))
+        return cmd_plot(argc - 1, argv + 1);
     cli_error("unknown command '%s' (try grin --help)", cmd);
     return 2;
 }
