@@ -700,6 +700,53 @@ static void test_metrics(void **state)
     assert_true(m.auc_lo == 1.0 && m.auc_hi == 1.0 && m.acc_hi == 1.0 && m.acc_lo < 1.0);
 }
 
+/* Augmentation: nothing asked, nothing changed; rotation, shift and blur keep a flat image flat,
+ * the blur spreads a bright pixel without losing its mass, and the rotation turns a bar */
+static void test_augment(void **state)
+{
+    (void)state;
+    enum { S = 16 };
+    uint8_t px[S * S];
+    uint8_t y = 1;
+    grin__dataset d = {.n = 1, .size = S, .channels = 1, .px = px, .y = &y};
+    grin__train_cfg c;
+    grin__train_cfg_default(&c);
+    c.zoom = c.shear = c.brightness = c.contrast = 0;
+    c.flip = false;
+    float out[S * S];
+    uint64_t rng = 7;
+    for (int i = 0; i < S * S; i++)
+        px[i] = (uint8_t)(i * 37 % 251);
+    grin__augment(&d, 0, out, &c, &rng);
+    for (int i = 0; i < S * S; i++)
+        assert_true(out[i] == (float)(px[i] / 127.5 - 1.0));
+    memset(px, 100, sizeof px);
+    c.rotate = 20, c.shift = 0.1f, c.blur = 1;
+    for (int k = 0; k < 8; k++) {
+        grin__augment(&d, 0, out, &c, &rng);
+        for (int i = 0; i < S * S; i++)
+            assert_true(fabsf(out[i] - (float)(100 / 127.5 - 1.0)) < 1e-6f);
+    }
+    c.rotate = 0, c.shift = 0;
+    px[8 * S + 8] = 200; /* a bright pixel mid-image: one or two [1 2 1] passes */
+    grin__augment(&d, 0, out, &c, &rng);
+    double base = 100 / 127.5 - 1.0, mass = 0;
+    for (int i = 0; i < S * S; i++)
+        mass += out[i] - base;
+    assert_true(fabs(mass - 100 / 127.5) < 1e-4);
+    assert_true(out[8 * S + 8] - base < 0.5 * 100 / 127.5 && out[8 * S + 9] > base && out[7 * S + 8] > base);
+    memset(px, 0, sizeof px);
+    for (int x = 0; x < S; x++)
+        px[8 * S + x] = 255; /* a horizontal bar: rotated, it leaves its row at the ends */
+    c.blur = 0, c.rotate = 30;
+    int tilted = 0;
+    for (int k = 0; k < 8; k++) {
+        grin__augment(&d, 0, out, &c, &rng);
+        tilted += out[8 * S + 1] < 0.5f || out[8 * S + S - 2] < 0.5f;
+    }
+    assert_true(tilted >= 6); /* rotations under ~4 degrees keep both ends lit */
+}
+
 /* 48 tiny images whose class is a bright band in the lower or upper half */
 static void toy_dataset(grin__dataset *d, int n)
 {
@@ -1294,6 +1341,7 @@ int main(void)
         cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_plan_matches_forward), cmocka_unit_test(test_int8), cmocka_unit_test(test_int8_threads), cmocka_unit_test(test_depthwise_kernels),
         cmocka_unit_test(test_first_conv_kernels),
         cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_augment),
         cmocka_unit_test(test_training_learns_and_is_deterministic), cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_post_processing),
         cmocka_unit_test(test_landmark_branch), cmocka_unit_test(test_dataset_landmarks),

@@ -336,10 +336,32 @@ static double uniform(uint64_t *s, double lo, double hi)
     return lo + (hi - lo) * ((rng_next(s) >> 11) / 9007199254740992.0);
 }
 
-/* One augmented copy of row i: an affine warp (zoom, shear, flip) about the centre, then
- * contrast and brightness, bilinear with replicated borders; of a vector dataset's row, the row or
- * (flip) its mirror image's. */
-static void augment(const grin__dataset *set, int i, float *dst, const grin__train_cfg *cfg, uint64_t *rng)
+/* one pass of a separable [1 2 1] / 4 blur over a size x size x ch float image (borders
+ * replicated); tmp holds size x size x ch floats */
+static void blur121(float *img, float *tmp, int size, int ch)
+{
+    for (int pass = 0; pass < 2; pass++) { /* rows into tmp, then columns back */
+        const float *src = pass ? tmp : img;
+        float *dst = pass ? img : tmp;
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++) {
+                int a = pass ? (y ? y - 1 : 0) : (x ? x - 1 : 0), b = pass ? (y + 1 < size ? y + 1 : y)
+                                                                          : (x + 1 < size ? x + 1 : x);
+                for (int k = 0; k < ch; k++) {
+                    size_t i0 = pass ? ((size_t)a * size + x) * ch + k : ((size_t)y * size + a) * ch + k,
+                           i1 = ((size_t)y * size + x) * ch + k,
+                           i2 = pass ? ((size_t)b * size + x) * ch + k : ((size_t)y * size + b) * ch + k;
+                    dst[i1] = 0.25f * src[i0] + 0.5f * src[i1] + 0.25f * src[i2];
+                }
+            }
+    }
+}
+
+/* One augmented copy of row i: an affine warp (zoom, shear, flip, and when asked rotation and
+ * shift) about the centre, then contrast and brightness, bilinear with replicated borders, and
+ * when asked a blur; of a vector dataset's row, the row or (flip) its mirror image's. The extra
+ * draws are made only for the options that are on, so runs without them keep their numbers. */
+void grin__augment(const grin__dataset *set, int i, float *dst, const grin__train_cfg *cfg, uint64_t *rng)
 {
     const int size = set->size, ch = set->channels;
     if (set->vec) {
@@ -353,11 +375,17 @@ static void augment(const grin__dataset *set, int i, float *dst, const grin__tra
     double fl = cfg->flip && (rng_next(rng) & 1) ? -1.0 : 1.0;
     double con = uniform(rng, 1.0 - cfg->contrast, 1.0 + cfg->contrast);
     double bri = uniform(rng, -cfg->brightness, cfg->brightness);
+    double th = cfg->rotate > 0 ? uniform(rng, -cfg->rotate, cfg->rotate) * (3.14159265358979323846 / 180) : 0.0;
+    double tx = cfg->shift > 0 ? uniform(rng, -cfg->shift, cfg->shift) * size : 0.0;
+    double ty = cfg->shift > 0 ? uniform(rng, -cfg->shift, cfg->shift) * size : 0.0;
+    int blurs = cfg->blur > 0 && uniform(rng, 0, 1) < cfg->blur ? 1 + (int)(rng_next(rng) & 1) : 0;
+    double ct = cos(th), st = sin(th);
     double c = 0.5 * (size - 1);
     for (int y = 0; y < size; y++)
         for (int x = 0; x < size; x++) {
-            double u = (x - c) * fl, v = y - c;
-            double sx = (u + sh * v) / z + c, sy = v / z + c;
+            double u0 = (x - c) * fl, v0 = y - c;
+            double u = ct * u0 - st * v0, v = st * u0 + ct * v0;
+            double sx = (u + sh * v) / z + c + tx, sy = v / z + c + ty;
             sx = sx < 0 ? 0 : (sx > size - 1 ? size - 1 : sx);
             sy = sy < 0 ? 0 : (sy > size - 1 ? size - 1 : sy);
             int x0 = (int)sx, y0 = (int)sy, x1 = x0 + 1 < size ? x0 + 1 : x0,
@@ -371,6 +399,12 @@ static void augment(const grin__dataset *set, int i, float *dst, const grin__tra
                 dst[((size_t)y * size + x) * ch + k] = (float)(val < -1 ? -1 : (val > 1 ? 1 : val));
             }
         }
+    if (blurs) {
+        float *tmp = malloc(sizeof *tmp * (size_t)size * size * ch);
+        for (int b = 0; tmp && b < blurs; b++) /* (without memory, the crop stays sharp) */
+            blur121(dst, tmp, size, ch);
+        free(tmp);
+    }
 }
 
 /* ------------------------------------------------------------------ metrics */
@@ -683,7 +717,7 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
             if (b < 2)
                 break; /* batch statistics need two samples */
             for (int k = 0; k < b; k++)
-                augment(train, order[s0 + k], xb + (size_t)k * per, cfg, &rng);
+                grin__augment(train, order[s0 + k], xb + (size_t)k * per, cfg, &rng);
             /* the shards: near-equal parts of at least two crops each */
             int g_here = b / 2 < G ? (b / 2 > 0 ? b / 2 : 1) : G;
             shard_ctx sc = {.net = net, .train = train, .order = order + s0, .xb = xb, .dl = dl, .b = b,

@@ -49,6 +49,10 @@ typedef struct {
     bool sgd; /* else Adam */
     uint64_t seed;
     float zoom, shear, brightness, contrast; /* augmentation ranges; flip is always on */
+    /* off (0) by default: rotation up to +-rotate degrees, a shift up to +-shift of the side, and
+     * with probability blur one or two passes of a [1 2 1] blur (a face seen at lower resolution
+     * or out of focus, as a detector's small crop is) */
+    float rotate, shift, blur;
     bool flip;
     bool verbose_tty;
     /* after every epoch the whole training state (weights, batch-norm statistics, optimiser
@@ -66,6 +70,9 @@ typedef struct {
 } grin__train_cfg;
 
 void grin__train_cfg_default(grin__train_cfg *c);
+
+/* One augmented copy of row i of set as the network's input floats, drawing from *rng */
+void grin__augment(const grin__dataset *set, int i, float *dst, const grin__train_cfg *cfg, uint64_t *rng);
 
 typedef struct {
     double acc, auc, loss;

@@ -206,6 +206,18 @@ int cmd_train(int argc, char **argv)
                 return 2;
             lr_given = true;
             cfg.lr = (float)d, i++;
+        } else if (!strcmp(argv[i], "--rotate")) {
+            if (!cli_double("--rotate", v, 0, 45, &d))
+                return 2;
+            cfg.rotate = (float)d, i++;
+        } else if (!strcmp(argv[i], "--shift")) {
+            if (!cli_double("--shift", v, 0, 0.3, &d))
+                return 2;
+            cfg.shift = (float)d, i++;
+        } else if (!strcmp(argv[i], "--blur")) {
+            if (!cli_double("--blur", v, 0, 1, &d))
+                return 2;
+            cfg.blur = (float)d, i++;
         } else if (!strcmp(argv[i], "--weight-decay")) {
             if (!cli_double("--weight-decay", v, 0, 1, &d))
                 return 2;
@@ -228,7 +240,7 @@ int cmd_train(int argc, char **argv)
                    "       [--arch mobilenet] [--alpha A] [--input S] [--gray] [--epochs E]\n"
                    "       [--batch B] [--lr LR] [--weight-decay W] [--sgd] [--seed N]\n"
                    "       [--threads N] [--shards G] [--checkpoint FILE [--resume]]\n"
-                   "       [--init MODEL]\n"
+                   "       [--rotate DEG] [--shift F] [--blur P] [--init MODEL]\n"
                    "       grin train --branch landmarks --init MODEL --labels CSV ... --out FILE\n"
                    "       [--hidden H] [--val CSV] [--epochs E] [--lr LR] [--seed N]\n"
                    "CSVs list aligned crops (grin align output: file,smile,...).\n"
@@ -242,6 +254,11 @@ int cmd_train(int argc, char **argv)
                    "                      column), mirrored as augmentation; default 100 epochs at\n"
                    "                      lr 1e-3. The network and its calibration are kept;\n"
                    "                      grin calibrate then fits how the two outputs combine\n"
+                   "  --rotate DEG        augmentation: also rotate crops by up to +-DEG degrees\n"
+                   "  --shift F           ... shift them by up to +-F of their side\n"
+                   "  --blur P            ... and blur a share P of them (one or two [1 2 1] passes)\n"
+                   "                      (all off by default; zoom, shear, flip, brightness and\n"
+                   "                      contrast are always on)\n"
                    "  --shards G          each batch runs as G parts with their own batch-norm\n"
                    "                      statistics, gradients summed (default 2)\n"
                    "  --threads N         run the parts on N threads, 0 = all CPUs (default 0);\n"
