@@ -1,7 +1,7 @@
 /* fuzz_labels.c — libFuzzer target for the labels CSV reader that training, calibration and
  * evaluation load crops with (the smile and landmarks columns, CRLF, empty and bad rows): the
  * input is written as a CSV beside one small crop, a.png, that its rows may name; whatever loads
- * becomes landmark-branch inputs too. */
+ * becomes landmark-branch inputs too, and is read again keeping a `group` column. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +57,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort(); /* the reader lets only finite landmarks through */
         grin__dataset_free(&v);
     }
+    grin__dataset_free(&d);
+    /* the same rows with a column kept per row (grin eval --by) */
+    if (grin__dataset_load_by(csv, 16, 1, "group", &d, &err) != GRIN_OK)
+        return 0;
+    for (int i = 0; i < d.n; i++)
+        if (!d.tag || !d.tag[i])
+            abort();
     grin__dataset_free(&d);
     return 0;
 }

@@ -23,6 +23,15 @@ int cmd_run(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_eval_full(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+
+/* grin plot's rows: two numeric columns, a label and a series column (either may be NULL) */
+enum { PLOT_MAXPTS = 1024 };
+typedef struct {
+    double x, y;
+    char label[48], series[48];
+} point;
+/* reads at most PLOT_MAXPTS points into pts; their count, or -1 (error printed) */
+int plot_read_points(const char *csv, const char *xc, const char *yc, const char *lc, const char *sc, point *pts);
 const char *default_classifier(void);
 /* 8-bit inference when int8 is set; false (and the one-line error said) when the model has no
  * calibration */

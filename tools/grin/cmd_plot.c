@@ -7,12 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAXPTS = 1024, W = 720, H = 480, L = 70, R = 170, T = 40, B = 50 };
-
-typedef struct {
-    double x, y;
-    char label[48], series[48];
-} point;
+enum { W = 720, H = 480, L = 70, R = 170, T = 40, B = 50 };
 
 static int column(char **hdr, int n, const char *name)
 {
@@ -36,8 +31,7 @@ static int split(char *line, char **f, int maxf)
     return n;
 }
 
-/* reads the points; returns their count, or -1 (error printed) */
-static int read_points(const char *csv, const char *xc, const char *yc, const char *lc, const char *sc,
+int plot_read_points(const char *csv, const char *xc, const char *yc, const char *lc, const char *sc,
                        point *pts)
 {
     FILE *f = fopen(csv, "r");
@@ -72,8 +66,8 @@ static int read_points(const char *csv, const char *xc, const char *yc, const ch
             cli_error("%s:%d: '%s' and '%s' must be numbers, row skipped", csv, lineno, xc, yc);
             continue;
         }
-        if (n == MAXPTS) {
-            cli_error("%s: more than %d rows, the rest left out", csv, MAXPTS);
+        if (n == PLOT_MAXPTS) {
+            cli_error("%s: more than %d rows, the rest left out", csv, PLOT_MAXPTS);
             break;
         }
         pts[n] = (point){.x = x, .y = y};
@@ -158,12 +152,12 @@ int cmd_plot(int argc, char **argv)
         cli_error("plot: --out %s is the CSV being read", out);
         return 2;
     }
-    point *pts = malloc(sizeof *pts * MAXPTS);
+    point *pts = malloc(sizeof *pts * PLOT_MAXPTS);
     if (!pts) {
         cli_error("out of memory");
         return 1;
     }
-    int n = read_points(csv, xc, yc, lc, sc, pts);
+    int n = plot_read_points(csv, xc, yc, lc, sc, pts);
     if (n <= 0) {
         if (n == 0)
             cli_error("%s: no rows to plot", csv);
