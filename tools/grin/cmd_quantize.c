@@ -8,50 +8,59 @@
  * calibration in a copy of the model */
 int cmd_quantize(int argc, char **argv)
 {
-    const char *model = NULL, *calib = NULL, *out = NULL;
-    int images = 1000;
+    const char *model = NULL, *out = NULL;
+    const char **calib = calloc((size_t)argc, sizeof *calib);
+    int images = 1000, ncalib = 0;
+    if (!calib)
+        return 1;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: grin quantize --model FILE --calib CSV [--images N] --out FILE\n"
-                   "Runs N (default 1000, spread over the CSV) aligned training crops through the\n"
+            printf("usage: grin quantize --model FILE --calib CSV [--calib CSV ...] [--images N] --out FILE\n"
+                   "Runs N (default 1000, spread over the CSVs) aligned training crops through the\n"
                    "model, records each layer's largest activation, and writes the model with that\n"
                    "8-bit calibration; `grin eval --int8`, `grin bench classify --int8` and\n"
                    "grin_classifier_set_int8() then run its pointwise layers in 8 bits.\n"
                    "Calibrate on training crops, never on the validation split.\n");
+            free(calib);
             return 0;
         }
         if (!strcmp(argv[i], "--model") && v)
             model = v, i++;
         else if (!strcmp(argv[i], "--calib") && v)
-            calib = v, i++;
+            calib[ncalib++] = v, i++;
         else if (!strcmp(argv[i], "--out") && v)
             out = v, i++;
         else if (!strcmp(argv[i], "--images")) {
-            if (!cli_int("--images", v, 1, 1000000, &images))
+            if (!cli_int("--images", v, 1, 1000000, &images)) {
+                free(calib);
                 return 2;
+            }
             i++;
         } else {
             cli_error("quantize: unknown or incomplete option '%s' (see grin quantize --help)", argv[i]);
+            free(calib);
             return 2;
         }
     }
-    if (!model || !calib || !out) {
+    if (!model || !ncalib || !out) {
         cli_error("quantize: --model FILE, --calib CSV and --out FILE are required");
+        free(calib);
         return 2;
     }
     grin_error err = {{0}};
     grin__model m;
     grin__nn_plan plan;
-    if (!open_plan(model, false, &m, &plan))
+    if (!open_plan(model, false, &m, &plan)) {
+        free(calib);
         return 1;
+    }
     grin__dataset d;
     int rc = 0;
-    if (grin__dataset_load(calib, m.input, m.channels, &d, &err) != GRIN_OK) {
-        cli_error("%s", err.msg);
+    if (!load_sets(calib, ncalib, m.input, m.channels, &d)) {
         rc = 1;
     } else if (d.n == 0) {
-        cli_error("%s: no usable crops", calib);
+        cli_error("%s: no usable crops", calib[0]);
         rc = 1;
     }
     if (!rc) {
@@ -89,5 +98,6 @@ int cmd_quantize(int argc, char **argv)
     grin__dataset_free(&d);
     grin__nn_plan_free(&plan);
     grin__model_free(&m);
+    free(calib);
     return rc;
 }
