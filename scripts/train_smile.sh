@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# train_smile.sh — how the shipped smile model is made, from scripts/make_sets.sh's sets: the
+# network on the fit parts of all four sets, the landmark branch on the same faces, the mirror,
+# Platt and fused mappings on all four tuning parts, the 8-bit calibration on fit crops. The
+# validation parts are not read here: measure them afterwards with grin eval, once.
+#
+#   bash scripts/train_smile.sh SETS OUT [grin train options for the network...]
+#
+# e.g. bash scripts/train_smile.sh S out --alpha 0.5 --input 64 --gray --epochs 24
+# Resumable (the network's training checkpoints every epoch). Writes OUT/smile.grinnet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SETS=$1 OUT=$2
+shift 2
+GRIN=${GRIN:-build/grin}
+DATA=${DATA:-natural} # natural | genki3 | crops (as bench/smile_search.sh)
+mkdir -p "$OUT"
+fit=() tune=()
+for s in genki mtfl smiled celeba_photos celeba_crops; do
+  fit+=(--labels "$SETS/$s/fit/labels.csv")
+  tune+=(--labels "$SETS/$s/tune/labels.csv")
+done
+case $DATA in
+  genki3) fit+=(--labels "$SETS/genki/fit/labels.csv" --labels "$SETS/genki/fit/labels.csv") ;;
+  crops) fit+=(--labels "$SETS/genki_crops/fit/labels.csv") ;;
+esac
+"$GRIN" train "${fit[@]}" --batch 64 --seed 1 "$@" --checkpoint "$OUT/base.ckpt" --resume \
+  --out "$OUT/base.grinnet" | tee "$OUT/base.log"
+"$GRIN" train --branch landmarks --init "$OUT/base.grinnet" "${fit[@]}" --seed 1 --out "$OUT/lm.grinnet" \
+  > "$OUT/lm.log"
+"$GRIN" calibrate --model "$OUT/lm.grinnet" "${tune[@]}" --out "$OUT/cal.grinnet" | tee "$OUT/cal.log"
+calib=()
+for s in genki mtfl smiled celeba_photos celeba_crops; do calib+=(--calib "$SETS/$s/fit/labels.csv"); done
+"$GRIN" quantize --model "$OUT/cal.grinnet" "${calib[@]}" --images 1000 --out "$OUT/smile.grinnet"
