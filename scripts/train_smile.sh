@@ -13,17 +13,21 @@ cd "$(dirname "$0")/.."
 SETS=$1 OUT=$2
 shift 2
 GRIN=${GRIN:-build/grin}
-DATA=${DATA:-natural} # natural | genki3 | crops (as bench/smile_search.sh)
+DATA=${DATA:-natural} # natural, or any of genki3 crops (as bench/smile_search.sh), space-separated
 mkdir -p "$OUT"
 fit=() tune=()
 for s in genki mtfl smiled celeba_photos celeba_crops; do
   fit+=(--labels "$SETS/$s/fit/labels.csv")
   tune+=(--labels "$SETS/$s/tune/labels.csv")
 done
-case $DATA in
-  genki3) fit+=(--labels "$SETS/genki/fit/labels.csv" --labels "$SETS/genki/fit/labels.csv") ;;
-  crops) fit+=(--labels "$SETS/genki_crops/fit/labels.csv") ;;
-esac
+for d in $DATA; do
+  case $d in
+    genki3) fit+=(--labels "$SETS/genki/fit/labels.csv" --labels "$SETS/genki/fit/labels.csv") ;;
+    crops) fit+=(--labels "$SETS/genki_crops/fit/labels.csv") ;;
+    natural) ;;
+    *) echo "train_smile.sh: unknown DATA '$d'" >&2; exit 2 ;;
+  esac
+done
 "$GRIN" train "${fit[@]}" --batch 64 --seed 1 "$@" --checkpoint "$OUT/base.ckpt" --resume \
   --out "$OUT/base.grinnet" | tee "$OUT/base.log"
 "$GRIN" train --branch landmarks --init "$OUT/base.grinnet" "${fit[@]}" --seed 1 --out "$OUT/lm.grinnet" \
