@@ -99,6 +99,11 @@ typedef struct {
     char *extra; /* the row's other columns, comma-joined, as extra_header names them */
 } row;
 
+/* Splits a CSV line in place on commas (no quoting in these sets); returns the field count. */
+int csv_split(char *line, char **f, int maxf);
+/* the index of the header field `name`, or -1 */
+int csv_column(char **hdr, int n, const char *name);
+
 /* Reads a labelled CSV. by: a column whose values go to row.group (an error when the header lacks
  * it), or NULL. extra_header, when not NULL, receives the names of the columns other than the
  * path, smile and those grin align writes itself (aligned, source, landmarks), comma-joined

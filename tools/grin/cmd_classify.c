@@ -105,6 +105,23 @@ static bool face_prob(full_path *f, const grin_image *img, grin_rect *box, const
     return ok;
 }
 
+/* The boxes to classify in an image: the detector's, or for a face crop its whole frame (one
+ * face, found again by face_prob). NULL (error printed) when detection failed. */
+static const grin_rect *image_faces(full_path *f, const grin_image *img, const char *name, const detect_opts *o,
+                                    bool face_crop, grin_rect *whole, size_t *n)
+{
+    *whole = (grin_rect){0, 0, img->width, img->height};
+    *n = 1;
+    if (face_crop)
+        return whole;
+    grin_status st = detect_faces(f->det, f->cascade, img, o, n);
+    if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {
+        cli_error("%s: %s", name, grin_detector_error(f->det));
+        return NULL;
+    }
+    return grin_detector_results(f->det, n);
+}
+
 static int parse_common(int argc, char **argv, detect_opts *o, const char **model, const char **lmk,
                         int *i)
 {
@@ -280,18 +297,13 @@ int cmd_classify(int argc, char **argv)
             rc = 1;
             continue;
         }
-        size_t n = 1;
-        grin_rect whole = {0, 0, img.width, img.height};
-        const grin_rect *faces = &whole;
-        if (!face_crops) {
-            grin_status st = detect_faces(f.det, f.cascade, &img, &o, &n);
-            if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {
-                cli_error("%s: %s", images[k], grin_detector_error(f.det));
-                grin_image_free(&img);
-                rc = 1;
-                continue;
-            }
-            faces = grin_detector_results(f.det, &n);
+        size_t n;
+        grin_rect whole;
+        const grin_rect *faces = image_faces(&f, &img, images[k], &o, face_crops, &whole, &n);
+        if (!faces) {
+            grin_image_free(&img);
+            rc = 1;
+            continue;
         }
         fputs("{\"image\":", stdout);
         json_string(stdout, images[k]);
@@ -423,19 +435,14 @@ int cmd_eval_full(int argc, char **argv)
             unreadable++;
             continue;
         }
-        size_t nf = 1;
-        grin_rect whole = {0, 0, img.width, img.height};
-        const grin_rect *faces = &whole;
-        if (!face_crops) {
-            grin_status st = detect_faces(f.det, f.cascade, &img, &o, &nf);
-            if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {
-                cli_error("%s: %s", r->path, grin_detector_error(f.det));
-                grin_image_free(&img);
-                r->result = R_UNREADABLE;
-                unreadable++;
-                continue;
-            }
-            faces = grin_detector_results(f.det, &nf);
+        size_t nf;
+        grin_rect whole;
+        const grin_rect *faces = image_faces(&f, &img, r->path, &o, face_crops, &whole, &nf);
+        if (!faces) {
+            grin_image_free(&img);
+            r->result = R_UNREADABLE;
+            unreadable++;
+            continue;
         }
         float p = 0.5f;
         int aligned = 0;

@@ -9,28 +9,6 @@
 
 enum { W = 720, H = 480, L = 70, R = 170, T = 40, B = 50 };
 
-static int column(char **hdr, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(hdr[i], name))
-            return i;
-    return -1;
-}
-
-static int split(char *line, char **f, int maxf)
-{
-    int n = 0;
-    for (char *p = line; n < maxf;) {
-        f[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c)
-            break;
-        *c = 0;
-        p = c + 1;
-    }
-    return n;
-}
-
 int plot_read_points(const char *csv, const char *xc, const char *yc, const char *lc, const char *sc,
                        point *pts)
 {
@@ -48,9 +26,9 @@ int plot_read_points(const char *csv, const char *xc, const char *yc, const char
             continue;
         if (!nh) {
             memcpy(hdrbuf, line, sizeof line);
-            nh = split(hdrbuf, hdr, 64);
-            ix = column(hdr, nh, xc), iy = column(hdr, nh, yc);
-            il = lc ? column(hdr, nh, lc) : -1, is = sc ? column(hdr, nh, sc) : -1;
+            nh = csv_split(hdrbuf, hdr, 64);
+            ix = csv_column(hdr, nh, xc), iy = csv_column(hdr, nh, yc);
+            il = lc ? csv_column(hdr, nh, lc) : -1, is = sc ? csv_column(hdr, nh, sc) : -1;
             const char *missing = ix < 0 ? xc : iy < 0 ? yc : (lc && il < 0) ? lc : (sc && is < 0) ? sc : NULL;
             if (missing) {
                 cli_error("%s:1: no '%s' column", csv, missing);
@@ -59,7 +37,7 @@ int plot_read_points(const char *csv, const char *xc, const char *yc, const char
             }
             continue;
         }
-        int nf = split(line, fld, 64);
+        int nf = csv_split(line, fld, 64);
         char *e1 = NULL, *e2 = NULL;
         double x = ix < nf ? strtod(fld[ix], &e1) : NAN, y = iy < nf ? strtod(fld[iy], &e2) : NAN;
         if (!e1 || !e2 || e1 == fld[ix] || e2 == fld[iy] || *e1 || *e2 || !isfinite(x) || !isfinite(y)) {

@@ -17,8 +17,7 @@ static char *xstrdup(const char *s)
     return p;
 }
 
-/* Splits a CSV line in place on commas (no quoting in these sets); returns the field count. */
-static int split(char *line, char **f, int maxf)
+int csv_split(char *line, char **f, int maxf)
 {
     int n = 0;
     char *p = line;
@@ -33,7 +32,7 @@ static int split(char *line, char **f, int maxf)
     return n;
 }
 
-static int column(char **hdr, int n, const char *name)
+int csv_column(char **hdr, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
         if (!strcmp(hdr[i], name))
@@ -114,17 +113,17 @@ row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_
             continue;
         if (nh == 0) {
             memcpy(hdrbuf, line, len + 1);
-            nh = split(hdrbuf, hdr, 64);
-            c_smile = column(hdr, nh, "smile");
-            c_lx = column(hdr, nh, "x_leye"), c_rx = column(hdr, nh, "x_reye");
-            c_ly = column(hdr, nh, "y_leye"), c_ry = column(hdr, nh, "y_reye");
-            c_nx = column(hdr, nh, "x_nose"), c_ny = column(hdr, nh, "y_nose");
+            nh = csv_split(hdrbuf, hdr, 64);
+            c_smile = csv_column(hdr, nh, "smile");
+            c_lx = csv_column(hdr, nh, "x_leye"), c_rx = csv_column(hdr, nh, "x_reye");
+            c_ly = csv_column(hdr, nh, "y_leye"), c_ry = csv_column(hdr, nh, "y_reye");
+            c_nx = csv_column(hdr, nh, "x_nose"), c_ny = csv_column(hdr, nh, "y_nose");
             if (c_smile < 1) {
                 cli_error("%s:1: header has no 'smile' column after the path column", csv);
                 fclose(f);
                 return NULL;
             }
-            if (by && (c_by = column(hdr, nh, by)) < 0) {
+            if (by && (c_by = csv_column(hdr, nh, by)) < 0) {
                 cli_error("%s:1: header has no '%s' column", csv, by);
                 fclose(f);
                 return NULL;
@@ -137,7 +136,7 @@ row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_
             continue;
         }
         char *fld[64];
-        int nf = split(line, fld, 64);
+        int nf = csv_split(line, fld, 64);
         char *end;
         long smile = nf > c_smile ? strtol(fld[c_smile], &end, 10) : -1;
         if (nf <= c_smile || !fld[0][0] || end == fld[c_smile] || *end || (smile != 0 && smile != 1)) {
