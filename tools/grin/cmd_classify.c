@@ -105,21 +105,23 @@ static bool face_prob(full_path *f, const grin_image *img, grin_rect *box, const
     return ok;
 }
 
-/* The boxes to classify in an image: the detector's, or for a face crop its whole frame (one
- * face, found again by face_prob). NULL (error printed) when detection failed. */
-static const grin_rect *image_faces(full_path *f, const grin_image *img, const char *name, const detect_opts *o,
-                                    bool face_crop, grin_rect *whole, size_t *n)
+/* The boxes to classify in an image (*faces, *n): the detector's, or for a face crop its whole
+ * frame (one face, found again by face_prob). false (error printed) when detection failed. */
+static bool image_faces(full_path *f, const grin_image *img, const char *name, const detect_opts *o, bool face_crop,
+                        grin_rect *whole, const grin_rect **faces, size_t *n)
 {
     *whole = (grin_rect){0, 0, img->width, img->height};
+    *faces = whole;
     *n = 1;
     if (face_crop)
-        return whole;
+        return true;
     grin_status st = detect_faces(f->det, f->cascade, img, o, n);
     if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {
         cli_error("%s: %s", name, grin_detector_error(f->det));
-        return NULL;
+        return false;
     }
-    return grin_detector_results(f->det, n);
+    *faces = grin_detector_results(f->det, n);
+    return true;
 }
 
 static int parse_common(int argc, char **argv, detect_opts *o, const char **model, const char **lmk,
@@ -299,8 +301,8 @@ int cmd_classify(int argc, char **argv)
         }
         size_t n;
         grin_rect whole;
-        const grin_rect *faces = image_faces(&f, &img, images[k], &o, face_crops, &whole, &n);
-        if (!faces) {
+        const grin_rect *faces;
+        if (!image_faces(&f, &img, images[k], &o, face_crops, &whole, &faces, &n)) {
             grin_image_free(&img);
             rc = 1;
             continue;
@@ -437,8 +439,8 @@ int cmd_eval_full(int argc, char **argv)
         }
         size_t nf;
         grin_rect whole;
-        const grin_rect *faces = image_faces(&f, &img, r->path, &o, face_crops, &whole, &nf);
-        if (!faces) {
+        const grin_rect *faces;
+        if (!image_faces(&f, &img, r->path, &o, face_crops, &whole, &faces, &nf)) {
             grin_image_free(&img);
             r->result = R_UNREADABLE;
             unreadable++;
