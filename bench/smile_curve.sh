@@ -22,7 +22,7 @@ time_model() { # model name alpha input channels auc
   local med mn
   med=$(sed 's/.*"ms_per_crop_median":\([0-9.]*\).*/\1/' <<< "$j")
   mn=$(sed 's/.*"ms_per_crop_min":\([0-9.]*\).*/\1/' <<< "$j")
-  echo "$name,$alpha,$input,$ch,$med,$mn,$auc,alpha $alpha" >> "$OUT/curve.csv"
+  echo "$name,$alpha,$input,$ch,$med,$mn,$auc,$ch ${input}px" >> "$OUT/curve.csv"
   rm -f "$OUT/$name.timed.grinnet"
 }
 
