@@ -2,28 +2,25 @@
 # smile_curve.sh — accuracy against time for the smile networks (the study's Figure 25 with
 # grin's numbers): each network searched by bench/smile_search.sh (its mean AUC on the tuning
 # parts) and the wider ones it could not afford to train here (time only), timed by
-# `grin bench classify` on one core, batch 1, the mirror pass included. Writes OUT/curve.csv and
-# draws OUT/curve.png with `grin plot`.
+# `grin bench classify --raw` on one core, batch 1: one pass of the network (a face costs two
+# with the test-time mirror). Writes OUT/curve.csv and draws OUT/curve.png with `grin plot`.
 #
-#   bash bench/smile_curve.sh SEARCH_OUT TUNE_CSV OUT
+#   bash bench/smile_curve.sh SEARCH_OUT OUT
 #
-# SEARCH_OUT: smile_search.sh's folder (search.csv and the models); TUNE_CSV: aligned crops used
-# only to give each timed model its test-time mirror (grin calibrate); run on an idle machine.
+# SEARCH_OUT: smile_search.sh's folder (search.csv and the models); run on an idle machine.
 set -euo pipefail
-S=$1 TUNE=$2 OUT=$3
+S=$1 OUT=$2
 GRIN=${GRIN:-./build/grin}
 mkdir -p "$OUT"
-echo "name,alpha,input,channels,ms_per_face,ms_per_face_min,mean_tune_auc,net" > "$OUT/curve.csv"
+echo "name,alpha,input,channels,ms_per_pass,ms_per_pass_min,mean_tune_auc,net" > "$OUT/curve.csv"
 
 time_model() { # model name alpha input channels auc
   local m=$1 name=$2 alpha=$3 input=$4 ch=$5 auc=$6
-  "$GRIN" calibrate --model "$m" --labels "$TUNE" --out "$OUT/$name.timed.grinnet" > /dev/null
-  local j; j=$("$GRIN" bench classify --model "$OUT/$name.timed.grinnet" --repeat 400 --threads 1)
+  local j; j=$("$GRIN" bench classify --raw --model "$m" --repeat 400 --threads 1)
   local med mn
   med=$(sed 's/.*"ms_per_crop_median":\([0-9.]*\).*/\1/' <<< "$j")
   mn=$(sed 's/.*"ms_per_crop_min":\([0-9.]*\).*/\1/' <<< "$j")
   echo "$name,$alpha,$input,$ch,$med,$mn,$auc,$ch ${input}px" >> "$OUT/curve.csv"
-  rm -f "$OUT/$name.timed.grinnet"
 }
 
 # trained: from the search (rows: name,alpha,input,channels,data,epochs,train_s,...,mean_auc)
@@ -38,9 +35,10 @@ for a in 0.75 1.0; do
   done
 done
 rm -f "$OUT/init.grinnet"
-# the curve: trained networks only (untrained ones have no accuracy)
-awk -F, 'NR == 1 || $7 != ""' "$OUT/curve.csv" > "$OUT/trained.csv"
-"$GRIN" plot "$OUT/trained.csv" --x ms_per_face --y mean_tune_auc --label name --series net --xlog \
-  --title "smile networks: mean AUC on the four tuning parts vs ms per face (1 core, mirror included)" \
+# the curve: the architectures trained on the natural data (untrained ones have no accuracy;
+# the data variants sit on top of their network's point)
+awk -F, 'NR == 1 || ($7 != "" && $1 !~ /_g3|_crops|_p$/)' "$OUT/curve.csv" > "$OUT/trained.csv"
+"$GRIN" plot "$OUT/trained.csv" --x ms_per_pass --y mean_tune_auc --label name --series net --xlog \
+  --title "smile networks, 8 epochs: mean AUC on the four tuning parts vs ms per pass (1 core)" \
   --out "$OUT/curve.png"
 cat "$OUT/curve.csv"

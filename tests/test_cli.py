@@ -197,30 +197,39 @@ if os.path.exists(REAL):
     r = run("eval", "--aligned", "--int8", "--model", cal, "--labels", ranked)
     check("eval --int8 of a calibrated model", r.returncode == 0 and json.loads(r.stdout.splitlines()[-1])["n"] == 2, r.stdout + r.stderr)
     # the landmark branch: trained on landmarks whose mouth corners say smile (85% of the labels
-    # agree), fused by calibrate, applied where landmarks exist and only there
+    # agree), fused by calibrate, applied where landmarks exist and only there. The crops carry
+    # evidence of their own (a smiling row gets the crop the network ranks higher 70% of the time)
+    # and every row's landmarks start from the same face's, so the branch can't tell the crops
+    # apart and both weights of the fused fit are well posed, whatever the shipped network says.
     rng = random.Random(7)
-    lmset = os.path.join(out64, "lmset.csv")
-    with open(lmset, "w") as f:
-        f.write("file,smile,aligned,source,landmarks\n")
-        for k in range(80):
-            b = rows64[k % len(rows64)].split(",")
-            pts = [float(v) + rng.gauss(0, 0.3) for v in b[4].split()]
-            smile = k % 3 != 0
-            for i, sx in ((48, -1), (54, 1), (60, -1), (64, 1)):
-                pts[2 * i] += sx * (1.2 if smile else -0.4)
-                pts[2 * i + 1] -= 1.2 if smile else -0.4
-            label = smile if rng.random() > 0.15 else not smile
-            f.write("%s,%d,1,x,%s\n" % (b[0], label, " ".join("%.2f" % v for v in pts)))
+    hi = z.index(max(z))
+    base_pts = rows64[0].split(",")[4].split()
+    def landmark_set(path, n):  # the branch fits one such set, calibrate another (as with real data)
+        with open(path, "w") as f:
+            f.write("file,smile,aligned,source,landmarks\n")
+            for k in range(n):
+                smile = k % 3 != 0
+                b = rows64[hi if smile == (rng.random() < 0.7) else 1 - hi].split(",")
+                pts = [float(v) + rng.gauss(0, 0.3) for v in base_pts]
+                for i, sx in ((48, -1), (54, 1), (60, -1), (64, 1)):
+                    pts[2 * i] += sx * (1.2 if smile else -0.4)
+                    pts[2 * i + 1] -= 1.2 if smile else -0.4
+                label = smile if rng.random() > 0.15 else not smile
+                f.write("%s,%d,1,x,%s\n" % (b[0], label, " ".join("%.2f" % v for v in pts)))
+    lmset, lmfuse = os.path.join(out64, "lmset.csv"), os.path.join(out64, "lmfuse.csv")
+    landmark_set(lmset, 80)
+    landmark_set(lmfuse, 80)
     lmm, lmc = os.path.join(tmp, "lm.grinnet"), os.path.join(tmp, "lmc.grinnet")
     r = run("train", "--branch", "landmarks", "--init", shipped, "--labels", lmset, "--epochs", "60", "--lr", "1e-2", "--out", lmm)
     info_lm = run("model", "info", "--model", lmm).stdout
     check("train --branch landmarks", r.returncode == 0 and '"landmark_branch"' in info_lm and "lm_trained_with=" in info_lm
           and "int8_act_max=" in info_lm and "platt=" in info_lm and "fuse=" not in info_lm, r.stdout + r.stderr + info_lm)
-    r = run("calibrate", "--model", lmm, "--labels", ranked, "--fuse-labels", lmset, "--out", lmc)
+    r = run("calibrate", "--model", lmm, "--labels", ranked, "--fuse-labels", lmfuse, "--out", lmc)
     fit_lm = json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0 else {}
     check("calibrate fits the fused mapping", r.returncode == 0 and "fuse=" in run("model", "info", "--model", lmc).stdout
-          and fit_lm.get("fuse_crops") == 80 and fit_lm.get("fuse_acc", 0) > 0.75, r.stdout + r.stderr)
-    r = run("eval", "--aligned", "--model", lmc, "--labels", lmset)
+          and fit_lm.get("fuse_crops") == 80 and fit_lm.get("fuse_acc", 0) > 0.65 and fit_lm.get("fuse_auc", 0) > 0.65,
+          r.stdout + r.stderr)
+    r = run("eval", "--aligned", "--model", lmc, "--labels", lmfuse)
     ev = json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0 else {}
     check("eval --aligned fuses rows with landmarks", abs(ev.get("acc", -1) - fit_lm.get("fuse_acc", -2)) < 1e-9
           and "80 with the landmark branch" in r.stdout, r.stdout + r.stderr + str(fit_lm))
