@@ -41,6 +41,8 @@ bool cli_set_int8(grin_classifier *c, const char *model, bool int8);
 
 /* Prints "grin: <message>" on one line to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* set by fuzz targets: cli_error prints nothing (the fuzzer's own output stays readable) */
+extern bool cli_quiet;
 
 /* Numeric option values; print an error naming the option and return false when bad. */
 bool cli_int(const char *opt, const char *val, int lo, int hi, int *out);

@@ -9,8 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+bool cli_quiet;
+
 void cli_error(const char *fmt, ...)
 {
+    if (cli_quiet)
+        return;
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
