@@ -115,12 +115,12 @@ if os.path.exists(REAL):
     check("landmarks with the detector", len(d["faces"]) == 3 and all(len(f["points"]) == 68 and f["aligned"] for f in d["faces"]), r.stderr)
     csv = os.path.join(tmp, "set.csv")
     with open(csv, "w") as f:
-        f.write("file,smile,pose\r\n")                 # CRLF, as some CSVs have
-        f.write("%s,1,3\r\n\r\n" % SAMPLES[0])        # an empty line
-        f.write("%s,0,2\n" % os.path.relpath(SAMPLES[2], tmp))  # relative to the CSV
-        f.write("%s,maybe,1\n" % SAMPLES[1])            # a bad label
-        f.write("/no/such.jpg,1,1\n")                   # a missing photo
-        f.write("%s,1,1\n" % empty)                     # a photo that can't be decoded
+        f.write("file,smile,group,pose,mouth\r\n")     # CRLF, as some CSVs have
+        f.write("%s,1,,3,1\r\n\r\n" % SAMPLES[0])     # an empty line (and an empty field)
+        f.write("%s,0,b,2,0\n" % os.path.relpath(SAMPLES[2], tmp))  # relative to the CSV
+        f.write("%s,maybe,a,1,0\n" % SAMPLES[1])        # a bad label
+        f.write("/no/such.jpg,1,a,1,0\n")               # a missing photo
+        f.write("%s,1,a,1,0\n" % empty)                 # a photo that can't be decoded
     out = os.path.join(tmp, "aligned")
     r = run("align", "--labels", csv, "--out", out, "--size", "48")
     check("align reports bad rows with file and line", "set.csv:5: bad row" in r.stderr, r.stderr)
@@ -129,9 +129,9 @@ if os.path.exists(REAL):
     check("align report", rep.get("rows") == 4 and rep.get("bad_rows") == 1 and rep.get("unreadable") == 2
           and rep.get("aligned") == 2, r.stdout)
     lab = open(os.path.join(out, "labels.csv")).read().splitlines() if os.path.exists(os.path.join(out, "labels.csv")) else []
-    check("align labels.csv, the source's other columns kept", len(lab) == 3 and
-          lab[0] == "file,smile,aligned,source,landmarks,pose" and [l.split(",")[-1] for l in lab[1:]] == ["3", "2"],
-          str(lab))
+    check("align labels.csv, the source's other columns kept (empty ones too)", len(lab) == 3 and
+          lab[0] == "file,smile,aligned,source,landmarks,group,pose,mouth" and
+          [l.split(",")[-3:] for l in lab[1:]] == [["", "3", "1"], ["b", "2", "0"]], str(lab))
     def lm_field(line):  # the 68 crop-coordinate landmarks of an aligned row, as floats
         return [float(v) for v in line.split(",")[4].split()]
     check("align writes each aligned crop's landmarks in crop coordinates",
@@ -153,6 +153,25 @@ if os.path.exists(REAL):
           == [("2", 1), ("3", 1)] and bys[0]["auc"] is None, r.stdout + r.stderr)
     r = run("model", "info", "--model", model)
     check("model info", r.returncode == 0 and '"parameters"' in r.stdout and "trained_with=grin train" in r.stdout, r.stdout)
+    # multi-task: an auxiliary head while training, the smile output alone in the saved model
+    params = json.loads(r.stdout.splitlines()[0]).get("parameters") if r.returncode == 0 else None
+    r = run("train", "--labels", os.path.join(out, "labels.csv"), "--val", os.path.join(out, "labels.csv"),
+            "--input", "32", "--alpha", "0.25", "--gray", "--epochs", "2", "--batch", "2", "--aux", "mouth",
+            "--aux-weight", "0.5", "--out", model + ".aux")
+    ep = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+    check("train --aux", r.returncode == 0 and len(ep) == 2 and "auxiliary label mouth on 2 crops (50.0% positive)"
+          in r.stderr, r.stdout + r.stderr)
+    r = run("model", "info", "--model", model + ".aux")
+    check("train --aux saves the smile output only", r.returncode == 0 and
+          json.loads(r.stdout.splitlines()[0]).get("parameters") == params, r.stdout + r.stderr)
+    r = run("eval", "--aligned", "--model", model + ".aux", "--labels", os.path.join(out, "labels.csv"))
+    last = json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0 else {}
+    check("eval of a multi-task model matches its last epoch", last.get("n") == 2 and len(ep) == 2 and
+          abs(last.get("acc", -1) - ep[-1]["val_acc"]) < 1e-4 and abs(last.get("auc", -1) - ep[-1]["val_auc"]) < 1e-4,
+          r.stdout + r.stderr)
+    one_line_error("train --aux: a column no row has", run("train", "--labels", os.path.join(out, "labels.csv"),
+                   "--input", "32", "--alpha", "0.25", "--gray", "--epochs", "1", "--batch", "2", "--aux", "pose",
+                   "--out", model + ".x"), "'pose'")
     # checkpoint and resume: the resumed run reports only the epochs it ran
     ck = os.path.join(tmp, "ck.bin")
     args = ["train", "--labels", os.path.join(out, "labels.csv"), "--input", "32", "--alpha", "0.25", "--gray",

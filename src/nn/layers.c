@@ -820,6 +820,14 @@ grin_status grin__nn_backward(grin__nn_net *net, grin__nn_ws *ws, const float *i
 grin_status grin__nn_mobilenet(grin__nn_net *net, int size, int channels, float alpha,
                                uint64_t seed, grin_error *err)
 {
+    return grin__nn_mobilenet_heads(net, size, channels, alpha, 1, seed, err);
+}
+
+grin_status grin__nn_mobilenet_heads(grin__nn_net *net, int size, int channels, float alpha, int outputs,
+                                     uint64_t seed, grin_error *err)
+{
+    if (outputs < 1 || outputs > 256)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "MobileNet: %d outputs out of range", outputs);
     if (size < 32 || size > 1024 || (channels != 1 && channels != 3) || !(alpha > 0.05f && alpha <= 4.0f))
         return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "MobileNet: input %dx%dx%d, alpha %g out of range",
                           size, size, channels, alpha);
@@ -846,11 +854,35 @@ grin_status grin__nn_mobilenet(grin__nn_net *net, int size, int channels, float 
     }
 #undef CH
     prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_GAP, .in = {prev, -1}});
-    prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_DENSE, .in = {prev, -1}, .out_c = 1});
+    prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_DENSE, .in = {prev, -1}, .out_c = outputs});
     prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_SIGMOID, .in = {prev, -1}});
     if (prev < 0)
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
     return grin__nn_finish(net, seed, err);
+}
+
+grin_status grin__nn_copy_heads(grin__nn_net *dst, const grin__nn_net *src)
+{
+    if (dst->n != src->n || dst->n < 2 || dst->L[dst->n - 2].op != GRIN__NN_DENSE ||
+        src->L[src->n - 2].op != GRIN__NN_DENSE || dst->nstate != src->nstate)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    const grin__nn_layer *ld = &dst->L[dst->n - 2], *ls = &src->L[src->n - 2];
+    size_t isz = (size_t)ls->ih * ls->iw * ls->ic;
+    if (ld->woff != ls->woff || (size_t)ld->ih * ld->iw * ld->ic != isz)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    for (int i = 0; i < dst->n - 2; i++) /* the same layers before the head */
+        if (dst->L[i].op != src->L[i].op || dst->L[i].wn != src->L[i].wn || dst->L[i].bn != src->L[i].bn)
+            return GRIN_ERR_INVALID_ARGUMENT;
+    memcpy(dst->params, src->params, ld->woff * sizeof(float));
+    memcpy(dst->state, src->state, dst->nstate * sizeof(float));
+    int C = ld->out_c < ls->out_c ? ld->out_c : ls->out_c;
+    for (size_t i = 0; i < isz; i++) /* dense weights are isz x out_c */
+        for (int c = 0; c < C; c++)
+            dst->params[ld->woff + i * (size_t)ld->out_c + (size_t)c] =
+                src->params[ls->woff + i * (size_t)ls->out_c + (size_t)c];
+    for (int c = 0; c < C; c++)
+        dst->params[ld->boff + (size_t)c] = src->params[ls->boff + (size_t)c];
+    return GRIN_OK;
 }
 
 grin_status grin__nn_landmark_mlp(grin__nn_net *net, int inputs, int hidden, uint64_t seed, grin_error *err)

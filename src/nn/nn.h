@@ -75,6 +75,14 @@ extern bool grin__nn_force_reference;
  * logit (dense 1) and a sigmoid. */
 grin_status grin__nn_mobilenet(grin__nn_net *net, int size, int channels, float alpha,
                                uint64_t seed, grin_error *err);
+/* the same with `outputs` logits (each with its sigmoid): the smile first, then auxiliary
+ * heads that training may add (multi-task learning) */
+grin_status grin__nn_mobilenet_heads(grin__nn_net *net, int size, int channels, float alpha, int outputs,
+                                     uint64_t seed, grin_error *err);
+/* Copies src's weights and batch-norm statistics into dst, two networks that differ only in the
+ * number of outputs of their final dense layer (the first min(outputs) heads are copied, dst's
+ * others keep their values); GRIN_ERR_INVALID_ARGUMENT when they differ otherwise. */
+grin_status grin__nn_copy_heads(grin__nn_net *dst, const grin__nn_net *src);
 /* The landmark branch: `inputs` features -> dense(hidden) -> ReLU -> dense(1) -> sigmoid. */
 grin_status grin__nn_landmark_mlp(grin__nn_net *net, int inputs, int hidden, uint64_t seed, grin_error *err);
 

@@ -28,6 +28,7 @@ void grin__train_cfg_default(grin__train_cfg *c)
     c->flip = true;
     c->shards = 2;
     c->threads = 1;
+    c->aux_weight = 1.0f;
 }
 
 void grin__dataset_free(grin__dataset *d)
@@ -41,6 +42,7 @@ void grin__dataset_free(grin__dataset *d)
     for (int i = 0; d->tag && i < d->n; i++)
         free(d->tag[i]);
     free(d->tag);
+    free(d->aux);
     memset(d, 0, sizeof *d);
 }
 
@@ -104,16 +106,38 @@ static int parse_landmarks(const char *s, grin_point2f *pts)
     return *s ? -1 : 1;
 }
 
+static grin_status load(const char *csv, int size, int channels, const char *by, const char *const *aux,
+                        int n_aux, grin__dataset *out, grin_error *err);
+
 grin_status grin__dataset_load(const char *csv, int size, int channels, grin__dataset *out,
                                grin_error *err)
 {
-    return grin__dataset_load_by(csv, size, channels, NULL, out, err);
+    return load(csv, size, channels, NULL, NULL, 0, out, err);
 }
 
 grin_status grin__dataset_load_by(const char *csv, int size, int channels, const char *by,
                                   grin__dataset *out, grin_error *err)
 {
+    return load(csv, size, channels, by, NULL, 0, out, err);
+}
+
+grin_status grin__dataset_load_aux(const char *csv, int size, int channels, const char *const *names,
+                                   int n_aux, grin__dataset *out, grin_error *err)
+{
+    if (n_aux < 0 || n_aux > GRIN__MAX_AUX)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "%d auxiliary labels (at most %d)", n_aux,
+                          GRIN__MAX_AUX);
+    return load(csv, size, channels, NULL, names, n_aux, out, err);
+}
+
+static grin_status load(const char *csv, int size, int channels, const char *by, const char *const *aux,
+                        int n_aux, grin__dataset *out, grin_error *err)
+{
     memset(out, 0, sizeof *out);
+    out->n_aux = n_aux;
+    int aux_col[GRIN__MAX_AUX];
+    for (int j = 0; j < n_aux; j++)
+        aux_col[j] = -1;
     out->size = size;
     out->channels = channels;
     FILE *f = fopen(csv, "rb");
@@ -154,6 +178,9 @@ grin_status grin__dataset_load_by(const char *csv, int size, int channels, const
                     lm_col = i;
                 if (by && !strcmp(fields[i], by))
                     by_col = i;
+                for (int j = 0; j < n_aux; j++)
+                    if (!strcmp(fields[i], aux[j]))
+                        aux_col[j] = i;
             }
             if (by && by_col < 0) {
                 fclose(f);
@@ -203,6 +230,12 @@ grin_status grin__dataset_load_by(const char *csv, int size, int channels, const
                     out->has_lm = nh;
                 lm_ok = nl && nh;
             }
+            if (ny && n_aux) {
+                uint8_t *na = realloc(out->aux, (size_t)cap * n_aux);
+                if (na)
+                    out->aux = na;
+                lm_ok = lm_ok && na;
+            }
             if (ny && by) {
                 char **nt = realloc(out->tag, (size_t)cap * sizeof *nt);
                 if (nt)
@@ -237,6 +270,11 @@ grin_status grin__dataset_load_by(const char *csv, int size, int channels, const
             }
             memcpy(out->tag[out->n], v, vl);
         }
+        for (int j = 0; j < n_aux; j++) {
+            const char *v = aux_col[j] >= 0 && aux_col[j] < nf ? fields[aux_col[j]] : "";
+            out->aux[(size_t)out->n * n_aux + j] =
+                !strcmp(v, "1") ? 1 : (!strcmp(v, "0") || !strcmp(v, "-1")) ? 0 : 255;
+        }
         out->y[out->n++] = (uint8_t)(fields[smile_col][0] - '0');
         grin_image_free(&img);
     }
@@ -254,9 +292,18 @@ grin_status grin__dataset_append(grin__dataset *dst, const grin__dataset *src)
         dst->size = src->size;
         dst->channels = src->channels;
     }
+    if (dst->n == 0 && !dst->aux)
+        dst->n_aux = src->n_aux;
     if (dst->size != src->size || dst->channels != src->channels || dst->vec || src->vec || dst->tag ||
-        src->tag)
+        src->tag || dst->n_aux != src->n_aux)
         return GRIN_ERR_INVALID_ARGUMENT;
+    if (src->n_aux) {
+        uint8_t *na = realloc(dst->aux, ((size_t)dst->n + src->n) * src->n_aux);
+        if (!na)
+            return GRIN_ERR_NO_MEMORY;
+        dst->aux = na;
+        memcpy(dst->aux + (size_t)dst->n * src->n_aux, src->aux, (size_t)src->n * src->n_aux);
+    }
     if (src->lm || dst->lm) { /* landmarks where either has them; rows without get has_lm 0 */
         size_t total = (size_t)dst->n + src->n;
         grin_point2f *nl = realloc(dst->lm, (total ? total : 1) * sizeof(grin_point2f[68]));
@@ -495,8 +542,9 @@ grin_status grin__predict(const grin__nn_net *net, const grin__dataset *d, float
         const float *out;
         grin__dataset_floats(d, i, b, x);
         st = grin__nn_forward(net, &ws, x, b, false, &out);
-        if (!st)
-            memcpy(prob + i, out, (size_t)b * sizeof(float));
+        const int C = net->L[net->n - 1].c; /* the smile is the first output */
+        for (int k = 0; !st && k < b; k++)
+            prob[i + k] = out[(size_t)k * C];
     }
     free(x);
     grin__nn_ws_free(&ws);
@@ -559,7 +607,7 @@ static int ckpt_load(const char *path, grin__nn_net *net, float *m1, float *m2, 
     } else if (h->nparams != want->nparams || h->nstate != want->nstate || h->ntrain != want->ntrain ||
                h->epochs != want->epochs || h->batch != want->batch || h->seed != want->seed ||
                h->sgd != want->sgd || h->shards != want->shards || h->lr != want->lr ||
-               h->weight_decay != want->weight_decay) {
+               h->weight_decay != want->weight_decay || h->reserved != want->reserved) {
         st = grin__fail(err, GRIN_ERR_INVALID_ARGUMENT,
                         "%s: checkpoint of a different run (network, data, epochs, batch, shards, seed "
                         "or optimiser differ)", path);
@@ -584,7 +632,8 @@ typedef struct {
     const grin__dataset *train;
     const int *order; /* the batch's rows */
     const float *xb;
-    float *dl;
+    float *dl;  /* b x outputs */
+    double aux_w; /* each auxiliary head's weight */
     int b, G, start[65];
     size_t per;
     grin__nn_net *local;
@@ -608,17 +657,25 @@ static void shard_step(void *vctx, int g, int thread)
     if (c->st[g])
         return;
     const float *z = ws->act[c->net->n - 2];
+    const int C = c->net->L[c->net->n - 2].c, K = c->train->n_aux; /* C == 1 + K */
     double loss = 0;
     long correct = 0;
     for (int k = 0; k < nb; k++) {
-        double zz = z[k], y = c->train->y[c->order[n0 + k]];
+        int row = c->order[n0 + k];
+        double zz = z[(size_t)k * C], y = c->train->y[row];
         loss += (zz > 0 ? zz : 0) - zz * y + log1p(exp(-fabs(zz)));
         correct += (zz >= 0) == (y > 0.5);
-        c->dl[n0 + k] = (float)((1.0 / (1.0 + exp(-zz)) - y) / c->b); /* the whole batch's mean */
+        float *d = c->dl + (size_t)(n0 + k) * C;
+        d[0] = (float)((1.0 / (1.0 + exp(-zz)) - y) / c->b); /* the whole batch's mean */
+        for (int j = 0; j < K; j++) { /* auxiliary heads: only where the row has the label */
+            uint8_t a = c->train->aux[(size_t)row * K + j];
+            double za = z[(size_t)k * C + 1 + j];
+            d[1 + j] = a == 255 ? 0.0f : (float)(c->aux_w * (1.0 / (1.0 + exp(-za)) - a) / c->b);
+        }
     }
     c->loss[g] = loss;
     c->correct[g] = correct;
-    c->st[g] = grin__nn_backward(L, ws, x, c->dl + n0);
+    c->st[g] = grin__nn_backward(L, ws, x, c->dl + (size_t)n0 * C);
 }
 
 grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const grin__dataset *val,
@@ -628,10 +685,14 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
     if (train->size != net->in_h || train->channels != net->in_c)
         return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "training images are %dx%dx%d, the net takes %dx%dx%d",
                           train->size, train->size, train->channels, net->in_h, net->in_w, net->in_c);
+    const int C = net->L[net->n - 1].c;
+    if (C != 1 + train->n_aux || (val && val->n_aux))
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "the net has %d outputs for the smile and %d auxiliary labels",
+                          C, train->n_aux);
     int B = cfg->batch < 1 ? 1 : cfg->batch;
     size_t per = (size_t)train->size * train->size * train->channels, P = net->nparams;
     float *xb = malloc((size_t)B * per * sizeof(float));
-    float *dl = malloc((size_t)B * sizeof(float));
+    float *dl = malloc((size_t)B * C * sizeof(float));
     int *order = malloc((size_t)train->n * sizeof(int));
     float *m1 = calloc(P, sizeof(float)), *m2 = calloc(P, sizeof(float));
     unsigned char *decay = calloc(P, 1);
@@ -690,6 +751,8 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
     want.seed = cfg->seed;
     want.lr = cfg->lr;
     want.weight_decay = cfg->weight_decay;
+    if (train->n_aux) /* (the auxiliary heads' weight in the reserved field: 0 without) */
+        memcpy(&want.reserved, &cfg->aux_weight, sizeof want.reserved);
     if (cfg->checkpoint && cfg->resume) {
         ckpt_header h;
         int cs = ckpt_load(cfg->checkpoint, net, m1, m2, order, &want, &h, err);
@@ -721,6 +784,7 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
             /* the shards: near-equal parts of at least two crops each */
             int g_here = b / 2 < G ? (b / 2 > 0 ? b / 2 : 1) : G;
             shard_ctx sc = {.net = net, .train = train, .order = order + s0, .xb = xb, .dl = dl, .b = b,
+                            .aux_w = train->n_aux ? cfg->aux_weight / train->n_aux : 0.0,
                             .G = g_here, .per = per, .local = local, .ws = ws, .loss = shard_loss,
                             .correct = shard_correct, .st = shard_st};
             for (int g = 0; g <= g_here; g++)

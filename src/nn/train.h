@@ -5,6 +5,8 @@
 
 #include "model_io.h"
 
+#define GRIN__MAX_AUX 48 /* auxiliary label columns a dataset may carry */
+
 typedef struct {
     int n, size, channels;
     uint8_t *px; /* n x size x size x channels pixels p (the network sees p / 127.5 - 1): a
@@ -22,6 +24,10 @@ typedef struct {
     /* grin__dataset_load_by: each row's value of the named column (n strings, "" where the row
      * has none); NULL otherwise */
     char **tag;
+    /* auxiliary labels (grin__dataset_load_aux): n x n_aux values, 0 or 1, or 255 where the row
+     * has no value (its CSV lacks the column, or the field is not 0/1/-1); NULL when n_aux is 0 */
+    int n_aux;
+    uint8_t *aux;
 } grin__dataset;
 
 /* Loads a labels CSV of crops (file,smile,...; paths relative to the CSV), resizing to size;
@@ -33,7 +39,11 @@ grin_status grin__dataset_load(const char *csv, int size, int channels, grin__da
  * that column is an error */
 grin_status grin__dataset_load_by(const char *csv, int size, int channels, const char *by,
                                   grin__dataset *out, grin_error *err);
-/* dst gets src's rows (not tagged datasets) */
+/* the same, with the auxiliary labels of columns names[0..n_aux-1] (0/1; CelebA's -1 reads as 0):
+ * a CSV without a column gives its rows no value for it */
+grin_status grin__dataset_load_aux(const char *csv, int size, int channels, const char *const *names,
+                                   int n_aux, grin__dataset *out, grin_error *err);
+/* dst gets src's rows (not tagged datasets; both with the same auxiliary columns, or dst empty) */
 grin_status grin__dataset_append(grin__dataset *dst, const grin__dataset *src);
 /* crops first..first+count-1 as the network's input floats (count x size x size x channels) */
 void grin__dataset_floats(const grin__dataset *d, int first, int count, float *x);
@@ -67,6 +77,10 @@ typedef struct {
      * summed in order: `threads` workers (0 = one per CPU) run the shards in parallel, and the
      * result is bit-identical for any number of threads. */
     int shards, threads;
+    /* multi-task training: with auxiliary labels in the training set (and a net with 1 + n_aux
+     * outputs), each auxiliary head adds aux_weight / n_aux times its cross-entropy on the rows
+     * that have its label (default 1) */
+    float aux_weight;
 } grin__train_cfg;
 
 void grin__train_cfg_default(grin__train_cfg *c);

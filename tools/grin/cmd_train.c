@@ -147,6 +147,7 @@ done:
 int cmd_train(int argc, char **argv)
 {
     const char *labels[16], *val_csv = NULL, *out = NULL, *arch = "mobilenet", *init = NULL, *branch = NULL;
+    const char *aux_arg = NULL;
     int nlabels = 0, input = 64, gray = 0, hidden = 32;
     bool epochs_given = false, lr_given = false;
     bool arch_given = false; /* --alpha, --input or --gray */
@@ -218,6 +219,12 @@ int cmd_train(int argc, char **argv)
             if (!cli_double("--blur", v, 0, 1, &d))
                 return 2;
             cfg.blur = (float)d, i++;
+        } else if (!strcmp(argv[i], "--aux") && v) {
+            aux_arg = v, i++;
+        } else if (!strcmp(argv[i], "--aux-weight")) {
+            if (!cli_double("--aux-weight", v, 0, 100, &d))
+                return 2;
+            cfg.aux_weight = (float)d, i++;
         } else if (!strcmp(argv[i], "--weight-decay")) {
             if (!cli_double("--weight-decay", v, 0, 1, &d))
                 return 2;
@@ -241,6 +248,7 @@ int cmd_train(int argc, char **argv)
                    "       [--batch B] [--lr LR] [--weight-decay W] [--sgd] [--seed N]\n"
                    "       [--threads N] [--shards G] [--checkpoint FILE [--resume]]\n"
                    "       [--rotate DEG] [--shift F] [--blur P] [--init MODEL]\n"
+                   "       [--aux COLUMN[,COLUMN...] [--aux-weight W]]\n"
                    "       grin train --branch landmarks --init MODEL --labels CSV ... --out FILE\n"
                    "       [--hidden H] [--val CSV] [--epochs E] [--lr LR] [--seed N]\n"
                    "CSVs list aligned crops (grin align output: file,smile,...).\n"
@@ -259,6 +267,12 @@ int cmd_train(int argc, char **argv)
                    "  --blur P            ... and blur a share P of them (one or two [1 2 1] passes)\n"
                    "                      (all off by default; zoom, shear, flip, brightness and\n"
                    "                      contrast are always on)\n"
+                   "  --aux COLUMNS       multi-task training: also predict these 0/1 columns of\n"
+                   "                      the CSVs (e.g. CelebA's Mouth_Slightly_Open,\n"
+                   "                      High_Cheekbones), each from its own output, on the rows\n"
+                   "                      that have them; the saved model keeps the smile output\n"
+                   "                      only. --aux-weight W: their loss together weighs W\n"
+                   "                      times the smile's (default 1)\n"
                    "  --shards G          each batch runs as G parts with their own batch-norm\n"
                    "                      statistics, gradients summed (default 2)\n"
                    "  --threads N         run the parts on N threads, 0 = all CPUs (default 0);\n"
@@ -333,9 +347,34 @@ int cmd_train(int argc, char **argv)
         grin__nn_free(&m.lm.net); /* a landmark branch is trained again on top: --branch landmarks */
         memset(&m.lm, 0, sizeof m.lm);
     }
+    /* the auxiliary columns: a comma-separated list */
+    char auxbuf[2048];
+    const char *aux[GRIN__MAX_AUX];
+    int n_aux = 0;
+    if (aux_arg) {
+        if (strlen(aux_arg) >= sizeof auxbuf) {
+            cli_error("train: --aux list too long");
+            grin__model_free(&m);
+            return 2;
+        }
+        strcpy(auxbuf, aux_arg);
+        for (char *p = auxbuf; p;) {
+            char *c = strchr(p, ',');
+            if (c)
+                *c++ = 0;
+            if (!*p || n_aux == GRIN__MAX_AUX || !strcmp(p, "smile")) {
+                cli_error("train: --aux takes 1 to %d column names other than smile, comma-separated",
+                          GRIN__MAX_AUX);
+                grin__model_free(&m);
+                return 2;
+            }
+            aux[n_aux++] = p;
+            p = c;
+        }
+    }
     int ch = gray ? 1 : 3;
     grin__dataset train, val = {0};
-    if (!load_sets(labels, nlabels, input, ch, &train)) {
+    if (!load_sets_aux(labels, nlabels, input, ch, aux, n_aux, &train)) {
         grin__model_free(&m);
         return 1;
     }
@@ -390,8 +429,37 @@ int cmd_train(int argc, char **argv)
     fputc('\n', stderr);
     epoch_ctx ectx = {.best_auc = -1};
     int rc = 0;
-    if (grin__train(&m.net, &train, val.n ? &val : NULL, &cfg, on_epoch, &ectx, &err) != GRIN_OK) {
+    /* multi-task: a copy of the net with one more output per auxiliary column is trained, and the
+     * smile's part of it copied back */
+    grin__nn_net tn = {0};
+    for (int j = 0; j < n_aux; j++) {
+        int have = 0, pos = 0;
+        for (int i = 0; i < train.n; i++) {
+            uint8_t a = train.aux[(size_t)i * n_aux + j];
+            have += a != 255;
+            pos += a == 1;
+        }
+        if (!have) {
+            cli_error("train: no training row has a 0/1 value in column '%s' (--aux)", aux[j]);
+            rc = 2;
+        } else {
+            fprintf(stderr, "grin: auxiliary label %s on %d crops (%.1f%% positive)\n", aux[j], have,
+                    100.0 * pos / have);
+        }
+    }
+    if (!rc && n_aux &&
+        (grin__nn_mobilenet_heads(&tn, input, ch, (float)alpha, 1 + n_aux, cfg.seed, &err) != GRIN_OK ||
+         grin__nn_copy_heads(&tn, &m.net) != GRIN_OK)) {
+        cli_error("%s", err.msg[0] ? err.msg : "train: cannot build the multi-task network");
+        rc = 1;
+    }
+    if (rc) {
+    } else if (grin__train(n_aux ? &tn : &m.net, &train, val.n ? &val : NULL, &cfg, on_epoch, &ectx, &err) !=
+               GRIN_OK) {
         cli_error("%s", err.msg);
+        rc = 1;
+    } else if (n_aux && grin__nn_copy_heads(&m.net, &tn) != GRIN_OK) {
+        cli_error("train: cannot copy the multi-task network's smile output");
         rc = 1;
     } else {
         int off = snprintf(m.meta, sizeof m.meta, "trained_with=grin train");
@@ -404,6 +472,7 @@ int cmd_train(int argc, char **argv)
             rc = 1;
         }
     }
+    grin__nn_free(&tn);
     grin__model_free(&m);
     grin__dataset_free(&train);
     grin__dataset_free(&val);

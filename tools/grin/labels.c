@@ -58,11 +58,13 @@ static char *join_extra(char **hdr, int nh, char **f, int n, int c_smile)
     char *s = malloc(len), *o = s;
     if (!s)
         return NULL;
+    bool first = true; /* (an empty first field still needs the comma after it) */
     for (int i = 0; i < nh; i++)
         if (!own_column(i, c_smile, hdr[i])) {
             const char *v = i < n ? f[i] : "";
-            if (o != s)
+            if (!first)
                 *o++ = ',';
+            first = false;
             memcpy(o, v, strlen(v));
             o += strlen(v);
         }

@@ -10,11 +10,17 @@
  * printed) when one can't be read */
 bool load_sets(const char *const *labels, int n, int size, int ch, grin__dataset *out)
 {
+    return load_sets_aux(labels, n, size, ch, NULL, 0, out);
+}
+
+bool load_sets_aux(const char *const *labels, int n, int size, int ch, const char *const *aux, int n_aux,
+                   grin__dataset *out)
+{
     memset(out, 0, sizeof *out);
     for (int k = 0; k < n; k++) {
         grin__dataset part;
         grin_error err = {{0}};
-        if (grin__dataset_load(labels[k], size, ch, &part, &err) != GRIN_OK) {
+        if (grin__dataset_load_aux(labels[k], size, ch, aux, n_aux, &part, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
             grin__dataset_free(out);
             return false;

@@ -12,6 +12,9 @@
 /* loads and joins the crops of several labels CSVs, reporting skipped rows; false (with the error
  * printed) when one can't be read */
 bool load_sets(const char *const *labels, int n, int size, int ch, grin__dataset *out);
+/* ... with auxiliary label columns (multi-task training), absent from some CSVs */
+bool load_sets_aux(const char *const *labels, int n, int size, int ch, const char *const *aux, int n_aux,
+                   grin__dataset *out);
 /* Rewrites meta without its lines that start with any of `drop` (NULL-terminated), then appends
  * `add`; false when the result would not fit. */
 bool meta_replace(char *meta, size_t cap, const char *const *drop, const char *add);
