@@ -274,6 +274,32 @@ GRIN_API grin_status grin_align_warp(const grin_aligner *a, const grin_image *im
                                      const grin_align_fit *fit, grin_rect box, grin_image *out,
                                      int *aligned);
 
+/* How far a face's 68 landmarks can be trusted. Landmarks found from a box that is not on a
+ * face, or is beside it, still come out face-shaped, but they fit the template worse, are
+ * distorted, and move when the model starts again from the box they imply. */
+typedef struct grin_face_quality {
+    float quality;    /* 0 (not a face's landmarks) .. 1: how likely the points are within 0.2 eye
+                       * distances of where they belong; below GRIN_QUALITY_MIN grin run gives
+                       * no smile decision */
+    float residual;   /* RMS distance to the template after the similarity fit, in the
+                       * template's eye distances */
+    float distortion; /* the affine fit's singular-value ratio (grin_align_fit) */
+    float drift;      /* mean distance the points move when found again from the box they imply
+                       * (grin_landmarks_box), in eye distances; -1 when img was NULL */
+} grin_face_quality;
+
+/* The threshold grin run uses: keeps 97.5% of correct landmarks on faces turned up to about 45
+ * degrees and rejects about two thirds of those found from a box beside the face (BENCHMARKS.md) */
+#define GRIN_QUALITY_MIN 0.42f
+
+/* The quality of 68 landmarks found in img. With img, the model starts again from the box the
+ * points imply; those points (better than the first when the first box was off the face) are
+ * written to refit when it is not NULL, and the residual and distortion are theirs. Without img
+ * (NULL), the shape alone is judged (drift -1) and refit gets the points as they are. */
+GRIN_API grin_status grin_face_quality_of(const grin_landmarker *m, const grin_aligner *a,
+                                          const grin_image *img, const grin_point2f *points,
+                                          size_t count, grin_face_quality *out, grin_point2f *refit);
+
 /* Temporal smoothing of one face's landmarks across video frames: a One-Euro filter per
  * coordinate (smooth when still, responsive when moving). One per tracked face. */
 typedef struct grin_landmark_filter grin_landmark_filter;
@@ -348,10 +374,13 @@ GRIN_API grin_status grin_classify_faces(const grin_classifier *c, const grin_im
 typedef struct grin_track_face {
     int id;            /* stable across frames while the face is tracked */
     grin_rect box;
-    float smile;       /* smoothed over time */
-    float smile_raw;   /* the classifier's output on this frame */
-    int smiling;       /* smile with hysteresis: on at 0.6, off at 0.4 */
+    float smile;       /* smoothed over time; NaN on a frame without a decision (quality) */
+    float smile_raw;   /* the classifier's output on this frame; NaN without a decision */
+    int smiling;       /* smile with hysteresis: on at 0.6, off at 0.4 (a frame without a
+                        * decision keeps the state) */
     int aligned;       /* the crop was aligned by its landmarks */
+    float quality;     /* the landmarks' grin_face_quality; below GRIN_QUALITY_MIN the face gets
+                        * no smile decision on this frame, and a new face starts no track */
 } grin_track_face;
 
 typedef struct grin_frame_info {

@@ -113,6 +113,54 @@ static void test_landmarks_box(void **state)
     grin_landmarker_free(m);
 }
 
+/* the quality score: high for the detector's boxes on the sample's three faces, lower for a box
+ * that sits on the forehead of one (a second detection's ghost), without the drift from the
+ * shape alone; faulty input refused or scored 0 */
+static void test_face_quality(void **state)
+{
+    (void)state;
+    const char *real = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
+    if (access(real, R_OK) != 0)
+        skip();
+    grin_landmarker *m = load(real);
+    grin_align_params ap;
+    grin_align_params_default(&ap);
+    grin_aligner *a;
+    grin_error err;
+    assert_int_equal(grin_aligner_create(m, &ap, &a, &err), GRIN_OK);
+    grin_image img = sample(GRIN_PIX_GRAY8);
+    const grin_rect faces[3] = {{348, 146, 100, 100}, {97, 148, 91, 91}, {224, 205, 77, 77}};
+    grin_point2f p[68], r[68];
+    grin_face_quality q, q0;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(grin_landmarks(m, &img, faces[i], p, 68, &err), GRIN_OK);
+        assert_int_equal(grin_face_quality_of(m, a, &img, p, 68, &q, r), GRIN_OK);
+        assert_true(q.quality >= GRIN_QUALITY_MIN && q.quality <= 1);
+        assert_true(q.drift >= 0 && q.drift < 0.1 && q.residual > 0 && q.residual < 0.3 && q.distortion >= 1);
+        assert_int_equal(grin_face_quality_of(m, a, NULL, p, 68, &q0, NULL), GRIN_OK);
+        assert_true(q0.drift == -1 && q0.quality > 0);
+    }
+    /* the landmarks from a box 1.5x as large, moved up by half a face: the shape still looks like a
+     * face's, but starting again moves it and the score drops */
+    grin_rect g = {faces[0].x - 25, faces[0].y - 50, 150, 150};
+    assert_int_equal(grin_landmarks(m, &img, g, p, 68, &err), GRIN_OK);
+    assert_int_equal(grin_face_quality_of(m, a, &img, p, 68, &q0, r), GRIN_OK);
+    assert_true(q0.drift > q.drift && q0.quality < 0.9f);
+    /* a collapsed shape and bad arguments */
+    for (int i = 0; i < 68; i++)
+        p[i] = (grin_point2f){10, 10};
+    assert_int_equal(grin_face_quality_of(m, a, &img, p, 68, &q0, NULL), GRIN_OK);
+    assert_true(q0.quality == 0);
+    p[3].x = NAN;
+    assert_int_equal(grin_face_quality_of(m, a, NULL, p, 68, &q0, NULL), GRIN_OK);
+    assert_true(q0.quality == 0);
+    assert_int_equal(grin_face_quality_of(m, a, &img, p, 67, &q0, NULL), GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(grin_face_quality_of(NULL, a, &img, p, 68, &q0, NULL), GRIN_ERR_INVALID_ARGUMENT);
+    grin_image_free(&img);
+    grin_aligner_free(a);
+    grin_landmarker_free(m);
+}
+
 /* dlib 19.24's unrounded landmarks for two faces of the sample (tests/oracle, same grey) */
 static void test_real_model_matches_dlib(void **state)
 {
@@ -417,7 +465,7 @@ int main(void)
         cmocka_unit_test(test_tiny_matches_dlib), cmocka_unit_test(test_real_model_matches_dlib),
         cmocka_unit_test(test_bad_models),        cmocka_unit_test(test_template_symmetric),
         cmocka_unit_test(test_fit_and_warp),      cmocka_unit_test(test_filter),
-        cmocka_unit_test(test_landmarks_box),
+        cmocka_unit_test(test_landmarks_box),     cmocka_unit_test(test_face_quality),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
  * synthetic source checks ordering and the realtime policy. */
 #include "test_util.h"
 
+#include <math.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +34,8 @@ static int on_frame(void *user, const grin_frame_info *f)
             s->first_id = f->faces[0].id;
         else if (f->faces[0].id != s->first_id)
             s->ids_stable = false;
-        assert_true(f->faces[0].smile >= 0 && f->faces[0].smile <= 1);
+        assert_true(isnan(f->faces[0].smile) || (f->faces[0].smile >= 0 && f->faces[0].smile <= 1));
+        assert_true(f->faces[0].quality >= 0 && f->faces[0].quality <= 1);
     }
     assert_non_null(f->image);
     assert_int_equal(f->image->width, 360);
@@ -197,6 +199,128 @@ static void test_runner(void **state)
     assert_true(oc.ordered);
 }
 
+/* the landmarks stage on a photo of three people, as video frames: a second, shifted and larger
+ * box on a tracked face starts no track (and alone still confirms it); a face that no detection
+ * confirms twice ends, and when it comes back within the hold time it gets its id again */
+static void test_tracking(void **state)
+{
+    (void)state;
+    if (access(GRIN_DEFAULT_LANDMARK_MODEL, R_OK) != 0)
+        skip();
+    grin_error err = {{0}};
+    grin_landmarker *lm;
+    grin_aligner *al;
+    grin_align_params ap;
+    grin_align_params_default(&ap);
+    assert_int_equal(grin_landmarker_load(GRIN_DEFAULT_LANDMARK_MODEL, &lm, &err), GRIN_OK);
+    assert_int_equal(grin_aligner_create(lm, &ap, &al, &err), GRIN_OK);
+    grin__landmarks_cfg cfg = {lm, al, false, 2, 1.0};
+    void *st = grin__stage_landmarks.init(&cfg, &err);
+    assert_non_null(st);
+    grin__frame f;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(grin_image_read(SRC("data/samples/2008_001322.jpg"), GRIN_PIX_GRAY8, &f.gray, &err), GRIN_OK);
+    const grin_rect faces[3] = {{348, 146, 100, 100}, {97, 148, 91, 91}, {224, 205, 77, 77}}; /* grin detect */
+    grin_rect dets[6];
+    /* what each frame's detector returns: 1 the three faces, 2 the faces and a ghost box on each
+     * (up by 40%, 1.4x as large), 3 the ghosts alone, 0 nothing (a frame between detections);
+     * frames 6 and 8 miss face 0, frame 12 has it back */
+    const int plan[14] = {1, 2, 0, 3, 0, 1, -1, 0, -1, 0, 1, 0, 1, 0};
+    int ids_at[14][3];
+    for (int k = 0; k < 14; k++) {
+        f.index = k;
+        f.t = 0.04 * k;
+        f.nfaces = 0;
+        f.detect = plan[k] != 0;
+        f.ndets = 0;
+        for (int i = 0; i < 3; i++) {
+            grin_rect b = faces[i], g = {b.x - b.w / 5, b.y - 2 * b.h / 5, 7 * b.w / 5, 7 * b.h / 5};
+            if (plan[k] == -1 && i == 0)
+                continue;
+            if (plan[k] == 1 || plan[k] == 2 || plan[k] == -1)
+                dets[f.ndets++] = b;
+            if (plan[k] == 2 || plan[k] == 3)
+                dets[f.ndets++] = g;
+        }
+        f.dets = dets;
+        assert_int_equal(grin__stage_landmarks.process(st, &f, &err), GRIN_OK);
+        for (int i = 0; i < 3; i++)
+            ids_at[k][i] = 0;
+        for (size_t i = 0; i < f.nfaces; i++) {
+            assert_true(f.faces[i].quality >= 0 && f.faces[i].quality <= 1);
+            assert_true(f.faces[i].decided == (f.faces[i].quality >= GRIN_QUALITY_MIN));
+            int cx = f.faces[i].box.x + f.faces[i].box.w / 2, cy = f.faces[i].box.y + f.faces[i].box.h / 2;
+            for (int j = 0; j < 3; j++)
+                if (cx > faces[j].x && cx < faces[j].x + faces[j].w && cy > faces[j].y && cy < faces[j].y + faces[j].h)
+                    ids_at[k][j] = f.faces[i].id;
+        }
+        if (k < 8) /* face 0 goes after its second missed detection (frame 8) */
+            assert_int_equal((int)f.nfaces, 3);
+        if (k >= 8 && k < 10)
+            assert_int_equal((int)f.nfaces, 2);
+    }
+    for (int k = 0; k < 14; k++)
+        for (int j = 0; j < 3; j++)
+            if (!(j == 0 && k >= 8 && k < 10))
+                assert_int_equal(ids_at[k][j], ids_at[0][j]); /* the same ids throughout */
+    assert_int_equal((int)f.nfaces, 3);
+    grin__stage_landmarks.destroy(st);
+    for (size_t i = 0; i < f.capfaces; i++)
+        grin_image_free(&f.faces[i].crop);
+    free(f.faces);
+    grin_image_free(&f.gray);
+    grin_aligner_free(al);
+    grin_landmarker_free(lm);
+}
+
+/* a face lost for less than the hold time keeps its track open; a face without a decision (its
+ * landmarks not trusted) neither starts nor ends a smile, and shows no smile */
+static void test_smile_hold(void **state)
+{
+    (void)state;
+    grin__smile_cfg cfg = {.on = 0.6f, .off = 0.4f, .tau = 0.01, .hold = 0.25};
+    grin_error err = {{0}};
+    void *st = grin__stage_smile.init(&cfg, &err);
+    grin__frame f;
+    memset(&f, 0, sizeof f);
+    /* face 7 on frames 0, 1 (smiling), 4 and 5 (no decision, raw says 0), gone from 6 on */
+    const bool here[10] = {1, 1, 0, 0, 1, 1, 0, 0, 0, 0};
+    char log[4096] = "";
+    for (int k = 0; k < 10; k++) {
+        f.index = k;
+        f.t = 0.1 * k;
+        f.nfaces = 0;
+        f.nev = 0;
+        if (f.events)
+            f.events[0] = '\0';
+        grin__face *face = NULL;
+        if (here[k]) {
+            face = grin__frame_add_face(&f);
+            assert_non_null(face);
+            face->id = 7;
+            face->decided = k < 2;
+            face->smile_raw = k < 2 ? 0.95f : 0.0f;
+        }
+        assert_int_equal(grin__stage_smile.process(st, &f, &err), GRIN_OK);
+        if (face && k >= 4) {
+            assert_true(isnan(face->smile));
+            assert_true(face->smiling); /* the smile holds through frames without a decision */
+        }
+        if (f.events)
+            strncat(log, f.events, sizeof log - strlen(log) - 1);
+    }
+    assert_non_null(strstr(log, "{\"event\":\"smile_start\",\"id\":7,\"frame\":0"));
+    assert_null(strstr(log, "\"frame\":2,")); /* nothing ends while the face is held */
+    assert_null(strstr(log, "\"frame\":3,"));
+    /* last seen at 0.5 s: ends on the first frame more than 0.25 s later (0.8 s) */
+    assert_non_null(strstr(log, "{\"event\":\"track_end\",\"id\":7,\"frame\":8,\"t\":0.800,\"last_seen\":0.500}"));
+    assert_non_null(strstr(log, "{\"event\":\"smile_end\",\"id\":7,\"frame\":8,\"t\":0.500"));
+    assert_int_equal(cfg.ntracks, 1);
+    grin__smile_free(&cfg);
+    free(f.faces);
+    free(f.events);
+}
+
 /* the smile stage alone, on frames with made-up faces: hysteresis, smile and track events, and
  * a long run of short tracks keeps only the open ones in its per-frame work */
 static void test_smile_stage(void **state)
@@ -223,6 +347,7 @@ static void test_smile_stage(void **state)
             assert_non_null(face);
             face->id = ids[k][i];
             face->smile_raw = raw[k][i];
+            face->decided = true;
         }
         assert_int_equal(grin__stage_smile.process(st, &f, &err), GRIN_OK);
         if (f.events)
@@ -250,6 +375,7 @@ static void test_smile_stage(void **state)
         stay->smile_raw = 0.2f;
         pass->id = 1000 + k;
         pass->smile_raw = 0.2f;
+        stay->decided = pass->decided = true;
         assert_int_equal(grin__stage_smile.process(st, &f, &err), GRIN_OK);
         assert_true(cfg.nopen <= 2);
     }
@@ -264,6 +390,7 @@ static void test_smile_stage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_runner), cmocka_unit_test(test_grin_run),
-                                       cmocka_unit_test(test_smile_stage)};
+                                       cmocka_unit_test(test_smile_stage), cmocka_unit_test(test_smile_hold),
+                                       cmocka_unit_test(test_tracking)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

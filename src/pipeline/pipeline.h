@@ -23,7 +23,9 @@ typedef struct {
     grin_image crop;        /* aligned crop for the classifier (owned by the frame) */
     int aligned;
     grin_point2f crop_pts[GRIN__MAX_POINTS]; /* pts in the crop's coordinates, when aligned */
-    float smile_raw;        /* the classifier's probability on this frame */
+    float quality;          /* the landmarks' grin_face_quality */
+    bool decided;           /* quality >= GRIN_QUALITY_MIN: the face gets a smile decision */
+    float smile_raw;        /* the classifier's probability on this frame (NaN: no decision) */
     float smile;            /* smoothed over time */
     bool smiling;           /* with hysteresis */
 } grin__face;

@@ -2,6 +2,7 @@
  * hands each frame, in order, to the caller's function. */
 #include "stages.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,9 @@ static grin_status cb_process(void *state, grin__frame *f, grin_error *err)
     }
     for (size_t i = 0; i < f->nfaces; i++) {
         const grin__face *s = &f->faces[i];
-        c->faces[i] = (grin_track_face){s->id, s->box, s->smile, s->smile_raw, s->smiling, s->aligned};
+        c->faces[i] = (grin_track_face){s->id,        s->box,           s->decided ? s->smile : NAN,
+                                        s->smile_raw, s->smiling,       s->aligned,
+                                        s->quality};
     }
     grin_frame_info info = {f->index, f->t, grin__now_ms() - f->grabbed_ms, &f->rgb, c->faces, f->nfaces,
                             f->events ? f->events : ""};

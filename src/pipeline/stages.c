@@ -101,20 +101,31 @@ const grin__module grin__stage_detect = {"detect", 1, false, NULL, detect_init, 
 /* ---------------------------------------------------------------- landmarks: tracking */
 
 typedef struct {
-    int id;
+    int id;       /* 0 for a detection not yet accepted as a face */
     grin_rect box;
     grin_point2f pts[GRIN__MAX_POINTS];
     int npts;
     float rel[4]; /* the detector's box relative to the landmarks' bounding box: dx, dy, sx, sy */
     bool have_rel;
     int misses;   /* detection frames in a row that did not confirm it */
-    bool matched;
+    bool matched; /* a detection confirmed it on this frame */
+    bool det_box; /* ... and its box is the detection's (else the detection was off the face) */
+    grin_face_quality q;
 } track;
+
+typedef struct { /* a track that ended recently: a face that comes back near it gets its id */
+    int id;
+    grin_rect box;
+    double t;
+} lost_track;
 
 typedef struct {
     const grin__landmarks_cfg *cfg;
     track *t;
-    int n, cap;
+    int n;
+    size_t cap;
+    lost_track *lost;
+    size_t nlost, lost_cap;
     int next_id;
     int parts;
 } lm_state;
@@ -138,6 +149,7 @@ static void lm_destroy(void *state)
 {
     lm_state *s = state;
     free(s->t);
+    free(s->lost);
     free(s);
 }
 
@@ -186,85 +198,192 @@ static void learn_rel(track *t)
     t->have_rel = true;
 }
 
+/* A detection on a face this track already follows, whatever its size or offset: its centre lies
+ * inside the face's landmarks, the landmarks' centre inside it, and it is not far larger or
+ * smaller than the face (a detection that merely overlaps a neighbour fails the first two). */
+static bool on_tracked_face(const track *t, grin_rect d)
+{
+    if (!t->npts)
+        return false;
+    float x0, y0, x1, y1;
+    pts_bbox(t->pts, t->npts, &x0, &y0, &x1, &y1);
+    y0 -= 0.3f * (y1 - y0); /* the forehead, above the eyebrows */
+    float w = x1 - x0, cx = d.x + d.w / 2.0f, cy = d.y + d.h / 2.0f;
+    float lx = (x0 + x1) / 2, ly = (y0 + y1) / 2;
+    return w > 2 && cx > x0 && cx < x1 && cy > y0 && cy < y1 && lx > d.x && lx < d.x + d.w && ly > d.y &&
+           ly < d.y + d.h && d.w > 0.5f * w && d.w < 2.5f * w;
+}
+
+static double eye_distance(const grin_point2f *p, int n)
+{
+    if (n != 68) { /* other layouts: the width of the points */
+        float x0, y0, x1, y1;
+        pts_bbox(p, n, &x0, &y0, &x1, &y1);
+        return (x1 - x0) / 2;
+    }
+    double lx = 0, ly = 0, rx = 0, ry = 0;
+    for (int i = 36; i < 42; i++)
+        lx += p[i].x, ly += p[i].y, rx += p[i + 6].x, ry += p[i + 6].y;
+    return hypot(rx - lx, ry - ly) / 6;
+}
+
+/* two tracks' landmarks on one face: the mean distance between their points is under a quarter
+ * of an eye distance */
+static bool same_shape(const track *a, const track *b)
+{
+    if (!a->npts || a->npts != b->npts)
+        return false;
+    double d = 0, iod = eye_distance(a->pts, a->npts);
+    for (int i = 0; i < a->npts; i++)
+        d += hypot(a->pts[i].x - b->pts[i].x, a->pts[i].y - b->pts[i].y);
+    return iod > 0 && d / a->npts < 0.25 * iod;
+}
+
+static void remember_lost(lm_state *s, const track *t, double now)
+{
+    if (!t->id || s->cfg->hold_seconds <= 0)
+        return;
+    if (!grin__grow((void **)&s->lost, &s->lost_cap, s->nlost + 1, sizeof *s->lost))
+        return; /* (out of memory: the face gets a new id when it comes back) */
+    s->lost[s->nlost++] = (lost_track){t->id, t->box, now};
+}
+
+/* the id for a new face: a track lost moments ago near here and of about this size, else a new one */
+static int id_for(lm_state *s, grin_rect b, double now)
+{
+    int best = -1;
+    double bd = 1e30;
+    for (size_t k = 0; k < s->nlost; k++) {
+        const lost_track *l = &s->lost[k];
+        double dx = (l->box.x + l->box.w / 2.0) - (b.x + b.w / 2.0), dy = (l->box.y + l->box.h / 2.0) - (b.y + b.h / 2.0);
+        double d = hypot(dx, dy), r = (double)b.w / (l->box.w > 0 ? l->box.w : 1);
+        if (now - l->t <= s->cfg->hold_seconds && d < 0.75 * l->box.w && r > 0.67 && r < 1.5 && d < bd)
+            bd = d, best = (int)k;
+    }
+    if (best < 0)
+        return s->next_id++;
+    int id = s->lost[best].id;
+    s->lost[best] = s->lost[--s->nlost];
+    return id;
+}
+
 static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
 {
     lm_state *s = state;
     const grin_image *img = f->gray.data ? &f->gray : &f->rgb;
+    for (size_t k = 0; k < s->nlost;) /* ids held for faces that may come back */
+        if (f->t - s->lost[k].t > s->cfg->hold_seconds || f->t < s->lost[k].t)
+            s->lost[k] = s->lost[--s->nlost];
+        else
+            k++;
     /* 1. predicted boxes: from the landmarks of the previous frame */
     for (int i = 0; i < s->n; i++) {
-        s->t[i].matched = false;
+        s->t[i].matched = s->t[i].det_box = false;
         if (s->t[i].have_rel && s->t[i].npts)
             s->t[i].box = box_from_points(&s->t[i]);
     }
-    /* 2. on detection frames, detections confirm tracks (best overlap first) or start new ones */
+    /* 2. on detection frames, detections confirm tracks (well-overlapping boxes first, then
+     * detections that land on a tracked face at another size or offset) or become candidates */
     if (f->detect) {
         bool *used = calloc(f->ndets + 1, sizeof *used);
         if (!used)
             return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
         for (;;) {
-            double best = 0.3;
+            double best = 0;
             int bi = -1, bd = -1;
             for (int i = 0; i < s->n; i++)
                 for (size_t d = 0; d < f->ndets; d++) {
-                    double o = s->t[i].matched || used[d] ? 0.0 : iou(s->t[i].box, f->dets[d]);
-                    if (o > best)
-                        best = o, bi = i, bd = (int)d;
+                    if (s->t[i].matched || used[d])
+                        continue;
+                    double o = iou(s->t[i].box, f->dets[d]);
+                    double score = o > 0.3 ? 1 + o : on_tracked_face(&s->t[i], f->dets[d]) ? 0.5 + o : 0;
+                    if (score > best)
+                        best = score, bi = i, bd = (int)d;
                 }
             if (bi < 0)
                 break;
-            s->t[bi].matched = true;
-            s->t[bi].box = f->dets[bd];
-            s->t[bi].misses = 0;
+            track *t = &s->t[bi];
+            t->matched = true;
+            t->misses = 0;
             used[bd] = true;
+            /* a detection that agrees with the face's box replaces it; one off the face (a second,
+             * shifted box on the same face) only confirms the track, which keeps following the
+             * landmarks */
+            if (best >= 1.5 || !t->npts) {
+                t->box = f->dets[bd];
+                t->det_box = true;
+            }
         }
         for (int i = 0; i < s->n;) { /* tracks no detection confirmed */
             if (!s->t[i].matched && ++s->t[i].misses >= s->cfg->drop_after_misses) {
+                remember_lost(s, &s->t[i], f->t);
                 s->t[i] = s->t[--s->n];
                 continue;
             }
             i++;
         }
         for (size_t d = 0; d < f->ndets; d++) {
-            if (used[d])
+            bool known = used[d]; /* a second box on a face already tracked starts nothing */
+            for (int i = 0; i < s->n && !known; i++)
+                known = on_tracked_face(&s->t[i], f->dets[d]);
+            if (known)
                 continue;
-            if (s->n == s->cap) {
-                int cap = s->cap ? 2 * s->cap : 8;
-                track *t = realloc(s->t, (size_t)cap * sizeof *t);
-                if (!t) {
-                    free(used);
-                    return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
-                }
-                s->t = t;
-                s->cap = cap;
+            if (!grin__grow((void **)&s->t, &s->cap, (size_t)s->n + 1, sizeof *s->t)) {
+                free(used);
+                return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
             }
             track *t = &s->t[s->n++];
             memset(t, 0, sizeof *t);
-            t->id = s->next_id++;
             t->box = f->dets[d];
-            t->matched = true;
+            t->matched = t->det_box = true; /* a candidate: id 0 until its landmarks pass */
         }
         free(used);
     }
-    /* 3. landmarks in every track's box; a track whose face left the frame or collapsed ends */
+    /* 3. landmarks in every track's box, found again from the box they imply, and their quality;
+     * a track whose face left the frame or collapsed ends; a candidate whose landmarks are not a
+     * face's, or are those of a face already tracked, is dropped */
     for (int i = 0; i < s->n;) {
         track *t = &s->t[i];
         grin_rect b = t->box;
         bool inside = b.w >= 16 && b.h >= 16 && b.x + b.w > 0 && b.y + b.h > 0 && b.x < img->width &&
                       b.y < img->height && b.w < 4 * img->width;
         grin_error e2;
-        if (!inside || grin_landmarks(s->cfg->lm, img, b, t->pts, (size_t)s->parts, &e2) != GRIN_OK) {
+        grin_point2f first[GRIN__MAX_POINTS];
+        if (!inside || grin_landmarks(s->cfg->lm, img, b, first, (size_t)s->parts, &e2) != GRIN_OK) {
+            remember_lost(s, t, f->t);
             s->t[i] = s->t[--s->n];
             continue;
         }
         t->npts = s->parts;
-        if (t->matched) /* a detector box: relearn how it sits on the landmarks */
+        if (s->parts == 68 && grin_face_quality_of(s->cfg->lm, s->cfg->al, img, first, 68, &t->q, t->pts) == GRIN_OK) {
+        } else { /* (a model with other points: no quality, every face decided) */
+            memcpy(t->pts, first, sizeof(grin_point2f) * (size_t)s->parts);
+            t->q = (grin_face_quality){1.0f, 0.0f, 1.0f, -1.0f};
+        }
+        if (!t->id) {
+            bool known = t->q.quality < GRIN_QUALITY_MIN;
+            for (int j = 0; j < s->n && !known; j++)
+                if (s->t[j].id && j < i && same_shape(&s->t[j], t)) {
+                    known = true;
+                    s->t[j].matched = true, s->t[j].misses = 0;
+                }
+            if (known) {
+                s->t[i] = s->t[--s->n];
+                continue;
+            }
+        }
+        if (t->det_box) /* a detector box: relearn how it sits on the landmarks */
             learn_rel(t);
         i++;
     }
-    /* 4. two tracks on one face: the younger goes */
+    /* the candidates that passed become tracks (after the tracks, so those are checked first) */
+    for (int i = 0; i < s->n; i++)
+        if (!s->t[i].id)
+            s->t[i].id = id_for(s, s->t[i].box, f->t);
+    /* 4. two tracks on one face (overlapping boxes or coinciding landmarks): the younger goes */
     for (int i = 0; i < s->n; i++)
         for (int j = i + 1; j < s->n;) {
-            if (iou(s->t[i].box, s->t[j].box) > 0.5) {
+            if (iou(s->t[i].box, s->t[j].box) > 0.5 || same_shape(&s->t[i], &s->t[j])) {
                 int drop = s->t[i].id > s->t[j].id ? i : j;
                 s->t[drop] = s->t[--s->n];
                 if (drop == i)
@@ -288,6 +407,8 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
         face->id = t->id;
         face->box = t->box;
         face->npts = t->npts;
+        face->quality = t->q.quality;
+        face->decided = t->q.quality >= GRIN_QUALITY_MIN;
         memcpy(face->pts, t->pts, sizeof(grin_point2f) * (size_t)t->npts);
         grin_align_fit fit;
         memset(&fit, 0, sizeof fit);
@@ -345,15 +466,22 @@ static grin_status cls_process(void *state, grin__frame *f, grin_error *err)
             return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
         s->cap = f->nfaces;
     }
+    size_t n = 0; /* the faces whose landmarks can be trusted get a decision */
     for (size_t i = 0; i < f->nfaces; i++) {
-        s->crops[i] = f->faces[i].crop;
-        s->lm[i] = f->faces[i].aligned && f->faces[i].npts == 68 ? f->faces[i].crop_pts : NULL;
+        f->faces[i].smile_raw = NAN;
+        if (!f->faces[i].decided)
+            continue;
+        s->crops[n] = f->faces[i].crop;
+        s->lm[n++] = f->faces[i].aligned && f->faces[i].npts == 68 ? f->faces[i].crop_pts : NULL;
     }
-    grin_status st = grin_classify_faces(s->cfg->cls, s->crops, s->lm, f->nfaces, s->p, err);
+    if (!n)
+        return GRIN_OK;
+    grin_status st = grin_classify_faces(s->cfg->cls, s->crops, s->lm, n, s->p, err);
     if (st)
         return st;
-    for (size_t i = 0; i < f->nfaces; i++)
-        f->faces[i].smile_raw = s->p[i];
+    for (size_t i = 0, k = 0; i < f->nfaces; i++)
+        if (f->faces[i].decided)
+            f->faces[i].smile_raw = s->p[k++];
     return GRIN_OK;
 }
 
@@ -414,7 +542,13 @@ static grin_status smile_process(void *state, grin__frame *f, grin_error *err)
         grin__track_summary *t = summary_of(c, face->id);
         if (!t)
             return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
-        float raw = isfinite(face->smile_raw) ? face->smile_raw : 0.0f;
+        t->last_seen = f->t;
+        if (!face->decided || !isfinite(face->smile_raw)) { /* no decision: the smile holds */
+            face->smile = NAN;
+            face->smiling = t->smiling;
+            continue;
+        }
+        float raw = face->smile_raw;
         if (!t->seen) {
             t->seen = true;
             t->first_seen = f->t;
@@ -424,7 +558,7 @@ static grin_status smile_process(void *state, grin__frame *f, grin_error *err)
             float a = (float)(1.0 - exp(-(dt > 0 ? dt : 0.04) / c->tau));
             t->smile += a * (raw - t->smile);
         }
-        t->last_t = t->last_seen = f->t;
+        t->last_t = f->t;
         if (!t->smiling && t->smile >= c->on) {
             t->smiling = true;
             t->smile_since = f->t;
@@ -437,11 +571,12 @@ static grin_status smile_process(void *state, grin__frame *f, grin_error *err)
         face->smile = t->smile;
         face->smiling = t->smiling;
     }
-    /* tracks that ended: not on this frame any more (in the order they began) */
+    /* tracks that ended: not on this frame any more, and (video) not for the time the landmarks
+     * stage holds a lost face's id, in case it comes back (in the order they began) */
     size_t kept = 0;
     for (size_t k = 0; k < c->nopen; k++) {
         grin__track_summary *t = &c->tracks[c->open[k]];
-        bool here = false;
+        bool here = f->t - t->last_seen <= c->hold && f->t >= t->last_seen;
         for (size_t i = 0; i < f->nfaces && !here; i++)
             here = f->faces[i].id == t->id;
         if (here) {
@@ -499,25 +634,36 @@ static void *out_init(const void *cfg, grin_error *err)
     return s;
 }
 
+/* how large annotations are drawn: one step per 360 pixels of the frame's shorter side, so labels
+ * stay legible when a 1080p or 4K video is watched at normal size */
+static int draw_scale(const grin_image *img)
+{
+    int side = img->width < img->height ? img->width : img->height;
+    return side < 540 ? 1 : (side + 180) / 360;
+}
+
 static void draw_face(grin_image *img, const grin__face *face)
 {
-    grin_rgb col = face->smiling ? (grin_rgb){40, 220, 60} : (grin_rgb){255, 170, 0};
-    int th = img->width >= 640 ? 3 : 2;
+    bool decided = face->decided && isfinite(face->smile);
+    grin_rgb col = !decided ? (grin_rgb){160, 160, 160} : face->smiling ? (grin_rgb){40, 220, 60} : (grin_rgb){255, 170, 0};
+    int scale = draw_scale(img), th = 2 * scale;
     grin_draw_rect(img, face->box.x, face->box.y, face->box.w, face->box.h, th, col);
     char label[64];
-    snprintf(label, sizeof label, "#%d %s %.2f", face->id, face->smiling ? "smile" : "", face->smile);
-    int scale = img->width >= 960 ? 2 : 1;
+    if (decided)
+        snprintf(label, sizeof label, "#%d %s %.2f", face->id, face->smiling ? "smile" : "", face->smile);
+    else /* landmarks not trusted: no decision */
+        snprintf(label, sizeof label, "#%d ?", face->id);
     grin_rgb bg = {0, 0, 0};
     int ty = face->box.y - 10 * scale;
     grin_draw_text(img, face->box.x, ty < 0 ? face->box.y + face->box.h + 2 : ty, label, scale, col, &bg);
     /* the smile meter: a bar beside the box, filled in proportion */
-    int mh = face->box.h, mx = face->box.x + face->box.w + 4, mw = 6 * scale;
+    int mh = face->box.h, mx = face->box.x + face->box.w + 4 * scale, mw = 6 * scale;
     if (mx + mw >= img->width)
-        mx = face->box.x - mw - 4;
-    grin_draw_rect(img, mx, face->box.y, mw, mh, 1, (grin_rgb){200, 200, 200});
-    int fill = (int)lrintf(face->smile * (float)(mh - 2));
+        mx = face->box.x - mw - 4 * scale;
+    grin_draw_rect(img, mx, face->box.y, mw, mh, scale, (grin_rgb){200, 200, 200});
+    int fill = decided ? (int)lrintf(face->smile * (float)(mh - 2 * scale)) : 0;
     for (int k = 0; k < fill; k++)
-        grin_draw_rect(img, mx + 1, face->box.y + mh - 1 - k - 1, mw - 2, 1, 1, col);
+        grin_draw_rect(img, mx + scale, face->box.y + mh - scale - k - 1, mw - 2 * scale, 1, 1, col);
 }
 
 static grin_status out_process(void *state, grin__frame *f, grin_error *err)
@@ -528,9 +674,16 @@ static grin_status out_process(void *state, grin__frame *f, grin_error *err)
         fprintf(c->events, "{\"frame\":%lld,\"t\":%.3f,\"faces\":[", (long long)f->index, f->t);
         for (size_t i = 0; i < f->nfaces; i++) {
             const grin__face *face = &f->faces[i];
-            fprintf(c->events, "%s{\"id\":%d,\"box\":[%d,%d,%d,%d],\"smile\":%.4f,\"raw\":%.4f,\"smiling\":%s,\"aligned\":%s}",
-                    i ? "," : "", face->id, face->box.x, face->box.y, face->box.w, face->box.h, face->smile,
-                    face->smile_raw, face->smiling ? "true" : "false", face->aligned ? "true" : "false");
+            char sm[16] = "null", raw[16] = "null"; /* no decision where the landmarks can't be trusted */
+            if (face->decided && isfinite(face->smile) && isfinite(face->smile_raw)) {
+                snprintf(sm, sizeof sm, "%.4f", face->smile);
+                snprintf(raw, sizeof raw, "%.4f", face->smile_raw);
+            }
+            fprintf(c->events,
+                    "%s{\"id\":%d,\"box\":[%d,%d,%d,%d],\"smile\":%s,\"raw\":%s,\"smiling\":%s,\"aligned\":%s,"
+                    "\"quality\":%.3f}",
+                    i ? "," : "", face->id, face->box.x, face->box.y, face->box.w, face->box.h, sm, raw,
+                    face->smiling ? "true" : "false", face->aligned ? "true" : "false", face->quality);
         }
         fputs("]}\n", c->events);
         if (f->nev)
@@ -550,7 +703,7 @@ static grin_status out_process(void *state, grin__frame *f, grin_error *err)
             char line[96];
             snprintf(line, sizeof line, "%.1f fps  latency %.1f ms", s->fps_ema, now - f->grabbed_ms);
             grin_rgb bg = {0, 0, 0};
-            grin_draw_text(&f->rgb, 4, 4, line, f->rgb.width >= 960 ? 2 : 1, (grin_rgb){255, 255, 255}, &bg);
+            grin_draw_text(&f->rgb, 4, 4, line, draw_scale(&f->rgb), (grin_rgb){255, 255, 255}, &bg);
         }
     }
     if (c->video && !c->status) {
@@ -578,7 +731,8 @@ void grin__chain_wire(grin__chain *c)
     grin_classifier_get_info(c->cls, &ci);
     c->dc = (grin__detect_cfg){c->cascade, c->detect, c->detect_width};
     /* photos: a track that the next photo's detection does not confirm ends */
-    c->lc = (grin__landmarks_cfg){c->lm, c->al, ci.channels == 3, c->photos ? 1 : 2};
+    c->lc = (grin__landmarks_cfg){c->lm, c->al, ci.channels == 3, c->photos ? 1 : 2, c->photos ? 0.0 : 1.0};
+    c->smile->hold = c->lc.hold_seconds;
     c->cc = (grin__classify_cfg){c->cls};
     const grin__module mods[5] = {grin__stage_detect, grin__stage_landmarks, grin__stage_classify, grin__stage_smile,
                                   c->last};

@@ -26,6 +26,8 @@ typedef struct {
     const grin_aligner *al;
     bool rgb_crops;        /* the classifier takes colour */
     int drop_after_misses; /* a track no detection confirms this many times in a row ends */
+    double hold_seconds;   /* a face lost for up to this long that comes back near where it was
+                            * keeps its id (0: never) */
 } grin__landmarks_cfg;
 extern const grin__module grin__stage_landmarks;
 
@@ -47,6 +49,8 @@ typedef struct {
 typedef struct {
     float on, off;         /* hysteresis thresholds on the smoothed probability */
     double tau;            /* smoothing time constant, seconds */
+    double hold;           /* a track ends when its face has been gone this long (set by
+                            * grin__chain_wire to the landmarks stage's hold_seconds) */
     grin__track_summary *tracks; /* out: grown by the stage (single worker), one per track */
     size_t ntracks, cap;
     size_t *open, nopen, open_cap; /* the tracks still open (indices into tracks): a frame's
