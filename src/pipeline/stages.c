@@ -110,6 +110,7 @@ typedef struct {
     int misses;   /* detection frames in a row that did not confirm it */
     bool matched; /* a detection confirmed it on this frame */
     bool det_box; /* ... and its box is the detection's (else the detection was off the face) */
+    grin_rect prev; /* its box on the previous frame */
     grin_face_quality q;
 } track;
 
@@ -279,6 +280,7 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
     /* 1. predicted boxes: from the landmarks of the previous frame */
     for (int i = 0; i < s->n; i++) {
         s->t[i].matched = s->t[i].det_box = false;
+        s->t[i].prev = s->t[i].box;
         if (s->t[i].have_rel && s->t[i].npts)
             s->t[i].box = box_from_points(&s->t[i]);
     }
@@ -306,10 +308,10 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
             t->matched = true;
             t->misses = 0;
             used[bd] = true;
-            /* a detection that agrees with the face's box replaces it; one off the face (a second,
-             * shifted box on the same face) only confirms the track, which keeps following the
-             * landmarks */
-            if (best >= 1.5 || !t->npts) {
+            /* a detection that overlaps the face's box replaces it; one that only lands on the
+             * face (a second, shifted box on the same face) confirms the track, which keeps
+             * following its landmarks while they can be trusted */
+            if (best >= 1 || !t->npts || t->q.quality < GRIN_QUALITY_MIN) {
                 t->box = f->dets[bd];
                 t->det_box = true;
             }
@@ -355,9 +357,16 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
             continue;
         }
         t->npts = s->parts;
-        if (s->parts == 68 && grin_face_quality_of(s->cfg->lm, s->cfg->al, img, first, 68, &t->q, t->pts) == GRIN_OK) {
+        grin_point2f again[GRIN__MAX_POINTS];
+        memcpy(t->pts, first, sizeof(grin_point2f) * (size_t)s->parts);
+        if (s->parts == 68 && grin_face_quality_of(s->cfg->lm, s->cfg->al, img, first, 68, &t->q, again) == GRIN_OK) {
+            /* from a detector's box (which may sit beside the face) the points found again from
+             * the box they imply are the better ones; between detections the box comes from the
+             * last points, and the first points are kept (starting again on every frame lets a
+             * turned face's shape shrink a little each time) */
+            if (t->det_box)
+                memcpy(t->pts, again, sizeof again);
         } else { /* (a model with other points: no quality, every face decided) */
-            memcpy(t->pts, first, sizeof(grin_point2f) * (size_t)s->parts);
             t->q = (grin_face_quality){1.0f, 0.0f, 1.0f, -1.0f};
         }
         if (!t->id) {
@@ -380,11 +389,20 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
     for (int i = 0; i < s->n; i++)
         if (!s->t[i].id)
             s->t[i].id = id_for(s, s->t[i].box, f->t);
-    /* 4. two tracks on one face (overlapping boxes or coinciding landmarks): the younger goes */
+    /* 4. two tracks on one face (overlapping boxes or coinciding landmarks): one goes. When one
+     * of them jumped here (a face passing behind another hands its track to the face in front)
+     * the one that was already on this face stays; otherwise (a second box on one face) the
+     * older */
     for (int i = 0; i < s->n; i++)
         for (int j = i + 1; j < s->n;) {
             if (iou(s->t[i].box, s->t[j].box) > 0.5 || same_shape(&s->t[i], &s->t[j])) {
+                double si = s->t[i].prev.w ? iou(s->t[i].prev, s->t[i].box) : 0;
+                double sj = s->t[j].prev.w ? iou(s->t[j].prev, s->t[j].box) : 0;
                 int drop = s->t[i].id > s->t[j].id ? i : j;
+                if (si < 0.5 && sj >= 0.5)
+                    drop = i;
+                else if (sj < 0.5 && si >= 0.5)
+                    drop = j;
                 s->t[drop] = s->t[--s->n];
                 if (drop == i)
                     break;
