@@ -302,6 +302,60 @@ static void test_shared_cascade(void **state)
     grin_cascade_free(c);
 }
 
+/* frontal and profile: every frontal box is kept; every other box is a profile box of the image
+ * or a mirrored profile box of its mirror image that no earlier box covers; a photo and its
+ * mirror image find the same faces mirrored */
+static void test_profiles(void **state)
+{
+    (void)state;
+    grin_cascade *f = load("haarcascades/haarcascade_frontalface_default.xml"),
+                 *pc = load("haarcascades/haarcascade_profileface.xml");
+    grin_detector *d;
+    assert_int_equal(grin_detector_create(1, &d), GRIN_OK);
+    grin_detect_params p;
+    grin_detect_params_default(&p);
+    p.min_neighbors = 1; /* profile boxes on these frontal faces too */
+    const char *imgs[3] = {"data/samples/2008_001009.jpg", "data/samples/2008_001322.jpg", "data/samples/2009_004587.jpg"};
+    for (int k = 0; k < 3; k++) {
+        grin_image img = read_img(imgs[k], GRIN_PIX_GRAY8), mir;
+        assert_int_equal(grin_image_alloc(img.width, img.height, GRIN_PIX_GRAY8, &mir), GRIN_OK);
+        for (int y = 0; y < img.height; y++)
+            for (int x = 0; x < img.width; x++)
+                mir.data[(size_t)y * mir.stride + x] = img.data[(size_t)y * img.stride + img.width - 1 - x];
+        grin_rect A[64], B[64], C[64], R[192];
+        size_t na, nb, nc, nr;
+        assert_int_equal(grin_detect(d, f, &img, &p, A, 64, &na), GRIN_OK);
+        assert_int_equal(grin_detect(d, pc, &img, &p, B, 64, &nb), GRIN_OK);
+        assert_int_equal(grin_detect(d, pc, &mir, &p, C, 64, &nc), GRIN_OK);
+        assert_int_equal(grin_detect_profiles(d, f, pc, &img, &p, &nr), GRIN_OK);
+        assert_true(nr >= na && nr <= na + nb + nc && nr <= 192);
+        memcpy(R, grin_detector_results(d, NULL), nr * sizeof *R);
+        for (size_t i = 0; i < na; i++) {
+            bool in = false;
+            for (size_t j = 0; j < nr && !in; j++)
+                in = !memcmp(&A[i], &R[j], sizeof *R);
+            assert_true(in);
+        }
+        for (size_t j = 0; j < nr; j++) {
+            bool from = false;
+            for (size_t i = 0; i < na && !from; i++)
+                from = !memcmp(&A[i], &R[j], sizeof *R);
+            for (size_t i = 0; i < nb && !from; i++)
+                from = !memcmp(&B[i], &R[j], sizeof *R);
+            for (size_t i = 0; i < nc && !from; i++)
+                from = R[j].x == img.width - C[i].x - C[i].w && R[j].y == C[i].y && R[j].w == C[i].w;
+            assert_true(from);
+        }
+        grin_image_free(&img);
+        grin_image_free(&mir);
+    }
+    size_t n;
+    assert_int_equal(grin_detect_profiles(d, f, NULL, NULL, &p, &n), GRIN_ERR_INVALID_ARGUMENT);
+    grin_detector_free(d);
+    grin_cascade_free(f);
+    grin_cascade_free(pc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -309,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_golden_lbp),      cmocka_unit_test(test_golden_threads),
         cmocka_unit_test(test_kernels_match_reference), cmocka_unit_test(test_formats_agree),
         cmocka_unit_test(test_api_contract),    cmocka_unit_test(test_shared_cascade),
+        cmocka_unit_test(test_profiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

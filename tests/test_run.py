@@ -40,6 +40,10 @@ def one_line_error(name, r, needle):
     check(name + ": names the fault", any(needle in l for l in err), r.stderr)
 
 
+def bad_detector(name, r):
+    one_line_error(name + " --detector sideways", r, "--detector takes frontal or frontal+profile")
+
+
 def lines(path):
     with open(path) as f:
         return [json.loads(l) for l in f if l.strip()]
@@ -57,7 +61,18 @@ frames = [l for l in L if "frame" in l and "faces" in l]
 check("one line per frame, in order", [l["frame"] for l in frames] == list(range(150)), len(frames))
 check("the face is tracked with one id", len(frames) == 150 and all(len(l["faces"]) == 1 and l["faces"][0]["id"] == 1 for l in frames[8:]),
       [l["faces"] for l in frames[:3]])
-check("probabilities in [0,1]", all(0 <= f["smile"] <= 1 and 0 <= f["raw"] <= 1 for l in frames for f in l["faces"]))
+check("probabilities in [0,1], or null with a quality under 0.42", all(
+    (f["smile"] is None and f["raw"] is None and f["quality"] < 0.42) or
+    (0 <= f["smile"] <= 1 and 0 <= f["raw"] <= 1 and 0.42 <= f["quality"] <= 1) for l in frames for f in l["faces"]))
+check("the face's landmarks are trusted on nearly every frame", sum(f["quality"] >= 0.42 for l in frames for f in l["faces"])
+      >= 0.95 * sum(len(l["faces"]) for l in frames))
+# frontal and profile cascades: the same single face, the same track
+ev_p = os.path.join(tmp, "ev_p.jsonl")
+r = run(CLIP, "--frames", "60", "--events", ev_p, "--detector", "frontal+profile")
+F_p = [l for l in lines(ev_p) if "frame" in l and "faces" in l] if r.returncode == 0 else []
+check("run --detector frontal+profile: one face, one id", len(F_p) == 60 and all(
+    len(l["faces"]) == 1 and l["faces"][0]["id"] == 1 for l in F_p[8:]), r.stderr)
+bad_detector("run", run(CLIP, "--frames", "5", "--detector", "sideways"))
 # the shipped model's landmark branch sees each aligned face's landmarks; --no-branch leaves the network alone
 ev_nb = os.path.join(tmp, "ev_nb.jsonl")
 r = run(CLIP, "--frames", "150", "--events", ev_nb, "--no-branch")

@@ -612,3 +612,96 @@ grin_status grin_detect_photo(grin_detector *d, const grin_cascade *c, const gri
         *count = kept;
     return GRIN_OK;
 }
+
+/* a box that another already covers: they overlap by more than a third, or one's centre lies in
+ * the other */
+static bool covered(grin_rect a, grin_rect b)
+{
+    int x0 = a.x > b.x ? a.x : b.x, y0 = a.y > b.y ? a.y : b.y;
+    int x1 = a.x + a.w < b.x + b.w ? a.x + a.w : b.x + b.w, y1 = a.y + a.h < b.y + b.h ? a.y + a.h : b.y + b.h;
+    if (x1 <= x0 || y1 <= y0)
+        return false;
+    double in = (double)(x1 - x0) * (y1 - y0), u = (double)a.w * a.h + (double)b.w * b.h - in;
+    long acx = a.x + a.w / 2, acy = a.y + a.h / 2, bcx = b.x + b.w / 2, bcy = b.y + b.h / 2;
+    return in > u / 3 || (acx > b.x && acx < b.x + b.w && acy > b.y && acy < b.y + b.h) ||
+           (bcx > a.x && bcx < a.x + a.w && bcy > a.y && bcy < a.y + a.h);
+}
+
+grin_status grin_detect_profiles(grin_detector *d, const grin_cascade *frontal, const grin_cascade *profile,
+                                 const grin_image *img, const grin_detect_params *p, size_t *count)
+{
+    if (count)
+        *count = 0;
+    if (!d || !frontal || !profile || !img || !img->data || !count)
+        return d ? fail(d, GRIN_ERR_INVALID_ARGUMENT, "grin_detect_profiles: missing argument") : GRIN_ERR_INVALID_ARGUMENT;
+    grin_image gray = {0}, flip = {0};
+    grin_rect *all = NULL;
+    size_t n = 0, cap = 0;
+    grin_status st = grin_image_convert(img, GRIN_PIX_GRAY8, &gray);
+    if (!st)
+        st = grin_image_alloc(gray.width, gray.height, GRIN_PIX_GRAY8, &flip);
+    if (st) {
+        grin_image_free(&gray);
+        return fail(d, st, "grin_detect_profiles: cannot convert the %dx%d image", img->width, img->height);
+    }
+    const int W = gray.width;
+    for (int y = 0; y < gray.height; y++) {
+        const uint8_t *src = gray.data + (size_t)y * gray.stride;
+        uint8_t *dst = flip.data + (size_t)y * flip.stride;
+        for (int x = 0; x < W; x++)
+            dst[x] = src[W - 1 - x];
+    }
+    /* frontal boxes first; then profile boxes (faces turned one way, and on the mirror image the
+     * other way) that no box kept so far covers */
+    for (int pass = 0; pass < 3 && !st; pass++) {
+        size_t k = 0;
+        st = grin_detect(d, pass ? profile : frontal, pass == 2 ? &flip : &gray, p, NULL, 0, &k);
+        if (st == GRIN_ERR_BUFFER_TOO_SMALL)
+            st = GRIN_OK;
+        if (st)
+            break;
+        size_t before = n;
+        for (size_t i = 0; i < d->nresults; i++) {
+            grin_rect r = d->results[i];
+            if (pass == 2)
+                r.x = W - r.x - r.w;
+            bool dup = false;
+            for (size_t j = 0; j < before && !dup && pass; j++)
+                dup = covered(r, all[j]);
+            if (dup)
+                continue;
+            if (n == cap) {
+                size_t nc = cap ? 2 * cap : 16;
+                grin_rect *na = realloc(all, nc * sizeof *na);
+                if (!na) {
+                    st = fail(d, GRIN_ERR_NO_MEMORY, "grin_detect_profiles: out of memory");
+                    break;
+                }
+                all = na, cap = nc;
+            }
+            all[n++] = r;
+        }
+    }
+    grin_image_free(&gray);
+    grin_image_free(&flip);
+    if (!st && n > d->cap_results) {
+        grin_rect *r = realloc(d->results, n * sizeof *r);
+        if (!r)
+            st = fail(d, GRIN_ERR_NO_MEMORY, "grin_detect_profiles: out of memory");
+        else
+            d->results = r, d->cap_results = n;
+    }
+    if (st) {
+        d->nresults = 0;
+        free(all);
+        return st;
+    }
+    if (n)
+        memcpy(d->results, all, n * sizeof *all);
+    free(all);
+    if (n)
+        qsort(d->results, n, sizeof(grin_rect), cmp_rect);
+    d->nresults = n;
+    *count = n;
+    return GRIN_OK;
+}

@@ -85,7 +85,7 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
         return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "grin_run: bad parameters");
     grin_classifier *cls = NULL;
     grin_landmarker *lm = NULL;
-    grin_cascade *cascade = NULL;
+    grin_cascade *cascade = NULL, *profile = NULL;
     grin_aligner *al = NULL;
     grin__video_in *in = NULL;
     grin_status st = GRIN_OK;
@@ -93,7 +93,8 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
     if ((st = grin_classifier_load(model, &cls, err)) || (st = grin_landmarker_load(p.landmarks ? p.landmarks
                                                                                                 : GRIN_DEFAULT_LANDMARK_MODEL,
                                                                                      &lm, err)) ||
-        (st = grin_cascade_load(p.cascade ? p.cascade : GRIN_DEFAULT_CASCADE, &cascade, err)))
+        (st = grin_cascade_load(p.cascade ? p.cascade : GRIN_DEFAULT_CASCADE, &cascade, err)) ||
+        (p.profile_cascade && (st = grin_cascade_load(p.profile_cascade, &profile, err))))
         goto done;
     if (p.int8 && grin_classifier_set_int8(cls, 1) != GRIN_OK) {
         st = grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: no 8-bit calibration (run grin quantize first)", model);
@@ -112,7 +113,7 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
     grin__smile_cfg smile = {.on = 0.6f, .off = 0.4f, .tau = 0.2};
     callback_cfg cb = {.fn = on_frame, .user = user};
     atomic_init(&cb.halt, 0);
-    grin__chain chain = {.cascade = cascade, .detect = p.detect, .detect_width = p.detect_max_width, .lm = lm,
+    grin__chain chain = {.cascade = cascade, .profile = profile, .detect = p.detect, .detect_width = p.detect_max_width, .lm = lm,
                          .al = al, .cls = cls, .photos = photos, .detect_workers = p.detect_workers,
                          .classify_workers = p.classify_workers, .smile = &smile, .last = stage_callback,
                          .last_cfg = &cb};
@@ -143,5 +144,6 @@ done:
     grin_classifier_free(cls);
     grin_landmarker_free(lm);
     grin_cascade_free(cascade);
+    grin_cascade_free(profile);
     return st;
 }

@@ -68,7 +68,8 @@ static grin_status detect_process(void *state, grin__frame *f, grin_error *err)
         p.max_width = (int)(p.max_width / k), p.max_height = (int)(p.max_height / k);
     }
     size_t n = 0;
-    st = grin_detect(s->det, s->cfg->cascade, img, &p, NULL, 0, &n);
+    st = s->cfg->profile ? grin_detect_profiles(s->det, s->cfg->cascade, s->cfg->profile, img, &p, &n)
+                         : grin_detect(s->det, s->cfg->cascade, img, &p, NULL, 0, &n);
     if (st && st != GRIN_ERR_BUFFER_TOO_SMALL)
         return grin__fail(err, st, "frame %lld: %s", (long long)f->index, grin_detector_error(s->det));
     const grin_rect *r = grin_detector_results(s->det, &n);
@@ -747,7 +748,7 @@ void grin__chain_wire(grin__chain *c)
 {
     grin_classifier_info ci;
     grin_classifier_get_info(c->cls, &ci);
-    c->dc = (grin__detect_cfg){c->cascade, c->detect, c->detect_width};
+    c->dc = (grin__detect_cfg){c->cascade, c->detect, c->detect_width, c->profile};
     /* photos: a track that the next photo's detection does not confirm ends */
     c->lc = (grin__landmarks_cfg){c->lm, c->al, ci.channels == 3, c->photos ? 1 : 2, c->photos ? 0.0 : 1.0};
     c->smile->hold = c->lc.hold_seconds;

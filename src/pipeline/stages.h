@@ -18,6 +18,7 @@ typedef struct {
     const grin_cascade *cascade;
     grin_detect_params params;
     int max_width; /* wider frames are detected on a copy scaled to this width (0: never) */
+    const grin_cascade *profile; /* also turned faces (grin_detect_profiles), or NULL */
 } grin__detect_cfg;
 extern const grin__module grin__stage_detect;
 
@@ -80,6 +81,7 @@ extern const grin__module grin__stage_output;
  * into the chain, which must outlive the run. */
 typedef struct {
     const grin_cascade *cascade;
+    const grin_cascade *profile; /* grin__detect_cfg.profile */
     grin_detect_params detect;
     int detect_width;          /* grin__detect_cfg.max_width */
     const grin_landmarker *lm;

@@ -61,6 +61,9 @@ typedef struct {
     int threads;
     bool photos;   /* the command reads single photos: a second look when none is found */
     bool one_look; /* --one-look turns that off */
+    /* --detector frontal+profile: the profile cascade too (grin_detect_profiles); loaded when the
+     * option is parsed, freed at exit */
+    const grin_cascade *profile;
 } detect_opts;
 void detect_opts_default(detect_opts *o);
 int detect_opts_parse(detect_opts *o, int argc, char **argv, int *i);

@@ -87,6 +87,26 @@ void detect_opts_default(detect_opts *o)
     o->threads = 1;
     o->photos = false;
     o->one_look = false;
+    o->profile = NULL;
+}
+
+/* the profile cascade a command's options loaded: one per process, freed at exit */
+static grin_cascade *loaded_profile;
+static void free_profile(void) { grin_cascade_free(loaded_profile); }
+
+static bool load_profile(detect_opts *o, const char *path)
+{
+    grin_cascade *c;
+    grin_error err = {{0}};
+    if (grin_cascade_load(path, &c, &err) != GRIN_OK) {
+        cli_error("%s", err.msg);
+        return false;
+    }
+    if (!loaded_profile)
+        atexit(free_profile);
+    grin_cascade_free(loaded_profile);
+    o->profile = loaded_profile = c;
+    return true;
 }
 
 const char *photo_opts_usage(void)
@@ -98,6 +118,12 @@ const char *photo_opts_usage(void)
 grin_status detect_faces(grin_detector *d, const grin_cascade *c, const grin_image *img,
                          const detect_opts *o, size_t *count)
 {
+    if (o->profile) { /* frontal and profile; for a photo the frontal second look if neither finds one */
+        grin_status st = grin_detect_profiles(d, c, o->profile, img, &o->params, count);
+        if (st || *count || !o->photos || o->one_look)
+            return st;
+        return grin_detect_photo(d, c, img, &o->params, count);
+    }
     if (o->photos && !o->one_look)
         return grin_detect_photo(d, c, img, &o->params, count);
     return grin_detect(d, c, img, &o->params, NULL, 0, count);
@@ -195,7 +221,11 @@ const char *detect_opts_usage(void)
            "  --min-neighbors N     raw hits a face needs (default 3; 0 = ungrouped)\n"
            "  --min-size N          smallest face side in pixels (default 30)\n"
            "  --max-size N          largest face side (default: the image)\n"
-           "  --threads N           worker threads, 0 = all CPUs (default 1)\n";
+           "  --threads N           worker threads, 0 = all CPUs (default 1)\n"
+           "  --detector D          frontal (default: the cascade above) or frontal+profile\n"
+           "                        (also Debian's profile-face cascade, on the image and its\n"
+           "                        mirror: more turned faces, more false boxes, ~3x the time)\n"
+           "  --profile-cascade F   the profile cascade for frontal+profile (implies it)\n";
 }
 
 int detect_opts_parse(detect_opts *o, int argc, char **argv, int *i)
@@ -227,6 +257,22 @@ int detect_opts_parse(detect_opts *o, int argc, char **argv, int *i)
         if (!cli_int(a, v, 0, GRIN_MAX_IMAGE_SIDE, &n))
             return -1;
         o->params.max_width = o->params.max_height = n;
+    } else if (!strcmp(a, "--detector")) {
+        if (!v || (strcmp(v, "frontal") && strcmp(v, "frontal+profile"))) {
+            cli_error("--detector takes frontal or frontal+profile");
+            return -1;
+        }
+        if (!strcmp(v, "frontal"))
+            o->profile = NULL;
+        else if (!o->profile && !load_profile(o, GRIN_PROFILE_CASCADE))
+            return -1;
+    } else if (!strcmp(a, "--profile-cascade")) {
+        if (!v) {
+            cli_error("--profile-cascade needs a file");
+            return -1;
+        }
+        if (!load_profile(o, v))
+            return -1;
     } else if (!strcmp(a, "--threads")) {
         if (!cli_int(a, v, 0, 256, &o->threads))
             return -1;

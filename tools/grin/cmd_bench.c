@@ -65,10 +65,10 @@ static int bench_detect(int argc, char **argv)
     }
     size_t n = 0;
     int rc = 0;
-    grin_status st = grin_detect(d, c, &img, &o.params, NULL, 0, &n); /* warm-up */
+    grin_status st = detect_faces(d, c, &img, &o, &n); /* warm-up */
     for (int r = 0; r < repeat && (st == GRIN_OK || st == GRIN_ERR_BUFFER_TOO_SMALL); r++) {
         double t0 = now_ms();
-        st = grin_detect(d, c, &img, &o.params, NULL, 0, &n);
+        st = detect_faces(d, c, &img, &o, &n);
         ms[r] = now_ms() - t0;
     }
     if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {

@@ -141,7 +141,7 @@ int cmd_detect(int argc, char **argv)
             continue;
         }
         size_t n = 0;
-        grin_status st = grin_detect(det, cascade, &img, &o.params, NULL, 0, &n);
+        grin_status st = detect_faces(det, cascade, &img, &o, &n);
         if (st != GRIN_OK && st != GRIN_ERR_BUFFER_TOO_SMALL) {
             cli_error("%s: %s", path, grin_detector_error(det));
             grin_image_free(&img);

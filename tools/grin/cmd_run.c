@@ -375,7 +375,7 @@ int cmd_run(int argc, char **argv)
         outc.show_ctx = &v;
         /* a folder of photos: each photo on its own (detected, tracks only where boxes overlap) */
         bool photos = grin__video_is_folder(in);
-        grin__chain chain = {.cascade = cascade, .detect = o.params, .detect_width = detect_width, .lm = lm,
+        grin__chain chain = {.cascade = cascade, .profile = o.profile, .detect = o.params, .detect_width = detect_width, .lm = lm,
                              .al = al, .cls = cls, .photos = photos, .detect_workers = det_workers,
                              .classify_workers = cls_workers, .smile = &smile, .last = grin__stage_output,
                              .last_cfg = &outc};
