@@ -45,6 +45,15 @@ typedef struct grin_error {
  * "0.1.0 (Release) avx2 fma avx512f". */
 GRIN_API const char *grin_version(void);
 GRIN_API const char *grin_build_type(void);
+
+/* grin's own models (the default smile classifier is GRIN_SMILE_MODEL) are read from:
+ * $GRIN_MODEL_DIR when set; else share/grin in the prefix the library (or a program linked with
+ * the static library) was installed to, wherever that prefix has moved; else, in a build tree,
+ * the source tree's models/; else the prefix the build was configured for. Writes that folder
+ * joined with `name` (a file name) to out. The landmark model and the cascades are Debian's, at
+ * GRIN_DEFAULT_LANDMARK_MODEL and GRIN_DEFAULT_CASCADE. */
+#define GRIN_SMILE_MODEL "smile.grinnet"
+GRIN_API grin_status grin_default_model_path(const char *name, char *out, size_t cap);
 GRIN_API const char *grin_cpu_features(void);
 
 /* ---------------------------------------------------------------- images */

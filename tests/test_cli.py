@@ -4,6 +4,7 @@ one-line errors with a non-zero exit on bad input. Usage: test_cli.py PATH/TO/gr
 import json
 import random
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -416,6 +417,30 @@ one_line_error("classify --crops: wrong size", run("classify", "--crops", "--mod
 one_line_error("model init: no --out", run("model", "init", "--alpha", "0.25"), "--out")
 one_line_error("train: missing csv", run("train", "--labels", "/no/x.csv", "--out", os.path.join(tmp, "x.grinnet")), "/no/x.csv")
 one_line_error("align: missing csv", run("align", "--labels", "/no/x.csv", "--out", tmp), "/no/x.csv")
+
+# where the smile model is found: GRIN_MODEL_DIR first; an installed prefix, even moved elsewhere,
+# reads its own share/grin
+r = run("--version", env=dict(os.environ, GRIN_MODEL_DIR=os.path.join(tmp, "nomodels")))
+check("--version names the model GRIN_MODEL_DIR points at", r.returncode == 0 and
+      "smile model: " + os.path.join(tmp, "nomodels", "smile.grinnet") in r.stdout, r.stdout)
+one_line_error("classify: GRIN_MODEL_DIR without the model", run("classify", SAMPLES[0],
+               env=dict(os.environ, GRIN_MODEL_DIR=os.path.join(tmp, "nomodels"))), os.path.join(tmp, "nomodels"))
+build_dir = os.path.dirname(os.path.abspath(GRIN))
+if os.path.exists(os.path.join(build_dir, "cmake_install.cmake")) and shutil.which("cmake"):
+    pfx = os.path.join(tmp, "prefix")
+    r2 = subprocess.run(["cmake", "--install", build_dir, "--prefix", pfx], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True)
+    moved = os.path.join(tmp, "moved")
+    if r2.returncode == 0:
+        os.rename(pfx, moved)
+    exe = os.path.join(moved, "bin", "grin")
+    env = {k: v for k, v in os.environ.items() if k != "GRIN_MODEL_DIR"}
+    r = subprocess.run([exe, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/", env=env)
+    check("installed and moved: the prefix's own model", r2.returncode == 0 and r.returncode == 0 and
+          "smile model: " + os.path.join(moved, "share", "grin", "smile.grinnet") in r.stdout, r2.stderr + r.stdout + r.stderr)
+    r = subprocess.run([exe, "classify", SAMPLES[0]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/", env=env)
+    check("installed and moved: classify works", r.returncode == 0 and len(json.loads(r.stdout)["faces"]) == 2,
+          r.stdout + r.stderr)
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

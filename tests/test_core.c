@@ -2,6 +2,8 @@
 #include "test_util.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 
@@ -123,12 +125,30 @@ static void test_pool(void **state)
     }
 }
 
+/* the model folder: GRIN_MODEL_DIR wins; else a real, readable file (in a build tree: the source
+ * tree's models/); names with a folder and small buffers are refused */
+static void test_model_path(void **state)
+{
+    (void)state;
+    char out[4096], tiny[8];
+    setenv("GRIN_MODEL_DIR", "/opt/models", 1);
+    assert_int_equal(grin_default_model_path(GRIN_SMILE_MODEL, out, sizeof out), GRIN_OK);
+    assert_string_equal(out, "/opt/models/smile.grinnet");
+    assert_int_equal(grin_default_model_path(GRIN_SMILE_MODEL, tiny, sizeof tiny), GRIN_ERR_BUFFER_TOO_SMALL);
+    unsetenv("GRIN_MODEL_DIR");
+    assert_int_equal(grin_default_model_path(GRIN_SMILE_MODEL, out, sizeof out), GRIN_OK);
+    assert_int_equal(access(out, R_OK), 0);
+    assert_int_equal(grin_default_model_path("../x", out, sizeof out), GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(grin_default_model_path("", out, sizeof out), GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(grin_default_model_path(GRIN_SMILE_MODEL, NULL, 10), GRIN_ERR_INVALID_ARGUMENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_strings), cmocka_unit_test(test_image_alloc_limits),
         cmocka_unit_test(test_gray_matches_opencv), cmocka_unit_test(test_draw_clips),
-        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_pool),              cmocka_unit_test(test_model_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

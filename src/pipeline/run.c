@@ -89,7 +89,13 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
     grin_aligner *al = NULL;
     grin__video_in *in = NULL;
     grin_status st = GRIN_OK;
-    const char *model = p.model ? p.model : GRIN_INSTALLED_MODEL;
+    char installed[4096];
+    const char *model = p.model;
+    if (!model) {
+        if (grin_default_model_path(GRIN_SMILE_MODEL, installed, sizeof installed) != GRIN_OK)
+            return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "grin_run: the installed model's path is too long");
+        model = installed;
+    }
     if ((st = grin_classifier_load(model, &cls, err)) || (st = grin_landmarker_load(p.landmarks ? p.landmarks
                                                                                                 : GRIN_DEFAULT_LANDMARK_MODEL,
                                                                                      &lm, err)) ||

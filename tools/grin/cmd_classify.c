@@ -8,19 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef GRIN_MODEL_DIR
-#define GRIN_MODEL_DIR "models"
-#endif
-
-#ifndef GRIN_INSTALLED_MODEL_DIR
-#define GRIN_INSTALLED_MODEL_DIR "/usr/local/share/grin"
-#endif
-
-/* the source tree's model when running from a build, else the installed one */
+/* the smile model grin_default_model_path finds ($GRIN_MODEL_DIR, the installed one, or in a build
+ * tree the source tree's) */
 const char *default_classifier(void)
 {
-    static const char *const built = GRIN_MODEL_DIR "/smile.grinnet";
-    return access(built, R_OK) == 0 ? built : GRIN_INSTALLED_MODEL_DIR "/smile.grinnet";
+    static char path[4096];
+    if (!path[0] && grin_default_model_path(GRIN_SMILE_MODEL, path, sizeof path) != GRIN_OK)
+        snprintf(path, sizeof path, "%s", GRIN_SMILE_MODEL);
+    return path;
 }
 
 bool cli_set_int8(grin_classifier *c, const char *model, bool int8)

@@ -25,7 +25,8 @@ static void usage(FILE *f)
                "  calibrate          fit a classifier's test-time mirroring and probability scale\n"
                "  bench              time a stage (bench detect|landmarks ...)\n"
                "  plot               draw two columns of a CSV as a PNG (accuracy against time)\n\n"
-               "grin --version prints the version, build type and CPU features in use.\n"
+               "grin --version prints the version, build type, CPU features in use and the smile\n"
+               "model found (set GRIN_MODEL_DIR to read grin's models from another folder).\n"
                "grin <command> --help shows a command's options.\n");
 }
 
@@ -42,8 +43,8 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-        printf("grin %s (%s build) cpu: %s\n", grin_version(), grin_build_type(),
-               grin_cpu_features());
+        printf("grin %s (%s build) cpu: %s\nsmile model: %s\n", grin_version(), grin_build_type(),
+               grin_cpu_features(), default_classifier());
         return 0;
     }
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
