@@ -17,7 +17,13 @@
  * the detector's largest box is the face ("face"), the boxes of its raw hits (no grouping) that
  * do not touch it are "false", and the face box moved as above is "ghost"; no errors (no labels).
  *
- * bench/landmark_quality.py reads the CSV and reports how each threshold separates them. */
+ * bench/landmark_quality.py reads the CSV and reports how each threshold separates them.
+ *
+ *   bench_landmark_quality LABELS.csv MAX_PHOTOS --crops DIR
+ *
+ * writes instead each box's aligned crop (as grin run makes it) to DIR with DIR/labels.csv
+ * (file, smile = 1 for landmarks on a face, 0 for landmarks beside one or on no face, kind), and two
+ * random boxes a photo away from every detection: the data of a face check. */
 #include <grin.h>
 
 #include "video/video.h"
@@ -67,6 +73,28 @@ static void mean_of(const grin_point2f *p, int from, int to, double *x, double *
     *x /= to - from + 1, *y /= to - from + 1;
 }
 
+/* --crops DIR: each box's aligned crop as grin run makes it, labelled face (1: landmarks within
+ * 0.2 eye distances) or not (0: over 0.35, or no face there); the middle is left out */
+static const char *crop_dir;
+static FILE *crop_csv;
+static long ncrops;
+
+static void save_crop(const grin_aligner *al, const grin_image *img, const grin_point2f *p, grin_rect box,
+                      int face, const char *kind)
+{
+    grin_align_fit fit;
+    grin_image crop;
+    int aligned;
+    if (grin_align_fit_points(al, p, 68, &fit) || grin_align_warp(al, img, &fit, box, &crop, &aligned))
+        return;
+    char name[64], path[4200];
+    snprintf(name, sizeof name, "%06ld.png", ncrops++);
+    snprintf(path, sizeof path, "%s/%s", crop_dir, name);
+    if (grin_image_write(path, &crop, 0, NULL) == GRIN_OK)
+        fprintf(crop_csv, "%s,%d,%s\n", name, face, kind);
+    grin_image_free(&crop);
+}
+
 static void emit(const grin_landmarker *lm, const grin_aligner *al, const grin_image *img, grin_rect box,
                  const char *kind, const char *pose, const double *g)
 {
@@ -74,6 +102,19 @@ static void emit(const grin_landmarker *lm, const grin_aligner *al, const grin_i
     grin_face_quality q;
     if (box.w < 16 || grin_landmarks(lm, img, box, p1, 68, NULL) || grin_face_quality_of(lm, al, img, p1, 68, &q, p))
         return;
+    if (crop_dir) {
+        double e = 1;
+        if (g) {
+            double lx, ly, rx, ry, iod = hypot(g[1] - g[0], g[6] - g[5]);
+            mean_of(p, 36, 41, &lx, &ly);
+            mean_of(p, 42, 47, &rx, &ry);
+            e = (hypot(lx - g[0], ly - g[5]) + hypot(rx - g[1], ry - g[6]) + hypot(p[30].x - g[2], p[30].y - g[7]) +
+                 hypot(p[48].x - g[3], p[48].y - g[8]) + hypot(p[54].x - g[4], p[54].y - g[9])) / iod / 5;
+        }
+        if (e < 0.2 || e > 0.35)
+            save_crop(al, img, p, box, e < 0.2, kind);
+        return;
+    }
     double e = NAN;
     if (g) {
         double pt[5][2], iod = hypot(g[1] - g[0], g[6] - g[5]);
@@ -153,6 +194,18 @@ int main(int argc, char **argv)
         return 2;
     }
     int max_photos = argc > 2 ? atoi(argv[2]) : 1 << 30;
+    for (int i = 2; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--crops")) {
+            crop_dir = argv[i + 1];
+            char p[4200];
+            snprintf(p, sizeof p, "%s/labels.csv", crop_dir);
+            if (!(crop_csv = fopen(p, "w"))) {
+                fprintf(stderr, "bench_landmark_quality: %s: cannot create\n", p);
+                return 1;
+            }
+            fprintf(crop_csv, "file,smile,kind\n");
+        }
+    srand(1);
     grin_error err = {{0}};
     grin_cascade *casc;
     grin_landmarker *lm;
@@ -244,6 +297,20 @@ int main(int argc, char **argv)
         }
         for (int k = 0; k < nb; k++)
             emit(lm, al, &img, boxes[k], "false", pose, NULL);
+        if (crop_dir) /* background: two random boxes that touch no detection and not the face */
+            for (int k = 0, tries = 0; k < 2 && tries < 40; tries++) {
+                int side = 40 + (int)(rand() % 120);
+                if (side >= img.width || side >= img.height)
+                    continue;
+                grin_rect r = {(int)(rand() % (img.width - side)), (int)(rand() % (img.height - side)), side, side};
+                bool clear = overlap(r, face) == 0;
+                for (size_t i = 0; i < n && clear; i++)
+                    clear = overlap(r, all[i]) == 0;
+                if (clear) {
+                    emit(lm, al, &img, r, "random", pose, NULL);
+                    k++;
+                }
+            }
         grin_image_free(&img);
     }
     fclose(f);
@@ -251,5 +318,7 @@ int main(int argc, char **argv)
     grin_aligner_free(al);
     grin_landmarker_free(lm);
     grin_cascade_free(casc);
+    if (crop_csv)
+        fclose(crop_csv);
     return 0;
 }

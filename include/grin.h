@@ -312,6 +312,12 @@ typedef struct grin_face_quality {
  * degrees and rejects about two thirds of those found from a box beside the face (BENCHMARKS.md) */
 #define GRIN_QUALITY_MIN 0.42f
 
+/* grin run's face check (the installed GRIN_FACE_CHECK_MODEL, a small classifier of aligned crops:
+ * "the landmarks sit on a face, within 0.2 eye distances") replaces the score above when it is
+ * there; a face needs this much of it (BENCHMARKS.md) */
+#define GRIN_FACE_CHECK_MODEL "face_check.grinnet"
+#define GRIN_FACE_CHECK_MIN 0.92f
+
 /* The quality of 68 landmarks found in img. With img, the model starts again from the box the
  * points imply; those points (better than the first when the first box was off the face) are
  * written to refit when it is not NULL, and the residual and distortion are theirs. Without img
@@ -428,6 +434,9 @@ typedef struct grin_run_params {
     double folder_fps;      /* frame rate given to a folder of photos; default 25 */
     int int8;               /* 1: 8-bit classifier (the model must carry a calibration); default 0 */
     int no_landmark_branch; /* 1: the classifier's landmark branch is not used; default 0 */
+    const char *face_check; /* face check model; NULL: the installed GRIN_FACE_CHECK_MODEL when
+                             * there (else the landmarks' own quality score decides) */
+    int no_face_check;      /* 1: no face check, the quality score decides; default 0 */
 } grin_run_params;
 
 GRIN_API void grin_run_params_default(grin_run_params *p);

@@ -214,7 +214,7 @@ static void test_tracking(void **state)
     grin_align_params_default(&ap);
     assert_int_equal(grin_landmarker_load(GRIN_DEFAULT_LANDMARK_MODEL, &lm, &err), GRIN_OK);
     assert_int_equal(grin_aligner_create(lm, &ap, &al, &err), GRIN_OK);
-    grin__landmarks_cfg cfg = {lm, al, false, 2, 1.0};
+    grin__landmarks_cfg cfg = {lm, al, false, 2, 1.0, NULL, NULL};
     void *st = grin__stage_landmarks.init(&cfg, &err);
     assert_non_null(st);
     grin__frame f;
@@ -269,6 +269,57 @@ static void test_tracking(void **state)
         grin_image_free(&f.faces[i].crop);
     free(f.faces);
     grin_image_free(&f.gray);
+    grin_aligner_free(al);
+    grin_landmarker_free(lm);
+}
+
+/* with the face check: the three faces pass it and get decisions; a box on the background and a
+ * box beside a face (moved down by half: landmarks that can't sit right) start no track */
+static void test_face_check(void **state)
+{
+    (void)state;
+    if (access(GRIN_DEFAULT_LANDMARK_MODEL, R_OK) != 0)
+        skip();
+    grin_error err = {{0}};
+    grin_landmarker *lm;
+    grin_aligner *al, *cal;
+    grin_classifier *check;
+    grin_align_params ap;
+    grin_align_params_default(&ap);
+    assert_int_equal(grin_landmarker_load(GRIN_DEFAULT_LANDMARK_MODEL, &lm, &err), GRIN_OK);
+    assert_int_equal(grin_aligner_create(lm, &ap, &al, &err), GRIN_OK);
+    assert_int_equal(grin_classifier_load(SRC("models/face_check.grinnet"), &check, &err), GRIN_OK);
+    grin_classifier_info ki;
+    grin_classifier_get_info(check, &ki);
+    assert_int_equal(grin_aligner_create(lm, &ki.align, &cal, &err), GRIN_OK);
+    grin__landmarks_cfg cfg = {lm, al, false, 2, 1.0, check, cal};
+    void *st = grin__stage_landmarks.init(&cfg, &err);
+    grin__frame f;
+    memset(&f, 0, sizeof f);
+    assert_int_equal(grin_image_read(SRC("data/samples/2008_001322.jpg"), GRIN_PIX_GRAY8, &f.gray, &err), GRIN_OK);
+    grin_rect dets[5] = {{348, 146, 100, 100}, {97, 148, 91, 91}, {224, 205, 77, 77}, {10, 10, 80, 80},
+                         {348, 196, 100, 100}};
+    f.detect = true;
+    f.dets = dets;
+    f.ndets = 3;
+    assert_int_equal(grin__stage_landmarks.process(st, &f, &err), GRIN_OK);
+    assert_int_equal((int)f.nfaces, 3);
+    for (size_t i = 0; i < f.nfaces; i++)
+        assert_true(f.faces[i].decided && f.faces[i].quality >= GRIN_FACE_CHECK_MIN);
+    grin__stage_landmarks.destroy(st);
+    st = grin__stage_landmarks.init(&cfg, &err);
+    f.dets = dets + 3; /* the background, and a box half a face below one */
+    f.ndets = 2;
+    f.nfaces = 0;
+    assert_int_equal(grin__stage_landmarks.process(st, &f, &err), GRIN_OK);
+    assert_int_equal((int)f.nfaces, 0);
+    grin__stage_landmarks.destroy(st);
+    for (size_t i = 0; i < f.capfaces; i++)
+        grin_image_free(&f.faces[i].crop);
+    free(f.faces);
+    grin_image_free(&f.gray);
+    grin_classifier_free(check);
+    grin_aligner_free(cal);
     grin_aligner_free(al);
     grin_landmarker_free(lm);
 }
@@ -391,6 +442,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_runner), cmocka_unit_test(test_grin_run),
                                        cmocka_unit_test(test_smile_stage), cmocka_unit_test(test_smile_hold),
-                                       cmocka_unit_test(test_tracking)};
+                                       cmocka_unit_test(test_tracking), cmocka_unit_test(test_face_check)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,11 +61,20 @@ frames = [l for l in L if "frame" in l and "faces" in l]
 check("one line per frame, in order", [l["frame"] for l in frames] == list(range(150)), len(frames))
 check("the face is tracked with one id", len(frames) == 150 and all(len(l["faces"]) == 1 and l["faces"][0]["id"] == 1 for l in frames[8:]),
       [l["faces"] for l in frames[:3]])
-check("probabilities in [0,1], or null with a quality under 0.42", all(
-    (f["smile"] is None and f["raw"] is None and f["quality"] < 0.42) or
-    (0 <= f["smile"] <= 1 and 0 <= f["raw"] <= 1 and 0.42 <= f["quality"] <= 1) for l in frames for f in l["faces"]))
-check("the face's landmarks are trusted on nearly every frame", sum(f["quality"] >= 0.42 for l in frames for f in l["faces"])
+def decided_by(frames, th):  # smile and raw are probabilities exactly when the quality reaches th
+    return all((f["smile"] is None and f["raw"] is None and f["quality"] < th) or
+               (0 <= f["smile"] <= 1 and 0 <= f["raw"] <= 1 and th <= f["quality"] <= 1) for l in frames for f in l["faces"])
+
+
+check("probabilities in [0,1], or null under the face check's 0.92", decided_by(frames, 0.92))
+check("the face passes the face check on nearly every frame", sum(f["quality"] >= 0.92 for l in frames for f in l["faces"])
       >= 0.95 * sum(len(l["faces"]) for l in frames))
+ev_q = os.path.join(tmp, "ev_q.jsonl")
+r = run(CLIP, "--frames", "60", "--events", ev_q, "--no-face-check")
+F_q = [l for l in lines(ev_q) if "frame" in l and "faces" in l] if r.returncode == 0 else []
+check("run --no-face-check: the landmarks' own score decides (0.42)", len(F_q) == 60 and decided_by(F_q, 0.42) and
+      sum(f["quality"] >= 0.42 for l in F_q for f in l["faces"]) >= 50, r.stderr)
+one_line_error("run --face-check missing", run(CLIP, "--frames", "5", "--face-check", "/no/check.grinnet"), "/no/check.grinnet")
 # frontal and profile cascades: the same single face, the same track
 ev_p = os.path.join(tmp, "ev_p.jsonl")
 r = run(CLIP, "--frames", "60", "--events", ev_p, "--detector", "frontal+profile")

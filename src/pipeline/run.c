@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void grin_run_params_default(grin_run_params *p)
 {
@@ -86,7 +87,8 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
     grin_classifier *cls = NULL;
     grin_landmarker *lm = NULL;
     grin_cascade *cascade = NULL, *profile = NULL;
-    grin_aligner *al = NULL;
+    grin_aligner *al = NULL, *check_al = NULL;
+    grin_classifier *check = NULL;
     grin__video_in *in = NULL;
     grin_status st = GRIN_OK;
     char installed[4096];
@@ -112,6 +114,20 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
     grin_classifier_get_info(cls, &ci);
     if ((st = grin_aligner_create(lm, &ci.align, &al, err)))
         goto done;
+    /* the face check: the one asked for, else the installed one when it is there */
+    char check_path[4096];
+    const char *cp = p.face_check;
+    if (!cp && !p.no_face_check && grin_default_model_path(GRIN_FACE_CHECK_MODEL, check_path, sizeof check_path) == GRIN_OK &&
+        access(check_path, R_OK) == 0)
+        cp = check_path;
+    if (cp && !p.no_face_check) {
+        grin_classifier_info ki;
+        if ((st = grin_classifier_load(cp, &check, err)))
+            goto done;
+        grin_classifier_get_info(check, &ki);
+        if ((st = grin_aligner_create(lm, &ki.align, &check_al, err)))
+            goto done;
+    }
     grin__video_in_opts vo = {.fps = p.folder_fps, .realtime = p.realtime == 1};
     if ((st = grin__video_open(input, &vo, &in, err)))
         goto done;
@@ -120,7 +136,7 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
     callback_cfg cb = {.fn = on_frame, .user = user};
     atomic_init(&cb.halt, 0);
     grin__chain chain = {.cascade = cascade, .profile = profile, .detect = p.detect, .detect_width = p.detect_max_width, .lm = lm,
-                         .al = al, .cls = cls, .photos = photos, .detect_workers = p.detect_workers,
+                         .al = al, .cls = cls, .check = check, .check_al = check_al, .photos = photos, .detect_workers = p.detect_workers,
                          .classify_workers = p.classify_workers, .smile = &smile, .last = stage_callback,
                          .last_cfg = &cb};
     grin__chain_wire(&chain);
@@ -147,7 +163,9 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
 done:
     grin__video_close(in);
     grin_aligner_free(al);
+    grin_aligner_free(check_al);
     grin_classifier_free(cls);
+    grin_classifier_free(check);
     grin_landmarker_free(lm);
     grin_cascade_free(cascade);
     grin_cascade_free(profile);

@@ -130,6 +130,7 @@ typedef struct {
     size_t nlost, lost_cap;
     int next_id;
     int parts;
+    grin_image check_crop; /* the face check's crop, reused */
 } lm_state;
 
 static void *lm_init(const void *cfg, grin_error *err)
@@ -152,6 +153,7 @@ static void lm_destroy(void *state)
     lm_state *s = state;
     free(s->t);
     free(s->lost);
+    grin_image_free(&s->check_crop);
     free(s);
 }
 
@@ -241,6 +243,9 @@ static bool same_shape(const track *a, const track *b)
     return iod > 0 && d / a->npts < 0.25 * iod;
 }
 
+/* the quality a face needs for a smile decision and to start a track */
+static float quality_min(const grin__landmarks_cfg *c) { return c->check ? GRIN_FACE_CHECK_MIN : GRIN_QUALITY_MIN; }
+
 static void remember_lost(lm_state *s, const track *t, double now)
 {
     if (!t->id || s->cfg->hold_seconds <= 0)
@@ -312,7 +317,7 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
             /* a detection that overlaps the face's box replaces it; one that only lands on the
              * face (a second, shifted box on the same face) confirms the track, which keeps
              * following its landmarks while they can be trusted */
-            if (best >= 1 || !t->npts || t->q.quality < GRIN_QUALITY_MIN) {
+            if (best >= 1 || !t->npts || t->q.quality < quality_min(s->cfg)) {
                 t->box = f->dets[bd];
                 t->det_box = true;
             }
@@ -370,8 +375,20 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
         } else { /* (a model with other points: no quality, every face decided) */
             t->q = (grin_face_quality){1.0f, 0.0f, 1.0f, -1.0f};
         }
+        if (s->cfg->check && s->parts == 68) { /* the face check's verdict replaces the score */
+            grin_align_fit fit;
+            int aligned = 0;
+            float p = 0.0f;
+            grin_image_free(&s->check_crop);
+            if (grin_align_fit_points(s->cfg->check_al, t->pts, 68, &fit) == GRIN_OK &&
+                grin_align_warp(s->cfg->check_al, img, &fit, t->box, &s->check_crop, &aligned) == GRIN_OK && aligned &&
+                grin_classify_crops(s->cfg->check, &s->check_crop, 1, &p, &e2) == GRIN_OK && isfinite(p))
+                t->q.quality = p;
+            else
+                t->q.quality = 0.0f; /* landmarks too distorted to align: not a face's */
+        }
         if (!t->id) {
-            bool known = t->q.quality < GRIN_QUALITY_MIN;
+            bool known = t->q.quality < quality_min(s->cfg);
             for (int j = 0; j < s->n && !known; j++)
                 if (s->t[j].id && j < i && same_shape(&s->t[j], t)) {
                     known = true;
@@ -427,7 +444,7 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
         face->box = t->box;
         face->npts = t->npts;
         face->quality = t->q.quality;
-        face->decided = t->q.quality >= GRIN_QUALITY_MIN;
+        face->decided = t->q.quality >= quality_min(s->cfg);
         memcpy(face->pts, t->pts, sizeof(grin_point2f) * (size_t)t->npts);
         grin_align_fit fit;
         memset(&fit, 0, sizeof fit);
@@ -750,7 +767,8 @@ void grin__chain_wire(grin__chain *c)
     grin_classifier_get_info(c->cls, &ci);
     c->dc = (grin__detect_cfg){c->cascade, c->detect, c->detect_width, c->profile};
     /* photos: a track that the next photo's detection does not confirm ends */
-    c->lc = (grin__landmarks_cfg){c->lm, c->al, ci.channels == 3, c->photos ? 1 : 2, c->photos ? 0.0 : 1.0};
+    c->lc = (grin__landmarks_cfg){c->lm,    c->al,      ci.channels == 3, c->photos ? 1 : 2, c->photos ? 0.0 : 1.0,
+                                  c->check, c->check_al};
     c->smile->hold = c->lc.hold_seconds;
     c->cc = (grin__classify_cfg){c->cls};
     const grin__module mods[5] = {grin__stage_detect, grin__stage_landmarks, grin__stage_classify, grin__stage_smile,

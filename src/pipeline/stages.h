@@ -29,6 +29,9 @@ typedef struct {
     int drop_after_misses; /* a track no detection confirms this many times in a row ends */
     double hold_seconds;   /* a face lost for up to this long that comes back near where it was
                             * keeps its id (0: never) */
+    const grin_classifier *check;    /* the face check (aligned crop -> landmarks right), or NULL:
+                                      * the landmarks' own quality score decides */
+    const grin_aligner *check_al;    /* crops for the face check */
 } grin__landmarks_cfg;
 extern const grin__module grin__stage_landmarks;
 
@@ -87,6 +90,8 @@ typedef struct {
     const grin_landmarker *lm;
     const grin_aligner *al;
     const grin_classifier *cls;
+    const grin_classifier *check;   /* the face check, or NULL */
+    const grin_aligner *check_al;   /* its aligner */
     bool photos;               /* a folder of photos: each on its own */
     int detect_workers, classify_workers;
     grin__smile_cfg *smile;

@@ -53,6 +53,10 @@ static void help(FILE *f)
             "  --pace              read a file at its own frame rate, as a camera would deliver it\n"
             "  --int8              8-bit smile classifier (the model must carry a calibration:\n"
             "                      grin quantize; the shipped one does)\n"
+            "  --face-check FILE   the face check (a classifier of aligned crops: are the\n"
+            "                      landmarks on a face?) that decides which faces get a smile\n"
+            "                      and may start a track (default: the installed one)\n"
+            "  --no-face-check     decide by the landmarks' own quality score instead\n"
             CLI_NO_BRANCH_USAGE
             "%s",
             detect_opts_usage());
@@ -185,7 +189,8 @@ int cmd_run(int argc, char **argv)
     const char *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
     bool stats = false, display = false, realtime = false, realtime_set = false;
     int det_workers = 0, cls_workers = 1, every = 4, repeat = 1, frames = 0, detect_width = 640;
-    bool pace = false, int8 = false, no_branch = false;
+    bool pace = false, int8 = false, no_branch = false, no_check = false;
+    const char *check_path = NULL;
     double fps = 25;
     for (int i = 1; i < argc; i++) {
         int r = detect_opts_parse(&o, argc, argv, &i);
@@ -209,6 +214,10 @@ int cmd_run(int argc, char **argv)
             int8 = true;
         } else if (!strcmp(argv[i], "--no-branch")) {
             no_branch = true;
+        } else if (!strcmp(argv[i], "--no-face-check")) {
+            no_check = true;
+        } else if (!strcmp(argv[i], "--face-check") && i + 1 < argc) {
+            check_path = argv[++i];
         } else if (!strcmp(argv[i], "--stats")) {
             stats = true;
         } else if (!strcmp(argv[i], "--display")) {
@@ -283,9 +292,23 @@ int cmd_run(int argc, char **argv)
     if (no_branch)
         grin_classifier_set_landmark_branch(cls, 0);
     grin_classifier_get_info(cls, &ci);
-    if (grin_aligner_create(lm, &ci.align, &al, &err) != GRIN_OK) {
+    /* the face check: --face-check FILE, else the installed one when it is there */
+    char installed_check[4096];
+    if (!check_path && !no_check &&
+        grin_default_model_path(GRIN_FACE_CHECK_MODEL, installed_check, sizeof installed_check) == GRIN_OK &&
+        access(installed_check, R_OK) == 0)
+        check_path = installed_check;
+    grin_classifier *check = NULL;
+    grin_aligner *check_al = NULL;
+    grin_classifier_info ki;
+    if (grin_aligner_create(lm, &ci.align, &al, &err) != GRIN_OK ||
+        (check_path && !no_check &&
+         (grin_classifier_load(check_path, &check, &err) != GRIN_OK ||
+          (grin_classifier_get_info(check, &ki), grin_aligner_create(lm, &ki.align, &check_al, &err)) != GRIN_OK))) {
         cli_error("%s", err.msg);
         grin_classifier_free(cls);
+        grin_classifier_free(check);
+        grin_aligner_free(al);
         grin_landmarker_free(lm);
         grin_cascade_free(cascade);
         return 1;
@@ -375,7 +398,7 @@ int cmd_run(int argc, char **argv)
         outc.show_ctx = &v;
         /* a folder of photos: each photo on its own (detected, tracks only where boxes overlap) */
         bool photos = grin__video_is_folder(in);
-        grin__chain chain = {.cascade = cascade, .profile = o.profile, .detect = o.params, .detect_width = detect_width, .lm = lm,
+        grin__chain chain = {.cascade = cascade, .profile = o.profile, .check = check, .check_al = check_al, .detect = o.params, .detect_width = detect_width, .lm = lm,
                              .al = al, .cls = cls, .photos = photos, .detect_workers = det_workers,
                              .classify_workers = cls_workers, .smile = &smile, .last = grin__stage_output,
                              .last_cfg = &outc};
@@ -508,6 +531,8 @@ int cmd_run(int argc, char **argv)
     grin_image_free(&v.img);
     pthread_mutex_destroy(&v.m);
     grin_aligner_free(al);
+    grin_aligner_free(check_al);
+    grin_classifier_free(check);
     grin_classifier_free(cls);
     grin_landmarker_free(lm);
     grin_cascade_free(cascade);
