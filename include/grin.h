@@ -394,6 +394,48 @@ GRIN_API grin_status grin_classify_faces(const grin_classifier *c, const grin_im
                                          const grin_point2f *const *landmarks, size_t n, float *probs,
                                          grin_error *err);
 
+/* ---------------------------------------------------------------- the face path in one call */
+
+/* Everything grin does to a photo, with the models loaded once: faces found (with a second look
+ * when none is, as for a photo), 68 landmarks from each box, the crop aligned on them, the
+ * smile probability, and how far the landmarks can be trusted. One grin_face_path serves one
+ * thread at a time. */
+typedef struct grin_face_path grin_face_path;
+
+typedef struct grin_faces_params {
+    const char *model;           /* smile classifier; NULL: the installed GRIN_SMILE_MODEL */
+    const char *landmarks;       /* NULL: GRIN_DEFAULT_LANDMARK_MODEL */
+    const char *cascade;         /* NULL: GRIN_DEFAULT_CASCADE */
+    const char *profile_cascade; /* also turned faces (grin_detect_profiles); NULL: frontal only */
+    const char *face_check;      /* NULL: the installed GRIN_FACE_CHECK_MODEL when there */
+    int no_face_check;           /* 1: the landmarks' quality score instead of the face check */
+    grin_detect_params detect;
+    int photo;                   /* 1 (default): the second look of grin_detect_photo */
+    int int8;                    /* 1: 8-bit classifier */
+    int threads;                 /* detector threads; default 1 */
+} grin_faces_params;
+
+typedef struct grin_face {
+    grin_rect box;
+    grin_point2f points[68];     /* the landmarks (npoints of them: 68, or 0 when none were found) */
+    int npoints;
+    int aligned;                 /* the crop was aligned by the landmarks */
+    float quality;               /* the face check's probability (or, without it, the landmarks'
+                                  * quality score) */
+    int decided;                 /* quality >= GRIN_FACE_CHECK_MIN (or GRIN_QUALITY_MIN): grin run
+                                  * would give this face a smile decision */
+    float smile;                 /* the smile probability (given for every face; trust it where
+                                  * decided) */
+} grin_face;
+
+GRIN_API void grin_faces_params_default(grin_faces_params *p);
+GRIN_API grin_status grin_face_path_create(const grin_faces_params *p, grin_face_path **out, grin_error *err);
+GRIN_API void grin_face_path_free(grin_face_path *f);
+/* The faces of img (any pixel format): up to capacity into faces, the number found in *count
+ * (GRIN_ERR_BUFFER_TOO_SMALL when more were found than fit; faces may be NULL with capacity 0). */
+GRIN_API grin_status grin_faces(grin_face_path *f, const grin_image *img, grin_face *faces, size_t capacity,
+                                size_t *count, grin_error *err);
+
 /* ---------------------------------------------------------------- the real-time pipeline */
 
 /* One tracked face on one frame. */
