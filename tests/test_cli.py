@@ -84,6 +84,13 @@ for name, path, needle in [("missing", "/no/such.jpg", "/no/such.jpg: cannot ope
 bad_cascade = os.path.join(tmp, "bad.xml")
 open(bad_cascade, "w").write("<opencv_storage><cascade><stageType>BOOST</stageType></cascade>")
 one_line_error("bad cascade", run("detect", "--cascade", bad_cascade, SAMPLES[0]), "bad.xml")
+# a tree child index of INT_MIN (its negation overflows) is refused, not evaluated
+tiny = open(os.path.join(ROOT, "tests/fixtures/tiny_haar.xml")).read()
+for idx in ("-2147483648", "-3", "2147483647"):
+    evil = os.path.join(tmp, "evil%s.xml" % idx.replace("-", "m"))
+    open(evil, "w").write(tiny.replace("<internalNodes>0 -1 0 0.01</internalNodes>",
+                                       "<internalNodes>0 %s 0 0.01</internalNodes>" % idx, 1))
+    one_line_error("cascade child index " + idx, run("detect", "--cascade", evil, SAMPLES[0]), "child index")
 one_line_error("missing cascade", run("detect", "--cascade", "/no/cascade.xml", SAMPLES[0]), "/no/cascade.xml")
 one_line_error("bad scale", run("detect", "--scale-factor", "1", SAMPLES[0]), "--scale-factor")
 one_line_error("bad threads", run("detect", "--threads", "x", SAMPLES[0]), "--threads")
@@ -417,6 +424,32 @@ one_line_error("classify --crops: wrong size", run("classify", "--crops", "--mod
 one_line_error("model init: no --out", run("model", "init", "--alpha", "0.25"), "--out")
 one_line_error("train: missing csv", run("train", "--labels", "/no/x.csv", "--out", os.path.join(tmp, "x.grinnet")), "/no/x.csv")
 one_line_error("align: missing csv", run("align", "--labels", "/no/x.csv", "--out", tmp), "/no/x.csv")
+
+# an output that is an input is refused, and the input is left whole
+import stat as _stat
+mcopy = os.path.join(tmp, "same.grinlmk")
+run("convert-landmarks", TINY, mcopy)
+size = os.path.getsize(mcopy)
+one_line_error("convert-landmarks onto its input", run("convert-landmarks", "--q16", mcopy, mcopy), "same file")
+check("convert-landmarks: the input is whole", os.path.getsize(mcopy) == size)
+one_line_error("export onto the model", run("export", "--onnx", um, "--model", um), "same file")
+check("export: the model still loads", run("model", "info", "--model", um).returncode == 0)
+one_line_error("quantize onto the model", run("quantize", "--model", um, "--calib", um, "--out", um), "same file")
+# a failed write removes only grin's own temporary file: a device node given as the output stays
+dev = os.path.join(tmp, "full")
+try:
+    os.mknod(dev, 0o666 | _stat.S_IFCHR, os.makedev(1, 7))  # /dev/full: every write fails
+except (PermissionError, OSError):
+    dev = None
+if dev:
+    one_line_error("convert-landmarks to a full device", run("convert-landmarks", TINY, dev), "full")
+    check("the device node is still there", os.path.exists(dev) and _stat.S_ISCHR(os.stat(dev).st_mode))
+before = set(os.listdir(tmp))
+r = run("convert-landmarks", TINY, os.path.join(tmp, "nodir", "x.grinlmk"))
+check("a failed write leaves nothing behind", r.returncode != 0 and set(os.listdir(tmp)) == before, r.stderr)
+r = run("convert-landmarks", TINY, mcopy)
+check("an output replaced whole, no temporary files left", r.returncode == 0 and
+      not [f for f in os.listdir(tmp) if f.startswith(".same.grinlmk")], os.listdir(tmp))
 
 # where the smile model is found: GRIN_MODEL_DIR first; an installed prefix, even moved elsewhere,
 # reads its own share/grin

@@ -81,6 +81,21 @@ static void test_write_errors(void **state)
     assert_int_equal(grin_image_write("/nonexistent-dir/x.png", &a, 0, &err), GRIN_ERR_IO);
     assert_non_null(strstr(err.msg, "/nonexistent-dir/x.png"));
     assert_int_equal(grin_image_write(tmp("x.gif"), &a, 0, &err), GRIN_ERR_UNSUPPORTED);
+    /* a negative or short stride is refused before any pixel is read */
+    grin_image bad = a;
+    bad.stride = -8;
+    assert_int_equal(grin_image_write(tmp("neg.png"), &bad, 0, &err), GRIN_ERR_INVALID_ARGUMENT);
+    bad.stride = 4;
+    assert_int_equal(grin_image_write(tmp("short.png"), &bad, 0, &err), GRIN_ERR_INVALID_ARGUMENT);
+    /* writing over an existing file replaces it whole; a failed write (a folder in the way) leaves
+     * what was there; nothing else is left beside it */
+    assert_int_equal(grin_image_write(tmp("keep.png"), &a, 0, &err), GRIN_OK);
+    grin_image big = pattern(64, 64, GRIN_PIX_RGB24), back;
+    assert_int_equal(grin_image_write(tmp("keep.png"), &big, 0, &err), GRIN_OK);
+    assert_int_equal(grin_image_read(tmp("keep.png"), GRIN_PIX_RGB24, &back, &err), GRIN_OK);
+    assert_int_equal(back.width, 64);
+    grin_image_free(&back);
+    grin_image_free(&big);
     grin_image_free(&a);
 }
 

@@ -40,6 +40,17 @@ def one_line_error(name, r, needle):
     check(name + ": names the fault", any(needle in l for l in err), r.stderr)
 
 
+def same_file_refused():
+    """grin run with --out or --events naming its input: refused, the input untouched"""
+    import shutil
+    c = os.path.join(tmp, "same.webm")
+    shutil.copy(CLIP, c)
+    size = os.path.getsize(c)
+    one_line_error("run --out onto the input", run(c, "--out", c), "same file")
+    one_line_error("run --events onto the input", run(c, "--events", c), "same file")
+    check("run: the input is whole", os.path.getsize(c) == size)
+
+
 def bad_detector(name, r):
     one_line_error(name + " --detector sideways", r, "--detector takes frontal or frontal+profile")
 
@@ -48,6 +59,8 @@ def lines(path):
     with open(path) as f:
         return [json.loads(l) for l in f if l.strip()]
 
+
+same_file_refused()
 
 # the main job: events, stats, annotated video
 ev, vid = os.path.join(tmp, "ev.jsonl"), os.path.join(tmp, "out.mp4")

@@ -107,9 +107,11 @@ grin_status grin_landmarker_save(const grin_landmarker *m, const char *path, gri
         table[i].bytes = bytes[i];
         off = (off + bytes[i] + 63) & ~(uint64_t)63;
     }
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return grin__fail(err, GRIN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    grin__out out;
+    grin_status ost = grin__out_open(&out, path, 0, err);
+    if (ost)
+        return ost;
+    FILE *f = out.f;
     bool ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(table, sizeof table, 1, f) == 1 &&
               fwrite(meta, 1, (size_t)mlen, f) == (size_t)mlen;
     uint64_t pos = (uint64_t)h.meta_offset + (uint64_t)mlen;
@@ -147,13 +149,7 @@ grin_status grin_landmarker_save(const grin_landmarker *m, const char *path, gri
         }
         pos = table[i].offset + bytes[i];
     }
-    if (fclose(f) != 0)
-        ok = false;
-    if (!ok) {
-        remove(path);
-        return grin__fail(err, GRIN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    }
-    return GRIN_OK;
+    return grin__out_close(&out, ok, err); /* (a failed write leaves the path as it was) */
 }
 
 grin_status grin__lm_read_native(const uint8_t *data, size_t size, const char *name,

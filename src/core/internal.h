@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,20 @@ bool grin__reserve(void **buf, size_t *cap, size_t need);
 /* Grows an array (realloc: contents kept) to room for at least `need` elements of `elem` bytes,
  * doubling from 16; false, with the array as it was, when memory or size_t runs out. */
 bool grin__grow(void **arr, size_t *cap, size_t need, size_t elem);
+
+/* ---- writing files: into a temporary file beside the path, renamed into place by
+ * grin__out_close(ok) (removed if not ok); a path that exists and is not a regular file (a
+ * device, a FIFO) is written directly and never removed. keep_suffix: the temporary name ends
+ * with the path's extension (FFmpeg and others read it). */
+typedef struct {
+    FILE *f;
+    char path[4096], tmp[4200]; /* tmp: where the bytes go (== path for a device) */
+    bool temporary;
+} grin__out;
+grin_status grin__out_open(grin__out *o, const char *path, int keep_suffix, grin_error *err);
+grin_status grin__out_close(grin__out *o, bool ok, grin_error *err);
+/* a and b name the same existing file */
+bool grin__same_file(const char *a, const char *b);
 
 /* ---- CPU features, detected once (thread-safe) */
 enum {

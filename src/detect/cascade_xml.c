@@ -424,7 +424,7 @@ static bool read_new(loader *L, const xmlNode *root, grin_cascade *c)
                 /* children: a later node (so evaluation always ends) or a leaf */
                 int ch[2] = {nd->left, nd->right};
                 for (int j = 0; j < 2; j++) {
-                    bool good = ch[j] > 0 ? (ch[j] > k && ch[j] < ncount) : (-ch[j] <= ncount);
+                    bool good = ch[j] > 0 ? (ch[j] > k && ch[j] < ncount) : (ch[j] >= -ncount); /* (no negation: INT_MIN) */
                     if (!good) {
                         tok_close(&t);
                         FAIL(L, GRIN_ERR_FORMAT, "%s: stage %d tree %d node %d: child index %d out "

@@ -582,8 +582,9 @@ grin_status grin_image_write(const char *path, const grin_image *img, int jpeg_q
                              grin_error *err)
 {
     if (!path || !img || !img->data || img->width <= 0 || img->height <= 0 ||
-        grin_pixfmt_channels(img->format) == 0)
-        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "invalid image or path");
+        grin_pixfmt_channels(img->format) == 0 || img->width > GRIN_MAX_IMAGE_SIDE ||
+        img->height > GRIN_MAX_IMAGE_SIDE || img->stride < img->width * grin_pixfmt_channels(img->format))
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "invalid image (size or stride) or path");
     bool png = ends_with(path, ".png");
     bool jpg = ends_with(path, ".jpg") || ends_with(path, ".jpeg");
     if (!png && !jpg)
@@ -592,17 +593,14 @@ grin_status grin_image_write(const char *path, const grin_image *img, int jpeg_q
     uint8_t *scratch = malloc((size_t)img->width * 3);
     if (!scratch)
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "%s: out of memory", path);
-    FILE *f = fopen(path, "wb");
-    if (!f) {
+    grin__out out;
+    grin_status st = grin__out_open(&out, path, 1, err);
+    if (st) {
         free(scratch);
-        return grin__fail(err, GRIN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return st;
     }
-    grin_status st = png ? write_png(f, path, img, scratch, err)
-                         : write_jpeg(f, path, img, jpeg_quality, scratch, err);
+    st = png ? write_png(out.f, path, img, scratch, err) : write_jpeg(out.f, path, img, jpeg_quality, scratch, err);
     free(scratch);
-    if (fclose(f) != 0 && st == GRIN_OK)
-        st = grin__fail(err, GRIN_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    if (st)
-        remove(path);
-    return st;
+    grin_status cst = grin__out_close(&out, st == GRIN_OK, st ? NULL : err); /* the first error's words stay */
+    return st ? st : cst;
 }

@@ -133,9 +133,11 @@ grin_status grin__model_save(const grin__model *m, const char *path, grin_error 
         h.lm_nparams = m->lm.net.nparams;
         h.lm_offset = off;
     }
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return grin__fail(err, GRIN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    grin__out out;
+    grin_status ost = grin__out_open(&out, path, 0, err);
+    if (ost)
+        return ost;
+    FILE *f = out.f;
     static const char zeros[64];
     bool ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(m->meta, 1, h.meta_bytes, f) == h.meta_bytes;
     uint64_t pos = sizeof h + h.meta_bytes;
@@ -149,13 +151,7 @@ grin_status grin__model_save(const grin__model *m, const char *path, grin_error 
         ok = ok && fwrite(zeros, 1, h.lm_offset - pos, f) == h.lm_offset - pos;
         ok = ok && fwrite(m->lm.net.params, 4, h.lm_nparams, f) == h.lm_nparams;
     }
-    if (fclose(f) != 0)
-        ok = false;
-    if (!ok) {
-        remove(path);
-        return grin__fail(err, GRIN_ERR_IO, "%s: write failed", path);
-    }
-    return GRIN_OK;
+    return grin__out_close(&out, ok, err); /* (a failed write leaves the path as it was) */
 }
 
 grin_status grin__model_load_memory(const uint8_t *d, size_t size, const char *name, grin__model *m,

@@ -307,18 +307,13 @@ grin_status grin__onnx_export(const grin__nn_plan *plan, const char *producer_ve
         free(model.p);
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
     }
-    FILE *f = fopen(path, "wb");
-    if (!f) {
+    grin__out out;
+    grin_status ost = grin__out_open(&out, path, 0, err);
+    if (ost) {
         free(model.p);
-        return grin__fail(err, GRIN_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+        return ost;
     }
-    bool ok = fwrite(model.p, 1, model.n, f) == model.n;
-    if (fclose(f) != 0)
-        ok = false;
+    bool ok = fwrite(model.p, 1, model.n, out.f) == model.n;
     free(model.p);
-    if (!ok) {
-        remove(path);
-        return grin__fail(err, GRIN_ERR_IO, "%s: write failed", path);
-    }
-    return GRIN_OK;
+    return grin__out_close(&out, ok, err);
 }

@@ -305,6 +305,7 @@ void grin__video_close(grin__video_in *v)
 
 struct grin__video_out {
     const char *path;
+    grin__out file; /* the temporary file the video is written to, renamed onto path at the end */
     AVFormatContext *fmt;
     AVCodecContext *enc;
     AVStream *st;
@@ -387,9 +388,17 @@ grin_status grin__video_out_open(const char *path, int width, int height, double
     avcodec_parameters_from_context(o->st->codecpar, o->enc);
     o->st->time_base = o->enc->time_base;
     o->st->avg_frame_rate = rate;
-    if (!(o->fmt->oformat->flags & AVFMT_NOFILE) && (e = avio_open(&o->fmt->pb, path, AVIO_FLAG_WRITE)) < 0) {
-        st = grin__fail(err, GRIN_ERR_IO, "%s: cannot create: %s", path, averr(e, eb, sizeof eb));
-        goto fail;
+    if (!(o->fmt->oformat->flags & AVFMT_NOFILE)) {
+        /* into a temporary file beside path (keeping its extension), renamed into place when the
+         * video is complete; a device is written as it is */
+        if ((st = grin__out_open(&o->file, path, 1, err)))
+            goto fail;
+        fclose(o->file.f);
+        o->file.f = NULL;
+        if ((e = avio_open(&o->fmt->pb, o->file.tmp, AVIO_FLAG_WRITE)) < 0) {
+            st = grin__fail(err, GRIN_ERR_IO, "%s: cannot create: %s", path, averr(e, eb, sizeof eb));
+            goto fail;
+        }
     }
     if ((e = avformat_write_header(o->fmt, NULL)) < 0) {
         st = grin__fail(err, GRIN_ERR_IO, "%s: cannot write: %s", path, averr(e, eb, sizeof eb));
@@ -412,10 +421,9 @@ grin_status grin__video_out_open(const char *path, int width, int height, double
     *out = o;
     return GRIN_OK;
 fail:
-    if (o->fmt && o->fmt->pb && !(o->fmt->oformat->flags & AVFMT_NOFILE)) {
+    if (o->fmt && o->fmt->pb && !(o->fmt->oformat->flags & AVFMT_NOFILE))
         avio_closep(&o->fmt->pb);
-        remove(path);
-    }
+    grin__out_close(&o->file, false, NULL); /* removes only the temporary file */
     sws_freeContext(o->sws);
     av_frame_free(&o->frame);
     av_packet_free(&o->pkt);
@@ -475,6 +483,11 @@ grin_status grin__video_out_close(grin__video_out *o, grin_error *err)
     }
     if (!(o->fmt->oformat->flags & AVFMT_NOFILE) && avio_closep(&o->fmt->pb) < 0 && !st)
         st = grin__fail(err, GRIN_ERR_IO, "%s: write failed", o->path);
+    /* what was written goes into place even after an error (a playable part of the video); only a
+     * video that never got its header is dropped */
+    grin_status fst = grin__out_close(&o->file, o->header, st ? NULL : err);
+    if (!st && o->header)
+        st = fst;
     sws_freeContext(o->sws);
     av_frame_free(&o->frame);
     av_packet_free(&o->pkt);

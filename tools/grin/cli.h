@@ -50,6 +50,9 @@ bool cli_double(const char *opt, const char *val, double lo, double hi, double *
 
 /* JSON string literal (with quotes) for arbitrary bytes. */
 void json_string(FILE *f, const char *s);
+/* true (with a one-line error) when out names the same existing file as in, `what` says which
+ * input ("input", "model", ...) */
+bool output_is_input(const char *out, const char *in, const char *what);
 /* The line an image gets in a command's JSON output when it can't be read. */
 void json_image_error(const char *path, const char *msg);
 

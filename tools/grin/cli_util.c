@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 bool cli_quiet;
@@ -297,4 +298,13 @@ void json_image_error(const char *path, const char *msg)
     fputs(",\"error\":", stdout);
     json_string(stdout, msg);
     fputs("}\n", stdout);
+}
+
+bool output_is_input(const char *out, const char *in, const char *what)
+{
+    struct stat so, si;
+    if (!out || !in || stat(out, &so) != 0 || stat(in, &si) != 0 || so.st_dev != si.st_dev || so.st_ino != si.st_ino)
+        return false;
+    cli_error("%s is the same file as the %s %s: choose another output (nothing was written)", out, what, in);
+    return true;
 }

@@ -174,6 +174,14 @@ int cmd_calibrate(int argc, char **argv)
         cli_error("calibrate: --model FILE, --labels CSV and --out FILE are required");
         return 2;
     }
+    if (output_is_input(out, model, "model"))
+        return 2;
+    for (int k = 0; k < nlabels; k++)
+        if (output_is_input(out, labels[k], "labels CSV"))
+            return 2;
+    for (int k = 0; k < nfuse; k++)
+        if (output_is_input(out, fuse_labels[k], "labels CSV"))
+            return 2;
     grin_error err = {{0}};
     grin__model m;
     grin__nn_plan plan;

@@ -31,6 +31,8 @@ int cmd_export(int argc, char **argv)
         cli_error("export: --onnx FILE is required");
         return 2;
     }
+    if (output_is_input(onnx, model, "model"))
+        return 2;
     grin_error err = {{0}};
     grin__model m;
     memset(&m, 0, sizeof m);

@@ -186,6 +186,8 @@ int cmd_convert_landmarks(int argc, char **argv)
         cli_error("convert-landmarks: need IN and OUT (see --help)");
         return 2;
     }
+    if (output_is_input(out, in, "input"))
+        return 2;
     grin_error err = {{0}};
     grin_landmarker *m = NULL;
     double t0 = now_ms();

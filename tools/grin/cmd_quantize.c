@@ -48,6 +48,13 @@ int cmd_quantize(int argc, char **argv)
         free(calib);
         return 2;
     }
+    bool same = output_is_input(out, model, "model");
+    for (int k = 0; k < ncalib && !same; k++)
+        same = output_is_input(out, calib[k], "calibration CSV");
+    if (same) {
+        free(calib);
+        return 2;
+    }
     grin_error err = {{0}};
     grin__model m;
     grin__nn_plan plan;

@@ -266,6 +266,14 @@ int cmd_run(int argc, char **argv)
         cli_error("run: no INPUT (see grin run --help)");
         return 2;
     }
+    if (output_is_input(out_path, input, "input") || output_is_input(events_path, input, "input") ||
+        output_is_input(out_path, model, "model") || output_is_input(events_path, model, "model") ||
+        (out_path && events_path && strcmp(events_path, "-") && output_is_input(out_path, events_path, "--events file")))
+        return 2;
+    if (out_path && events_path && !strcmp(out_path, events_path)) {
+        cli_error("run: --out and --events name the same file %s", out_path);
+        return 2;
+    }
     if (det_workers <= 0)
         det_workers = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (det_workers < 1)

@@ -290,6 +290,13 @@ int cmd_train(int argc, char **argv)
         cli_error("train: --labels CSV and --out FILE are required");
         return 2;
     }
+    if (output_is_input(out, init, "model") || output_is_input(out, val_csv, "validation CSV") ||
+        (cfg.checkpoint && output_is_input(cfg.checkpoint, init, "model")))
+        return 2;
+    for (int k = 0; k < nlabels; k++)
+        if (output_is_input(out, labels[k], "labels CSV") ||
+            (cfg.checkpoint && output_is_input(cfg.checkpoint, labels[k], "labels CSV")))
+            return 2;
     if (cfg.resume && !cfg.checkpoint) {
         cli_error("train: --resume needs --checkpoint FILE");
         return 2;
