@@ -41,6 +41,10 @@ typedef struct grin_error {
     char msg[512];
 } grin_error;
 
+/* The most worker threads any grin object or pipeline stage takes (more are refused with
+ * GRIN_ERR_INVALID_ARGUMENT) */
+#define GRIN_MAX_THREADS 256
+
 /* Version string, build type and CPU features that the kernels use, e.g.
  * "0.1.0 (Release) avx2 fma avx512f". */
 GRIN_API const char *grin_version(void);
@@ -139,6 +143,10 @@ GRIN_API void grin_cascade_free(grin_cascade *c);
 GRIN_API void grin_cascade_get_info(const grin_cascade *c, grin_cascade_info *out);
 /* Debian's opencv-data frontal-face Haar cascade, the CLI's default. */
 #define GRIN_DEFAULT_CASCADE "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
+
+/* The most pyramid levels one detection builds (a scale factor of 1.02 on a 4K frame needs 227):
+ * a scale factor closer to 1 than that allows gets GRIN_ERR_TOO_LARGE instead of gigabytes */
+#define GRIN_MAX_PYRAMID_LEVELS 256
 
 typedef struct grin_detect_params {
     double scale_factor;    /* > 1; OpenCV's scaleFactor; default 1.1 */

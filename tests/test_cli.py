@@ -84,6 +84,8 @@ for name, path, needle in [("missing", "/no/such.jpg", "/no/such.jpg: cannot ope
 bad_cascade = os.path.join(tmp, "bad.xml")
 open(bad_cascade, "w").write("<opencv_storage><cascade><stageType>BOOST</stageType></cascade>")
 one_line_error("bad cascade", run("detect", "--cascade", bad_cascade, SAMPLES[0]), "bad.xml")
+# a pyramid step so close to 1 that the pyramid would take gigabytes is refused at once
+one_line_error("detect --scale-factor 1.0001", run("detect", "--scale-factor", "1.0001", SAMPLES[1]), "pyramid levels")
 # a tree child index of INT_MIN (its negation overflows) is refused, not evaluated
 tiny = open(os.path.join(ROOT, "tests/fixtures/tiny_haar.xml")).read()
 for idx in ("-2147483648", "-3", "2147483647"):
@@ -435,6 +437,15 @@ check("convert-landmarks: the input is whole", os.path.getsize(mcopy) == size)
 one_line_error("export onto the model", run("export", "--onnx", um, "--model", um), "same file")
 check("export: the model still loads", run("model", "info", "--model", um).returncode == 0)
 one_line_error("quantize onto the model", run("quantize", "--model", um, "--calib", um, "--out", um), "same file")
+# a 1 KB model whose header claims alpha 4 at 1024 px is refused before that network is built
+import struct
+hdr = bytearray(open(os.path.join(ROOT, "models/face_check.grinnet"), "rb").read()[:1024])
+struct.pack_into("<I", hdr, 20, 1024)
+struct.pack_into("<f", hdr, 32, 4.0)
+big = os.path.join(tmp, "big.grinnet")
+open(big, "wb").write(bytes(hdr))
+one_line_error("model: a small file claiming a huge network", run("model", "info", "--model", big), "truncated model")
+
 # a failed write removes only grin's own temporary file: a device node given as the output stays
 dev = os.path.join(tmp, "full")
 try:

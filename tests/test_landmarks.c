@@ -3,6 +3,8 @@
  * fits, warp) and the temporal filter. */
 #include "test_util.h"
 
+#include <limits.h>
+
 #include <math.h>
 
 #define TINY SRC("tests/fixtures/tiny_shape_predictor.dat")
@@ -110,6 +112,40 @@ static void test_landmarks_box(void **state)
         q[i] = (grin_point2f){5, 5}; /* all in one place */
     assert_int_equal(grin_landmarks_box(m, q, P, &b2), GRIN_ERR_INVALID_ARGUMENT);
     grin_image_free(&img);
+    grin_landmarker_free(m);
+}
+
+/* the warp with a box at the ends of int's range: no undefined arithmetic, and a failed call
+ * leaves an empty image (safe to free) */
+static void test_warp_extreme_box(void **state)
+{
+    (void)state;
+    grin_landmarker *m = load(TINY);
+    grin_align_params ap;
+    grin_align_params_default(&ap);
+    grin_aligner *a;
+    grin_error err;
+    if (grin_aligner_create(m, &ap, &a, &err) != GRIN_OK) { /* the tiny model is not 68 points */
+        grin_landmarker_free(m);
+        const char *real = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
+        if (access(real, R_OK) != 0)
+            skip();
+        m = load(real);
+        assert_int_equal(grin_aligner_create(m, &ap, &a, &err), GRIN_OK);
+    }
+    grin_image img = sample(GRIN_PIX_GRAY8), out;
+    int aligned = 7;
+    memset(&out, 0xAB, sizeof out);
+    grin_status st = grin_align_warp(a, &img, NULL, (grin_rect){INT_MIN, INT_MIN, INT_MAX, INT_MAX}, &out, &aligned);
+    assert_true(st == GRIN_OK || st == GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(aligned, 0);
+    grin_image_free(&out);
+    memset(&out, 0xAB, sizeof out);
+    assert_int_equal(grin_align_warp(a, &img, NULL, (grin_rect){0, 0, 1, 1}, &out, NULL), GRIN_ERR_INVALID_ARGUMENT);
+    assert_null(out.data);
+    grin_image_free(&out);
+    grin_image_free(&img);
+    grin_aligner_free(a);
     grin_landmarker_free(m);
 }
 
@@ -466,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_bad_models),        cmocka_unit_test(test_template_symmetric),
         cmocka_unit_test(test_fit_and_warp),      cmocka_unit_test(test_filter),
         cmocka_unit_test(test_landmarks_box),     cmocka_unit_test(test_face_quality),
+        cmocka_unit_test(test_warp_extreme_box),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

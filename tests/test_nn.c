@@ -1213,6 +1213,15 @@ static void test_landmark_branch(void **state)
     assert_int_equal(grin_classify_faces(c, crops2, lms, 2, got, &err), GRIN_OK);
     assert_int_equal(grin_classify_crops(c, &crop, 1, &alone, &err), GRIN_OK);
     assert_float_equal(got[1], alone, 1e-6);
+    { /* landmarks with a NaN in them count as none: the crop alone */
+        grin_point2f bad[68];
+        memcpy(bad, P, sizeof bad);
+        bad[40].y = NAN;
+        const grin_point2f *lb[1] = {bad};
+        float pb;
+        assert_int_equal(grin_classify_faces(c, &crop, lb, 1, &pb, &err), GRIN_OK);
+        assert_float_equal(pb, alone, 1e-6);
+    }
     float nob[2]; /* the branch switched off: the crop alone, landmarks or not */
     assert_int_equal(grin_classifier_set_landmark_branch(c, 0), GRIN_OK);
     assert_int_equal(grin_classify_faces(c, crops2, lms, 2, nob, &err), GRIN_OK);

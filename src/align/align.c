@@ -182,6 +182,10 @@ grin_status grin_align_fit_points(const grin_aligner *a, const grin_point2f *pts
 grin_status grin_align_warp(const grin_aligner *a, const grin_image *img, const grin_align_fit *fit,
                             grin_rect box, grin_image *out, int *aligned)
 {
+    if (out)
+        memset(out, 0, sizeof *out); /* a failed call leaves an empty image, safe to free */
+    if (aligned)
+        *aligned = 0;
     if (!a || !img || !img->data || !out)
         return GRIN_ERR_INVALID_ARGUMENT;
     int ch = grin_pixfmt_channels(img->format);
@@ -199,8 +203,8 @@ grin_status grin_align_warp(const grin_aligner *a, const grin_image *img, const 
          * (x - left) / (w - 1), as in dlib's shape model */
         double half = 0.5 * (double)(a->p.size - 1);
         double kx = a->scale / ((double)box.w - 1.0), ky = a->scale / ((double)box.h - 1.0);
-        m[0] = kx, m[1] = 0, m[2] = -box.x * kx - a->cx * a->scale + half;
-        m[3] = 0, m[4] = ky, m[5] = -box.y * ky - a->cy * a->scale + half;
+        m[0] = kx, m[1] = 0, m[2] = -(double)box.x * kx - a->cx * a->scale + half; /* (no int negation) */
+        m[3] = 0, m[4] = ky, m[5] = -(double)box.y * ky - a->cy * a->scale + half;
     }
     if (aligned)
         *aligned = use;

@@ -92,11 +92,13 @@ static bool get_vector(rd *r, float *dst, uint32_t want, uint32_t *got)
     int64_t nr, nc;
     if (!get_int(r, &nr, 8, true) || !get_int(r, &nc, 8, true))
         return false;
+    if (nr < -(int64_t)UINT32_MAX || nc < -(int64_t)UINT32_MAX) /* (before negating: INT64_MIN) */
+        return bad(r, "expected a column vector");
     if (nr < 0)
         nr = -nr;
     if (nc < 0)
         nc = -nc;
-    if (nr > (int64_t)UINT32_MAX || nc > (int64_t)UINT32_MAX || (nr != 1 && nc != 1 && nr * nc != 0))
+    if (nr > (int64_t)UINT32_MAX || nc > (int64_t)UINT32_MAX || (nr != 1 && nc != 1 && nr != 0 && nc != 0))
         return bad(r, "expected a column vector");
     uint64_t n = (uint64_t)nr * (uint64_t)nc;
     if (n > remaining(r) / 4)

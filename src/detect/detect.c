@@ -82,7 +82,7 @@ grin_status grin_detector_create(int threads, grin_detector **out)
     if (!out)
         return GRIN_ERR_INVALID_ARGUMENT;
     *out = NULL;
-    if (threads < 0 || threads > 256)
+    if (threads < 0 || threads > GRIN_MAX_THREADS)
         return GRIN_ERR_INVALID_ARGUMENT;
     grin_detector *d = calloc(1, sizeof *d);
     if (!d)
@@ -402,6 +402,10 @@ grin_status grin_detect(grin_detector *d, const grin_cascade *c, const grin_imag
             break;
         if (ww < minw || wh < minh)
             continue;
+        if (d->nlevels == GRIN_MAX_PYRAMID_LEVELS) /* a step too close to 1: memory and time explode */
+            return fail(d, GRIN_ERR_TOO_LARGE, "grin_detect: scale factor %g needs more than %d pyramid levels "
+                        "on a %dx%d image; use a larger one (1.1 is the default)", p.scale_factor,
+                        GRIN_MAX_PYRAMID_LEVELS, W, H);
         if (!grow_array((void **)&d->levels, &d->cap_levels, d->nlevels + 1, sizeof *d->levels))
             return fail(d, GRIN_ERR_NO_MEMORY, "grin_detect: out of memory");
         scale_level *L = &d->levels[d->nlevels++];

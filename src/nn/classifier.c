@@ -6,6 +6,7 @@
 #include "infer.h"
 
 #include <pthread.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,7 +83,7 @@ void grin_classifier_free(grin_classifier *c)
 
 grin_status grin_classifier_set_threads(grin_classifier *c, int threads)
 {
-    if (!c || threads < 0)
+    if (!c || threads < 0 || threads > GRIN_MAX_THREADS)
         return GRIN_ERR_INVALID_ARGUMENT;
     if (threads == 0)
         threads = grin__online_cpus();
@@ -244,6 +245,9 @@ typedef struct {
 static float face_prob(const grin_classifier *c, const grin_point2f *pts, float p, float pm)
 {
     const grin__post *post = &c->post;
+    for (int q = 0; pts && q < 68; q++) /* landmarks that are not numbers: the crop alone */
+        if (!isfinite(pts[q].x) || !isfinite(pts[q].y))
+            pts = NULL;
     if (!post->fuse || !pts)
         return grin__post_apply(post, p, pm);
     float r, rm;

@@ -192,13 +192,20 @@ grin_status grin__model_load_memory(const uint8_t *d, size_t size, const char *n
     char why[128];
     if (!grin__post_parse(m->meta, &m->post, why, sizeof why))
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: %s", name, why);
+    /* the stored arrays must be in the file before the network they claim is built (a small
+     * header must not make grin allocate what a large network needs) */
+    if (h.params_offset % 4 || h.params_offset > size || h.nparams > (size - h.params_offset) / 4 ||
+        h.state_offset % 4 || h.state_offset > size || h.nstate > (size - h.state_offset) / 4)
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: truncated model (%zu bytes for %llu parameters)", name, size,
+                          (unsigned long long)h.nparams);
     grin_status st = grin__model_build(m, err);
     if (st)
         return st;
     if (h.nparams != m->net.nparams || h.nstate != m->net.nstate) {
+        size_t have = m->net.nparams;
         grin__nn_free(&m->net);
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: %llu parameters stored, the architecture has %zu",
-                          name, (unsigned long long)h.nparams, m->net.nparams);
+                          name, (unsigned long long)h.nparams, have);
     }
     if (h.params_offset % 4 || h.params_offset > size || h.nparams * 4 > size - h.params_offset ||
         h.state_offset % 4 || h.state_offset > size || h.nstate * 4 > size - h.state_offset) {

@@ -82,7 +82,8 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
         p = *pp;
     else
         grin_run_params_default(&p);
-    if (p.detect_every < 1 || p.detect_workers < 0 || p.classify_workers < 0)
+    if (p.detect_every < 1 || p.detect_workers < 0 || p.classify_workers < 0 || p.detect_workers > GRIN_MAX_THREADS ||
+        p.classify_workers > GRIN_MAX_THREADS)
         return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "grin_run: bad parameters");
     grin_classifier *cls = NULL;
     grin_landmarker *lm = NULL;
