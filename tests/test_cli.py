@@ -84,6 +84,17 @@ for name, path, needle in [("missing", "/no/such.jpg", "/no/such.jpg: cannot ope
 bad_cascade = os.path.join(tmp, "bad.xml")
 open(bad_cascade, "w").write("<opencv_storage><cascade><stageType>BOOST</stageType></cascade>")
 one_line_error("bad cascade", run("detect", "--cascade", bad_cascade, SAMPLES[0]), "bad.xml")
+# a FIFO given as an image, cascade, model or landmark model: refused at once, not waited on
+fifo = os.path.join(tmp, "fifo.jpg")
+os.mkfifo(fifo)
+for name, args in (("image", ("detect", fifo)), ("cascade", ("detect", "--cascade", fifo, SAMPLES[0])),
+                   ("model", ("classify", "--model", fifo, SAMPLES[0])),
+                   ("landmark model", ("landmarks", "--model", fifo, "--box", "1,1,50,50", SAMPLES[0]))):
+    try:
+        r = subprocess.run([GRIN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=20)
+        one_line_error("a FIFO as the " + name, r, "not a regular file")
+    except subprocess.TimeoutExpired:
+        check("a FIFO as the " + name + ": no hang", False)
 # a pyramid step so close to 1 that the pyramid would take gigabytes is refused at once
 one_line_error("detect --scale-factor 1.0001", run("detect", "--scale-factor", "1.0001", SAMPLES[1]), "pyramid levels")
 # a tree child index of INT_MIN (its negation overflows) is refused, not evaluated

@@ -149,7 +149,7 @@ grin_status grin_landmarker_load(const char *path, grin_landmarker **out, grin_e
     if (!path || !out)
         return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "invalid argument");
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block the open */
     if (fd < 0)
         return grin__fail(err, GRIN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat stt;

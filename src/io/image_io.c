@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <fcntl.h>
 
 #define MAX_FILE_BYTES ((size_t)512 << 20)
 
@@ -22,13 +24,21 @@ grin_status grin__read_file(const char *path, uint8_t **data, size_t *size, size
 {
     *data = NULL;
     *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* opened without blocking (a FIFO would wait for a writer forever) and checked to be a
+     * regular file before anything is read */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return grin__fail(err, GRIN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat stt;
-    if (fstat(fileno(f), &stt) != 0 || !S_ISREG(stt.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &stt) != 0 || !S_ISREG(stt.st_mode)) {
+        close(fd);
         return grin__fail(err, GRIN_ERR_IO, "%s: not a regular file", path);
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return grin__fail(err, GRIN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
     if ((uint64_t)stt.st_size > limit) {
         fclose(f);
