@@ -62,6 +62,38 @@ def lines(path):
 
 same_file_refused()
 
+
+def stalled_stream():
+    """a server that accepts and never answers: grin run gives up after --stall seconds with a
+    message, and a SIGINT while it waits ends it at once"""
+    import signal
+    import socket
+    import time
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    url = "rtsp://127.0.0.1:%d/live" % srv.getsockname()[1]
+    t0 = time.time()
+    r = run(url, "--stall", "2", timeout=60)
+    took = time.time() - t0
+    one_line_error("run on a stalled stream", r, "stalled")
+    check("run on a stalled stream: gives up after the stall time", 1.5 < took < 20, took)
+    p = subprocess.Popen([GRIN, "run", url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    t0 = time.time()
+    p.send_signal(signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=10)
+        check("SIGINT while connecting: ends at once, exit 0", p.returncode == 0 and time.time() - t0 < 3 and
+              "interrupted" in err, (p.returncode, err))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        check("SIGINT while connecting: ends at once", False, "still running 10 s after SIGINT")
+    srv.close()
+
+
+stalled_stream()
+
 # the main job: events, stats, annotated video
 ev, vid = os.path.join(tmp, "ev.jsonl"), os.path.join(tmp, "out.mp4")
 r = run(CLIP, "--frames", "150", "--events", ev, "--out", vid, "--stats")

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include <libavcodec/avcodec.h>
@@ -36,11 +37,30 @@ struct grin__video_in {
     bool draining, eof, live;
     double fps, tb;
     int64_t first_pts;
+    /* blocking calls into FFmpeg give up when this time passes or *stop is set */
+    double deadline, stall;
+    volatile sig_atomic_t *stop;
     /* folder of photos */
     char **files;
     int nfiles, next;
     int skipped;
 };
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* FFmpeg asks this while it waits on a source: non-zero abandons the wait */
+static int interrupted(void *ctx)
+{
+    const grin__video_in *v = ctx;
+    return (v->stop && *v->stop) || (v->deadline > 0 && mono_s() > v->deadline);
+}
+
+static void arm(grin__video_in *v) { v->deadline = mono_s() + v->stall; }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -129,13 +149,34 @@ grin_status grin__video_open(const char *url, const grin__video_in_opts *o, grin
     }
     if (o && o->realtime)
         v->live = true;
+    /* a source that stalls (a server that accepts and never answers, a camera that stops) is
+     * abandoned after stall seconds, or at once when the caller's stop flag is set */
+    v->stall = o && o->stall_seconds > 0 ? o->stall_seconds : 10.0;
+    v->stop = o ? o->stop : NULL;
+    char us[32];
+    snprintf(us, sizeof us, "%lld", (long long)(v->stall * 1e6));
+    if (strstr(url, "://"))
+        av_dict_set(&opts, "timeout", us, 0); /* RTSP's socket timeout (FFmpeg 5) */
+    v->fmt = avformat_alloc_context();
+    if (!v->fmt) {
+        av_dict_free(&opts);
+        grin__video_close(v);
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    }
+    v->fmt->interrupt_callback = (AVIOInterruptCB){interrupted, v};
+    arm(v);
     int e = avformat_open_input(&v->fmt, url, ifmt, &opts);
     av_dict_free(&opts);
     if (e < 0) {
+        bool stalled = interrupted(v);
         grin__video_close(v);
+        if (stalled)
+            return grin__fail(err, GRIN_ERR_IO, "%s: %s", url,
+                              o && o->stop && *o->stop ? "interrupted" : "no answer (the source stalled)");
         return grin__fail(err, e == AVERROR_INVALIDDATA ? GRIN_ERR_FORMAT : GRIN_ERR_IO, "%s: cannot open: %s",
                           url, averr(e, eb, sizeof eb));
     }
+    arm(v);
     if ((e = avformat_find_stream_info(v->fmt, NULL)) < 0) {
         grin__video_close(v);
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: cannot read the streams: %s", url, averr(e, eb, sizeof eb));
@@ -253,6 +294,7 @@ int grin__video_read(grin__video_in *v, grin_image *img, double *t, grin_error *
         }
         if (v->draining)
             return 0;
+        arm(v);
         e = av_read_frame(v->fmt, v->pkt);
         if (e == AVERROR_EOF) {
             v->draining = true;
@@ -260,9 +302,14 @@ int grin__video_read(grin__video_in *v, grin_image *img, double *t, grin_error *
             continue;
         }
         if (e < 0) {
-            /* a camera unplugged, a stream cut, a read error: what was decoded stays good */
-            grin__fail(err, GRIN_ERR_IO, "%s: %s: %s", v->url, v->live ? "the source stopped" : "read failed",
-                       averr(e, eb, sizeof eb));
+            /* a camera unplugged, a stream cut, a read error, a stall: what was decoded stays good */
+            if (v->stop && *v->stop)
+                grin__fail(err, GRIN_ERR_IO, "%s: interrupted", v->url);
+            else if (interrupted(v))
+                grin__fail(err, GRIN_ERR_IO, "%s: no data for %g s (the source stalled)", v->url, v->stall);
+            else
+                grin__fail(err, GRIN_ERR_IO, "%s: %s: %s", v->url, v->live ? "the source stopped" : "read failed",
+                           averr(e, eb, sizeof eb));
             return -1;
         }
         if (v->pkt->stream_index == v->stream) {

@@ -6,11 +6,17 @@
 
 #include "../core/internal.h"
 
+#include <signal.h>
+
 typedef struct grin__video_in grin__video_in;
 
 typedef struct {
     double fps;      /* frames per second for a folder of photos (default 25) */
     bool realtime;   /* a live source: don't ask FFmpeg to buffer for analysis */
+    /* a network or device source that sends nothing for this long ends with an error (default 10) */
+    double stall_seconds;
+    /* set (by a signal handler) to abandon a blocked open or read at once; may be NULL */
+    volatile sig_atomic_t *stop;
 } grin__video_in_opts;
 
 /* url: a file, an image-sequence pattern (frames/%05d.png), a folder of photos, /dev/videoN, or

@@ -53,6 +53,8 @@ static void help(FILE *f)
             "  --pace              read a file at its own frame rate, as a camera would deliver it\n"
             "  --int8              8-bit smile classifier (the model must carry a calibration:\n"
             "                      grin quantize; the shipped one does)\n"
+            "  --stall S           a stream or camera that sends nothing for S seconds (also\n"
+            "                      while connecting) ends the run with an error (default 10)\n"
             "  --face-check FILE   the face check (a classifier of aligned crops: are the\n"
             "                      landmarks on a face?) that decides which faces get a smile\n"
             "                      and may start a track (default: the installed one)\n"
@@ -190,6 +192,7 @@ int cmd_run(int argc, char **argv)
     bool stats = false, display = false, realtime = false, realtime_set = false;
     int det_workers = 0, cls_workers = 1, every = 4, repeat = 1, frames = 0, detect_width = 640;
     bool pace = false, int8 = false, no_branch = false, no_check = false;
+    double stall = 10;
     const char *check_path = NULL;
     double fps = 25;
     for (int i = 1; i < argc; i++) {
@@ -214,6 +217,10 @@ int cmd_run(int argc, char **argv)
             int8 = true;
         } else if (!strcmp(argv[i], "--no-branch")) {
             no_branch = true;
+        } else if (!strcmp(argv[i], "--stall")) {
+            if (!cli_double("--stall", v, 0.1, 3600, &stall))
+                return 2;
+            i++;
         } else if (!strcmp(argv[i], "--no-face-check")) {
             no_check = true;
         } else if (!strcmp(argv[i], "--face-check") && i + 1 < argc) {
@@ -353,11 +360,11 @@ int cmd_run(int argc, char **argv)
     int64_t tot_frames = 0, tot_processed = 0, tot_dropped = 0;
     double tot_seconds = 0, p50 = 0, p99 = 0;
     for (int pass = 0; pass < repeat && !rc && !stop_flag; pass++) {
-        grin__video_in_opts vo = {.fps = fps, .realtime = realtime};
+        grin__video_in_opts vo = {.fps = fps, .realtime = realtime, .stall_seconds = stall, .stop = &stop_flag};
         grin__video_in *in = NULL;
         if (grin__video_open(input, &vo, &in, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
-            rc = 1;
+            rc = stop_flag ? 0 : 1; /* (a signal while waiting for the source: a stop, not a fault) */
             break;
         }
         bool rt = realtime_set ? realtime : grin__video_is_live(in);
