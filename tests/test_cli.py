@@ -95,6 +95,17 @@ for name, args in (("image", ("detect", fifo)), ("cascade", ("detect", "--cascad
         one_line_error("a FIFO as the " + name, r, "not a regular file")
     except subprocess.TimeoutExpired:
         check("a FIFO as the " + name + ": no hang", False)
+# eval: nothing evaluable is an error; the ROC's format is checked before the work; one class has no AUC
+nothing = os.path.join(tmp, "nothing.csv")
+open(nothing, "w").write("file,smile\n/no/such1.jpg,1\n/no/such2.jpg,0\n")
+one_line_error_any = lambda name, r, needle: (check(name + ": non-zero exit", r.returncode == 1, "rc=%d" % r.returncode),
+                                              check(name + ": names the fault", needle in r.stderr, r.stderr))
+one_line_error_any("eval: no photo evaluable", run("eval", "--labels", nothing), "no photo could be evaluated")
+one_line_error("eval --roc not PNG", run("eval", "--labels", nothing, "--roc", os.path.join(tmp, "roc.gif")), ".png")
+oneclass = os.path.join(tmp, "oneclass.csv")
+open(oneclass, "w").write("file,smile\n%s,1\n%s,1\n" % (SAMPLES[0], SAMPLES[2]))
+r = run("eval", "--labels", oneclass)
+check("eval: one class, no AUC", r.returncode == 0 and "AUC n/a" in r.stdout and '"auc":null' in r.stdout, r.stdout + r.stderr)
 # a pyramid step so close to 1 that the pyramid would take gigabytes is refused at once
 one_line_error("detect --scale-factor 1.0001", run("detect", "--scale-factor", "1.0001", SAMPLES[1]), "pyramid levels")
 # a tree child index of INT_MIN (its negation overflows) is refused, not evaluated

@@ -94,6 +94,26 @@ def stalled_stream():
 
 stalled_stream()
 
+
+def hangup_finishes_video():
+    """SIGHUP (the terminal closed) ends the run like SIGINT: the video is finalised and plays"""
+    import signal
+    import time
+    out = os.path.join(tmp, "hup.mp4")
+    p = subprocess.Popen([GRIN, "run", CLIP, "--out", out, "--pace"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2.0)
+    p.send_signal(signal.SIGHUP)
+    try:
+        p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    r = run(out, "--frames", "5", "--stats")
+    check("SIGHUP: exit 0 and a playable video", p.returncode == 0 and r.returncode == 0 and
+          json.loads(r.stdout.strip().splitlines()[-1])["processed"] == 5, (p.returncode, r.stderr))
+
+
+hangup_finishes_video()
+
 # the main job: events, stats, annotated video
 ev, vid = os.path.join(tmp, "ev.jsonl"), os.path.join(tmp, "out.mp4")
 r = run(CLIP, "--frames", "150", "--events", ev, "--out", vid, "--stats")

@@ -394,6 +394,13 @@ int cmd_eval_full(int argc, char **argv)
         cli_error("eval: --labels CSV is required");
         return 2;
     }
+    if (roc) { /* before minutes of evaluation, not after */
+        size_t rl = strlen(roc);
+        if (rl < 4 || strcmp(roc + rl - 4, ".png")) {
+            cli_error("eval: --roc %s: the ROC curve is drawn as PNG (name it .png)", roc);
+            return 2;
+        }
+    }
     size_t nrows;
     int bad;
     bool ok;
@@ -460,8 +467,20 @@ int cmd_eval_full(int argc, char **argv)
     }
     grin__metrics m;
     grin__metrics_from(probs, ys, (int)n, &m);
-    printf("accuracy %.4f  AUC %.4f  on %zu photos (%zu faces not found, counted wrong; %zu unreadable, "
-           "%d bad rows)\n", m.acc, m.auc, n, missed, unreadable, bad);
+    if (n == 0) {
+        cli_error("eval: %s: no photo could be evaluated (%zu unreadable, %d bad rows)", labels, unreadable, bad);
+        free(probs);
+        free(ys);
+        free(tags);
+        full_path_free(&f);
+        free_labels(rows, nrows);
+        return 1;
+    }
+    char auc_s[32] = "n/a (one class)";
+    if (m.tp + m.fn > 0 && m.tn + m.fp > 0)
+        snprintf(auc_s, sizeof auc_s, "%.4f", m.auc);
+    printf("accuracy %.4f  AUC %s  on %zu photos (%zu faces not found, counted wrong; %zu unreadable, "
+           "%d bad rows)\n", m.acc, auc_s, n, missed, unreadable, bad);
     printf("confusion: smiling %d right, %d wrong; not smiling %d right, %d wrong\n", m.tp, m.fn, m.tn, m.fp);
     print_eval(probs, ys, (int)n, tags, by, (long)missed);
     int rc = (unreadable || bad) ? 1 : 0;

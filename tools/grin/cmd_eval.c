@@ -89,8 +89,11 @@ int cmd_eval(int argc, char **argv)
         rc = 1;
     } else {
         grin__metrics_from(p, d.y, d.n, &mt);
-        printf("accuracy %.4f  AUC %.4f  (%d crops, %d rows skipped%s; %d with the landmark branch)\n", mt.acc,
-               mt.auc, d.n, d.bad, int8 ? ", 8-bit" : "", fused);
+        char auc_s[32] = "n/a (one class)";
+        if (mt.tp + mt.fn > 0 && mt.tn + mt.fp > 0)
+            snprintf(auc_s, sizeof auc_s, "%.4f", mt.auc);
+        printf("accuracy %.4f  AUC %s  (%d crops, %d rows skipped%s; %d with the landmark branch)\n", mt.acc,
+               auc_s, d.n, d.bad, int8 ? ", 8-bit" : "", fused);
         printf("confusion: true smile %d as smile, %d as not; not smiling %d as smile, %d as not\n",
                mt.tp, mt.fn, mt.fp, mt.tn);
         print_eval(p, d.y, d.n, d.tag, by, 0);

@@ -353,6 +353,7 @@ int cmd_run(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* a closed terminal: finish the video and the events as for Ctrl-C */
     stop_flag = 0;
     grin__smile_cfg smile = {.on = 0.6f, .off = 0.4f, .tau = 0.2};
     grin__output_cfg outc = {.events = events};

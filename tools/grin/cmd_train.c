@@ -40,8 +40,10 @@ static void on_epoch(void *vctx, int epoch, double loss, double acc, const grin_
 {
     epoch_ctx *c = vctx;
     printf("{\"epoch\":%d,\"train_loss\":%.4f,\"train_acc\":%.4f", epoch, loss, acc);
-    if (val)
+    if (val && val->tp + val->fn > 0 && val->tn + val->fp > 0)
         printf(",\"val_loss\":%.4f,\"val_acc\":%.4f,\"val_auc\":%.4f", val->loss, val->acc, val->auc);
+    else if (val) /* one class in the validation set: no AUC */
+        printf(",\"val_loss\":%.4f,\"val_acc\":%.4f,\"val_auc\":null", val->loss, val->acc);
     printf(",\"seconds\":%.1f}\n", seconds);
     fflush(stdout);
     if (val) { /* the saved weights are the last epoch's, so its numbers go in the file */
