@@ -179,6 +179,14 @@ if os.path.exists(REAL):
     r = run("eval", "--aligned", "--model", model, "--labels", os.path.join(out, "labels.csv"))
     last = json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0 else {}
     check("eval --aligned", last.get("n") == 2 and 0 <= last.get("acc", -1) <= 1, r.stdout + r.stderr)
+    # a row longer than the reader's line buffer is one bad row: its tail is not read as another
+    longcsv = os.path.join(out, "long.csv")
+    crop0 = lab[1].split(",")[0]
+    # row 1: a 20 kB note whose tail (past the buffer) reads like a row of its own; row 2: a good row
+    open(longcsv, "w").write("file,smile,note\n%s,1,%s,%s,0\n%s,0,x\n" % (crop0, "y" * 20000, crop0, crop0))
+    r = run("eval", "--aligned", "--model", model, "--labels", longcsv)
+    last = json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0 else {}
+    check("a 20 kB row is one bad row", last.get("n") == 1 and "1 rows skipped" in r.stdout + r.stderr, r.stdout + r.stderr)
     r = run("eval", "--aligned", "--model", model, "--labels", os.path.join(out, "labels.csv"), "--by", "pose")
     bys = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{"by"')]
     check("eval --aligned --by a column grin align kept", r.returncode == 0 and [(b["group"], b["n"]) for b in bys]

@@ -156,6 +156,14 @@ static grin_status load(const char *csv, int size, int channels, const char *by,
     while (fgets(line, sizeof line, f)) {
         lineno++;
         size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
+            /* a line longer than the buffer: the whole line is one bad row, not two */
+            int ch;
+            while ((ch = fgetc(f)) != EOF && ch != '\n')
+                ;
+            out->bad++;
+            continue;
+        }
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = 0;
         if (!len)
