@@ -106,6 +106,16 @@ oneclass = os.path.join(tmp, "oneclass.csv")
 open(oneclass, "w").write("file,smile\n%s,1\n%s,1\n" % (SAMPLES[0], SAMPLES[2]))
 r = run("eval", "--labels", oneclass)
 check("eval: one class, no AUC", r.returncode == 0 and "AUC n/a" in r.stdout and '"auc":null' in r.stdout, r.stdout + r.stderr)
+# file names that are not UTF-8 still give valid JSON (the bad byte as U+FFFD), good ones stay as they are
+import shutil as _sh
+weird = os.path.join(os.fsencode(tmp), b"bad\xffname \xc3\xbc.jpg")
+_sh.copy(SAMPLES[0], weird)
+rb = subprocess.run([os.fsencode(GRIN), b"detect", weird], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+try:
+    img = json.loads(rb.stdout.decode("utf-8"))["image"]
+    check("JSON of a non-UTF-8 file name", img.endswith("bad\ufffdname \u00fc.jpg"), img)
+except (UnicodeDecodeError, ValueError) as e:
+    check("JSON of a non-UTF-8 file name", False, repr(e))
 # a pyramid step so close to 1 that the pyramid would take gigabytes is refused at once
 one_line_error("detect --scale-factor 1.0001", run("detect", "--scale-factor", "1.0001", SAMPLES[1]), "pyramid levels")
 # a tree child index of INT_MIN (its negation overflows) is refused, not evaluated

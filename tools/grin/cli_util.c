@@ -72,10 +72,26 @@ void json_string(FILE *f, const char *s)
         case '\r': fputs("\\r", f); break;
         case '\t': fputs("\\t", f); break;
         default:
-            if (*p < 0x20)
+            if (*p < 0x20) {
                 fprintf(f, "\\u%04x", *p);
-            else
+            } else if (*p < 0x80) {
                 fputc(*p, f);
+            } else { /* a well-formed UTF-8 sequence as it is; any other byte as U+FFFD */
+                int n = (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+                bool ok = n > 0 && !(*p == 0xC0 || *p == 0xC1) && *p <= 0xF4;
+                for (int k = 1; ok && k < n; k++)
+                    ok = (p[k] & 0xC0) == 0x80;
+                if (ok && n == 3) /* no overlong forms, no surrogates */
+                    ok = !(p[0] == 0xE0 && p[1] < 0xA0) && !(p[0] == 0xED && p[1] >= 0xA0);
+                if (ok && n == 4)
+                    ok = !(p[0] == 0xF0 && p[1] < 0x90) && !(p[0] == 0xF4 && p[1] >= 0x90);
+                if (ok) {
+                    fwrite(p, 1, (size_t)n, f);
+                    p += n - 1;
+                } else {
+                    fputs("\\ufffd", f);
+                }
+            }
         }
     }
     fputc('"', f);
