@@ -116,6 +116,21 @@ try:
     check("JSON of a non-UTF-8 file name", img.endswith("bad\ufffdname \u00fc.jpg"), img)
 except (UnicodeDecodeError, ValueError) as e:
     check("JSON of a non-UTF-8 file name", False, repr(e))
+# --draw: two inputs with one base name give two PNGs; a PNG input drawn into its own folder is kept
+twin = os.path.join(tmp, "twin")
+os.makedirs(os.path.join(twin, "a"))
+os.makedirs(os.path.join(twin, "b"))
+_sh.copy(SAMPLES[0], os.path.join(twin, "a", "x.jpg"))
+_sh.copy(SAMPLES[1], os.path.join(twin, "b", "x.jpg"))
+r = run("detect", "--draw", twin, os.path.join(twin, "a", "x.jpg"), os.path.join(twin, "b", "x.jpg"))
+check("--draw: same base names, two PNGs", r.returncode == 0 and os.path.exists(os.path.join(twin, "x.png")) and
+      os.path.exists(os.path.join(twin, "x-2.png")), os.listdir(twin))
+png_in = os.path.join(twin, "p.png")
+_sh.copy(os.path.join(twin, "x.png"), png_in)
+size = os.path.getsize(png_in)
+r = run("detect", "--draw", twin, png_in)
+check("--draw into the input's folder keeps the input", r.returncode == 0 and os.path.getsize(png_in) == size and
+      os.path.exists(os.path.join(twin, "p-2.png")), os.listdir(twin))
 # a pyramid step so close to 1 that the pyramid would take gigabytes is refused at once
 one_line_error("detect --scale-factor 1.0001", run("detect", "--scale-factor", "1.0001", SAMPLES[1]), "pyramid levels")
 # a tree child index of INT_MIN (its negation overflows) is refused, not evaluated

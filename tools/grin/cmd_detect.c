@@ -16,16 +16,52 @@ static void help(FILE *f)
 }
 
 /* DIR/<file name without extension>.png */
+/* DIR/<image's base name>.png, made unique within the run (two inputs a/x.jpg and b/x.jpg give
+ * x.png and x-2.png) and never the input itself (x.png drawn into its own folder gives x-2.png) */
+static char **drawn;
+static size_t ndrawn, cap_drawn;
+static void free_drawn(void)
+{
+    for (size_t i = 0; i < ndrawn; i++)
+        free(drawn[i]);
+    free(drawn);
+}
+
 static char *draw_path(const char *dir, const char *image)
 {
     const char *base = strrchr(image, '/');
     base = base ? base + 1 : image;
     const char *dot = strrchr(base, '.');
     size_t blen = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-    size_t n = strlen(dir) + blen + 8;
+    size_t n = strlen(dir) + blen + 24;
     char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%.*s.png", dir, (int)blen, base);
+    if (!p)
+        return NULL;
+    for (int k = 1;; k++) {
+        if (k == 1)
+            snprintf(p, n, "%s/%.*s.png", dir, (int)blen, base);
+        else
+            snprintf(p, n, "%s/%.*s-%d.png", dir, (int)blen, base, k);
+        bool taken = false;
+        for (size_t i = 0; i < ndrawn && !taken; i++)
+            taken = !strcmp(drawn[i], p);
+        struct stat a, b;
+        if (!taken && !(stat(p, &a) == 0 && stat(image, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+            break;
+    }
+    if (!ndrawn)
+        atexit(free_drawn);
+    char *keep = strdup(p);
+    if (keep && ndrawn == cap_drawn) {
+        size_t nc = cap_drawn ? 2 * cap_drawn : 16;
+        char **nd = realloc(drawn, nc * sizeof *nd);
+        if (nd)
+            drawn = nd, cap_drawn = nc;
+    }
+    if (keep && ndrawn < cap_drawn)
+        drawn[ndrawn++] = keep;
+    else
+        free(keep);
     return p;
 }
 
