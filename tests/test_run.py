@@ -114,6 +114,19 @@ def hangup_finishes_video():
 
 hangup_finishes_video()
 
+
+def sizes_scaled():
+    """a folder of photos of three sizes into one video: every photo becomes a frame, scaled"""
+    out = os.path.join(tmp, "photos.mp4")
+    r = run(os.path.join(ROOT, "data", "samples"), "--out", out)
+    r2 = run(out, "--stats")
+    st = json.loads(r2.stdout.strip().splitlines()[-1]) if r2.returncode == 0 else {}
+    check("photos of three sizes: three frames in the video", r.returncode == 0 and st.get("processed") == 3,
+          r.stderr + r2.stderr)
+
+
+sizes_scaled()
+
 # the main job: events, stats, annotated video
 ev, vid = os.path.join(tmp, "ev.jsonl"), os.path.join(tmp, "out.mp4")
 r = run(CLIP, "--frames", "150", "--events", ev, "--out", vid, "--stats")

@@ -358,7 +358,7 @@ struct grin__video_out {
     AVStream *st;
     AVFrame *frame;
     AVPacket *pkt;
-    struct SwsContext *sws;
+    struct SwsContext *sws, *sws_any; /* frames of the video's size; of any other size */
     int64_t next_pts;
     bool header;
 };
@@ -472,6 +472,7 @@ fail:
         avio_closep(&o->fmt->pb);
     grin__out_close(&o->file, false, NULL); /* removes only the temporary file */
     sws_freeContext(o->sws);
+    sws_freeContext(o->sws_any);
     av_frame_free(&o->frame);
     av_packet_free(&o->pkt);
     avcodec_free_context(&o->enc);
@@ -500,14 +501,24 @@ static grin_status drain(grin__video_out *o, grin_error *err)
 
 grin_status grin__video_out_write(grin__video_out *o, const grin_image *rgb, grin_error *err)
 {
-    if (rgb->format != GRIN_PIX_RGB24 || rgb->width < o->enc->width || rgb->height < o->enc->height)
-        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "%s: frame of %dx%d, the video is %dx%d", o->path,
-                          rgb->width, rgb->height, o->enc->width, o->enc->height);
+    if (rgb->format != GRIN_PIX_RGB24 || rgb->width <= 0 || rgb->height <= 0)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "%s: not an RGB frame", o->path);
     if (av_frame_make_writable(o->frame) < 0)
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    struct SwsContext *ctx = o->sws;
+    if (rgb->width != o->enc->width || rgb->height != o->enc->height) {
+        /* a frame of another size (a folder of photos, a stream that changed resolution): scaled
+         * to the video's size, not cropped or dropped */
+        o->sws_any = sws_getCachedContext(o->sws_any, rgb->width, rgb->height, AV_PIX_FMT_RGB24, o->enc->width,
+                                          o->enc->height, o->enc->pix_fmt, SWS_BILINEAR, NULL, NULL, NULL);
+        if (!o->sws_any)
+            return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: cannot scale a %dx%d frame", o->path, rgb->width,
+                              rgb->height);
+        ctx = o->sws_any;
+    }
     const uint8_t *src[4] = {rgb->data};
     int ls[4] = {rgb->stride};
-    sws_scale(o->sws, src, ls, 0, o->enc->height, o->frame->data, o->frame->linesize);
+    sws_scale(ctx, src, ls, 0, rgb->height, o->frame->data, o->frame->linesize);
     o->frame->pts = o->next_pts++;
     int e = avcodec_send_frame(o->enc, o->frame);
     char eb[128];
@@ -536,6 +547,7 @@ grin_status grin__video_out_close(grin__video_out *o, grin_error *err)
     if (!st && o->header)
         st = fst;
     sws_freeContext(o->sws);
+    sws_freeContext(o->sws_any);
     av_frame_free(&o->frame);
     av_packet_free(&o->pkt);
     avcodec_free_context(&o->enc);
