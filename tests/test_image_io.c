@@ -99,6 +99,49 @@ static void test_write_errors(void **state)
     grin_image_free(&a);
 }
 
+/* a CMYK JPEG (as Photoshop writes them: an Adobe marker, the inks inverted) reads as RGB */
+static void test_cmyk_jpeg(void **state)
+{
+    (void)state;
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    unsigned char *buf = NULL;
+    unsigned long size = 0;
+    jpeg_mem_dest(&c, &buf, &size);
+    c.image_width = 16;
+    c.image_height = 8;
+    c.input_components = 4;
+    c.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 95, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    unsigned char row[16 * 4];
+    for (int x = 0; x < 16; x++) { /* left half red, right half dark grey */
+        unsigned char *p = row + 4 * x;
+        if (x < 8)
+            p[0] = 255, p[1] = 0, p[2] = 0, p[3] = 255;
+        else
+            p[0] = 255, p[1] = 255, p[2] = 255, p[3] = 64;
+    }
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    grin_image img;
+    grin_error err;
+    assert_int_equal(grin_image_read_memory(buf, size, "cmyk.jpg", GRIN_PIX_RGB24, &img, &err), GRIN_OK);
+    assert_int_equal(img.width, 16);
+    const uint8_t *red = img.data + 4 * img.stride + 2 * 3, *grey = img.data + 4 * img.stride + 13 * 3;
+    assert_true(red[0] > 235 && red[1] < 20 && red[2] < 20);
+    assert_true(abs(grey[0] - 64) < 12 && abs(grey[1] - 64) < 12 && abs(grey[2] - 64) < 12);
+    grin_image_free(&img);
+    free(buf);
+}
+
 static void test_pnm_variants(void **state)
 {
     (void)state;
@@ -264,7 +307,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_roundtrip),    cmocka_unit_test(test_jpeg_roundtrip),
-        cmocka_unit_test(test_write_errors),     cmocka_unit_test(test_pnm_variants),
+        cmocka_unit_test(test_write_errors),     cmocka_unit_test(test_pnm_variants), cmocka_unit_test(test_cmyk_jpeg),
         cmocka_unit_test(test_bad_inputs),       cmocka_unit_test(test_missing_and_dir),
         cmocka_unit_test(test_exif_orientation),
     };

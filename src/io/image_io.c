@@ -188,9 +188,11 @@ static grin_status read_jpeg(const uint8_t *data, size_t size, const char *name,
     grin_image img = {0};
     /* volatile: modified between setjmp and a possible longjmp */
     grin_image *volatile pimg = &img;
+    uint8_t *volatile line = NULL; /* a CMYK row */
     if (setjmp(je.jump)) {
         jpeg_destroy_decompress(&cinfo);
         grin_image_free(pimg);
+        free(line);
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: corrupt JPEG: %s", name, je.msg);
     }
     jpeg_create_decompress(&cinfo);
@@ -209,7 +211,10 @@ static grin_status read_jpeg(const uint8_t *data, size_t size, const char *name,
             break;
         }
     bool gray = cinfo.jpeg_color_space == JCS_GRAYSCALE;
-    cinfo.out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
+    /* print-industry JPEGs (CMYK, or YCCK that libjpeg turns into CMYK) are read as CMYK and
+     * converted to RGB here; Adobe's store the inks inverted */
+    bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+    cinfo.out_color_space = gray ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     st = grin_image_alloc((int)cinfo.output_width, (int)cinfo.output_height,
                           gray ? GRIN_PIX_GRAY8 : GRIN_PIX_RGB24, &img);
@@ -218,17 +223,35 @@ static grin_status read_jpeg(const uint8_t *data, size_t size, const char *name,
         return grin__fail(err, st, "%s: cannot allocate %ux%u image", name, cinfo.output_width,
                           cinfo.output_height);
     }
-    if ((int)cinfo.output_components != grin_pixfmt_channels(img.format)) {
+    if ((int)cinfo.output_components != (cmyk ? 4 : grin_pixfmt_channels(img.format))) {
         jpeg_destroy_decompress(&cinfo);
         grin_image_free(&img);
         return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: unsupported JPEG colour layout", name);
     }
+    line = cmyk ? malloc((size_t)cinfo.output_width * 4) : NULL;
+    if (cmyk && !line) {
+        jpeg_destroy_decompress(&cinfo);
+        grin_image_free(&img);
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "%s: out of memory", name);
+    }
+    bool inverted = cinfo.saw_Adobe_marker;
     while (cinfo.output_scanline < cinfo.output_height) {
-        JSAMPROW row = img.data + (size_t)cinfo.output_scanline * (size_t)img.stride;
+        uint8_t *dst = img.data + (size_t)cinfo.output_scanline * (size_t)img.stride;
+        JSAMPROW row = cmyk ? line : dst;
         jpeg_read_scanlines(&cinfo, &row, 1);
         if (je.truncated)
             break;
+        for (JDIMENSION x = 0; line && x < cinfo.output_width; x++) {
+            unsigned c = line[4 * x], m = line[4 * x + 1], y = line[4 * x + 2], k = line[4 * x + 3];
+            if (!inverted)
+                c = 255 - c, m = 255 - m, y = 255 - y, k = 255 - k;
+            dst[3 * x] = (uint8_t)((c * k + 127) / 255);
+            dst[3 * x + 1] = (uint8_t)((m * k + 127) / 255);
+            dst[3 * x + 2] = (uint8_t)((y * k + 127) / 255);
+        }
     }
+    free(line);
+    line = NULL;
     if (je.truncated) {
         jpeg_destroy_decompress(&cinfo);
         grin_image_free(&img);
