@@ -131,6 +131,12 @@ size = os.path.getsize(png_in)
 r = run("detect", "--draw", twin, png_in)
 check("--draw into the input's folder keeps the input", r.returncode == 0 and os.path.getsize(png_in) == size and
       os.path.exists(os.path.join(twin, "p-2.png")), os.listdir(twin))
+# --help on every command and subcommand: usage on stdout, exit 0
+for cmd in (["run"], ["detect"], ["landmarks"], ["align"], ["convert-landmarks"], ["train"], ["classify"], ["eval"],
+            ["model"], ["model", "info"], ["model", "init"], ["export"], ["quantize"], ["calibrate"], ["bench"],
+            ["bench", "detect"], ["bench", "landmarks"], ["bench", "classify"], ["plot"]):
+    r = run(*cmd, "--help")
+    check("grin %s --help" % " ".join(cmd), r.returncode == 0 and "usage" in r.stdout, r.stdout[:200] + r.stderr)
 # a pyramid step so close to 1 that the pyramid would take gigabytes is refused at once
 one_line_error("detect --scale-factor 1.0001", run("detect", "--scale-factor", "1.0001", SAMPLES[1]), "pyramid levels")
 # a tree child index of INT_MIN (its negation overflows) is refused, not evaluated

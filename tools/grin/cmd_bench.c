@@ -116,6 +116,11 @@ static int bench_landmarks(int argc, char **argv)
                 return 2;
             }
             nboxes++, i++;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: grin bench landmarks --image FILE [--model FILE] [--box x,y,w,h]... [--repeat N]\n"
+                   "Times the landmark model on the image's faces (the detector's, or --box), min and\n"
+                   "median ms per face, against nothing else: compare builds or models in one run.\n");
+            return 0;
         } else {
             cli_error("bench landmarks: unknown argument '%s'", argv[i]);
             return 2;
@@ -271,6 +276,13 @@ static int bench_classify(int argc, char **argv)
             if (!cli_int("--batch", v, 1, 4096, &batch))
                 return 2;
             i++;
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: grin bench classify [--model FILE] [--batch N] [--threads N] [--int8] [--raw]\n"
+                   "       [--repeat N]\n"
+                   "Times the classifier on synthetic crops of its input size: ms per crop (min and\n"
+                   "median), GFLOP/s and the fraction of this core's measured FMA peak. --raw: the\n"
+                   "network alone, without the model's test-time mirror.\n");
+            return 0;
         } else {
             cli_error("bench classify: unknown argument '%s'", argv[i]);
             return 2;

@@ -10,6 +10,16 @@
 int cmd_model(int argc, char **argv)
 {
     bool init = argc >= 2 && !strcmp(argv[1], "init");
+    bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    for (int i = 2; i < argc && !help; i++)
+        help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
+    if (help) {
+        printf("usage: grin model info (--model FILE | --arch mobilenet --alpha A --input S [--gray])\n"
+               "       grin model init --arch mobilenet --alpha A --input S [--gray] [--seed N] --out FILE\n"
+               "info: parameters, multiply-adds, the landmark branch and the metadata of a model (or of\n"
+               "an architecture); init: an untrained network, for benchmarks and export checks.\n");
+        return 0;
+    }
     if (argc < 2 || (strcmp(argv[1], "info") && !init)) {
         cli_error("usage: grin model info (--model FILE | --arch mobilenet --alpha A --input S [--gray])\n"
                   "       grin model init --arch mobilenet --alpha A --input S [--gray] [--seed N] --out FILE");
