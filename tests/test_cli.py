@@ -57,6 +57,8 @@ for s in SAMPLES:
 
 r = run("detect", "--threads", "2", "--scale-factor", "1.2", "--min-neighbors", "4", "--min-size", "40", SAMPLES[1])
 check("detect options", r.returncode == 0 and len(json.loads(r.stdout)["faces"]) >= 1, r.stderr)
+r2 = run("detect", "--threads=2", "--scale-factor=1.2", "--min-neighbors=4", "--min-size=40", SAMPLES[1])
+check("detect --name=value options", r2.returncode == 0 and r2.stdout == r.stdout, r2.stderr)
 
 r = run("bench", "detect", "--image", SAMPLES[1], "--repeat", "3")
 b = json.loads(r.stdout) if r.returncode == 0 else {}

@@ -5,6 +5,7 @@
 #include <malloc.h>
 #endif
 
+#include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *f)
@@ -30,6 +31,8 @@ static void usage(FILE *f)
                "grin <command> --help shows a command's options.\n");
 }
 
+static char **split_argv; /* the arguments with --name=value split (a global: reachable until exit) */
+
 int main(int argc, char **argv)
 {
 #if defined(__GLIBC__)
@@ -40,6 +43,30 @@ int main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return 2;
+    }
+    /* --name=value is --name value, in every command (as getopt_long reads it) */
+    int split = 0;
+    for (int i = 1; i < argc; i++)
+        split += !strncmp(argv[i], "--", 2) && strchr(argv[i], '=') && argv[i][2] != '=';
+    if (split) {
+        char **nv = calloc((size_t)(argc + split + 1), sizeof *nv);
+        if (!nv) {
+            cli_error("out of memory");
+            return 1;
+        }
+        int n = 0;
+        for (int i = 0; i < argc; i++) {
+            char *eq = i > 0 && !strncmp(argv[i], "--", 2) && argv[i][2] != '=' ? strchr(argv[i], '=') : NULL;
+            if (eq) {
+                *eq = '\0';
+                nv[n++] = argv[i];
+                nv[n++] = eq + 1;
+            } else {
+                nv[n++] = argv[i];
+            }
+        }
+        argc = n;
+        argv = split_argv = nv; /* (lives until exit) */
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
