@@ -126,6 +126,8 @@ def sizes_scaled():
 
 
 sizes_scaled()
+r = run(CLIP, "--frames", "3")
+check("run without any output says so", r.returncode == 0 and "nothing will be written" in r.stderr, r.stderr)
 
 # the main job: events, stats, annotated video
 ev, vid = os.path.join(tmp, "ev.jsonl"), os.path.join(tmp, "out.mp4")

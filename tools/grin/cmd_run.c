@@ -277,6 +277,8 @@ int cmd_run(int argc, char **argv)
         output_is_input(out_path, model, "model") || output_is_input(events_path, model, "model") ||
         (out_path && events_path && strcmp(events_path, "-") && output_is_input(out_path, events_path, "--events file")))
         return 2;
+    if (!out_path && !events_path && !stats && !display) /* not silently: the run still goes */
+        cli_error("run: no --out, --events, --stats or --display: nothing will be written");
     if (out_path && events_path && !strcmp(out_path, events_path)) {
         cli_error("run: --out and --events name the same file %s", out_path);
         return 2;
