@@ -133,6 +133,11 @@ size = os.path.getsize(png_in)
 r = run("detect", "--draw", twin, png_in)
 check("--draw into the input's folder keeps the input", r.returncode == 0 and os.path.getsize(png_in) == size and
       os.path.exists(os.path.join(twin, "p-2.png")), os.listdir(twin))
+# classify, like detect: a JSON line for an image it can't read, between the others
+r = run("classify", SAMPLES[0], "/no/such.jpg", SAMPLES[2])
+ls = [json.loads(l) for l in r.stdout.splitlines()]
+check("classify: a JSON error line for a bad image", r.returncode == 1 and len(ls) == 3 and ls[1]["image"] == "/no/such.jpg"
+      and "error" in ls[1] and "faces" in ls[0] and "faces" in ls[2], r.stdout + r.stderr)
 # --help on every command and subcommand: usage on stdout, exit 0
 for cmd in (["run"], ["detect"], ["landmarks"], ["align"], ["convert-landmarks"], ["train"], ["classify"], ["eval"],
             ["model"], ["model", "info"], ["model", "init"], ["export"], ["quantize"], ["calibrate"], ["bench"],

@@ -291,6 +291,7 @@ int cmd_classify(int argc, char **argv)
         grin_image img;
         if (grin_image_read(images[k], GRIN_PIX_RGB24, &img, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
+            json_image_error(images[k], err.msg); /* one line per image, as detect and landmarks */
             rc = 1;
             continue;
         }
@@ -298,6 +299,7 @@ int cmd_classify(int argc, char **argv)
         grin_rect whole;
         const grin_rect *faces;
         if (!image_faces(&f, &img, images[k], &o, face_crops, &whole, &faces, &n)) {
+            json_image_error(images[k], grin_detector_error(f.det));
             grin_image_free(&img);
             rc = 1;
             continue;
