@@ -146,6 +146,10 @@ grin_status grin__video_open(const char *url, const grin__video_in_opts *o, grin
     } else if (stat(url, &st) != 0 && !strchr(url, '%')) {
         grin__video_close(v);
         return grin__fail(err, GRIN_ERR_IO, "%s: %s", url, strerror(errno));
+    } else {
+        /* a local file reads local files only: a playlist or concat list inside it cannot make
+         * grin open network addresses */
+        av_dict_set(&opts, "protocol_whitelist", "file,crypto,data", 0);
     }
     if (o && o->realtime)
         v->live = true;
