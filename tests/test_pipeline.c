@@ -11,6 +11,7 @@
 
 #include "pipeline/pipeline.h"
 #include "pipeline/stages.h"
+#include "video/video.h"
 
 typedef struct {
     long long next;
@@ -324,6 +325,52 @@ static void test_face_check(void **state)
     grin_landmarker_free(lm);
 }
 
+/* a clip whose display matrix says "turn 90 degrees clockwise" (a phone filmed upright) is read
+ * turned: a 64x32 frame with its left half white comes out 32x64 with its top half white; 180
+ * turns it upside down */
+static void test_video_rotation(void **state)
+{
+    (void)state;
+    for (int rot = 90; rot <= 180; rot += 90) {
+        char path[256];
+        snprintf(path, sizeof path, "/tmp/grin-rot-%d-%d.mp4", (int)getpid(), rot);
+        grin_error err = {{0}};
+        grin__video_out *o;
+        assert_int_equal(grin__video_out_open_rotated(path, 64, 32, 25, rot, &o, &err), GRIN_OK);
+        grin_image img;
+        assert_int_equal(grin_image_alloc(64, 32, GRIN_PIX_RGB24, &img), GRIN_OK);
+        for (int y = 0; y < 32; y++)
+            for (int x = 0; x < 64; x++)
+                memset(img.data + (size_t)y * img.stride + 3 * x, x < 32 ? 255 : 0, 3);
+        for (int k = 0; k < 5; k++)
+            assert_int_equal(grin__video_out_write(o, &img, &err), GRIN_OK);
+        assert_int_equal(grin__video_out_close(o, &err), GRIN_OK);
+        grin_image_free(&img);
+        grin__video_in *in;
+        assert_int_equal(grin__video_open(path, NULL, &in, &err), GRIN_OK);
+        assert_int_equal(grin__video_rotation(in), rot);
+        grin_image f = {0};
+        double t;
+        assert_int_equal(grin__video_read(in, &f, &t, &err), 1);
+        const uint8_t *a, *b; /* where white must be, and where black */
+        if (rot == 90) {
+            assert_int_equal(f.width, 32);
+            assert_int_equal(f.height, 64);
+            a = f.data + 10 * (size_t)f.stride + 3 * 16;
+            b = f.data + 54 * (size_t)f.stride + 3 * 16;
+        } else {
+            assert_int_equal(f.width, 64);
+            assert_int_equal(f.height, 32);
+            a = f.data + 16 * (size_t)f.stride + 3 * 54; /* upside down: white on the right */
+            b = f.data + 16 * (size_t)f.stride + 3 * 10;
+        }
+        assert_true(a[0] > 200 && b[0] < 50);
+        grin_image_free(&f);
+        grin__video_close(in);
+        unlink(path);
+    }
+}
+
 /* a face lost for less than the hold time keeps its track open; a face without a decision (its
  * landmarks not trusted) neither starts nor ends a smile, and shows no smile */
 static void test_smile_hold(void **state)
@@ -442,6 +489,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_runner), cmocka_unit_test(test_grin_run),
                                        cmocka_unit_test(test_smile_stage), cmocka_unit_test(test_smile_hold),
-                                       cmocka_unit_test(test_tracking), cmocka_unit_test(test_face_check)};
+                                       cmocka_unit_test(test_tracking), cmocka_unit_test(test_face_check),
+                                       cmocka_unit_test(test_video_rotation)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include "video.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavutil/display.h>
 #include <libavdevice/avdevice.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
@@ -39,6 +41,8 @@ struct grin__video_in {
     int64_t first_pts;
     /* blocking calls into FFmpeg give up when this time passes or *stop is set */
     double deadline, stall;
+    int rotate;        /* clockwise degrees the frames are turned by (display matrix) */
+    grin_image upright; /* the frame as decoded, before turning */
     volatile sig_atomic_t *stop;
     /* folder of photos */
     char **files;
@@ -194,6 +198,14 @@ grin_status grin__video_open(const char *url, const grin__video_in_opts *o, grin
                           nodec ? "no decoder for its video codec" : "no video stream");
     }
     AVStream *vs = v->fmt->streams[v->stream];
+    const uint8_t *dm = av_stream_get_side_data(vs, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+    if (dm) { /* a phone's clip: shown turned (as ffmpeg's tools turn it) */
+        double a = -av_display_rotation_get((const int32_t *)dm);
+        if (isfinite(a)) {
+            int r = (int)lround(a / 90.0) * 90 % 360;
+            v->rotate = r < 0 ? r + 360 : r;
+        }
+    }
     v->dec = avcodec_alloc_context3(codec);
     v->pkt = av_packet_alloc();
     v->frame = av_frame_alloc();
@@ -240,7 +252,44 @@ static int read_photo(grin__video_in *v, grin_image *img, double *t, grin_error 
     return 0;
 }
 
+static int to_rgb_upright(grin__video_in *v, grin_image *img, grin_error *err);
+
+/* turns src into dst by rot clockwise degrees (90, 180, 270) */
+static void turn(const grin_image *src, grin_image *dst, int rot)
+{
+    const int W = src->width, H = src->height;
+    for (int y = 0; y < dst->height; y++) {
+        uint8_t *d = dst->data + (size_t)y * dst->stride;
+        for (int x = 0; x < dst->width; x++) {
+            int sx = rot == 90 ? y : rot == 180 ? W - 1 - x : W - 1 - y;
+            int sy = rot == 90 ? H - 1 - x : rot == 180 ? H - 1 - y : x;
+            const uint8_t *s = src->data + (size_t)sy * src->stride + 3 * (size_t)sx;
+            d[3 * x] = s[0], d[3 * x + 1] = s[1], d[3 * x + 2] = s[2];
+        }
+    }
+}
+
 static int to_rgb(grin__video_in *v, grin_image *img, grin_error *err)
+{
+    if (!v->rotate)
+        return to_rgb_upright(v, img, err);
+    int r = to_rgb_upright(v, &v->upright, err);
+    if (r != 1)
+        return r;
+    int w = v->rotate == 180 ? v->upright.width : v->upright.height;
+    int h = v->rotate == 180 ? v->upright.height : v->upright.width;
+    if (!img->data || img->width != w || img->height != h || img->format != GRIN_PIX_RGB24) {
+        grin_image_free(img);
+        if (grin_image_alloc(w, h, GRIN_PIX_RGB24, img) != GRIN_OK) {
+            grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+            return -1;
+        }
+    }
+    turn(&v->upright, img, v->rotate);
+    return 1;
+}
+
+static int to_rgb_upright(grin__video_in *v, grin_image *img, grin_error *err)
 {
     AVFrame *f = v->frame;
     if (f->width <= 0 || f->height <= 0 || f->width > GRIN_MAX_IMAGE_SIDE || f->height > GRIN_MAX_IMAGE_SIDE) {
@@ -326,6 +375,7 @@ int grin__video_read(grin__video_in *v, grin_image *img, double *t, grin_error *
 }
 
 double grin__video_fps(const grin__video_in *v) { return v->fps; }
+int grin__video_rotation(const grin__video_in *v) { return v->rotate; }
 bool grin__video_is_live(const grin__video_in *v) { return v->live; }
 bool grin__video_is_folder(const grin__video_in *v) { return v->files != NULL; }
 
@@ -342,6 +392,7 @@ void grin__video_close(grin__video_in *v)
     if (!v)
         return;
     sws_freeContext(v->sws);
+    grin_image_free(&v->upright);
     av_frame_free(&v->frame);
     av_packet_free(&v->pkt);
     avcodec_free_context(&v->dec);
@@ -383,6 +434,12 @@ static const AVCodec *pick_encoder(const AVOutputFormat *of)
 grin_status grin__video_out_open(const char *path, int width, int height, double fps, grin__video_out **out,
                                  grin_error *err)
 {
+    return grin__video_out_open_rotated(path, width, height, fps, 0, out, err);
+}
+
+grin_status grin__video_out_open_rotated(const char *path, int width, int height, double fps, int rotation,
+                                         grin__video_out **out, grin_error *err)
+{
     *out = NULL;
     char eb[128];
     grin__video_out *o = calloc(1, sizeof *o);
@@ -403,6 +460,11 @@ grin_status grin__video_out_open(const char *path, int width, int height, double
         goto fail;
     }
     o->st = avformat_new_stream(o->fmt, NULL);
+    if (o->st && rotation % 360) { /* the display matrix a player turns the frames by */
+        int32_t *m = (int32_t *)av_stream_new_side_data(o->st, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t));
+        if (m)
+            av_display_rotation_set(m, (double)rotation); /* (its get() returns the negation, as ffmpeg reads it) */
+    }
     o->enc = avcodec_alloc_context3(codec);
     o->frame = av_frame_alloc();
     o->pkt = av_packet_alloc();

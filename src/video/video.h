@@ -28,6 +28,9 @@ grin_status grin__video_open(const char *url, const grin__video_in_opts *o, grin
  * corrupt packet mid-stream the reader skips it, counts it, and goes on). */
 int grin__video_read(grin__video_in *v, grin_image *img, double *t_seconds, grin_error *err);
 double grin__video_fps(const grin__video_in *v);
+/* the clockwise turn (0, 90, 180, 270) the source's display matrix asks for; frames are delivered
+ * turned already */
+int grin__video_rotation(const grin__video_in *v);
 bool grin__video_is_live(const grin__video_in *v);
 bool grin__video_is_folder(const grin__video_in *v);
 /* The duration the container declares, in seconds (0 when it declares none). */
@@ -40,6 +43,10 @@ typedef struct grin__video_out grin__video_out;
  * container takes it and libx264 is there, else MPEG-4 part 2 (VP8/VP9 for .webm). */
 grin_status grin__video_out_open(const char *path, int width, int height, double fps, grin__video_out **out,
                                  grin_error *err);
+/* the same, marking the video to be shown turned clockwise by rotation degrees (0, 90, 180, 270),
+ * as a phone does for a clip filmed upright */
+grin_status grin__video_out_open_rotated(const char *path, int width, int height, double fps, int rotation,
+                                         grin__video_out **out, grin_error *err);
 grin_status grin__video_out_write(grin__video_out *o, const grin_image *rgb, grin_error *err);
 /* Flushes the encoder and writes the trailer: the file is playable after this. */
 grin_status grin__video_out_close(grin__video_out *o, grin_error *err);
