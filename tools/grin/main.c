@@ -31,7 +31,8 @@ static void usage(FILE *f)
                "grin <command> --help shows a command's options.\n");
 }
 
-static char **split_argv; /* the arguments with --name=value split (a global: reachable until exit) */
+static char **split_argv; /* the arguments with --name=value split, freed at exit */
+static void free_split_argv(void) { free(split_argv); }
 
 int main(int argc, char **argv)
 {
@@ -66,7 +67,8 @@ int main(int argc, char **argv)
             }
         }
         argc = n;
-        argv = split_argv = nv; /* (lives until exit) */
+        argv = split_argv = nv;
+        atexit(free_split_argv);
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
