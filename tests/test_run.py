@@ -126,6 +126,9 @@ def sizes_scaled():
 
 
 sizes_scaled()
+env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+env["XDG_RUNTIME_DIR"] = tmp
+one_line_error("run --display without a display", run(CLIP, "--frames", "3", "--display", env=env), "no display")
 r = run(CLIP, "--frames", "3")
 check("run without any output says so", r.returncode == 0 and "nothing will be written" in r.stderr, r.stderr)
 

@@ -348,6 +348,13 @@ int cmd_run(int argc, char **argv)
         if (SDL_Init(SDL_INIT_VIDEO) != 0) {
             cli_error("--display: cannot open a window: %s", SDL_GetError());
             rc = 1;
+        } else if (SDL_GetCurrentVideoDriver() && (!strcmp(SDL_GetCurrentVideoDriver(), "offscreen") ||
+                                                   !strcmp(SDL_GetCurrentVideoDriver(), "dummy"))) {
+            /* SDL falls back to drawing nowhere when there is no display: say so, don't pretend */
+            cli_error("--display: no display to show a window on (DISPLAY and WAYLAND_DISPLAY are not set)");
+            SDL_Quit();
+            display = false;
+            rc = 1;
         }
     }
     struct sigaction sa;
