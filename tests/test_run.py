@@ -126,6 +126,15 @@ def sizes_scaled():
 
 
 sizes_scaled()
+# a folder with two bad photos in a row: both named, and the exit says the input was damaged
+bf = os.path.join(tmp, "badfolder")
+os.makedirs(bf)
+import shutil as _sh
+_sh.copy(os.path.join(ROOT, "data", "samples", "2008_001009.jpg"), os.path.join(bf, "a.jpg"))
+open(os.path.join(bf, "b.jpg"), "w").write("not a photo")
+open(os.path.join(bf, "c.jpg"), "w").write("nor this")
+r = run(bf, "--stats")
+check("folder: every bad photo named, exit 1", r.returncode == 1 and "b.jpg" in r.stderr and "c.jpg" in r.stderr, r.stderr)
 env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
 env["XDG_RUNTIME_DIR"] = tmp
 one_line_error("run --display without a display", run(CLIP, "--frames", "3", "--display", env=env), "no display")

@@ -235,13 +235,22 @@ grin_status grin__video_open(const char *url, const grin__video_in_opts *o, grin
 
 static int read_photo(grin__video_in *v, grin_image *img, double *t, grin_error *err)
 {
+    if (err)
+        err->msg[0] = '\0';
     while (v->next < v->nfiles) {
         const char *f = v->files[v->next++];
         grin_image tmp;
         grin_error e2;
         if (grin_image_read(f, GRIN_PIX_RGB24, &tmp, &e2) != GRIN_OK) {
             v->skipped++;
-            grin__fail(err, GRIN_OK, "%s", e2.msg); /* reported by the caller as a warning */
+            /* every bad photo in a row is named, not only the last (the caller warns with this) */
+            if (err) {
+                size_t used = strlen(err->msg);
+                if (used + 3 < sizeof err->msg) {
+                    int room = (int)(sizeof err->msg - used - 3);
+                    snprintf(err->msg + used, sizeof err->msg - used, "%s%.*s", used ? "; " : "", room, e2.msg);
+                }
+            }
             continue;
         }
         grin_image_free(img);
