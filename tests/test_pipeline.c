@@ -200,6 +200,15 @@ static void test_runner(void **state)
     assert_true(oc.ordered);
 }
 
+/* what the landmarks stage left in a frame: its faces' crops, the faces, the grey image */
+static void free_frame(grin__frame *f)
+{
+    for (size_t i = 0; i < f->capfaces; i++)
+        grin_image_free(&f->faces[i].crop);
+    free(f->faces);
+    grin_image_free(&f->gray);
+}
+
 /* the landmarks stage on a photo of three people, as video frames: a second, shifted and larger
  * box on a tracked face starts no track (and alone still confirms it); a face that no detection
  * confirms twice ends, and when it comes back within the hold time it gets its id again */
@@ -266,10 +275,7 @@ static void test_tracking(void **state)
                 assert_int_equal(ids_at[k][j], ids_at[0][j]); /* the same ids throughout */
     assert_int_equal((int)f.nfaces, 3);
     grin__stage_landmarks.destroy(st);
-    for (size_t i = 0; i < f.capfaces; i++)
-        grin_image_free(&f.faces[i].crop);
-    free(f.faces);
-    grin_image_free(&f.gray);
+    free_frame(&f);
     grin_aligner_free(al);
     grin_landmarker_free(lm);
 }
@@ -315,10 +321,7 @@ static void test_face_check(void **state)
     assert_int_equal(grin__stage_landmarks.process(st, &f, &err), GRIN_OK);
     assert_int_equal((int)f.nfaces, 0);
     grin__stage_landmarks.destroy(st);
-    for (size_t i = 0; i < f.capfaces; i++)
-        grin_image_free(&f.faces[i].crop);
-    free(f.faces);
-    grin_image_free(&f.gray);
+    free_frame(&f);
     grin_classifier_free(check);
     grin_aligner_free(cal);
     grin_aligner_free(al);

@@ -8,14 +8,30 @@
 #include <math.h>
 #include <string.h>
 
-static double eye_distance(const grin_point2f *p)
+double grin__eye_distance(const grin_point2f *p)
 {
     double lx = 0, ly = 0, rx = 0, ry = 0;
     for (int i = 36; i < 42; i++)
-        lx += p[i].x, ly += p[i].y;
-    for (int i = 42; i < 48; i++)
-        rx += p[i].x, ry += p[i].y;
+        lx += p[i].x, ly += p[i].y, rx += p[i + 6].x, ry += p[i + 6].y;
     return hypot(rx - lx, ry - ly) / 6;
+}
+
+grin_status grin__face_check(const grin_classifier *check, const grin_aligner *a, const grin_image *img,
+                             const grin_point2f *pts, grin_rect box, grin_image *crop, float *p, grin_error *err)
+{
+    grin_align_fit fit;
+    int aligned = 0;
+    *p = 0.0f;
+    grin_image_free(crop);
+    grin_status st = grin_align_fit_points(a, pts, 68, &fit);
+    if (!st)
+        st = grin_align_warp(a, img, &fit, box, crop, &aligned);
+    if (st || !aligned) /* landmarks too distorted to align: not a face's */
+        return st;
+    st = grin_classify_crops(check, crop, 1, p, err);
+    if (st || !isfinite(*p))
+        *p = 0.0f;
+    return st;
 }
 
 grin_status grin_face_quality_of(const grin_landmarker *m, const grin_aligner *a, const grin_image *img,
@@ -32,7 +48,7 @@ grin_status grin_face_quality_of(const grin_landmarker *m, const grin_aligner *a
         return GRIN_ERR_INVALID_ARGUMENT;
     grin_point2f again[68];
     const grin_point2f *shape = pts;
-    double iod = eye_distance(pts);
+    double iod = grin__eye_distance(pts);
     if (img) {
         grin_rect box;
         if (!(iod > 0) || grin_landmarks_box(m, pts, count, &box) != GRIN_OK ||
@@ -49,7 +65,7 @@ grin_status grin_face_quality_of(const grin_landmarker *m, const grin_aligner *a
     if (refit)
         memcpy(refit, shape, sizeof again);
     grin_align_fit fit;
-    double tiod = eye_distance(tmpl);
+    double tiod = grin__eye_distance(tmpl);
     if (grin_align_fit_points(a, shape, count, &fit) != GRIN_OK || !isfinite(fit.distortion) || !(tiod > 0) ||
         !isfinite(out->drift)) {
         out->residual = out->distortion = INFINITY;

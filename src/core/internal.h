@@ -50,6 +50,14 @@ bool grin__reserve(void **buf, size_t *cap, size_t need);
  * doubling from 16; false, with the array as it was, when memory or size_t runs out. */
 bool grin__grow(void **arr, size_t *cap, size_t need, size_t elem);
 
+/* ---- faces (src/align/quality.c) */
+/* the distance between the centres of 68 iBUG landmarks' two eyes */
+double grin__eye_distance(const grin_point2f *p);
+/* the face check's probability that 68 landmarks sit on a face: its aligned crop of img (made in
+ * *crop, which is freed first and may be reused) classified; 0 when the points can't be aligned */
+grin_status grin__face_check(const grin_classifier *check, const grin_aligner *a, const grin_image *img,
+                             const grin_point2f *pts, grin_rect box, grin_image *crop, float *p, grin_error *err);
+
 /* ---- writing files: into a temporary file beside the path, renamed into place by
  * grin__out_close(ok) (removed if not ok); a path that exists and is not a regular file (a
  * device, a FIFO) is written directly and never removed. keep_suffix: the temporary name ends

@@ -134,18 +134,10 @@ static grin_status one_face(grin_face_path *f, const grin_image *img, const grin
     if (o->npoints == 68) {
         grin_face_quality q;
         if (f->check) {
-            grin_align_fit cf;
-            grin_image cc;
-            int ok = 0;
-            float p = 0;
-            if (grin_align_fit_points(f->check_al, pts, 68, &cf) == GRIN_OK &&
-                grin_align_warp(f->check_al, gray, &cf, box, &cc, &ok) == GRIN_OK) {
-                if (!ok || grin_classify_crops(f->check, &cc, 1, &p, err) != GRIN_OK || !isfinite(p))
-                    p = 0;
-                grin_image_free(&cc);
-            }
-            o->quality = p;
-            o->decided = p >= GRIN_FACE_CHECK_MIN;
+            grin_image cc = {0};
+            grin__face_check(f->check, f->check_al, gray, pts, box, &cc, &o->quality, NULL);
+            grin_image_free(&cc);
+            o->decided = o->quality >= GRIN_FACE_CHECK_MIN;
         } else if (grin_face_quality_of(f->lm, f->al, gray, pts, 68, &q, NULL) == GRIN_OK) {
             o->quality = q.quality;
             o->decided = q.quality >= GRIN_QUALITY_MIN;

@@ -220,15 +220,11 @@ static bool on_tracked_face(const track *t, grin_rect d)
 
 static double eye_distance(const grin_point2f *p, int n)
 {
-    if (n != 68) { /* other layouts: the width of the points */
-        float x0, y0, x1, y1;
-        pts_bbox(p, n, &x0, &y0, &x1, &y1);
-        return (x1 - x0) / 2;
-    }
-    double lx = 0, ly = 0, rx = 0, ry = 0;
-    for (int i = 36; i < 42; i++)
-        lx += p[i].x, ly += p[i].y, rx += p[i + 6].x, ry += p[i + 6].y;
-    return hypot(rx - lx, ry - ly) / 6;
+    if (n == 68)
+        return grin__eye_distance(p);
+    float x0, y0, x1, y1; /* other layouts: half the width of the points */
+    pts_bbox(p, n, &x0, &y0, &x1, &y1);
+    return (x1 - x0) / 2;
 }
 
 /* two tracks' landmarks on one face: the mean distance between their points is under a quarter
@@ -375,18 +371,8 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
         } else { /* (a model with other points: no quality, every face decided) */
             t->q = (grin_face_quality){1.0f, 0.0f, 1.0f, -1.0f};
         }
-        if (s->cfg->check && s->parts == 68) { /* the face check's verdict replaces the score */
-            grin_align_fit fit;
-            int aligned = 0;
-            float p = 0.0f;
-            grin_image_free(&s->check_crop);
-            if (grin_align_fit_points(s->cfg->check_al, t->pts, 68, &fit) == GRIN_OK &&
-                grin_align_warp(s->cfg->check_al, img, &fit, t->box, &s->check_crop, &aligned) == GRIN_OK && aligned &&
-                grin_classify_crops(s->cfg->check, &s->check_crop, 1, &p, &e2) == GRIN_OK && isfinite(p))
-                t->q.quality = p;
-            else
-                t->q.quality = 0.0f; /* landmarks too distorted to align: not a face's */
-        }
+        if (s->cfg->check && s->parts == 68) /* the face check's verdict replaces the score */
+            grin__face_check(s->cfg->check, s->cfg->check_al, img, t->pts, t->box, &s->check_crop, &t->q.quality, &e2);
         if (!t->id) {
             bool known = t->q.quality < quality_min(s->cfg);
             for (int j = 0; j < s->n && !known; j++)
