@@ -69,8 +69,6 @@ typedef struct {
 } grin__out;
 grin_status grin__out_open(grin__out *o, const char *path, int keep_suffix, grin_error *err);
 grin_status grin__out_close(grin__out *o, bool ok, grin_error *err);
-/* a and b name the same existing file */
-bool grin__same_file(const char *a, const char *b);
 
 /* ---- CPU features, detected once (thread-safe) */
 enum {

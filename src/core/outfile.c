@@ -75,9 +75,3 @@ grin_status grin__out_close(grin__out *o, bool ok, grin_error *err)
         st = grin__fail(err, GRIN_ERR_IO, "%s: write failed%s%s", o->path, e ? ": " : "", e ? strerror(e) : "");
     return st;
 }
-
-bool grin__same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
