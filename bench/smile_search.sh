@@ -6,8 +6,10 @@
 #
 #   bash bench/smile_search.sh SETS SETS96 OUT [EPOCHS] [CANDIDATES]
 #
-# SETS and SETS96: scripts/make_sets.sh output at 64 and 96 px. CANDIDATES: a file of lines
-# "name alpha input gray|rgb data [grin train options...]" (default: the list below); data is
+# SETS and SETS96: scripts/make_sets.sh output at 64 px and at the other size candidates use (96,
+# or 65 for face-api.js's network). CANDIDATES: a file of lines
+# "name alpha input gray|rgb data [grin train options...]" (default: the list below), alpha being
+# "init=MODEL" to fine-tune a model (grin import --faceapi's) rather than train from scratch; data is
 # "natural" (each set's fit part once), "genki3" (GENKI-4K's three times) or "crops" (GENKI-4K's
 # Haar crops of the same fit photos added). Resumable: a finished candidate is skipped, an
 # interrupted one continues from its checkpoint. Run it in the background: each candidate takes
@@ -25,16 +27,19 @@ candidate() { # name alpha input gray|rgb data [train options...]
   local name=$1 alpha=$2 input=$3 color=$4 data=$5
   shift 5
   grep -q "^$name," "$OUT/search.csv" && return 0
-  local dir=$SETS; [[ $input == 96 ]] && dir=$SETS96
+  local dir=$SETS; [[ $input != 64 ]] && dir=$SETS96
   local labels=() s
   for s in "${PARTS[@]}"; do labels+=(--labels "$dir/$s/fit/labels.csv"); done
   case $data in
     genki3) labels+=(--labels "$dir/genki/fit/labels.csv" --labels "$dir/genki/fit/labels.csv") ;;
     crops) labels+=(--labels "$dir/genki_crops/fit/labels.csv") ;;
   esac
-  local gray=(); [[ $color == gray ]] && gray=(--gray)
+  local net=(--alpha "$alpha" --input "$input")
+  [[ $color == gray ]] && net+=(--gray)
+  # alpha "init=MODEL": fine-tune MODEL (its size and colour; e.g. grin import --faceapi's)
+  [[ $alpha == init=* ]] && net=(--init "${alpha#init=}")
   local t0=$SECONDS
-  "$GRIN" train "${labels[@]}" --alpha "$alpha" --input "$input" "${gray[@]}" --epochs "$EPOCHS" \
+  "$GRIN" train "${labels[@]}" "${net[@]}" --epochs "$EPOCHS" \
     --batch 64 --seed 1 "$@" --checkpoint "$OUT/$name.ckpt" --resume --out "$OUT/$name.grinnet" \
     > "$OUT/$name.log" 2>&1
   local secs=$((SECONDS - t0)) aucs=() sum=0

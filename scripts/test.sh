@@ -47,9 +47,9 @@ threads() { # the worker pool, multi-threaded detection and the video pipeline u
 fuzz() {
   local secs=${GRIN_FUZZ_SECONDS:-30}
   CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGRIN_FUZZ=ON >/dev/null &&
-    cmake --build build-fuzz -j"$jobs" --target fuzz_cascade fuzz_csv fuzz_image fuzz_labels fuzz_landmarks fuzz_model fuzz_video || return 1
+    cmake --build build-fuzz -j"$jobs" --target fuzz_cascade fuzz_csv fuzz_image fuzz_json fuzz_labels fuzz_landmarks fuzz_model fuzz_video || return 1
   local t rc=0
-  for t in fuzz_cascade fuzz_csv fuzz_image fuzz_labels fuzz_landmarks fuzz_model fuzz_video; do
+  for t in fuzz_cascade fuzz_csv fuzz_image fuzz_json fuzz_labels fuzz_landmarks fuzz_model fuzz_video; do
     local corpus; corpus=$(mktemp -d)
     cp tests/fuzz/corpus/$t/* "$corpus"/
     echo "fuzzing $t for ${secs}s"

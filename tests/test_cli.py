@@ -530,6 +530,44 @@ r = run("convert-landmarks", TINY, mcopy)
 check("an output replaced whole, no temporary files left", r.returncode == 0 and
       not [f for f in os.listdir(tmp) if f.startswith(".same.grinlmk")], os.listdir(tmp))
 
+# face-api.js's expression network imported as a starting point for fine-tuning: the model it
+# writes classifies; a damaged manifest or weight file is named in a one-line error
+FA = os.path.join(ROOT, "third_party", "face-api")
+FAM = os.path.join(FA, "face_expression_model-weights_manifest.json")
+imp = os.path.join(tmp, "fa.grinnet")
+r = run("import", "--faceapi", FAM, "--out", imp, "--input", "33", "--gray")
+check("import: writes a model", r.returncode == 0 and os.path.getsize(imp) > 600000
+      and "33x33x1" in r.stderr, r.stderr)
+r = run("classify", "--model", imp, SAMPLES[0])
+probs = [f["smile"] for f in json.loads(r.stdout)["faces"]] if r.returncode == 0 else []
+check("import: the imported network classifies", len(probs) == 2 and all(0 <= p <= 1 for p in probs), r.stdout + r.stderr)
+r = run("train", "--help")
+check("train --help lists dense4", "dense4" in r.stdout, r.stdout)
+fad = os.path.join(tmp, "fa")
+os.makedirs(fad, exist_ok=True)
+with open(FAM) as f:
+    manifest = f.read()
+with open(os.path.join(FA, "face_expression_model.bin"), "rb") as f:
+    weights = f.read()
+def fa_case(name, man, bin_bytes, needle):
+    with open(os.path.join(fad, "m.json"), "w") as f:
+        f.write(man)
+    with open(os.path.join(fad, "face_expression_model.bin"), "wb") as f:
+        f.write(bin_bytes)
+    one_line_error("import: " + name, run("import", "--faceapi", os.path.join(fad, "m.json"), "--out",
+                                          os.path.join(fad, "o.grinnet")), needle)
+    check("import: " + name + ": no output", not os.path.exists(os.path.join(fad, "o.grinnet")))
+fa_case("truncated weights", manifest, weights[:1000], "end inside weight")
+fa_case("weights too long", manifest, weights + b"x", "bytes of weight files")
+fa_case("not JSON", manifest[:-3], weights, "not a JSON weights manifest")
+fa_case("outside its folder", manifest.replace("face_expression_model.bin", "../face_expression_model.bin"), weights,
+        "refused")
+fa_case("another network", manifest.replace("dense0/conv0/filters", "dense0/conv0/filterz"), weights,
+        "not face-api.js's face expression model")
+one_line_error("import: missing manifest", run("import", "--faceapi", os.path.join(tmp, "none.json"), "--out", imp),
+               "none.json")
+one_line_error("import: output equal to the manifest", run("import", "--faceapi", FAM, "--out", FAM), "manifest")
+
 # where the smile model is found: GRIN_MODEL_DIR first; an installed prefix, even moved elsewhere,
 # reads its own share/grin
 r = run("--version", env=dict(os.environ, GRIN_MODEL_DIR=os.path.join(tmp, "nomodels")))

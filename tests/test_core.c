@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "core/json.h"
 
 static void test_status_strings(void **state)
 {
@@ -143,12 +144,68 @@ static void test_model_path(void **state)
     assert_int_equal(grin_default_model_path(GRIN_SMILE_MODEL, NULL, 10), GRIN_ERR_INVALID_ARGUMENT);
 }
 
+/* the JSON reader: values of every kind, escapes and surrogate pairs decoded, and malformed or
+ * hostile text refused with a message that says what and where */
+static void test_json(void **state)
+{
+    (void)state;
+    char why[160];
+    const char *ok = " {\"a\": [1, -2.5e3, true, false, null, \"x\\u00e9\\ud83d\\ude00\\n\\\"\"], \"b\": {}, \"c\": []} ";
+    grin__json *v = grin__json_parse(ok, strlen(ok), why, sizeof why);
+    assert_non_null(v);
+    assert_int_equal(v->kind, GRIN__JSON_OBJECT);
+    assert_int_equal(v->n, 3);
+    const grin__json *a = grin__json_get(v, "a");
+    assert_non_null(a);
+    assert_int_equal(a->kind, GRIN__JSON_ARRAY);
+    assert_int_equal(a->n, 6);
+    assert_true(a->items[0].number == 1.0 && a->items[1].number == -2500.0);
+    assert_true(a->items[2].boolean && !a->items[3].boolean && a->items[4].kind == GRIN__JSON_NULL);
+    assert_string_equal(grin__json_string(&a->items[5]), "x\xc3\xa9\xf0\x9f\x98\x80\n\"");
+    assert_int_equal(grin__json_get(v, "b")->kind, GRIN__JSON_OBJECT);
+    assert_null(grin__json_get(v, "d"));
+    assert_null(grin__json_string(a));
+    grin__json_free(v);
+    const struct { const char *text, *why; } bad[] = {
+        {"", "unexpected end"},          {"[1,]", "unexpected character"}, {"{\"a\" 1}", "expected ':'"},
+        {"01", "leading zero"},          {"1.", "bad number"},             {"-", "bad number"},
+        {"[1 2]", "expected ','"},       {"\"abc", "unterminated string"},  {"\"\\ud800\"", "unpaired surrogate"},
+        {"\"\\q\"", "bad escape"},       {"\"a\tb\"", "control character"},  {"1e999", "out of range"},
+        {"[1] x", "text after"},         {"{1:2}", "expected a key"},      {"tru", "unexpected character"},
+        {"\"\\u12\"", "\\u escape"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v = grin__json_parse(bad[i].text, strlen(bad[i].text), why, sizeof why);
+        if (v || !strstr(why, bad[i].why))
+            fail_msg("'%s': %s (wanted '%s')", bad[i].text, v ? "accepted" : why, bad[i].why);
+        assert_non_null(strstr(why, " at byte "));
+    }
+    /* nesting is bounded: 64 levels read, 65 refused (no deep recursion on hostile input) */
+    char deep[200];
+    for (int depth = 64; depth <= 65; depth++) {
+        memset(deep, '[', (size_t)depth);
+        memset(deep + depth, ']', (size_t)depth);
+        v = grin__json_parse(deep, 2 * (size_t)depth, why, sizeof why);
+        if (depth == 64) {
+            assert_non_null(v);
+            grin__json_free(v);
+        } else {
+            assert_null(v);
+            assert_non_null(strstr(why, "nested too deeply"));
+        }
+    }
+    /* a NUL inside the text is just a bad character, not the end */
+    v = grin__json_parse("[1]\0", 4, why, sizeof why);
+    assert_null(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_strings), cmocka_unit_test(test_image_alloc_limits),
         cmocka_unit_test(test_gray_matches_opencv), cmocka_unit_test(test_draw_clips),
         cmocka_unit_test(test_pool),              cmocka_unit_test(test_model_path),
+        cmocka_unit_test(test_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

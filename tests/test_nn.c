@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "nn/infer.h"
+#include "nn/import_tfjs.h"
 #include "nn/model_io.h"
 #include "nn/nn.h"
 #include "nn/train.h"
@@ -139,7 +140,7 @@ static void check_gradients(bool reference)
     struct {
         const char *name;
         int bad;
-    } r[12];
+    } r[13];
     int k = 0;
 #define CASE(name_, build)                                                                         \
     do {                                                                                           \
@@ -161,6 +162,7 @@ static void check_gradients(bool reference)
     CASE("global avg pool", { a = PW(-1, 3); a = LAYER(.op = GRIN__NN_GAP, .in = {a, -1}); HEAD(a); });
     CASE("residual add", { a = PW(-1, 3); b = PW(-1, 3); a = LAYER(.op = GRIN__NN_ADD, .in = {a, b}); HEAD(a); });
     CASE("concat", { a = PW(-1, 3); b = PW(a, 2); a = LAYER(.op = GRIN__NN_CONCAT, .in = {a, b}); HEAD(a); });
+    CASE("uneven padding", { a = LAYER(.op = GRIN__NN_CONV, .in = {-1, -1}, .k = 3, .stride = 2, .pad = 0, .pad_extra = 1, .groups = 2, .out_c = 2, .bias = true); HEAD(a); });
     int total = 0;
     for (int i = 0; i < k; i++) {
         if (r[i].bad)
@@ -308,6 +310,101 @@ static void test_plan_matches_forward(void **state)
     grin__nn_plan plan;
     assert_int_equal(grin__nn_plan_build(&net, net.state, &plan, &err), GRIN_ERR_UNSUPPORTED);
     grin__nn_free(&net);
+    /* ... but face-api.js's running sums run in the plan (odd sizes: even padding; channels of
+     * 8 and 24 with alpha 0.25 and 0.75, the first grey and colour) */
+    const struct { int size, ch; float alpha; } d4[] = {{33, 1, 0.25f}, {49, 3, 0.75f}};
+    for (size_t i = 0; i < sizeof d4 / sizeof d4[0]; i++) {
+        assert_int_equal(grin__nn_dense4(&net, d4[i].size, d4[i].ch, d4[i].alpha, 2, 5 + i, NULL, &err), GRIN_OK);
+        for (size_t p = 0; p < net.nparams; p++) /* biases too; small enough to keep the sums moderate */
+            net.params[p] = net.params[p] ? 0.5f * net.params[p] : 0.1f * frand();
+        check_plan(&net, 2);
+        grin__nn_free(&net);
+    }
+    /* an even size pads unevenly (TensorFlow's "same"): the training engine runs it */
+    assert_int_equal(grin__nn_dense4(&net, 64, 1, 0.25f, 1, 1, NULL, &err), GRIN_OK);
+    assert_int_equal(grin__nn_plan_build(&net, net.state, &plan, &err), GRIN_ERR_UNSUPPORTED);
+    assert_int_equal(net.L[net.n - 1].op, GRIN__NN_SIGMOID);
+    grin__nn_free(&net);
+    /* an addition whose other input is not the running sum is refused */
+    grin__nn_init(&net, 6, 6, 2);
+    int x0 = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {-1, -1}, .k = 1, .stride = 1, .groups = 1, .out_c = 2});
+    int x1 = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_RELU, .in = {x0, -1}});
+    int x2 = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {x1, -1}, .k = 1, .stride = 1, .groups = 1, .out_c = 2});
+    int x3 = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {x2, -1}, .k = 1, .stride = 1, .groups = 1, .out_c = 2});
+    int x4 = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_ADD, .in = {x1, x3}});
+    int x5 = grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {x4, -1}, .k = 1, .stride = 1, .groups = 1, .out_c = 2});
+    grin__nn_add(&net, (grin__nn_layer){.op = GRIN__NN_ADD, .in = {x2, x5}}); /* x2: not the sum */
+    assert_int_equal(grin__nn_finish(&net, 1, &err), GRIN_OK);
+    assert_int_equal(grin__nn_plan_build(&net, net.state, &plan, &err), GRIN_ERR_UNSUPPORTED);
+    grin__nn_free(&net);
+}
+
+/* face-api.js's expression network imported: its seven logits on six 112 x 112 face crops agree
+ * with face-api.js's own (TensorFlow.js, bench/faceapi_oracle.cjs wrote expected.txt). They can't
+ * agree exactly: face-api.js pads its normalised input with zeros, which are mean-coloured pixels
+ * to it and mid-grey ones to grin, so the bottom row and right column differ a little. */
+static void test_faceapi_import(void **state)
+{
+    (void)state;
+    grin__model m;
+    grin_error err = {{0}};
+    const char *dir = GRIN_SOURCE_DIR "/tests/fixtures/faceapi/";
+    grin_status st = grin__import_faceapi(GRIN_SOURCE_DIR "/third_party/face-api/face_expression_model-weights_manifest.json",
+                                          112, 3, true, &m, &err);
+    if (st)
+        fail_msg("%s", err.msg);
+    assert_int_equal(m.arch, GRIN__ARCH_DENSE4);
+    char path[1024], line[512];
+    snprintf(path, sizeof path, "%sexpected.txt", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int faces = 0;
+    double sum_diff = 0;
+    static uint8_t px[112 * 112 * 3];
+    static float x[112 * 112 * 3];
+    while (fgets(line, sizeof line, f)) {
+        char name[128];
+        double want[7];
+        if (sscanf(line, "%127s %lf %lf %lf %lf %lf %lf %lf", name, &want[0], &want[1], &want[2], &want[3], &want[4],
+                   &want[5], &want[6]) != 8)
+            continue;
+        snprintf(path, sizeof path, "%s%s", dir, name);
+        FILE *g = fopen(path, "rb");
+        assert_non_null(g);
+        assert_int_equal(fread(px, 1, sizeof px, g), sizeof px);
+        fclose(g);
+        for (size_t i = 0; i < sizeof px; i++)
+            x[i] = px[i] / 127.5f - 1.0f;
+        grin__nn_ws ws = {0};
+        const float *out;
+        assert_int_equal(grin__nn_forward(&m.net, &ws, x, 1, false, &out), GRIN_OK);
+        const float *logit = ws.act[m.net.n - 2];
+        int best = 0, want_best = 0;
+        for (int k = 0; k < 7; k++) {
+            double d = fabs(logit[k] - want[k]);
+            if (d > 1.0)
+                fail_msg("%s expression %d: logit %.3f, face-api.js %.3f", name, k, logit[k], want[k]);
+            sum_diff += d;
+            best = logit[k] > logit[best] ? k : best;
+            want_best = want[k] > want[want_best] ? k : want_best;
+        }
+        assert_int_equal(best, want_best);
+        grin__nn_ws_free(&ws);
+        faces++;
+    }
+    fclose(f);
+    assert_int_equal(faces, 6);
+    /* on average much closer than the bound above (a wrong layout or normalisation is off by
+     * several units) */
+    assert_true(sum_diff / (faces * 7) < 0.3);
+    grin__model_free(&m);
+    /* the smile start: one output, happy minus neutral, grey and at another size */
+    st = grin__import_faceapi(GRIN_SOURCE_DIR "/third_party/face-api/face_expression_model-weights_manifest.json", 65,
+                              1, false, &m, &err);
+    assert_int_equal(st, GRIN_OK);
+    assert_int_equal(m.net.L[m.net.n - 2].out_c, 1);
+    assert_int_equal(m.net.in_c, 1);
+    grin__model_free(&m);
 }
 
 /* 8 bits: the VNNI GEMM equals the scalar integer kernel exactly; a calibrated, quantized
@@ -1354,6 +1451,7 @@ int main(void)
         cmocka_unit_test(test_training_learns_and_is_deterministic), cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_post_processing),
         cmocka_unit_test(test_landmark_branch), cmocka_unit_test(test_dataset_landmarks),
+        cmocka_unit_test(test_faceapi_import),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,10 +94,44 @@ grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, gri
     /* first pass: check the shape of the graph and size the arena */
     size_t arena = 0;
     int nops = 0;
+    /* the running sum: which layers' values it must hold (the other input of an addition), and
+     * that each addition finds there the value it needs */
+    bool *src = calloc((size_t)net->n + 1, sizeof *src);
+    if (!src)
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
     for (int i = 0; i < net->n; i++) {
         const grin__nn_layer *l = &net->L[i];
-        if (l->in[0] != i - 1 || (l->in[1] != -1 && l->op != GRIN__NN_ADD && l->op != GRIN__NN_CONCAT))
+        if (l->op == GRIN__NN_ADD) {
+            int other = l->in[0] == i - 1 ? l->in[1] : l->in[0];
+            if ((l->in[0] != i - 1 && l->in[1] != i - 1) || other < 0 || other == i - 1) {
+                free(src);
+                return grin__fail(err, GRIN_ERR_UNSUPPORTED, "layer %d: not a chain", i);
+            }
+            src[other] = true;
+        }
+    }
+    for (int i = 0, held = -1; i < net->n; i++) {
+        const grin__nn_layer *l = &net->L[i];
+        bool bad = l->in[0] != i - 1 && l->op != GRIN__NN_ADD;
+        if (l->op == GRIN__NN_ADD) {
+            int other = l->in[0] == i - 1 ? l->in[1] : l->in[0];
+            const grin__nn_layer *p = &net->L[i - 1];
+            bad = other != held || (p->op != GRIN__NN_CONV && p->op != GRIN__NN_DENSE) || src[i - 1];
+            held = i;
+        } else if (src[i]) {
+            held = i;
+        }
+        if (bad || (l->in[1] != -1 && l->op != GRIN__NN_ADD)) {
+            free(src);
             return grin__fail(err, GRIN_ERR_UNSUPPORTED, "layer %d: not a chain", i);
+        }
+    }
+    for (int i = 0; i < net->n; i++) {
+        const grin__nn_layer *l = &net->L[i];
+        if (l->pad_extra) {
+            free(src);
+            return grin__fail(err, GRIN_ERR_UNSUPPORTED, "layer %d: uneven padding", i);
+        }
         switch (l->op) {
         case GRIN__NN_CONV: {
             bool dw = l->groups == l->ic && l->out_c == l->ic && l->groups > 1;
@@ -124,7 +158,10 @@ grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, gri
         case GRIN__NN_SIGMOID:
             nops++;
             break;
+        case GRIN__NN_ADD: /* fused into the convolution before it */
+            break;
         default:
+            free(src);
             return grin__fail(err, GRIN_ERR_UNSUPPORTED, "layer %d: no fused kernel for this layer", i);
         }
     }
@@ -170,9 +207,16 @@ grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, gri
             }
             continue;
         }
+        if (l->op == GRIN__NN_ADD) { /* the convolution just built adds its output to the sum */
+            prev->res = GRIN__RES_ADD;
+            continue;
+        }
         if ((l->op == GRIN__NN_RELU || l->op == GRIN__NN_RELU6) && prev && prev->act == GRIN__ACT_NONE &&
-            prev->kind != GRIN__OP_GAP && prev->kind != GRIN__OP_SIGMOID && prev->kind != GRIN__OP_ACT) {
+            prev->kind != GRIN__OP_GAP && prev->kind != GRIN__OP_SIGMOID && prev->kind != GRIN__OP_ACT &&
+            prev->res != GRIN__RES_STORE) {
             prev->act = l->op == GRIN__NN_RELU ? GRIN__ACT_RELU : GRIN__ACT_RELU6;
+            if (src[i])
+                prev->res = GRIN__RES_STORE;
             continue;
         }
         grin__op *op = &plan->ops[plan->n++];
@@ -244,8 +288,11 @@ grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, gri
             op->kind = GRIN__OP_SIGMOID;
             break;
         }
+        if (src[i])
+            op->res = GRIN__RES_STORE;
         prev = op;
     }
+    free(src);
     /* weights too small to matter are flushed to zero: subnormal operands make some CPUs' vector
      * FMA take a slow path */
     for (float *q = plan->arena; q < a; q++)
@@ -253,6 +300,8 @@ grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, gri
             *q = 0.0f;
     plan->act_floats = maxact;
     plan->out_c = net->L[net->n - 1].c;
+    for (int i = 0; i < plan->n; i++)
+        plan->has_res |= plan->ops[i].res != GRIN__RES_NONE;
     return GRIN_OK;
 }
 
@@ -270,6 +319,7 @@ void grin__nn_scratch_free(grin__nn_scratch *s)
     grin__aligned_free(s->b);
     grin__aligned_free(s->col);
     grin__aligned_free(s->q);
+    grin__aligned_free(s->r);
     memset(s, 0, sizeof *s);
 }
 
@@ -613,7 +663,8 @@ static bool quantizable(const grin__nn_plan *plan, int i)
 {
     const grin__op *op = &plan->ops[i], *prev = i > 0 ? &plan->ops[i - 1] : NULL;
     return op->kind == GRIN__OP_GEMM && op->k == 1 && op->stride == 1 && op->pad == 0 && prev &&
-           prev->kind == GRIN__OP_DW && prev->act != GRIN__ACT_NONE && prev->act_max > 0;
+           prev->kind == GRIN__OP_DW && prev->act != GRIN__ACT_NONE && prev->act_max > 0 &&
+           op->res == GRIN__RES_NONE && prev->res == GRIN__RES_NONE;
 }
 
 /* the first convolution, reading the pixels: a few channels, a kernel larger than 1 */
@@ -621,6 +672,7 @@ static bool first_quantizable(const grin__nn_plan *plan)
 {
     const grin__op *op = &plan->ops[0];
     return plan->n > 1 && op->kind == GRIN__OP_GEMM && op->k > 1 && op->ic <= 4 && op->ic == plan->in_c &&
+           op->res == GRIN__RES_NONE &&
            op->c <= 64 && op->k * op->k * op->ic <= 60 && /* rows and outputs fit first_conv_u8's groups */
            !(plan->isa >= GRIN__ISA_AVX2 && grin__conv3s2_grey_shape(op));
 }
@@ -797,7 +849,8 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
 {
     size_t need = plan->act_floats * sizeof(float);
     if (!grin__reserve((void **)&s->a, &s->acap, need) || !grin__reserve((void **)&s->b, &s->bcap, need) ||
-        (plan->col_floats && !grin__reserve((void **)&s->col, &s->ccap, plan->col_floats * sizeof(float))))
+        (plan->col_floats && !grin__reserve((void **)&s->col, &s->ccap, plan->col_floats * sizeof(float))) ||
+        (plan->has_res && !grin__reserve((void **)&s->r, &s->rcap, need)))
         return GRIN_ERR_NO_MEMORY;
     const grin__kernels *kern = grin__nn_force_reference       ? &grin__kernels_scalar
                                 : plan->isa == GRIN__ISA_AVX512 ? &grin__kernels_avx512
@@ -861,8 +914,15 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
                 rows = (int)P;
             }
             int chunks = T > 1 && macs >= (op->kind == GRIN__OP_DW ? SPLIT_MIN_MACS_DW : SPLIT_MIN_MACS) ? T : 1;
+            grin__op nop;
+            if (op->res == GRIN__RES_ADD) { /* the kernel stores the bare output; the sum is activated */
+                nop = *op;
+                nop.act = GRIN__ACT_NONE;
+                op = &nop;
+            }
             split_ctx c = {kern, op, x, A, y, rows, chunks, A ? GRIN__MR : 1, SPLIT_FLOAT, 0, NULL};
             run_split(&c, pool);
+            op = &plan->ops[i];
             break;
         }
         case GRIN__OP_AFFINE:
@@ -889,6 +949,14 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
             for (size_t k = 0; k < P * op->c; k++)
                 y[k] = 1.0f / (1.0f + expf(-x[k]));
             break;
+        }
+        if (op->res == GRIN__RES_STORE) {
+            memcpy(s->r, y, P * (size_t)op->c * sizeof *y);
+        } else if (op->res == GRIN__RES_ADD) {
+            for (size_t k = 0; k < P * op->c; k++) {
+                s->r[k] += y[k];
+                y[k] = act_apply(s->r[k], op->act);
+            }
         }
         if (maxes)
             for (size_t k = 0; k < P * op->c; k++)

@@ -21,9 +21,15 @@ typedef enum {
     GRIN__OP_SIGMOID
 } grin__op_kind;
 
+/* a running sum beside the chain (face-api.js's dense blocks): an operation may store its output
+ * as the sum (STORE), or add its output to it and pass on act(sum) (ADD; `act` then applies after
+ * the addition, the kernel itself storing without one) */
+enum { GRIN__RES_NONE, GRIN__RES_STORE, GRIN__RES_ADD };
+
 typedef struct {
     grin__op_kind kind;
     int act;
+    int res;             /* GRIN__RES_* */
     int h, w, c;         /* output */
     int ih, iw, ic;      /* input */
     int k, stride, pad;  /* convolutions; k == 1 && stride == 1 && pad == 0 is pointwise */
@@ -55,6 +61,7 @@ typedef struct grin__nn_plan {
     bool int8;                     /* pointwise layers run on 8-bit activations and weights */
     int int8_isa;                  /* ... with these integer kernels: GRIN__INT8_* */
     bool in_u8;                    /* ... and the first convolution reads u8 pixels (run_u8) */
+    bool has_res;                  /* some operation keeps a running sum (GRIN__RES_*) */
     void *qarena;
 } grin__nn_plan;
 
@@ -64,10 +71,13 @@ typedef struct {
     size_t acap, bcap, ccap;
     uint8_t *q; /* u8 rows of the first convolution (run_u8) */
     size_t qcap;
+    float *r;   /* the running sum (GRIN__RES_*) */
+    size_t rcap;
 } grin__nn_scratch;
 
 /* Compiles `net` (a chain: each layer takes the previous one's output, no pooling other than
- * global average) into a plan. GRIN_ERR_UNSUPPORTED when the graph has another shape; the
+ * global average; an addition may take, besides the previous layer, the output of the last
+ * layer whose value it or an earlier addition keeps as the running sum) into a plan. GRIN_ERR_UNSUPPORTED when the graph has another shape; the
  * caller then runs grin__nn_forward. */
 grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, grin__nn_plan *plan,
                                 grin_error *err);

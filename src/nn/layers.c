@@ -77,10 +77,11 @@ grin_status grin__nn_finish(grin__nn_net *net, uint64_t seed, grin_error *err)
         switch (l->op) {
         case GRIN__NN_CONV:
             if (l->k < 1 || l->stride < 1 || l->pad < 0 || l->groups < 1 || l->out_c < 1 ||
-                l->ic % l->groups || l->out_c % l->groups || l->pad >= l->k)
+                l->ic % l->groups || l->out_c % l->groups || l->pad >= l->k || l->pad_extra < 0 ||
+                l->pad + l->pad_extra >= l->k)
                 return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: bad convolution", i);
-            l->h = (l->ih + 2 * l->pad - l->k) / l->stride + 1;
-            l->w = (l->iw + 2 * l->pad - l->k) / l->stride + 1;
+            l->h = (l->ih + 2 * l->pad + l->pad_extra - l->k) / l->stride + 1;
+            l->w = (l->iw + 2 * l->pad + l->pad_extra - l->k) / l->stride + 1;
             l->c = l->out_c;
             l->wn = (size_t)l->k * l->k * (size_t)(l->ic / l->groups) * (size_t)l->out_c;
             l->bn = l->bias ? (size_t)l->out_c : 0;
@@ -92,7 +93,7 @@ grin_status grin__nn_finish(grin__nn_net *net, uint64_t seed, grin_error *err)
             break;
         case GRIN__NN_MAXPOOL:
         case GRIN__NN_AVGPOOL:
-            if (l->k < 1 || l->stride < 1 || l->pad < 0 || l->pad >= l->k)
+            if (l->k < 1 || l->stride < 1 || l->pad < 0 || l->pad >= l->k || l->pad_extra)
                 return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: bad pooling", i);
             l->h = (l->ih + 2 * l->pad - l->k) / l->stride + 1;
             l->w = (l->iw + 2 * l->pad - l->k) / l->stride + 1;
@@ -858,6 +859,70 @@ grin_status grin__nn_mobilenet_heads(grin__nn_net *net, int size, int channels, 
     prev = grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_SIGMOID, .in = {prev, -1}});
     if (prev < 0)
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    return grin__nn_finish(net, seed, err);
+}
+
+/* a convolution padded as TensorFlow's "same" on an n x n input: output ceil(n / stride), the
+ * padding split with the odd row and column at the bottom and right */
+static int same_conv(grin__nn_net *net, int in, int *n, int k, int stride, int groups, int out_c, bool bias)
+{
+    int out = (*n + stride - 1) / stride, total = (out - 1) * stride + k - *n;
+    if (total < 0)
+        total = 0;
+    *n = out;
+    return grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {in, -1}, .k = k, .stride = stride,
+                                              .pad = total / 2, .pad_extra = total % 2, .groups = groups,
+                                              .out_c = out_c, .bias = bias});
+}
+
+static int check_added(int idx, bool *ok)
+{
+    *ok = *ok && idx >= 0;
+    return idx;
+}
+
+grin_status grin__nn_dense4(grin__nn_net *net, int size, int channels, float alpha, int outputs, uint64_t seed,
+                            int *parts, grin_error *err)
+{
+    if (outputs < 1 || outputs > 256 || size < 16 || size > 1024 || !(alpha >= 0.1f && alpha <= 4.0f) ||
+        (channels != 1 && channels != 3))
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "dense4: size %d, alpha %g or %d outputs out of range",
+                          size, alpha, outputs);
+    grin__nn_init(net, size, size, channels);
+    int n = size, prev = -1, c = channels, np = 0, idx[GRIN__DENSE4_PARAM_LAYERS];
+    bool ok = true;
+#define OK(x) check_added((x), &ok)
+    for (int b = 0; b < 4; b++) {
+        int oc = (int)(32 * alpha * (1 << b));
+        oc = oc < 8 ? 8 : oc;
+        /* conv0: a full convolution in the first block, a separable one after; stride 2 */
+        if (b == 0) {
+            prev = idx[np++] = OK(same_conv(net, prev, &n, 3, 2, 1, oc, true));
+        } else {
+            prev = idx[np++] = OK(same_conv(net, prev, &n, 3, 2, c, c, false));
+            prev = idx[np++] = OK(same_conv(net, prev, &n, 1, 1, 1, oc, true));
+        }
+        c = oc;
+        int sum = OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_RELU, .in = {prev, -1}}));
+        /* conv1..3 each read the ReLU of the sum so far and add to it */
+        int x = sum;
+        for (int j = 1; j <= 3; j++) {
+            int d = idx[np++] = OK(same_conv(net, x, &n, 3, 1, c, c, false));
+            int p = idx[np++] = OK(same_conv(net, d, &n, 1, 1, 1, c, true));
+            sum = OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_ADD, .in = {sum, p}}));
+            x = OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_RELU, .in = {sum, -1}}));
+        }
+        prev = x;
+    }
+    prev = OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_GAP, .in = {prev, -1}}));
+    prev = idx[np++] =
+        OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_DENSE, .in = {prev, -1}, .out_c = outputs}));
+    OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_SIGMOID, .in = {prev, -1}}));
+#undef OK
+    if (!ok)
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    if (parts)
+        memcpy(parts, idx, sizeof idx);
     return grin__nn_finish(net, seed, err);
 }
 

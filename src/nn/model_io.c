@@ -95,11 +95,24 @@ void grin__lm_outputs(const grin__lm_branch *b, int S, const grin_point2f *pts, 
     }
 }
 
+const char *grin__arch_name(uint32_t arch)
+{
+    return arch == GRIN__ARCH_MOBILENET_V1 ? "MobileNet v1" : arch == GRIN__ARCH_DENSE4 ? "dense4" : "unknown";
+}
+
+grin_status grin__arch_build(grin__nn_net *net, uint32_t arch, int size, int channels, float alpha, int outputs,
+                             uint64_t seed, grin_error *err)
+{
+    if (arch == GRIN__ARCH_MOBILENET_V1)
+        return grin__nn_mobilenet_heads(net, size, channels, alpha, outputs, seed, err);
+    if (arch == GRIN__ARCH_DENSE4)
+        return grin__nn_dense4(net, size, channels, alpha, outputs, seed, NULL, err);
+    return grin__fail(err, GRIN_ERR_UNSUPPORTED, "unknown architecture %u", arch);
+}
+
 grin_status grin__model_build(grin__model *m, grin_error *err)
 {
-    if (m->arch != GRIN__ARCH_MOBILENET_V1)
-        return grin__fail(err, GRIN_ERR_UNSUPPORTED, "unknown architecture %u", m->arch);
-    return grin__nn_mobilenet(&m->net, m->input, m->channels, m->alpha, m->seed, err);
+    return grin__arch_build(&m->net, m->arch, m->input, m->channels, m->alpha, 1, m->seed, err);
 }
 
 grin_status grin__model_save(const grin__model *m, const char *path, grin_error *err)

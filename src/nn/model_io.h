@@ -4,7 +4,14 @@
 
 #include "nn.h"
 
-enum { GRIN__ARCH_MOBILENET_V1 = 1 };
+/* the networks a model file may hold: MobileNet v1 (grin__nn_mobilenet) and face-api.js's
+ * feature extractor with a sigmoid head (grin__nn_dense4), alpha their width */
+enum { GRIN__ARCH_MOBILENET_V1 = 1, GRIN__ARCH_DENSE4 = 2 };
+/* the architecture's name for messages */
+const char *grin__arch_name(uint32_t arch);
+/* builds an architecture with `outputs` sigmoid outputs */
+grin_status grin__arch_build(grin__nn_net *net, uint32_t arch, int size, int channels, float alpha, int outputs,
+                             uint64_t seed, grin_error *err);
 
 /* How the network's output becomes the reported probability, from metadata lines that
  * `grin calibrate` writes: test_flip=1 averages the output on the crop and on its mirror image

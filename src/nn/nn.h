@@ -23,6 +23,8 @@ typedef struct {
     grin__nn_op op;
     int in[2];                          /* producing layers; -1 is the network input */
     int k, stride, pad, groups, out_c;  /* conv and pooling; dense uses out_c */
+    int pad_extra;                      /* conv: zero rows/columns past pad at the bottom and right
+                                         * (TensorFlow's "same" on an even input with stride 2) */
     bool bias;
     int h, w, c;                        /* output shape, filled by grin__nn_finish */
     int ih, iw, ic;                     /* shape of in[0] */
@@ -83,6 +85,15 @@ grin_status grin__nn_mobilenet_heads(grin__nn_net *net, int size, int channels, 
  * number of outputs of their final dense layer (the first min(outputs) heads are copied, dst's
  * others keep their values); GRIN_ERR_INVALID_ARGUMENT when they differ otherwise. */
 grin_status grin__nn_copy_heads(grin__nn_net *dst, const grin__nn_net *src);
+/* face-api.js's face feature extractor (four "dense" blocks of depthwise-separable
+ * convolutions whose outputs add up: 32, 64, 128, 256 channels times alpha, each block halving
+ * the size) on size x size x channels input, then global average pooling, `outputs` logits (dense)
+ * and a sigmoid. Convolutions pad as TensorFlow's "same". *parts, when given, receives the index
+ * of each layer with parameters (GRIN__DENSE4_PARAM_LAYERS) in the order face-api.js stores them. */
+#define GRIN__DENSE4_PARAM_LAYERS 32
+grin_status grin__nn_dense4(grin__nn_net *net, int size, int channels, float alpha, int outputs, uint64_t seed,
+                            int *parts, grin_error *err);
+
 /* The landmark branch: `inputs` features -> dense(hidden) -> ReLU -> dense(1) -> sigmoid. */
 grin_status grin__nn_landmark_mlp(grin__nn_net *net, int inputs, int hidden, uint64_t seed, grin_error *err);
 

@@ -17,6 +17,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
 int cmd_run(int argc, char **argv);

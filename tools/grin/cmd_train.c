@@ -168,6 +168,7 @@ int cmd_train(int argc, char **argv)
             out = v, i++;
         } else if (!strcmp(argv[i], "--arch") && v) {
             arch = v, i++;
+            arch_given = true;
         } else if (!strcmp(argv[i], "--init") && v) {
             init = argv[++i];
         } else if (!strcmp(argv[i], "--branch") && v) {
@@ -246,7 +247,7 @@ int cmd_train(int argc, char **argv)
             cfg.seed = (uint64_t)s, i++;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: grin train --labels CSV [--labels CSV ...] [--val CSV] --out FILE\n"
-                   "       [--arch mobilenet] [--alpha A] [--input S] [--gray] [--epochs E]\n"
+                   "       [--arch mobilenet|dense4] [--alpha A] [--input S] [--gray] [--epochs E]\n"
                    "       [--batch B] [--lr LR] [--weight-decay W] [--sgd] [--seed N]\n"
                    "       [--threads N] [--shards G] [--checkpoint FILE [--resume]]\n"
                    "       [--rotate DEG] [--shift F] [--blur P] [--init MODEL]\n"
@@ -303,8 +304,8 @@ int cmd_train(int argc, char **argv)
         cli_error("train: --resume needs --checkpoint FILE");
         return 2;
     }
-    if (strcmp(arch, "mobilenet")) {
-        cli_error("train: unknown --arch '%s' (have: mobilenet)", arch);
+    if (strcmp(arch, "mobilenet") && strcmp(arch, "dense4")) {
+        cli_error("train: unknown --arch '%s' (have: mobilenet, dense4)", arch);
         return 2;
     }
     if (branch) {
@@ -394,7 +395,7 @@ int cmd_train(int argc, char **argv)
         return 1;
     }
     if (!init) {
-        m.arch = GRIN__ARCH_MOBILENET_V1;
+        m.arch = strcmp(arch, "dense4") ? GRIN__ARCH_MOBILENET_V1 : GRIN__ARCH_DENSE4;
         m.input = input;
         m.channels = ch;
         m.alpha = (float)alpha;
@@ -430,8 +431,9 @@ int cmd_train(int argc, char **argv)
         return 1;
     }
     cfg.verbose_tty = isatty(2);
-    fprintf(stderr, "grin: %s MobileNet v1 alpha %.2f on %d crops (%dx%dx%d), %zu parameters, "
-            "%llu multiply-adds per image", init ? "fine-tuning" : "training", alpha, train.n, input, input, ch,
+    fprintf(stderr, "grin: %s %s alpha %.2f on %d crops (%dx%dx%d), %zu parameters, "
+            "%llu multiply-adds per image", init ? "fine-tuning" : "training", grin__arch_name(m.arch), alpha,
+            train.n, input, input, ch,
             m.net.nparams, (unsigned long long)grin__nn_macs(&m.net));
     if (val.n)
         fprintf(stderr, "; %d validation crops", val.n);
@@ -457,7 +459,7 @@ int cmd_train(int argc, char **argv)
         }
     }
     if (!rc && n_aux &&
-        (grin__nn_mobilenet_heads(&tn, input, ch, (float)alpha, 1 + n_aux, cfg.seed, &err) != GRIN_OK ||
+        (grin__arch_build(&tn, m.arch, input, ch, (float)alpha, 1 + n_aux, cfg.seed, &err) != GRIN_OK ||
          grin__nn_copy_heads(&tn, &m.net) != GRIN_OK)) {
         cli_error("%s", err.msg[0] ? err.msg : "train: cannot build the multi-task network");
         rc = 1;

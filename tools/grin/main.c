@@ -22,6 +22,7 @@ static void usage(FILE *f)
                "  eval               accuracy and AUC of a classifier on labelled photos\n"
                "  model info         parameters and multiply-adds of an architecture or model\n"
                "  export             the classifier as ONNX, for other runtimes\n"
+               "  import             a pretrained network (face-api.js's) to fine-tune\n"
                "  quantize           calibrate a classifier for 8-bit inference\n"
                "  calibrate          fit a classifier's test-time mirroring and probability scale\n"
                "  bench              time a stage (bench detect|landmarks ...)\n"
@@ -104,6 +105,8 @@ int main(int argc, char **argv)
         return cmd_quantize(argc - 1, argv + 1);
     if (!strcmp(cmd, "export"))
         return cmd_export(argc - 1, argv + 1);
+    if (!strcmp(cmd, "import"))
+        return cmd_import(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot"))
