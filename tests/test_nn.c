@@ -566,7 +566,7 @@ static void test_int8(void **state)
             long v = lrintf(f[i] * 1.0f);
             want[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
-        grin__quantize_u8_avx2(f, 21, 1.0f);
+        grin__quantize_u8_avx2(f, 21, 1.0f, 0);
         assert_memory_equal(f, want, 21);
     }
     grin__nn_scratch_free(&s);
@@ -578,6 +578,67 @@ static void test_int8(void **state)
 
 /* an 8-bit plan split over threads gives what it gives on one: MobileNet 1.0 at 96, whose
  * layers are large enough to be split, packed for VNNI (where the machine has it) and for AVX2 */
+/* 8 bits on signed activations (face-api.js's separable convolutions have no activation between
+ * the depthwise and pointwise layers): zero point 128; the integer kernels agree with the scalar
+ * ones, the result stays near float, and the running sums still add up */
+static void test_int8_signed(void **state)
+{
+    (void)state;
+    grin_error err;
+    grin__nn_net net;
+    assert_int_equal(grin__nn_dense4(&net, 49, 1, 0.5f, 1, 3, NULL, &err), GRIN_OK);
+    for (size_t p = 0; p < net.nparams; p++) /* weights small enough that the sums stay moderate */
+        net.params[p] = net.params[p] ? 0.5f * net.params[p] : 0.05f * frand();
+    const int n = 12;
+    size_t per = 49 * 49;
+    float *x = malloc((size_t)n * per * sizeof *x);
+    for (int i = 0; i < n; i++)
+        for (size_t k = 0; k < per; k++)
+            x[(size_t)i * per + k] = sinf((float)(k % 49) * 0.13f * (float)(i % 4 + 1)) * cosf((float)(k / 49) * 0.05f * (float)(i % 3 + 1));
+    grin__nn_plan plan, q;
+    assert_int_equal(grin__nn_plan_build(&net, net.state, &plan, &err), GRIN_OK);
+    assert_int_equal(grin__nn_plan_calibrate(&plan, x, n), GRIN_OK);
+    char line[8192];
+    assert_true(grin__nn_plan_format_calibration(&plan, line, sizeof line));
+    assert_int_equal(grin__nn_plan_build(&net, net.state, &q, &err), GRIN_OK);
+    assert_int_equal(grin__nn_plan_apply_calibration(&q, line, &err), GRIN_OK);
+    int signed_layers = 0;
+    for (int i = 0; i < q.n; i++)
+        signed_layers += q.ops[i].out_u8 && q.ops[i].zp == 128;
+    assert_int_equal(signed_layers, 15); /* every depthwise layer but none of the first */
+    grin__nn_scratch s = {0};
+    double moved = 0;
+    for (int i = 0; i < n; i++) {
+        float f, a, b;
+        assert_int_equal(grin__nn_plan_run(&plan, &s, x + (size_t)i * per, &f, NULL), GRIN_OK);
+        grin__nn_force_reference = true;
+        assert_int_equal(grin__nn_plan_run(&q, &s, x + (size_t)i * per, &a, NULL), GRIN_OK);
+        grin__nn_force_reference = false;
+        assert_int_equal(grin__nn_plan_run(&q, &s, x + (size_t)i * per, &b, NULL), GRIN_OK);
+        if (fabsf(a - b) > 0.02f)
+            fail_msg("image %d: fast 8-bit %.5f, scalar 8-bit %.5f", i, b, a);
+        moved += fabs(a - f) / n;
+    }
+    if (!(moved < 0.05))
+        fail_msg("8-bit probabilities moved by %.4f on average", moved);
+    /* the AVX2 store with a zero point: rounding, then saturation at both ends */
+    if (grin__kernels_avx2_usable()) {
+        float f[11] = {-200.0f, -128.4f, -127.6f, -1.5f, -0.5f, 0.0f, 0.5f, 1.5f, 126.6f, 127.4f, 300.0f};
+        uint8_t want[11];
+        for (int i = 0; i < 11; i++) {
+            long v = lrintf(f[i]) + 128;
+            want[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        grin__quantize_u8_avx2(f, 11, 1.0f, 128);
+        assert_memory_equal(f, want, 11);
+    }
+    grin__nn_scratch_free(&s);
+    grin__nn_plan_free(&q);
+    grin__nn_plan_free(&plan);
+    grin__nn_free(&net);
+    free(x);
+}
+
 static void test_int8_threads(void **state)
 {
     (void)state;
@@ -1444,7 +1505,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm), cmocka_unit_test(test_fast_equals_reference),
         cmocka_unit_test(test_gradients_fast), cmocka_unit_test(test_gradients_reference),
-        cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_plan_matches_forward), cmocka_unit_test(test_int8), cmocka_unit_test(test_int8_threads), cmocka_unit_test(test_depthwise_kernels),
+        cmocka_unit_test(test_mobilenet_size), cmocka_unit_test(test_plan_matches_forward), cmocka_unit_test(test_int8), cmocka_unit_test(test_int8_signed), cmocka_unit_test(test_int8_threads), cmocka_unit_test(test_depthwise_kernels),
         cmocka_unit_test(test_first_conv_kernels),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_augment),

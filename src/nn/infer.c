@@ -446,9 +446,9 @@ static void gemm_u8_scalar(int M, int N, int K4, const uint8_t *A, const int8_t 
         }
 }
 
-static inline uint8_t quant_u8(float v, float inv)
+static inline uint8_t quant_u8(float v, float inv, int zp)
 {
-    long q = lrintf(v * inv);
+    long q = lrintf(v * inv) + zp;
     return (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
 }
 
@@ -460,7 +460,7 @@ static void dw_u8_scalar(const grin__op *op, const float *in, uint8_t *out, int 
         for (int ox = 0; ox < op->w; ox++) {
             uint8_t *o = out + ((size_t)oy * op->w + ox) * k4;
             for (int c = 0; c < op->c; c++)
-                o[c] = quant_u8(act_apply(dw_sum(op, in, oy, ox, c), op->act), inv);
+                o[c] = quant_u8(act_apply(dw_sum(op, in, oy, ox, c), op->act), inv, op->zp);
             for (int c = op->c; c < k4; c++)
                 o[c] = 0;
         }
@@ -603,8 +603,9 @@ static void run_rows_u8(const split_ctx *c, int y0, int y1)
         dw_u8_scalar(op, c->x, (uint8_t *)c->y, y0, y1, c->k4);
         break;
     case SPLIT_GEMM_U8:
-        c->gemm_u8(y1 - y0, op->c, op->k4, (const uint8_t *)c->x + (size_t)y0 * op->k4, op->wq, op->dq, op->bias,
-                   op->act, c->y + (size_t)y0 * op->c, op->c);
+        c->gemm_u8(y1 - y0, op->c, op->k4, (const uint8_t *)c->x + (size_t)y0 * op->k4, op->wq, op->dq,
+                   op->bias_u8 ? op->bias_u8 : op->bias, op->res == GRIN__RES_ADD ? GRIN__ACT_NONE : op->act,
+                   c->y + (size_t)y0 * op->c, op->c);
         break;
     }
 }
@@ -663,8 +664,7 @@ static bool quantizable(const grin__nn_plan *plan, int i)
 {
     const grin__op *op = &plan->ops[i], *prev = i > 0 ? &plan->ops[i - 1] : NULL;
     return op->kind == GRIN__OP_GEMM && op->k == 1 && op->stride == 1 && op->pad == 0 && prev &&
-           prev->kind == GRIN__OP_DW && prev->act != GRIN__ACT_NONE && prev->act_max > 0 &&
-           op->res == GRIN__RES_NONE && prev->res == GRIN__RES_NONE;
+           prev->kind == GRIN__OP_DW && prev->act_max > 0 && prev->res == GRIN__RES_NONE;
 }
 
 /* the first convolution, reading the pixels: a few channels, a kernel larger than 1 */
@@ -725,7 +725,7 @@ grin_status grin__nn_plan_quantize_for(grin__nn_plan *plan, int int8_isa, grin_e
     for (int i = 0; i < plan->n; i++)
         if (quantizable(plan, i)) {
             const grin__op *op = &plan->ops[i];
-            bytes += int8_bytes(op->ic, op->c, 1);
+            bytes += int8_bytes(op->ic, op->c, 2);
             nq++;
         }
     if (!nq)
@@ -764,17 +764,29 @@ grin_status grin__nn_plan_quantize_for(grin__nn_plan *plan, int int8_isa, grin_e
             continue;
         grin__op *op = &plan->ops[i], *prev = &plan->ops[i - 1];
         float amax = prev->act == GRIN__ACT_RELU6 && prev->act_max > 6.0f ? 6.0f : prev->act_max;
-        float s_in = amax / 255.0f;
+        bool sgn = prev->act == GRIN__ACT_NONE; /* act_max is then the largest magnitude */
+        float s_in = amax / (sgn ? 127.0f : 255.0f);
         prev->out_u8 = true;
         prev->out_scale = s_in;
+        prev->zp = sgn ? 128 : 0;
         const int K = op->ic, N = op->c, k4 = (K + 3) & ~3, panels = (N + GRIN__NR - 1) / GRIN__NR;
         int8_t *wq = (int8_t *)a;
         a += ((size_t)panels * k4 * GRIN__NR + 63) & ~(size_t)63;
         float *dq = (float *)a;
         a += ((size_t)panels * GRIN__NR * sizeof(float) + 63) & ~(size_t)63;
+        float *bz = (float *)a;
+        a += ((size_t)panels * GRIN__NR * sizeof(float) + 63) & ~(size_t)63;
         pack_int8(op, K, s_in, wmax, wq, dq);
+        /* sum (q + zp) w dq = sum q w dq + zp dq sum w: the second term comes off the bias */
+        for (int n = 0; n < N; n++) {
+            int32_t sw = 0;
+            for (int k = 0; k < K; k++)
+                sw += wq[((size_t)(n / GRIN__NR) * (k4 / 4) + k / 4) * GRIN__NR * 4 + (n % GRIN__NR) * 4 + k % 4];
+            bz[n] = op->bias[n] - (float)prev->zp * dq[n] * (float)sw;
+        }
         op->wq = wq;
         op->dq = dq;
+        op->bias_u8 = bz;
         op->k4 = k4;
     }
     plan->int8 = true;
@@ -844,6 +856,19 @@ static grin_status run_plan(const grin__nn_plan *plan, grin__nn_scratch *s, cons
 #endif
 }
 
+/* the running sum after an operation wrote its P pixels to y */
+static void apply_res(const grin__op *op, float *r, float *y, size_t P)
+{
+    if (op->res == GRIN__RES_STORE) {
+        memcpy(r, y, P * (size_t)op->c * sizeof *y);
+    } else if (op->res == GRIN__RES_ADD) {
+        for (size_t k = 0; k < P * op->c; k++) {
+            r[k] += y[k];
+            y[k] = act_apply(r[k], op->act);
+        }
+    }
+}
+
 static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const float *in, float *out,
                            grin__pool *pool, float *maxes, bool int8, const uint8_t *in_u8)
 {
@@ -885,7 +910,7 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
             split_ctx c = {kern, op, x, NULL, y, op->h, T > 1 && macs >= SPLIT_MIN_MACS_DW ? T : 1, 1, mode, k4, NULL};
             run_split(&c, pool);
             if (mode == SPLIT_DW_U8_AVX2) /* floats, then u8 over them */
-                grin__quantize_u8_avx2(y, P * (size_t)op->c, 1.0f / op->out_scale);
+                grin__quantize_u8_avx2(y, P * (size_t)op->c, 1.0f / op->out_scale, op->zp);
             x = y;
             cur ^= 1;
             continue;
@@ -895,6 +920,7 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
             split_ctx c = {kern, op, x, NULL, y, (int)P, T > 1 && macs >= SPLIT_MIN_MACS ? T : 1, GRIN__MR,
                            SPLIT_GEMM_U8, op->k4, pick_gemm_u8(plan)};
             run_split(&c, pool);
+            apply_res(op, s->r, y, P);
             x = y;
             cur ^= 1;
             continue;
@@ -950,17 +976,12 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
                 y[k] = 1.0f / (1.0f + expf(-x[k]));
             break;
         }
-        if (op->res == GRIN__RES_STORE) {
-            memcpy(s->r, y, P * (size_t)op->c * sizeof *y);
-        } else if (op->res == GRIN__RES_ADD) {
+        apply_res(op, s->r, y, P);
+        if (maxes) /* the largest output; the largest magnitude where no activation bounds it below */
             for (size_t k = 0; k < P * op->c; k++) {
-                s->r[k] += y[k];
-                y[k] = act_apply(s->r[k], op->act);
+                float v = op->act == GRIN__ACT_NONE ? fabsf(y[k]) : y[k];
+                maxes[i] = v > maxes[i] ? v : maxes[i];
             }
-        }
-        if (maxes)
-            for (size_t k = 0; k < P * op->c; k++)
-                maxes[i] = y[k] > maxes[i] ? y[k] : maxes[i];
         x = y;
         cur ^= 1;
     }

@@ -36,8 +36,11 @@ typedef struct {
     const float *wt, *bias; /* packed weights and bias, inside the plan's arena */
     /* 8-bit (grin__nn_plan_quantize) */
     float act_max;       /* calibrated: the largest output seen (grin__nn_plan_calibrate) */
-    bool out_u8;         /* DW: stores u8 = round(y / out_scale), y >= 0 after its activation */
+    bool out_u8;         /* DW: stores u8 = round(y / out_scale) + zp, saturated to 0..255: y >= 0
+                          * after a ReLU (zp 0), or signed (no activation: zp 128) */
     float out_scale;
+    int zp;
+    const float *bias_u8; /* the u8 GEMM's bias: bias minus what the input's zero point adds */
     const int8_t *wq;    /* pointwise GEMM on u8 input: weights [panel][K4/4][16][4], per-channel */
     const float *dq;     /* per output channel: input scale x weight scale */
     int k4;              /* K rounded up to 4: the u8 input's row length */
@@ -96,9 +99,10 @@ grin_status grin__nn_plan_run_u8(const grin__nn_plan *plan, grin__nn_scratch *s,
 /* Records each operation's largest output over n calibration images (float kernels). */
 grin_status grin__nn_plan_calibrate(grin__nn_plan *plan, const float *images, int n);
 /* 8-bit post-training quantization from the calibration: every pointwise layer whose input comes
- * from a depthwise layer with a ReLU gets per-output-channel symmetric int8 weights and reads
- * unsigned 8-bit activations (scale = calibrated max / 255) that the depthwise layer stores
- * directly. Integer sums are exact, so the VNNI, AVX2 and scalar kernels agree bit for bit on
+ * from a depthwise layer gets per-output-channel symmetric int8 weights and reads unsigned 8-bit
+ * activations that the depthwise layer stores directly: after a ReLU, scale = calibrated max / 255;
+ * with no activation (face-api.js's separable convolutions), zero point 128 and scale = calibrated
+ * largest magnitude / 127, the zero point's share taken out of the bias. Integer sums are exact, so the VNNI, AVX2 and scalar kernels agree bit for bit on
  * the same weights. The first convolution (few input channels) gets int8 weights too and reads
  * the u8 pixels themselves (grin__nn_plan_run_u8) — unless it is a grey layer the AVX-512 or
  * AVX2 float kernel takes (grin__conv3s2_grey_shape), which is faster. Large layers are split
@@ -136,7 +140,7 @@ static inline bool grin__conv3s2_grey_shape(const grin__op *op)
  * layers on it */
 void grin__gemm_u8_avx2(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
                         const float *bias, int act, float *C, int ldc);
-void grin__quantize_u8_avx2(float *x, size_t n, float inv);
+void grin__quantize_u8_avx2(float *x, size_t n, float inv, int zp);
 void grin__gemm_u8_vnni(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
                         const float *bias, int act, float *C, int ldc);
 void grin__dw_u8_avx512(const grin__op *op, const float *in, uint8_t *out, int y0, int y1);

@@ -440,19 +440,20 @@ TARGET void grin__gemm_u8_avx2(int M, int N, int K4, const uint8_t *A, const int
 
 /* floats to u8 = round(v * inv), saturating, in place: byte i is written after float i is read,
  * and never over a float not yet read */
-TARGET void grin__quantize_u8_avx2(float *x, size_t n, float inv)
+TARGET void grin__quantize_u8_avx2(float *x, size_t n, float inv, int zp)
 {
     uint8_t *o = (uint8_t *)x;
     const __m256 s = _mm256_set1_ps(inv);
+    const __m256i z = _mm256_set1_epi32(zp);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), s));
+        __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), s)), z);
         __m128i h = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
         _mm_storel_epi64((__m128i *)(o + i), _mm_packus_epi16(h, h));
     }
     for (; i < n; i++) {
         __m128i q = _mm_cvtps_epi32(_mm_set_ss(x[i] * inv));
-        int v = _mm_cvtsi128_si32(q);
+        int v = _mm_cvtsi128_si32(q) + zp;
         o[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
     }
 }
@@ -469,9 +470,9 @@ void grin__gemm_u8_avx2(int M, int N, int K4, const uint8_t *A, const int8_t *Wq
 {
     (void)M, (void)N, (void)K4, (void)A, (void)Wq, (void)dq, (void)bias, (void)act, (void)C, (void)ldc;
 }
-void grin__quantize_u8_avx2(float *x, size_t n, float inv)
+void grin__quantize_u8_avx2(float *x, size_t n, float inv, int zp)
 {
-    (void)x, (void)n, (void)inv;
+    (void)x, (void)n, (void)inv, (void)zp;
 }
 
 #endif

@@ -106,13 +106,16 @@ TARGET static void gemm_avx512(int M, int N, int K, const float *A, int lda, con
 
 #define INLINE __attribute__((always_inline)) inline
 
-/* activation, then a float store or an 8-bit one (round(y / scale), y >= 0, saturating) */
-TARGET static INLINE void dw3_store(void *out, size_t idx, __m512 v, int act, const bool u8, __m512 inv,
+/* activation, then a float store or an 8-bit one (round(y / scale) + zp, saturated to 0..255) */
+TARGET static INLINE void dw3_store(void *out, size_t idx, __m512 v, int act, const bool u8, __m512 inv, int zp,
                                     const bool full, __mmask16 m)
 {
     v = act16(v, act);
     if (u8) {
-        __m128i q = _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(v, inv)));
+        __m512i q32 = _mm512_cvtps_epi32(_mm512_mul_ps(v, inv));
+        if (zp) /* signed: shifted, and what is still negative is 0 */
+            q32 = _mm512_max_epi32(_mm512_add_epi32(q32, _mm512_set1_epi32(zp)), _mm512_setzero_si512());
+        __m128i q = _mm512_cvtusepi32_epi8(q32);
         if (full)
             _mm_storeu_si128((__m128i *)((uint8_t *)out + idx), q);
         else
@@ -206,10 +209,10 @@ TARGET static INLINE void dws_strip(const grin__op *op, const float *in, void *o
         for (int q = 0; q < nu; q++) {
             if (PP == 2) { /* the second pixel of a pair may lie past the row's end */
                 int x = 2 * (u0 + q);
-                dw3_store(out, ((size_t)oy * W + x) * 8, a[q], op->act, u8, inv, x + 1 < W, lanes(8));
+                dw3_store(out, ((size_t)oy * W + x) * 8, a[q], op->act, u8, inv, op->zp, x + 1 < W, lanes(8));
             } else {
                 size_t idx = ((size_t)oy * W + u0 + q) * C + c0 + 16 * b;
-                dw3_store(out, idx, a[b * NU + q], op->act, u8, inv, FULL || m == 0xffff, m);
+                dw3_store(out, idx, a[b * NU + q], op->act, u8, inv, op->zp, FULL || m == 0xffff, m);
             }
         }
 }
