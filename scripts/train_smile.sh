@@ -6,15 +6,25 @@
 #
 #   bash scripts/train_smile.sh SETS OUT [grin train options for the network...]
 #
-# e.g. bash scripts/train_smile.sh S out --alpha 0.5 --input 64 --gray --epochs 24
+# The shipped model (its sets made at 65 px: bash scripts/make_sets.sh S 65):
+#   bash scripts/train_smile.sh S out --faceapi 65 --epochs 16 --lr 1e-3
+# --faceapi SIZE starts from face-api.js's expression network (third_party/face-api, imported
+# by grin import for SIZE x SIZE grey crops) instead of a MobileNet trained from scratch, e.g.
+#   bash scripts/train_smile.sh S out --alpha 0.5 --input 64 --gray --epochs 24
 # Resumable (the network's training checkpoints every epoch). Writes OUT/smile.grinnet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SETS=$1 OUT=$2
 shift 2
 GRIN=${GRIN:-build/grin}
-DATA=${DATA:-natural} # natural, or any of genki3 crops (as bench/smile_search.sh), space-separated
 mkdir -p "$OUT"
+if [[ ${1:-} == --faceapi ]]; then
+  "$GRIN" import --faceapi third_party/face-api/face_expression_model-weights_manifest.json --input "$2" --gray \
+    --out "$OUT/faceapi.grinnet"
+  shift 2
+  set -- --init "$OUT/faceapi.grinnet" "$@"
+fi
+DATA=${DATA:-natural} # natural, or any of genki3 crops (as bench/smile_search.sh), space-separated
 fit=() tune=()
 for s in genki mtfl smiled celeba_photos celeba_crops; do
   fit+=(--labels "$SETS/$s/fit/labels.csv")

@@ -923,7 +923,14 @@ grin_status grin__nn_dense4(grin__nn_net *net, int size, int channels, float alp
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
     if (parts)
         memcpy(parts, idx, sizeof idx);
-    return grin__nn_finish(net, seed, err);
+    grin_status st = grin__nn_finish(net, seed, err);
+    /* He initialisation keeps each convolution's variance, but a block's sums add four of them
+     * and nothing normalises: a third of it keeps an untrained network's output finite */
+    for (int i = 0; st == GRIN_OK && i < net->n; i++)
+        if (net->L[i].op == GRIN__NN_CONV && net->L[i].k == 1)
+            for (size_t k = 0; k < net->L[i].wn; k++)
+                net->params[net->L[i].woff + k] *= 0.33f;
+    return st;
 }
 
 grin_status grin__nn_copy_heads(grin__nn_net *dst, const grin__nn_net *src)

@@ -183,7 +183,7 @@ grin_status grin__onnx_export(const grin__nn_plan *plan, const char *producer_ve
                               grin_error *err)
 {
     pb graph = {0};
-    char prev[32] = "input", cur[32], actname[32];
+    char prev[32] = "input", cur[32], actname[32], sum[32] = "", sname[32];
     const char *x = prev;
     float *tmp = NULL;
     size_t tmpcap = 0;
@@ -248,7 +248,25 @@ grin_status grin__onnx_export(const grin__nn_plan *plan, const char *producer_ve
             }
             add_tensor(&graph, bn, bd, 1, op->bias);
             pb_msg(&graph, 1, &node);
-            x = act_node(&graph, op->act, cur, actname, sizeof actname, i);
+            const char *y = cur;
+            if (op->res == GRIN__RES_ADD) { /* the running sum: Add, then the activation */
+                if (!sum[0]) {
+                    st = grin__fail(err, GRIN_ERR_UNSUPPORTED, "ONNX export: op %d adds to no running sum", i);
+                    break;
+                }
+                pb an = {0};
+                const char *ai[2] = {sum, cur};
+                char anm[32];
+                snprintf(anm, sizeof anm, "add%d", i);
+                snprintf(sname, sizeof sname, "s%d", i);
+                node_begin(&an, "Add", anm, ai, 2, sname);
+                pb_msg(&graph, 1, &an);
+                y = sname;
+                snprintf(sum, sizeof sum, "%s", sname);
+            }
+            x = act_node(&graph, op->act, y, actname, sizeof actname, i);
+            if (op->res == GRIN__RES_STORE)
+                snprintf(sum, sizeof sum, "%s", x);
             break;
         }
         case GRIN__OP_GAP: {

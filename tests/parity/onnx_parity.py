@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The exported ONNX model computes what grin computes: for the shipped model and untrained
 MobileNets (grey and RGB, alpha 0.25 / 0.5 / 0.35, whose channel counts leave partial weight
-panels), `grin export --onnx` loaded in OpenCV DNN must give grin's probabilities on the same
+panels) and face-api.js-style networks with running sums (grey and RGB), `grin export --onnx` loaded in OpenCV DNN must give grin's probabilities on the same
 crops within 1e-4. ONNX Runtime is compared the same way when bench/node_modules has it.
 
     /usr/bin/python3 tests/parity/onnx_parity.py build/grin
@@ -30,10 +30,12 @@ def main():
     grin = sys.argv[1]
     tmp = tempfile.mkdtemp(prefix="grin-onnx-")
     models = [(os.path.join(ROOT, "models", "smile.grinnet"), None)]
-    for alpha, size, gray in ((0.25, 64, True), (0.5, 48, False), (0.35, 40, False)):
-        m = os.path.join(tmp, f"m{alpha}_{size}.grinnet")
-        run([grin, "model", "init", "--alpha", str(alpha), "--input", str(size), "--seed", "3", "--out", m]
-            + (["--gray"] if gray else []))
+    for arch, alpha, size, gray in (("mobilenet", 0.25, 64, True), ("mobilenet", 0.5, 48, False),
+                                    ("mobilenet", 0.35, 40, False), ("dense4", 0.5, 33, True),
+                                    ("dense4", 0.25, 49, False)):
+        m = os.path.join(tmp, f"{arch}{alpha}_{size}.grinnet")
+        run([grin, "model", "init", "--arch", arch, "--alpha", str(alpha), "--input", str(size), "--seed", "3",
+             "--out", m] + (["--gray"] if gray else []))
         models.append((m, None))
     ort = os.path.isdir(os.path.join(ROOT, "bench", "node_modules", "onnxruntime-node"))
     rng = np.random.default_rng(5)

@@ -14,21 +14,22 @@ int cmd_model(int argc, char **argv)
     for (int i = 2; i < argc && !help; i++)
         help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
     if (help) {
-        printf("usage: grin model info (--model FILE | --arch mobilenet --alpha A --input S [--gray])\n"
-               "       grin model init --arch mobilenet --alpha A --input S [--gray] [--seed N] --out FILE\n"
+        printf("usage: grin model info (--model FILE | --arch mobilenet|dense4 --alpha A --input S [--gray])\n"
+               "       grin model init --arch mobilenet|dense4 --alpha A --input S [--gray] [--seed N] --out FILE\n"
                "info: parameters, multiply-adds, the landmark branch and the metadata of a model (or of\n"
                "an architecture); init: an untrained network, for benchmarks and export checks.\n");
         return 0;
     }
     if (argc < 2 || (strcmp(argv[1], "info") && !init)) {
-        cli_error("usage: grin model info (--model FILE | --arch mobilenet --alpha A --input S [--gray])\n"
-                  "       grin model init --arch mobilenet --alpha A --input S [--gray] [--seed N] --out FILE");
+        cli_error("usage: grin model info (--model FILE | --arch mobilenet|dense4 --alpha A --input S [--gray])\n"
+                  "       grin model init --arch mobilenet|dense4 --alpha A --input S [--gray] [--seed N] --out FILE");
         return 2;
     }
     const char *model = NULL, *out = NULL;
     long long seed = 1;
     double alpha = 1.0;
     int input = 224, ch = 3;
+    uint32_t arch = GRIN__ARCH_MOBILENET_V1;
     for (int i = 2; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--model") && v)
@@ -43,8 +44,14 @@ int cmd_model(int argc, char **argv)
             i++;
         } else if (!strcmp(argv[i], "--gray"))
             ch = 1;
-        else if (!strcmp(argv[i], "--arch") && v)
+        else if (!strcmp(argv[i], "--arch") && v) {
+            if (strcmp(v, "mobilenet") && strcmp(v, "dense4")) {
+                cli_error("model %s: unknown --arch '%s' (have: mobilenet, dense4)", argv[1], v);
+                return 2;
+            }
+            arch = strcmp(v, "dense4") ? GRIN__ARCH_MOBILENET_V1 : GRIN__ARCH_DENSE4;
             i++;
+        }
         else if (init && !strcmp(argv[i], "--out") && v)
             out = v, i++;
         else if (init && !strcmp(argv[i], "--seed") && v)
@@ -62,7 +69,7 @@ int cmd_model(int argc, char **argv)
             cli_error("model init: --out FILE is required (and --model is not taken)");
             return 2;
         }
-        m.arch = GRIN__ARCH_MOBILENET_V1, m.input = input, m.channels = ch, m.alpha = (float)alpha;
+        m.arch = arch, m.input = input, m.channels = ch, m.alpha = (float)alpha;
         m.seed = (uint64_t)seed;
         m.align = (grin_align_params){.size = input, .margin = 0.1f, .max_distortion = 2.0f};
         snprintf(m.meta, sizeof m.meta, "untrained=1\n");
@@ -80,15 +87,15 @@ int cmd_model(int argc, char **argv)
             return 1;
         }
     } else {
-        m.arch = GRIN__ARCH_MOBILENET_V1, m.input = input, m.channels = ch, m.alpha = (float)alpha;
+        m.arch = arch, m.input = input, m.channels = ch, m.alpha = (float)alpha;
         if (grin__model_build(&m, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
             return 1;
         }
     }
     size_t trainable = m.net.nparams;
-    printf("{\"arch\":\"mobilenet_v1\",\"alpha\":%.3f,\"input\":[%d,%d,%d],\"parameters\":%zu,"
-           "\"multiply_adds\":%llu,\"layers\":%d}\n", m.alpha, m.input, m.input, m.channels, trainable,
+    printf("{\"arch\":\"%s\",\"alpha\":%.3f,\"input\":[%d,%d,%d],\"parameters\":%zu,"
+           "\"multiply_adds\":%llu,\"layers\":%d}\n", m.arch == GRIN__ARCH_DENSE4 ? "dense4" : "mobilenet_v1", m.alpha, m.input, m.input, m.channels, trainable,
            (unsigned long long)grin__nn_macs(&m.net), m.net.n);
     if (m.lm.count)
         printf("{\"landmark_branch\":{\"points\":[%d,%d],\"inputs\":%d,\"hidden\":%d,\"parameters\":%zu,"
