@@ -591,6 +591,32 @@ if os.path.exists(os.path.join(build_dir, "cmake_install.cmake")) and shutil.whi
     r = subprocess.run([exe, "classify", SAMPLES[0]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/", env=env)
     check("installed and moved: classify works", r.returncode == 0 and len(json.loads(r.stdout)["faces"]) == 2,
           r.stdout + r.stderr)
+    # an embedding project finds the installed libraries with find_package(grin) and with
+    # pkg-config, and runs on the core library alone
+    libdir = [d for d in ("lib", "lib64", "lib/x86_64-linux-gnu") if os.path.isdir(os.path.join(moved, d, "cmake", "grin"))]
+    check("installed: a CMake package config", bool(libdir), os.listdir(moved))
+    if libdir:
+        proj = os.path.join(tmp, "embed")
+        os.makedirs(proj, exist_ok=True)
+        shutil.copy(os.path.join(ROOT, "tests", "embed", "faces_only.c"), proj)
+        with open(os.path.join(proj, "CMakeLists.txt"), "w") as f:
+            f.write("cmake_minimum_required(VERSION 3.18)\nproject(embed C)\nfind_package(grin REQUIRED)\n"
+                    "add_executable(faces_only faces_only.c)\ntarget_link_libraries(faces_only PRIVATE grin::grin)\n"
+                    "if(NOT TARGET grin::grin-video OR NOT TARGET grin::grin-train)\n"
+                    "  message(FATAL_ERROR \"grin::grin-video and grin::grin-train missing\")\nendif()\n")
+        r = subprocess.run(["cmake", "-S", proj, "-B", os.path.join(proj, "b"), "-DCMAKE_PREFIX_PATH=" + moved],
+                           capture_output=True, text=True)
+        r2 = subprocess.run(["cmake", "--build", os.path.join(proj, "b")], capture_output=True, text=True)
+        fo = os.path.join(proj, "b", "faces_only")
+        r3 = subprocess.run([fo, SAMPLES[0]], capture_output=True, text=True, env=env) if r2.returncode == 0 else r2
+        check("installed: find_package(grin) builds and runs a program on grin::grin",
+              r.returncode == 0 and r2.returncode == 0 and r3.returncode == 0 and len(r3.stdout.splitlines()) == 2,
+              r.stdout + r.stderr + r2.stdout + r2.stderr + r3.stderr)
+        pc = dict(env, PKG_CONFIG_PATH=":".join(os.path.join(moved, d, "pkgconfig") for d in libdir))
+        r = subprocess.run(["pkg-config", "--libs", "--cflags", "grin", "grin-video", "grin-train"],
+                           capture_output=True, text=True, env=pc)
+        check("installed: pkg-config grin, grin-video, grin-train", r.returncode == 0 and "-lgrin-video" in r.stdout
+              and "-lgrin-train" in r.stdout and moved in r.stdout, r.stdout + r.stderr)
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -144,14 +144,44 @@ _sig = {
     "grin_face_path_free": (None, [_P]),
     "grin_faces": (ctypes.c_int, [_P, ctypes.POINTER(_Image), ctypes.POINTER(_Face), ctypes.c_size_t,
                                   ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(_Error)]),
-    "grin_run_params_default": (None, [ctypes.POINTER(_RunParams)]),
-    "grin_run": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(_RunParams), _ON_FRAME, ctypes.c_void_p,
-                                ctypes.POINTER(_RunStats), ctypes.POINTER(_Error)]),
 }
 for _name, (_res, _args) in _sig.items():
     _f = getattr(_lib, _name)
     _f.restype = _res
     _f.argtypes = _args
+
+# the real-time pipeline is in its own library (FFmpeg), loaded when run() is first called
+_video_sig = {
+    "grin_run_params_default": (None, [ctypes.POINTER(_RunParams)]),
+    "grin_run": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(_RunParams), _ON_FRAME, ctypes.c_void_p,
+                                ctypes.POINTER(_RunStats), ctypes.POINTER(_Error)]),
+}
+_video = None
+
+
+def _video_lib():
+    global _video
+    if _video is None:
+        here = os.path.dirname(_lib._name) if os.sep in _lib._name else ""
+        cands = [os.path.join(here, "libgrin-video.so")] if here else []
+        cands.append("libgrin-video.so.0")
+        errors = []
+        for c in cands:
+            if os.sep in c and not os.path.exists(c):
+                continue
+            try:
+                lib = ctypes.CDLL(c)
+                break
+            except OSError as e:
+                errors.append("%s: %s" % (c, e))
+        else:
+            raise Error("libgrin-video.so (grin's video pipeline) not found: " + "; ".join(errors or cands))
+        for name, (res, args) in _video_sig.items():
+            f = getattr(lib, name)
+            f.restype = res
+            f.argtypes = args
+        _video = lib
+    return _video
 
 _OK, _TOO_SMALL = 0, 7
 _GRAY, _RGB, _BGR = 1, 2, 3
@@ -335,7 +365,8 @@ def run(source, model=None, detect_every=4, realtime=None, int8=False, face_chec
     None without a decision), events (the JSON lines of smile_start, smile_end, track_end), and
     with image=True the annotated-size RGB frame as a numpy array (a copy)."""
     p = _RunParams()
-    _lib.grin_run_params_default(ctypes.byref(p))
+    vlib = _video_lib()
+    vlib.grin_run_params_default(ctypes.byref(p))
     strings = [_bytes(model), _bytes(face_check)]
     p.model, p.face_check = strings
     p.detect_every, p.int8, p.no_face_check = detect_every, int(int8), int(no_face_check)
@@ -360,7 +391,7 @@ def run(source, model=None, detect_every=4, realtime=None, int8=False, face_chec
     def go(callback):
         stats, err = _RunStats(), _Error()
         cb = _ON_FRAME(lambda user, fi: 1 if callback(convert(fi)) else 0)
-        st = _lib.grin_run(_bytes(source), ctypes.byref(p), cb, None, ctypes.byref(stats), ctypes.byref(err))
+        st = vlib.grin_run(_bytes(source), ctypes.byref(p), cb, None, ctypes.byref(stats), ctypes.byref(err))
         _check(st, err)
         return {k: getattr(stats, k) for k, _ in _RunStats._fields_}
 

@@ -100,5 +100,10 @@ grin_status grin__nn_landmark_mlp(grin__nn_net *net, int inputs, int hidden, uin
 /* C (M x N) = alpha * op(A) op(B) + beta * C, row-major; op transposes when ta/tb. */
 void grin__gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
                 const float *B, int ldb, float beta, float *C, int ldc);
+/* the BLAS grin__gemm uses when set (the training library sets OpenBLAS's when it loads) */
+typedef void (*grin__gemm_fn)(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
+                              const float *B, int ldb, float beta, float *C, int ldc);
+extern grin__gemm_fn grin__gemm_blas;
+void grin__gemm_blas_link(void);
 
 #endif

@@ -690,6 +690,7 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
                         const grin__train_cfg *cfg, grin__epoch_fn on_epoch, void *ctx,
                         grin_error *err)
 {
+    grin__gemm_blas_link(); /* OpenBLAS for the training engine's GEMM */
     if (train->size != net->in_h || train->channels != net->in_c)
         return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "training images are %dx%dx%d, the net takes %dx%dx%d",
                           train->size, train->size, train->channels, net->in_h, net->in_w, net->in_c);

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <SDL2/SDL.h>
+#include "display.h"
 
 #include "pipeline/stages.h"
 #include "video/video.h"
@@ -341,18 +341,12 @@ int cmd_run(int argc, char **argv)
     }
     view v = {.dirty = false};
     pthread_mutex_init(&v.m, NULL);
-    SDL_Window *win = NULL;
-    SDL_Renderer *ren = NULL;
-    SDL_Texture *tex = NULL;
+    live_window *disp = NULL;
     if (!rc && display) {
-        if (SDL_Init(SDL_INIT_VIDEO) != 0) {
-            cli_error("--display: cannot open a window: %s", SDL_GetError());
-            rc = 1;
-        } else if (SDL_GetCurrentVideoDriver() && (!strcmp(SDL_GetCurrentVideoDriver(), "offscreen") ||
-                                                   !strcmp(SDL_GetCurrentVideoDriver(), "dummy"))) {
-            /* SDL falls back to drawing nowhere when there is no display: say so, don't pretend */
-            cli_error("--display: no display to show a window on (DISPLAY and WAYLAND_DISPLAY are not set)");
-            SDL_Quit();
+        char why[256];
+        disp = display_open(why, sizeof why);
+        if (!disp) {
+            cli_error("--display: %s", why);
             display = false;
             rc = 1;
         }
@@ -404,17 +398,13 @@ int cmd_run(int argc, char **argv)
             }
             grin_image_free(&first);
         }
-        if (display && !win) {
-            win = SDL_CreateWindow("grin", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, 640, 480,
-                                   SDL_WINDOW_RESIZABLE);
-            ren = win ? SDL_CreateRenderer(win, -1, 0) : NULL;
-            if (!win || !ren) {
-                cli_error("--display: cannot open a window: %s", SDL_GetError());
-                grin__video_close(in);
-                grin__video_out_close(vout, &err);
-                rc = 1;
-                break;
-            }
+        char dwhy[256];
+        if (display && !display_window(disp, dwhy, sizeof dwhy)) {
+            cli_error("--display: %s", dwhy);
+            grin__video_close(in);
+            grin__video_out_close(vout, &err);
+            rc = 1;
+            break;
         }
         outc.video = vout;
         outc.draw = vout || display;
@@ -440,30 +430,16 @@ int cmd_run(int argc, char **argv)
                 rc = 1;
             } else {
                 while (!job.done) {
-                    SDL_Event e;
-                    while (SDL_PollEvent(&e)) {
-                        if (e.type == SDL_QUIT ||
-                            (e.type == SDL_KEYDOWN && (e.key.keysym.sym == SDLK_q || e.key.keysym.sym == SDLK_ESCAPE)))
-                            stop_flag = 1;
-                    }
+                    if (display_poll_quit(disp))
+                        stop_flag = 1;
                     pthread_mutex_lock(&v.m);
-                    if (v.dirty && v.img.data) {
-                        if (!tex) {
-                            tex = SDL_CreateTexture(ren, SDL_PIXELFORMAT_RGB24, SDL_TEXTUREACCESS_STREAMING,
-                                                    v.img.width, v.img.height);
-                            SDL_SetWindowSize(win, v.img.width, v.img.height);
-                        }
-                        if (tex)
-                            SDL_UpdateTexture(tex, NULL, v.img.data, v.img.stride);
-                        v.dirty = false;
-                    }
+                    bool fresh = v.dirty && v.img.data;
+                    if (fresh) /* copied into the window's texture while the lock is held */
+                        display_show(disp, &v.img);
+                    v.dirty = false;
                     pthread_mutex_unlock(&v.m);
-                    if (tex) {
-                        SDL_RenderClear(ren);
-                        SDL_RenderCopy(ren, tex, NULL, NULL);
-                        SDL_RenderPresent(ren);
-                    }
-                    SDL_Delay(5);
+                    if (!fresh)
+                        display_show(disp, NULL);
                 }
                 pthread_join(th, NULL);
             }
@@ -545,14 +521,7 @@ int cmd_run(int argc, char **argv)
     }
     free(rss);
     grin__smile_free(&smile);
-    if (tex)
-        SDL_DestroyTexture(tex);
-    if (ren)
-        SDL_DestroyRenderer(ren);
-    if (win)
-        SDL_DestroyWindow(win);
-    if (display)
-        SDL_Quit();
+    display_close(disp);
     grin_image_free(&v.img);
     pthread_mutex_destroy(&v.m);
     grin_aligner_free(al);
