@@ -5,9 +5,10 @@
 # `grin bench classify --raw` on one core, batch 1: one pass of the network (a face costs two
 # with the test-time mirror). Writes OUT/curve.csv and draws OUT/curve.png with `grin plot`.
 #
-#   bash bench/smile_curve.sh SEARCH_OUT OUT
+#   bash bench/smile_curve.sh SEARCH_OUT[:SEARCH_OUT...] OUT
 #
-# SEARCH_OUT: smile_search.sh's folder (search.csv and the models); run on an idle machine.
+# SEARCH_OUT: smile_search.sh's folders (search.csv and the models; 8-epoch rows are drawn);
+# run on an idle machine.
 set -euo pipefail
 S=$1 OUT=$2
 GRIN=${GRIN:-./build/grin}
@@ -23,9 +24,19 @@ time_model() { # model name alpha input channels auc
   echo "$name,$alpha,$input,$ch,$med,$mn,$auc,$ch ${input}px" >> "$OUT/curve.csv"
 }
 
-# trained: from the search (rows: name,alpha,input,channels,data,epochs,train_s,...,mean_auc)
-tail -n +2 "$S/search.csv" | while IFS=, read -r name alpha input ch data epochs secs g m s c mean; do
-  [[ -f $S/$name.grinnet ]] && time_model "$S/$name.grinnet" "$name" "$alpha" "$input" "$ch" "$mean"
+# trained: from the searches (rows: name,alpha,input,channels,data,epochs,train_s,...,mean_auc);
+# a fine-tuned face-api.js network (alpha "init=MODEL") is its own series
+IFS=: read -r -a dirs <<< "$S"
+for d in "${dirs[@]}"; do
+  tail -n +2 "$d/search.csv" | while IFS=, read -r name alpha input ch data epochs secs g m s c mean; do
+    [[ $epochs == 8 && -f $d/$name.grinnet ]] || continue
+    if [[ $alpha == init=* ]]; then
+      time_model "$d/$name.grinnet" "$name" 1.0 "$input" "$ch" "$mean"
+      sed -i '$ s/,[^,]*$/,face-api '"$ch ${input}px"'/' "$OUT/curve.csv"
+    else
+      time_model "$d/$name.grinnet" "$name" "$alpha" "$input" "$ch" "$mean"
+    fi
+  done
 done
 # not trained here: the time such a network would cost
 for a in 0.75 1.0; do
@@ -39,6 +50,6 @@ rm -f "$OUT/init.grinnet"
 # the data variants sit on top of their network's point)
 awk -F, 'NR == 1 || ($7 != "" && $1 !~ /_g3|_crops|_p$/)' "$OUT/curve.csv" > "$OUT/trained.csv"
 "$GRIN" plot "$OUT/trained.csv" --x ms_per_pass --y mean_tune_auc --label name --series net --xlog \
-  --title "smile networks, 8 epochs: mean AUC on the four tuning parts vs ms per pass (1 core)" \
+  --title "smile networks, 8 epochs: mean AUC on the tuning parts vs ms per pass (1 core)" \
   --out "$OUT/curve.png"
 cat "$OUT/curve.csv"

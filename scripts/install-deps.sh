@@ -14,9 +14,14 @@ BUILD_PKGS=(build-essential cmake pkg-config libjpeg62-turbo-dev libpng-dev zlib
 TEST_PKGS=(libcmocka-dev python3 python3-opencv python3-numpy libopencv-dev libdlib-dev
            liblapack-dev libblas-dev libsqlite3-dev clang libclang-rt-14-dev)
 
+# the aarch64 cross-build and its emulated tests (scripts/arm64.sh): the cross compiler, qemu, and
+# arm64 -dev packages through multiarch
+ARM_PKGS=(gcc-aarch64-linux-gnu qemu-user-static libjpeg62-turbo-dev:arm64 libpng-dev:arm64 libxml2-dev:arm64
+          libopenblas-dev:arm64 libcmocka-dev:arm64)
+
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=("${TEST_PKGS[@]}")
+  pkgs+=("${TEST_PKGS[@]}" "${ARM_PKGS[@]}")
 fi
 
 missing=()
@@ -33,6 +38,9 @@ if (( ${#missing[@]} )); then
   fi
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  if [[ " ${missing[*]}" == *":arm64"* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

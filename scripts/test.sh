@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh — sets up everything and runs every test: a -Werror Release build with the unit,
 # CLI and OpenCV/dlib parity tests; the unit tests again under ASan+UBSan; the threaded tests
-# under TSan; and each libFuzzer target for GRIN_FUZZ_SECONDS (default 30) seconds.
+# under TSan; each libFuzzer target for GRIN_FUZZ_SECONDS (default 30) seconds; and the aarch64
+# cross-build with its unit tests under qemu (scripts/arm64.sh).
 # Ends with "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -64,5 +65,6 @@ step "release build + ctest (unit, cli, parity with OpenCV)" release
 step "ASan+UBSan build + unit tests" sanitized
 step "ThreadSanitizer: pool, detector, video pipeline" threads
 step "libFuzzer targets" fuzz
+step "aarch64 cross-build, unit tests under qemu, faces as on x86" bash scripts/arm64.sh build-test
 echo "test.sh: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
