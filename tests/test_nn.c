@@ -247,14 +247,21 @@ static void check_plan(grin__nn_net *net, int outs)
     float got[16];
     grin__pool *pool = grin__pool_create(3);
     assert_non_null(pool);
-    const int best = plan.isa;
-    for (int kind = 0; kind < 6; kind++) { /* scalar, AVX2, AVX-512; then each with layers split over threads */
-        int isa = kind % 3;
-        if (isa > best)
-            continue;
+    /* every kernel set this machine has (scalar; AVX2 and AVX-512, or NEON), then each with layers
+     * split over threads */
+    int isas[4], nisa = 0;
+    isas[nisa++] = GRIN__ISA_SCALAR;
+    if (grin__kernels_avx2_usable())
+        isas[nisa++] = GRIN__ISA_AVX2;
+    if (grin__kernels_avx512_usable())
+        isas[nisa++] = GRIN__ISA_AVX512;
+    if (grin__kernels_neon_usable())
+        isas[nisa++] = GRIN__ISA_NEON;
+    for (int kind = 0; kind < 2 * nisa; kind++) {
+        int isa = isas[kind % nisa];
         plan.isa = isa;
         for (int b = 0; b < 2; b++) {
-            assert_int_equal(grin__nn_plan_run(&plan, &s, x + b * n_in, got, kind >= 3 ? pool : NULL), GRIN_OK);
+            assert_int_equal(grin__nn_plan_run(&plan, &s, x + b * n_in, got, kind >= nisa ? pool : NULL), GRIN_OK);
             for (int o = 0; o < outs; o++) {
                 float r = ref[b * outs + o];
                 if (fabsf(got[o] - r) > 2e-5f * fmaxf(1.0f, fabsf(r)))
@@ -513,7 +520,8 @@ static void test_int8(void **state)
     /* the first convolution reads the pixels (in 8 bits, unless an AVX-512 or AVX2 grey kernel takes
      * it in floats): u8 in gives what the floats they stand for give, in 8 bits and (converted)
      * in float. A scalar plan of the same net has the 8-bit first convolution. */
-    assert_true(p2.in_u8 == !(p2.isa >= GRIN__ISA_AVX2 && grin__conv3s2_grey_shape(&p2.ops[0])));
+    assert_true(p2.in_u8 == !((p2.isa == GRIN__ISA_AVX2 || p2.isa == GRIN__ISA_AVX512) &&
+                              grin__conv3s2_grey_shape(&p2.ops[0])));
     grin__nn_plan p4;
     assert_int_equal(grin__nn_plan_build(&net, net.state, &p4, &err), GRIN_OK);
     p4.isa = GRIN__ISA_SCALAR;
@@ -707,9 +715,9 @@ static void test_depthwise_kernels(void **state)
         op.bias = bias;
         op.out_scale = 6.0f / 255;
         grin__kernels_scalar.dw(&op, in, ref, 0, op.h);
-        const grin__kernels *fast[] = {&grin__kernels_avx2, &grin__kernels_avx512};
-        bool usable[] = {grin__kernels_avx2_usable(), grin__kernels_avx512_usable()};
-        for (int k = 0; k < 2; k++) {
+        const grin__kernels *fast[] = {&grin__kernels_avx2, &grin__kernels_avx512, &grin__kernels_neon};
+        bool usable[] = {grin__kernels_avx2_usable(), grin__kernels_avx512_usable(), grin__kernels_neon_usable()};
+        for (int k = 0; k < 3; k++) {
             if (!usable[k])
                 continue;
             for (int split = 0; split < 2; split++) {
@@ -782,9 +790,9 @@ static void test_first_conv_kernels(void **state)
                     }
                     ref[((size_t)oy * op.w + ox) * op.c + n] = v < 0 ? 0 : v > 6 ? 6 : v;
                 }
-        const grin__kernels *fast[] = {&grin__kernels_avx2, &grin__kernels_avx512};
-        bool usable[] = {grin__kernels_avx2_usable(), grin__kernels_avx512_usable()};
-        for (int k = 0; k < 2; k++) {
+        const grin__kernels *fast[] = {&grin__kernels_avx2, &grin__kernels_avx512, &grin__kernels_neon};
+        bool usable[] = {grin__kernels_avx2_usable(), grin__kernels_avx512_usable(), grin__kernels_neon_usable()};
+        for (int k = 0; k < 3; k++) {
             if (!usable[k] || !fast[k]->conv)
                 continue;
             memset(got, 0xff, n_out * sizeof *got); /* NaN: every output must be written */

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 
@@ -58,6 +61,13 @@ static void detect(void)
         }
     }
 #endif
+#if defined(__aarch64__)
+    unsigned long hw = getauxval(AT_HWCAP);
+    if (hw & (1ul << 1)) /* HWCAP_ASIMD */
+        f |= GRIN__CPU_NEON;
+    if (hw & (1ul << 20)) /* HWCAP_ASIMDDP */
+        f |= GRIN__CPU_DOTPROD;
+#endif
     g_flags = f;
     unsigned en = f;
     const char *cap = getenv("GRIN_CPU");
@@ -66,6 +76,8 @@ static void detect(void)
             en = 0;
         else if (!strcmp(cap, "avx2"))
             en &= GRIN__CPU_AVX2 | GRIN__CPU_FMA | GRIN__CPU_F16C;
+        else if (!strcmp(cap, "neon")) /* NEON without the dot-product extension */
+            en &= GRIN__CPU_NEON;
         else if (!strcmp(cap, "avx512"))
             g_prefer512 = true;
     }
@@ -77,7 +89,8 @@ static void detect(void)
     } names[] = {{GRIN__CPU_AVX2, "avx2"},         {GRIN__CPU_FMA, "fma"}, {GRIN__CPU_F16C, "f16c"},
                  {GRIN__CPU_AVX512F, "avx512f"},   {GRIN__CPU_AVX512BW, "avx512bw"},
                  {GRIN__CPU_AVX512DQ, "avx512dq"}, {GRIN__CPU_AVX512VL, "avx512vl"},
-                 {GRIN__CPU_AVX512VNNI, "avx512vnni"}};
+                 {GRIN__CPU_AVX512VNNI, "avx512vnni"}, {GRIN__CPU_NEON, "neon"},
+                 {GRIN__CPU_DOTPROD, "dotprod"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (en & names[i].bit) {
             if (g_names[0])

@@ -79,7 +79,9 @@ enum {
     GRIN__CPU_AVX512VL = 1u << 4,
     GRIN__CPU_AVX512VNNI = 1u << 5,
     GRIN__CPU_AVX512DQ = 1u << 6,
-    GRIN__CPU_F16C = 1u << 7
+    GRIN__CPU_F16C = 1u << 7,
+    GRIN__CPU_NEON = 1u << 8,   /* 64-bit ARM: Advanced SIMD */
+    GRIN__CPU_DOTPROD = 1u << 9 /* ... and its dot-product extension (SDOT/UDOT) */
 };
 unsigned grin__cpu_flags(void);
 /* GRIN_CPU=scalar|avx2|avx512 in the environment picks what the kernels may use (tests use it

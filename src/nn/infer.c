@@ -176,6 +176,7 @@ grin_status grin__nn_plan_build(const grin__nn_net *net, const float *state, gri
     plan->in_c = net->in_c;
     plan->isa = grin__kernels_avx512_usable() ? GRIN__ISA_AVX512
                 : grin__kernels_avx2_usable()   ? GRIN__ISA_AVX2
+                : grin__kernels_neon_usable()   ? GRIN__ISA_NEON
                                                 : GRIN__ISA_SCALAR;
     float *a = plan->arena;
     size_t maxact = (size_t)net->in_h * net->in_w * net->in_c;
@@ -674,7 +675,7 @@ static bool first_quantizable(const grin__nn_plan *plan)
     return plan->n > 1 && op->kind == GRIN__OP_GEMM && op->k > 1 && op->ic <= 4 && op->ic == plan->in_c &&
            op->res == GRIN__RES_NONE &&
            op->c <= 64 && op->k * op->k * op->ic <= 60 && /* rows and outputs fit first_conv_u8's groups */
-           !(plan->isa >= GRIN__ISA_AVX2 && grin__conv3s2_grey_shape(op));
+           !((plan->isa == GRIN__ISA_AVX2 || plan->isa == GRIN__ISA_AVX512) && grin__conv3s2_grey_shape(op));
 }
 
 /* int8 weights, per output channel, packed as the u8 GEMM kernels read them; dq = scale_in x
@@ -707,7 +708,7 @@ static size_t int8_bytes(int K, int N, int vecs)
 grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err)
 {
     int isa = grin__int8_vnni_usable()                                     ? GRIN__INT8_VNNI
-              : plan->isa >= GRIN__ISA_AVX2 && grin__kernels_avx2_usable() ? GRIN__INT8_AVX2
+              : (plan->isa == GRIN__ISA_AVX2 || plan->isa == GRIN__ISA_AVX512) && grin__kernels_avx2_usable() ? GRIN__INT8_AVX2
                                                                            : GRIN__INT8_SCALAR;
     return grin__nn_plan_quantize_for(plan, isa, err);
 }
@@ -880,6 +881,7 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
     const grin__kernels *kern = grin__nn_force_reference       ? &grin__kernels_scalar
                                 : plan->isa == GRIN__ISA_AVX512 ? &grin__kernels_avx512
                                 : plan->isa == GRIN__ISA_AVX2   ? &grin__kernels_avx2
+                                : plan->isa == GRIN__ISA_NEON   ? &grin__kernels_neon
                                                                 : &grin__kernels_scalar;
     const int T = grin__pool_threads(pool);
     const float *x = in;

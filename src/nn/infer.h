@@ -10,7 +10,8 @@
 #include "nn.h"
 
 enum { GRIN__ACT_NONE, GRIN__ACT_RELU, GRIN__ACT_RELU6 };
-enum { GRIN__ISA_SCALAR, GRIN__ISA_AVX2, GRIN__ISA_AVX512 };
+/* the float kernels a plan runs (x86: AVX2+FMA, AVX-512; 64-bit ARM: NEON) */
+enum { GRIN__ISA_SCALAR, GRIN__ISA_AVX2, GRIN__ISA_AVX512, GRIN__ISA_NEON };
 
 typedef enum {
     GRIN__OP_GEMM,    /* 1x1 convolution, or any convolution through im2col; packed weights */
@@ -145,7 +146,8 @@ void grin__gemm_u8_vnni(int M, int N, int K4, const uint8_t *A, const int8_t *Wq
                         const float *bias, int act, float *C, int ldc);
 void grin__dw_u8_avx512(const grin__op *op, const float *in, uint8_t *out, int y0, int y1);
 
-/* The kernels (scalar in infer.c, AVX2+FMA in infer_avx2.c). C = act(A (M x K, lda) * Wp + bias). */
+/* The kernels (scalar in infer.c, AVX2+FMA in infer_avx2.c, AVX-512 in infer_avx512.c, NEON in
+ * infer_neon.c). C = act(A (M x K, lda) * Wp + bias). */
 typedef struct {
     void (*gemm)(int M, int N, int K, const float *A, int lda, const float *Wp, const float *bias,
                  int act, float *C, int ldc);
@@ -158,7 +160,9 @@ typedef struct {
 extern const grin__kernels grin__kernels_scalar;
 extern const grin__kernels grin__kernels_avx2;
 extern const grin__kernels grin__kernels_avx512;
+extern const grin__kernels grin__kernels_neon;
 bool grin__kernels_avx2_usable(void);
 bool grin__kernels_avx512_usable(void);
+bool grin__kernels_neon_usable(void);
 
 #endif

@@ -1,0 +1,150 @@
+/* infer_neon.c — the inference plan's float kernels for 64-bit ARM (Advanced SIMD, which every
+ * ARMv8-A core has; chosen at run time from AT_HWCAP like the x86 ones from CPUID, and held to the
+ * scalar reference by the same tests): the pointwise GEMM on 16-column weight panels, 4 rows x 16
+ * columns in 16 vector accumulators, and the depthwise convolution 4 channels a vector. */
+#include "infer.h"
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#include <math.h>
+#include <string.h>
+
+static inline float32x4_t act4(float32x4_t v, int act)
+{
+    if (act == GRIN__ACT_RELU)
+        return vmaxq_f32(v, vdupq_n_f32(0.0f));
+    if (act == GRIN__ACT_RELU6)
+        return vminq_f32(vmaxq_f32(v, vdupq_n_f32(0.0f)), vdupq_n_f32(6.0f));
+    return v;
+}
+
+/* stores 16 columns of a row, or the first nc of them */
+static inline void store16(float *c, int nc, int act, float32x4_t v0, float32x4_t v1, float32x4_t v2,
+                           float32x4_t v3)
+{
+    v0 = act4(v0, act), v1 = act4(v1, act), v2 = act4(v2, act), v3 = act4(v3, act);
+    if (nc == 16) {
+        vst1q_f32(c, v0);
+        vst1q_f32(c + 4, v1);
+        vst1q_f32(c + 8, v2);
+        vst1q_f32(c + 12, v3);
+    } else {
+        float t[16];
+        vst1q_f32(t, v0);
+        vst1q_f32(t + 4, v1);
+        vst1q_f32(t + 8, v2);
+        vst1q_f32(t + 12, v3);
+        memcpy(c, t, (size_t)nc * sizeof *c);
+    }
+}
+
+/* C = act(A (M x K, lda) * Wp + bias); Wp in panels of 16 columns, zero past N, the bias readable
+ * to a whole panel */
+static void gemm_neon(int M, int N, int K, const float *A, int lda, const float *Wp, const float *bias, int act,
+                      float *C, int ldc)
+{
+    for (int j0 = 0; j0 < N; j0 += GRIN__NR) {
+        const float *W = Wp + (size_t)(j0 / GRIN__NR) * K * GRIN__NR;
+        const int nc = N - j0 < GRIN__NR ? N - j0 : GRIN__NR;
+        const float32x4_t b0 = vld1q_f32(bias + j0), b1 = vld1q_f32(bias + j0 + 4), b2 = vld1q_f32(bias + j0 + 8),
+                          b3 = vld1q_f32(bias + j0 + 12);
+        int i = 0;
+        for (; i + 4 <= M; i += 4) {
+            const float *a0 = A + (size_t)i * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+            float32x4_t c00 = b0, c01 = b1, c02 = b2, c03 = b3, c10 = b0, c11 = b1, c12 = b2, c13 = b3;
+            float32x4_t c20 = b0, c21 = b1, c22 = b2, c23 = b3, c30 = b0, c31 = b1, c32 = b2, c33 = b3;
+            for (int k = 0; k < K; k++) {
+                const float *w = W + (size_t)k * GRIN__NR;
+                const float32x4_t w0 = vld1q_f32(w), w1 = vld1q_f32(w + 4), w2 = vld1q_f32(w + 8),
+                                  w3 = vld1q_f32(w + 12);
+                float32x4_t a = vdupq_n_f32(a0[k]);
+                c00 = vfmaq_f32(c00, a, w0), c01 = vfmaq_f32(c01, a, w1);
+                c02 = vfmaq_f32(c02, a, w2), c03 = vfmaq_f32(c03, a, w3);
+                a = vdupq_n_f32(a1[k]);
+                c10 = vfmaq_f32(c10, a, w0), c11 = vfmaq_f32(c11, a, w1);
+                c12 = vfmaq_f32(c12, a, w2), c13 = vfmaq_f32(c13, a, w3);
+                a = vdupq_n_f32(a2[k]);
+                c20 = vfmaq_f32(c20, a, w0), c21 = vfmaq_f32(c21, a, w1);
+                c22 = vfmaq_f32(c22, a, w2), c23 = vfmaq_f32(c23, a, w3);
+                a = vdupq_n_f32(a3[k]);
+                c30 = vfmaq_f32(c30, a, w0), c31 = vfmaq_f32(c31, a, w1);
+                c32 = vfmaq_f32(c32, a, w2), c33 = vfmaq_f32(c33, a, w3);
+            }
+            float *c = C + (size_t)i * ldc + j0;
+            store16(c, nc, act, c00, c01, c02, c03);
+            store16(c + ldc, nc, act, c10, c11, c12, c13);
+            store16(c + 2 * (size_t)ldc, nc, act, c20, c21, c22, c23);
+            store16(c + 3 * (size_t)ldc, nc, act, c30, c31, c32, c33);
+        }
+        for (; i < M; i++) {
+            const float *a0 = A + (size_t)i * lda;
+            float32x4_t c0 = b0, c1 = b1, c2 = b2, c3 = b3;
+            for (int k = 0; k < K; k++) {
+                const float *w = W + (size_t)k * GRIN__NR;
+                const float32x4_t a = vdupq_n_f32(a0[k]);
+                c0 = vfmaq_f32(c0, a, vld1q_f32(w));
+                c1 = vfmaq_f32(c1, a, vld1q_f32(w + 4));
+                c2 = vfmaq_f32(c2, a, vld1q_f32(w + 8));
+                c3 = vfmaq_f32(c3, a, vld1q_f32(w + 12));
+            }
+            store16(C + (size_t)i * ldc + j0, nc, act, c0, c1, c2, c3);
+        }
+    }
+}
+
+/* output rows y0..y1-1 of a depthwise convolution: the taps inside the input, 4 channels at a
+ * time, the last C % 4 one by one */
+static void dw_neon(const grin__op *op, const float *in, float *out, int y0, int y1)
+{
+    const int C = op->c, C4 = C & ~3;
+    for (int oy = y0; oy < y1; oy++)
+        for (int ox = 0; ox < op->w; ox++) {
+            float *o = out + ((size_t)oy * op->w + ox) * C;
+            int ky0 = 0, ky1 = op->k, kx0 = 0, kx1 = op->k;
+            const int iy0 = oy * op->stride - op->pad, ix0 = ox * op->stride - op->pad;
+            if (iy0 < 0)
+                ky0 = -iy0;
+            if (iy0 + ky1 > op->ih)
+                ky1 = op->ih - iy0;
+            if (ix0 < 0)
+                kx0 = -ix0;
+            if (ix0 + kx1 > op->iw)
+                kx1 = op->iw - ix0;
+            for (int c = 0; c < C4; c += 4) {
+                float32x4_t s = vld1q_f32(op->bias + c);
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++)
+                        s = vfmaq_f32(s, vld1q_f32(in + ((size_t)(iy0 + ky) * op->iw + ix0 + kx) * C + c),
+                                      vld1q_f32(op->wt + (size_t)(ky * op->k + kx) * C + c));
+                vst1q_f32(o + c, act4(s, op->act));
+            }
+            for (int c = C4; c < C; c++) {
+                float s = op->bias[c];
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++)
+                        s = fmaf(in[((size_t)(iy0 + ky) * op->iw + ix0 + kx) * C + c],
+                                 op->wt[(size_t)(ky * op->k + kx) * C + c], s);
+                o[c] = op->act == GRIN__ACT_RELU    ? (s > 0 ? s : 0)
+                       : op->act == GRIN__ACT_RELU6 ? (s < 0 ? 0 : s > 6 ? 6 : s)
+                                                    : s;
+            }
+        }
+}
+
+bool grin__kernels_neon_usable(void)
+{
+    return (grin__cpu_enabled() & GRIN__CPU_NEON) != 0;
+}
+
+const grin__kernels grin__kernels_neon = {gemm_neon, dw_neon, NULL};
+
+#else
+
+bool grin__kernels_neon_usable(void)
+{
+    return false;
+}
+
+const grin__kernels grin__kernels_neon = {NULL, NULL, NULL};
+
+#endif
