@@ -110,7 +110,25 @@ static void dw_neon(const grin__op *op, const float *in, float *out, int y0, int
                 kx0 = -ix0;
             if (ix0 + kx1 > op->iw)
                 kx1 = op->iw - ix0;
-            for (int c = 0; c < C4; c += 4) {
+            int c = 0;
+            for (; c + 16 <= C4; c += 16) { /* four independent chains hide the FMA latency */
+                float32x4_t s0 = vld1q_f32(op->bias + c), s1 = vld1q_f32(op->bias + c + 4);
+                float32x4_t s2 = vld1q_f32(op->bias + c + 8), s3 = vld1q_f32(op->bias + c + 12);
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++) {
+                        const float *p = in + ((size_t)(iy0 + ky) * op->iw + ix0 + kx) * C + c;
+                        const float *w = op->wt + (size_t)(ky * op->k + kx) * C + c;
+                        s0 = vfmaq_f32(s0, vld1q_f32(p), vld1q_f32(w));
+                        s1 = vfmaq_f32(s1, vld1q_f32(p + 4), vld1q_f32(w + 4));
+                        s2 = vfmaq_f32(s2, vld1q_f32(p + 8), vld1q_f32(w + 8));
+                        s3 = vfmaq_f32(s3, vld1q_f32(p + 12), vld1q_f32(w + 12));
+                    }
+                vst1q_f32(o + c, act4(s0, op->act));
+                vst1q_f32(o + c + 4, act4(s1, op->act));
+                vst1q_f32(o + c + 8, act4(s2, op->act));
+                vst1q_f32(o + c + 12, act4(s3, op->act));
+            }
+            for (; c < C4; c += 4) {
                 float32x4_t s = vld1q_f32(op->bias + c);
                 for (int ky = ky0; ky < ky1; ky++)
                     for (int kx = kx0; kx < kx1; kx++)
@@ -118,7 +136,7 @@ static void dw_neon(const grin__op *op, const float *in, float *out, int y0, int
                                       vld1q_f32(op->wt + (size_t)(ky * op->k + kx) * C + c));
                 vst1q_f32(o + c, act4(s, op->act));
             }
-            for (int c = C4; c < C; c++) {
+            for (; c < C; c++) {
                 float s = op->bias[c];
                 for (int ky = ky0; ky < ky1; ky++)
                     for (int kx = kx0; kx < kx1; kx++)
