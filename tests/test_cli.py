@@ -272,8 +272,9 @@ if os.path.exists(REAL):
     # alike to fit), kept with its 8-bit calibration; eval applies what calibrate fitted. The
     # two crops are labelled by the model's own ranking, so the fit is well posed.
     shipped = os.path.join(ROOT, "models/smile.grinnet")
-    out64 = os.path.join(tmp, "aligned64")
-    run("align", "--labels", csv, "--out", out64, "--size", "64")
+    out64 = os.path.join(tmp, "aligned64")  # (at the shipped model's input size)
+    ssize = json.loads(run("model", "info", "--model", shipped).stdout.splitlines()[0])["input"][0]
+    run("align", "--labels", csv, "--out", out64, "--size", str(ssize))
     rows64 = open(os.path.join(out64, "labels.csv")).read().splitlines()[1:]
     names = [l.split(",")[0] for l in rows64]
     r = run("classify", "--crops", "--raw", "--model", shipped, *[os.path.join(out64, n) for n in names])
@@ -336,7 +337,8 @@ if os.path.exists(REAL):
     one_line_error("train --branch on crops without landmarks", run("train", "--branch", "landmarks", "--init", shipped, "--labels", ranked, "--out", lmm), "landmarks")
     crop0 = os.path.join(tmp, "crop64.pgm")  # the shipped model's input size
     with open(crop0, "wb") as f:
-        f.write(b"P5 64 64 255\n" + bytes((x * 5 + (y * y) // 9) % 256 for y in range(64) for x in range(64)))
+        f.write(b"P5 %d %d 255\n" % (ssize, ssize) +
+                bytes((x * 5 + (y * y) // 9) % 256 for y in range(ssize) for x in range(ssize)))
     raw_cal = run("classify", "--crops", "--raw", "--model", cal, crop0).stdout
     check("classify --raw: the network alone, as before calibration", raw_cal and raw_cal ==
           run("classify", "--crops", "--raw", "--model", shipped, crop0).stdout, raw_cal)
@@ -377,8 +379,10 @@ if os.path.exists(REAL):
     check("classify: photos = crops without a landmark branch", len(d_ft) == 2 and max(d_ft) < 2e-4, str(d_ft))
     check("classify: photos pass their landmarks to the branch", len(d_lm) == 2 and min(d_lm) > 1e-3, str(d_lm))
     check("classify --no-branch: photos = crops", len(d_nb) == 2 and max(d_nb) < 2e-4, str(d_nb))
-    fresh = os.path.join(tmp, "fresh64.grinnet")
-    run("model", "init", "--alpha", "0.25", "--input", "64", "--gray", "--out", fresh)
+    fresh = os.path.join(tmp, "fresh64.grinnet")  # an untrained network of the shipped one's kind
+    sh = json.loads(info_sh.splitlines()[0])
+    run("model", "init", "--arch", "dense4" if sh["arch"] == "dense4" else "mobilenet", "--alpha", str(sh["alpha"]),
+        "--input", str(ssize), "--gray", "--out", fresh)
     crops64 = [crop0] + [os.path.join(out64, n) for n in names]
     def raw(m):
         return [json.loads(l)["smile"] for l in run("classify", "--crops", "--raw", "--model", m, *crops64).stdout.splitlines()]
