@@ -565,6 +565,10 @@ static void test_int8(void **state)
      * formula, exactly, on data with tails; and the AVX2 in-place u8 store */
     if (vnni)
         check_gemm_u8(grin__gemm_u8_vnni, 127);
+    if (grin__int8_neon_usable()) /* ARM: widening multiply-accumulates, and SDOT */
+        check_gemm_u8(grin__gemm_u8_neon, 127);
+    if (grin__int8_neon_dot_usable())
+        check_gemm_u8(grin__gemm_u8_neon_dot, 127);
     if (grin__kernels_avx2_usable()) {
         check_gemm_u8(grin__gemm_u8_avx2, 63);
         float f[21];

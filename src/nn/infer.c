@@ -453,6 +453,14 @@ static inline uint8_t quant_u8(float v, float inv, int zp)
     return (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
 }
 
+/* floats to u8 in place (the byte i over float i's first byte), as grin__quantize_u8_avx2 */
+static void quantize_u8_inplace(float *x, size_t n, float inv, int zp)
+{
+    uint8_t *o = (uint8_t *)x;
+    for (size_t i = 0; i < n; i++)
+        o[i] = quant_u8(x[i], inv, zp);
+}
+
 /* depthwise as dw_scalar, stored as u8 rows of k4 bytes (padding zeroed) */
 static void dw_u8_scalar(const grin__op *op, const float *in, uint8_t *out, int y0, int y1, int k4)
 {
@@ -501,8 +509,10 @@ static gemm_u8_fn pick_gemm_u8(const grin__nn_plan *plan)
 {
     if (grin__nn_force_reference)
         return gemm_u8_scalar;
-    return plan->int8_isa == GRIN__INT8_VNNI   ? grin__gemm_u8_vnni
-           : plan->int8_isa == GRIN__INT8_AVX2 ? grin__gemm_u8_avx2
+    return plan->int8_isa == GRIN__INT8_VNNI       ? grin__gemm_u8_vnni
+           : plan->int8_isa == GRIN__INT8_AVX2     ? grin__gemm_u8_avx2
+           : plan->int8_isa == GRIN__INT8_NEON_DOT ? grin__gemm_u8_neon_dot
+           : plan->int8_isa == GRIN__INT8_NEON     ? grin__gemm_u8_neon
                                                : gemm_u8_scalar;
 }
 
@@ -707,9 +717,12 @@ static size_t int8_bytes(int K, int N, int vecs)
 
 grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err)
 {
-    int isa = grin__int8_vnni_usable()                                     ? GRIN__INT8_VNNI
-              : (plan->isa == GRIN__ISA_AVX2 || plan->isa == GRIN__ISA_AVX512) && grin__kernels_avx2_usable() ? GRIN__INT8_AVX2
-                                                                           : GRIN__INT8_SCALAR;
+    int isa = grin__int8_vnni_usable() ? GRIN__INT8_VNNI
+              : (plan->isa == GRIN__ISA_AVX2 || plan->isa == GRIN__ISA_AVX512) && grin__kernels_avx2_usable()
+                  ? GRIN__INT8_AVX2
+              : plan->isa == GRIN__ISA_NEON && grin__int8_neon_dot_usable() ? GRIN__INT8_NEON_DOT
+              : plan->isa == GRIN__ISA_NEON && grin__int8_neon_usable()     ? GRIN__INT8_NEON
+                                                                            : GRIN__INT8_SCALAR;
     return grin__nn_plan_quantize_for(plan, isa, err);
 }
 
@@ -717,7 +730,9 @@ grin_status grin__nn_plan_quantize_for(grin__nn_plan *plan, int int8_isa, grin_e
 {
     const int wmax = int8_isa == GRIN__INT8_AVX2 ? 63 : 127;
     if ((int8_isa == GRIN__INT8_AVX2 && !grin__kernels_avx2_usable()) ||
-        (int8_isa == GRIN__INT8_VNNI && !grin__int8_vnni_usable()))
+        (int8_isa == GRIN__INT8_VNNI && !grin__int8_vnni_usable()) ||
+        (int8_isa == GRIN__INT8_NEON && !grin__int8_neon_usable()) ||
+        (int8_isa == GRIN__INT8_NEON_DOT && !grin__int8_neon_dot_usable()))
         int8_isa = GRIN__INT8_SCALAR; /* the weights as asked, the kernels this machine has */
     size_t bytes = 0;
     int nq = 0;
@@ -905,14 +920,17 @@ static grin_status run_ops(const grin__nn_plan *plan, grin__nn_scratch *s, const
         if (int8 && op->kind == GRIN__OP_DW && op->out_u8) {
             int k4 = plan->ops[i + 1].k4;
             bool fast = !grin__nn_force_reference && k4 == op->c;
+            bool neon = plan->int8_isa == GRIN__INT8_NEON || plan->int8_isa == GRIN__INT8_NEON_DOT;
             int mode = fast && plan->int8_isa == GRIN__INT8_VNNI && grin__dw3_avx512_shape(op) ? SPLIT_DW_U8_AVX512
-                       : fast && plan->int8_isa == GRIN__INT8_AVX2                            ? SPLIT_DW_U8_AVX2
+                       : fast && (plan->int8_isa == GRIN__INT8_AVX2 || neon)                   ? SPLIT_DW_U8_AVX2
                                                                                            : SPLIT_DW_U8_SCALAR;
             double macs = (double)P * op->c * op->k * op->k;
             split_ctx c = {kern, op, x, NULL, y, op->h, T > 1 && macs >= SPLIT_MIN_MACS_DW ? T : 1, 1, mode, k4, NULL};
             run_split(&c, pool);
-            if (mode == SPLIT_DW_U8_AVX2) /* floats, then u8 over them */
+            if (mode == SPLIT_DW_U8_AVX2 && !neon) /* floats, then u8 over them */
                 grin__quantize_u8_avx2(y, P * (size_t)op->c, 1.0f / op->out_scale, op->zp);
+            else if (mode == SPLIT_DW_U8_AVX2) /* (NEON's float kernel, then the same in C) */
+                quantize_u8_inplace(y, P * (size_t)op->c, 1.0f / op->out_scale, op->zp);
             x = y;
             cur ^= 1;
             continue;

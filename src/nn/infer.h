@@ -112,7 +112,7 @@ grin_status grin__nn_plan_quantize(grin__nn_plan *plan, grin_error *err);
 /* The integer kernels an 8-bit plan runs on. Without VNNI, vpmaddubsw adds u8 x s8 products in
  * saturating 16-bit pairs, so an AVX2 plan packs its weights into [-63, 63] (exact sums); the
  * others use [-127, 127]. */
-enum { GRIN__INT8_SCALAR, GRIN__INT8_AVX2, GRIN__INT8_VNNI };
+enum { GRIN__INT8_SCALAR, GRIN__INT8_AVX2, GRIN__INT8_VNNI, GRIN__INT8_NEON, GRIN__INT8_NEON_DOT };
 /* grin__nn_plan_quantize for the given kernels (tests reach the AVX2 ones on VNNI machines) */
 grin_status grin__nn_plan_quantize_for(grin__nn_plan *plan, int int8_isa, grin_error *err);
 /* Calibration travels in the model's metadata as one line "int8_act_max=m0,m1,..." (one value
@@ -121,6 +121,15 @@ grin_status grin__nn_plan_apply_calibration(grin__nn_plan *plan, const char *met
 /* Writes the line (with its newline) into buf; false when it does not fit. */
 bool grin__nn_plan_format_calibration(const grin__nn_plan *plan, char *buf, size_t cap);
 bool grin__int8_vnni_usable(void);
+/* 64-bit ARM: the u8 x s8 GEMM with SDOT (the dot-product extension) or with widening
+ * multiply-accumulates (every NEON core, as the TX2's A57): activations as x - 128 in s8, the
+ * 128 x column sums added back, so the integer sums are the scalar kernel's exactly */
+bool grin__int8_neon_usable(void);
+bool grin__int8_neon_dot_usable(void);
+void grin__gemm_u8_neon(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                        const float *bias, int act, float *C, int ldc);
+void grin__gemm_u8_neon_dot(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                            const float *bias, int act, float *C, int ldc);
 /* the shapes the AVX-512 3x3 depthwise kernels (float and u8 store) take */
 static inline bool grin__dw3_avx512_shape(const grin__op *op)
 {

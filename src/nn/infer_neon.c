@@ -156,6 +156,104 @@ bool grin__kernels_neon_usable(void)
 
 const grin__kernels grin__kernels_neon = {gemm_neon, dw_neon, NULL};
 
+/* ---- 8 bits: u8 activations x s8 weights packed [panel][K4 / 4][16 columns][4] */
+
+/* C = act((sum + 128 colsum) dq + bias) for one row's 16 columns (nc stored) */
+static inline void store_u8(float *c, int nc, const int32x4_t *acc, const int32_t *cs, const float *dq,
+                            const float *bias, int act)
+{
+    float t[16];
+    for (int q = 0; q < 4; q++) {
+        int32x4_t v = vaddq_s32(acc[q], vld1q_s32(cs + 4 * q));
+        float32x4_t f = vaddq_f32(vmulq_f32(vcvtq_f32_s32(v), vld1q_f32(dq + 4 * q)), vld1q_f32(bias + 4 * q));
+        vst1q_f32(t + 4 * q, act4(f, act));
+    }
+    memcpy(c, t, (size_t)nc * sizeof *c);
+}
+
+/* the 16 columns' weight sums over the panel, times 128 */
+static void panel_colsums(const int8_t *w, int K4, int32_t *cs)
+{
+    for (int c = 0; c < 16; c++)
+        cs[c] = 0;
+    for (int k = 0; k < K4; k += 4, w += 64)
+        for (int c = 0; c < 16; c++)
+            cs[c] += w[4 * c] + w[4 * c + 1] + w[4 * c + 2] + w[4 * c + 3];
+    for (int c = 0; c < 16; c++)
+        cs[c] *= 128;
+}
+
+void grin__gemm_u8_neon(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                        const float *bias, int act, float *C, int ldc)
+{
+    const uint8x16_t flip = vdupq_n_u8(0x80);
+    for (int j0 = 0; j0 < N; j0 += 16) {
+        const int8_t *W = Wq + (size_t)(j0 / 16) * K4 * 16;
+        const int nc = N - j0 < 16 ? N - j0 : 16;
+        int32_t cs[16];
+        panel_colsums(W, K4, cs);
+        for (int i = 0; i < M; i++) {
+            const uint8_t *a = A + (size_t)i * K4;
+            /* per column: products of 4 k in two 16-bit pairs, then pairwise into 32 bits;
+             * |(x - 128) w| <= 16256, so a pair fits 16 bits */
+            int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+            for (int k = 0; k < K4; k += 4) {
+                uint32_t a4;
+                memcpy(&a4, a + k, 4);
+                int8x16_t av = vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u32(vdupq_n_u32(a4)), flip));
+                const int8_t *w = W + (size_t)k * 16;
+                for (int q = 0; q < 4; q++) {
+                    int8x16_t wv = vld1q_s8(w + 16 * q); /* columns 4q..4q+3, 4 k each */
+                    int16x8_t lo = vmull_s8(vget_low_s8(av), vget_low_s8(wv));
+                    int16x8_t hi = vmull_s8(vget_high_s8(av), vget_high_s8(wv));
+                    /* lo: column 4q (k0..3), 4q+1 (k0..3); pairwise to (k0+k1, k2+k3) per column */
+                    int32x4_t pl = vpaddlq_s16(lo), ph = vpaddlq_s16(hi);
+                    acc[q] = vaddq_s32(acc[q], vpaddq_s32(pl, ph));
+                }
+            }
+            store_u8(C + (size_t)i * ldc + j0, nc, acc, cs, dq + j0, bias + j0, act);
+        }
+    }
+}
+
+bool grin__int8_neon_usable(void)
+{
+    return grin__kernels_neon_usable();
+}
+
+__attribute__((target("arch=armv8.2-a+dotprod"))) void grin__gemm_u8_neon_dot(int M, int N, int K4, const uint8_t *A,
+                                                               const int8_t *Wq, const float *dq,
+                                                               const float *bias, int act, float *C, int ldc)
+{
+    const uint8x16_t flip = vdupq_n_u8(0x80);
+    for (int j0 = 0; j0 < N; j0 += 16) {
+        const int8_t *W = Wq + (size_t)(j0 / 16) * K4 * 16;
+        const int nc = N - j0 < 16 ? N - j0 : 16;
+        int32_t cs[16];
+        panel_colsums(W, K4, cs);
+        for (int i = 0; i < M; i++) {
+            const uint8_t *a = A + (size_t)i * K4;
+            int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+            for (int k = 0; k < K4; k += 4) {
+                uint32_t a4;
+                memcpy(&a4, a + k, 4);
+                int8x16_t av = vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u32(vdupq_n_u32(a4)), flip));
+                const int8_t *w = W + (size_t)k * 16;
+                acc[0] = vdotq_s32(acc[0], vld1q_s8(w), av);
+                acc[1] = vdotq_s32(acc[1], vld1q_s8(w + 16), av);
+                acc[2] = vdotq_s32(acc[2], vld1q_s8(w + 32), av);
+                acc[3] = vdotq_s32(acc[3], vld1q_s8(w + 48), av);
+            }
+            store_u8(C + (size_t)i * ldc + j0, nc, acc, cs, dq + j0, bias + j0, act);
+        }
+    }
+}
+
+bool grin__int8_neon_dot_usable(void)
+{
+    return (grin__cpu_enabled() & (GRIN__CPU_NEON | GRIN__CPU_DOTPROD)) == (GRIN__CPU_NEON | GRIN__CPU_DOTPROD);
+}
+
 #else
 
 bool grin__kernels_neon_usable(void)
@@ -164,5 +262,27 @@ bool grin__kernels_neon_usable(void)
 }
 
 const grin__kernels grin__kernels_neon = {NULL, NULL, NULL};
+
+bool grin__int8_neon_usable(void)
+{
+    return false;
+}
+
+bool grin__int8_neon_dot_usable(void)
+{
+    return false;
+}
+
+void grin__gemm_u8_neon(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                        const float *bias, int act, float *C, int ldc)
+{
+    (void)M, (void)N, (void)K4, (void)A, (void)Wq, (void)dq, (void)bias, (void)act, (void)C, (void)ldc;
+}
+
+void grin__gemm_u8_neon_dot(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
+                            const float *bias, int act, float *C, int ldc)
+{
+    (void)M, (void)N, (void)K4, (void)A, (void)Wq, (void)dq, (void)bias, (void)act, (void)C, (void)ldc;
+}
 
 #endif
