@@ -199,13 +199,52 @@ static void test_json(void **state)
     assert_null(v);
 }
 
+/* the CSV line reader: any length up to the limit, \n and \r\n, a last line without an end, an
+ * over-long line skipped whole (counted, its tail not a row), empty lines kept empty */
+static void test_csv_lines(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    fputs("a,b\r\n", f);
+    for (int i = 0; i < 100000; i++) /* 100 kB: grows the buffer */
+        fputc('x', f);
+    fputs(",1\n\n", f);
+    for (unsigned i = 0; i < GRIN__CSV_MAX_LINE + 5; i++)
+        fputc(i % 50 ? 'y' : ',', f);
+    fputs("\nlast,row", f);
+    rewind(f);
+    grin__csv rd = {.f = f};
+    char *line, *fld[4];
+    size_t len;
+    assert_int_equal(grin__csv_next(&rd, &line, &len), 1);
+    assert_string_equal(line, "a,b");
+    assert_int_equal(grin__csv_split(line, fld, 4), 2);
+    assert_int_equal(grin__csv_column(fld, 2, "b"), 1);
+    assert_int_equal(grin__csv_column(fld, 2, "c"), -1);
+    assert_int_equal(grin__csv_next(&rd, &line, &len), 1);
+    assert_int_equal(len, 100002);
+    assert_int_equal(grin__csv_split(line, fld, 4), 2);
+    assert_string_equal(fld[1], "1");
+    assert_int_equal(grin__csv_next(&rd, &line, &len), 1);
+    assert_int_equal(len, 0);
+    assert_int_equal(grin__csv_next(&rd, &line, &len), -1);
+    assert_int_equal(rd.lineno, 4);
+    assert_int_equal(grin__csv_next(&rd, &line, &len), 1);
+    assert_string_equal(line, "last,row");
+    assert_int_equal(rd.lineno, 5);
+    assert_int_equal(grin__csv_next(&rd, &line, &len), 0);
+    grin__csv_free(&rd);
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_strings), cmocka_unit_test(test_image_alloc_limits),
         cmocka_unit_test(test_gray_matches_opencv), cmocka_unit_test(test_draw_clips),
         cmocka_unit_test(test_pool),              cmocka_unit_test(test_model_path),
-        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_json), cmocka_unit_test(test_csv_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

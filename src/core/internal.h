@@ -27,6 +27,23 @@ static inline bool grin__mul_overflow(size_t a, size_t b, size_t *out)
     return __builtin_mul_overflow(a, b, out);
 }
 
+/* CSV files a line at a time (csv.c): grin__csv_next gives 1 and the line (its end stripped, in
+ * c's buffer until the next call), 0 at the end, -1 for a line longer than GRIN__CSV_MAX_LINE
+ * (skipped whole; lineno counts it), -2 out of memory. The caller opens and closes f. */
+#define GRIN__CSV_MAX_LINE (1u << 20)
+typedef struct {
+    FILE *f;
+    char *buf;
+    size_t cap;
+    int lineno;
+} grin__csv;
+int grin__csv_next(grin__csv *c, char **line, size_t *len);
+void grin__csv_free(grin__csv *c);
+/* splits at commas in place: up to maxf fields, the count returned */
+int grin__csv_split(char *line, char **f, int maxf);
+/* the index of the header field named name, -1 when none */
+int grin__csv_column(char **hdr, int n, const char *name);
+
 /* Reads a whole regular file (at most `limit` bytes) into a malloc'ed, NUL-terminated buffer. */
 grin_status grin__read_file(const char *path, uint8_t **data, size_t *size, size_t limit,
                             grin_error *err);

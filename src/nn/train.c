@@ -150,34 +150,27 @@ static grin_status load(const char *csv, int size, int channels, const char *by,
         sl[1] = 0;
     else
         dir[0] = 0;
-    char line[16384];
-    int lineno = 0, smile_col = -1, lm_col = -1, by_col = -1, cap = 0;
+    char *line;
+    size_t len;
+    int lineno = 0, smile_col = -1, lm_col = -1, by_col = -1, cap = 0, got;
     size_t per = (size_t)size * size * channels;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
-            /* a line longer than the buffer: the whole line is one bad row, not two */
-            int ch;
-            while ((ch = fgetc(f)) != EOF && ch != '\n')
-                ;
+    grin__csv rd = {.f = f};
+    while ((got = grin__csv_next(&rd, &line, &len)) != 0) {
+        lineno = rd.lineno;
+        if (got == -2) {
+            fclose(f);
+            grin__csv_free(&rd);
+            grin__dataset_free(out);
+            return grin__fail(err, GRIN_ERR_NO_MEMORY, "%s:%d: out of memory", csv, lineno);
+        }
+        if (got < 0) { /* longer than any real row: the whole line is one bad row */
             out->bad++;
             continue;
         }
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = 0;
         if (!len)
             continue;
         char *fields[64];
-        int nf = 0;
-        for (char *p = line; nf < 64;) {
-            fields[nf++] = p;
-            char *c = strchr(p, ',');
-            if (!c)
-                break;
-            *c = 0;
-            p = c + 1;
-        }
+        int nf = grin__csv_split(line, fields, 64);
         if (smile_col < 0) {
             for (int i = 1; i < nf; i++) {
                 if (!strcmp(fields[i], "smile"))
@@ -192,11 +185,13 @@ static grin_status load(const char *csv, int size, int channels, const char *by,
             }
             if (by && by_col < 0) {
                 fclose(f);
+                grin__csv_free(&rd);
                 grin__dataset_free(out);
                 return grin__fail(err, GRIN_ERR_FORMAT, "%s:%d: no '%s' column", csv, lineno, by);
             }
             if (smile_col < 0) {
                 fclose(f);
+                grin__csv_free(&rd);
                 grin__dataset_free(out);
                 return grin__fail(err, GRIN_ERR_FORMAT, "%s:%d: no 'smile' column", csv, lineno);
             }
@@ -253,6 +248,7 @@ static grin_status load(const char *csv, int size, int channels, const char *by,
             if (!nx || !ny || !lm_ok) {
                 grin_image_free(&img);
                 fclose(f);
+                grin__csv_free(&rd);
                 grin__dataset_free(out);
                 return grin__fail(err, GRIN_ERR_NO_MEMORY, "%s: out of memory", csv);
             }
@@ -273,6 +269,7 @@ static grin_status load(const char *csv, int size, int channels, const char *by,
             if (!(out->tag[out->n] = malloc(vl))) {
                 grin_image_free(&img);
                 fclose(f);
+                grin__csv_free(&rd);
                 grin__dataset_free(out);
                 return grin__fail(err, GRIN_ERR_NO_MEMORY, "%s: out of memory", csv);
             }
@@ -287,6 +284,7 @@ static grin_status load(const char *csv, int size, int channels, const char *by,
         grin_image_free(&img);
     }
     fclose(f);
+    grin__csv_free(&rd);
     if (out->n == 0) {
         grin__dataset_free(out);
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: no usable rows", csv);

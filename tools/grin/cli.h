@@ -108,10 +108,7 @@ typedef struct {
     char *extra; /* the row's other columns, comma-joined, as extra_header names them */
 } row;
 
-/* Splits a CSV line in place on commas (no quoting in these sets); returns the field count. */
-int csv_split(char *line, char **f, int maxf);
-/* the index of the header field `name`, or -1 */
-int csv_column(char **hdr, int n, const char *name);
+/* (CSV lines: grin__csv_next, grin__csv_split and grin__csv_column in src/core/internal.h) */
 
 /* Reads a labelled CSV. by: a column whose values go to row.group (an error when the header lacks
  * it), or NULL. extra_header, when not NULL, receives the names of the columns other than the

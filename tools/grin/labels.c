@@ -2,6 +2,7 @@
  * landmark columns when present) and picking the labelled face among several detections;
  * shared by align and eval. Bad rows are reported with file and line and skipped. */
 #include "cli.h"
+#include "core/internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -15,29 +16,6 @@ static char *xstrdup(const char *s)
     if (p)
         memcpy(p, s, n);
     return p;
-}
-
-int csv_split(char *line, char **f, int maxf)
-{
-    int n = 0;
-    char *p = line;
-    while (n < maxf) {
-        f[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c)
-            break;
-        *c = 0;
-        p = c + 1;
-    }
-    return n;
-}
-
-int csv_column(char **hdr, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(hdr[i], name))
-            return i;
-    return -1;
 }
 
 /* Reads the CSV; bad rows are reported (file and line) and skipped. */
@@ -91,54 +69,64 @@ row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_
         slash[1] = 0;
     else
         dir[0] = 0;
-    char line[8192];
+    char *line, *hdrbuf = NULL;
+    size_t len;
     char *hdr[64];
     int nh = 0, c_by = -1, c_smile = -1, c_lx = -1, c_rx = -1, c_ly = -1, c_ry = -1, c_nx = -1, c_ny = -1;
     size_t cap = 0;
     row *rows = NULL;
-    int lineno = 0;
-    char hdrbuf[8192];
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n') {
-            cli_error("%s:%d: line too long, skipped", csv, lineno);
+    int lineno = 0, got;
+    grin__csv rd = {.f = f};
+    while ((got = grin__csv_next(&rd, &line, &len)) != 0) {
+        lineno = rd.lineno;
+        if (got == -2) {
+            cli_error("%s:%d: out of memory", csv, lineno);
+            break;
+        }
+        if (got < 0) {
+            cli_error("%s:%d: line longer than %u bytes, skipped", csv, lineno, GRIN__CSV_MAX_LINE);
             (*bad)++;
-            int ch;
-            while ((ch = fgetc(f)) != EOF && ch != '\n')
-                ;
             continue;
         }
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = 0;
         if (len == 0)
             continue;
         if (nh == 0) {
+            hdrbuf = malloc(len + 1);
+            if (!hdrbuf) {
+                cli_error("%s: out of memory", csv);
+                break;
+            }
             memcpy(hdrbuf, line, len + 1);
-            nh = csv_split(hdrbuf, hdr, 64);
-            c_smile = csv_column(hdr, nh, "smile");
-            c_lx = csv_column(hdr, nh, "x_leye"), c_rx = csv_column(hdr, nh, "x_reye");
-            c_ly = csv_column(hdr, nh, "y_leye"), c_ry = csv_column(hdr, nh, "y_reye");
-            c_nx = csv_column(hdr, nh, "x_nose"), c_ny = csv_column(hdr, nh, "y_nose");
+            nh = grin__csv_split(hdrbuf, hdr, 64);
+            c_smile = grin__csv_column(hdr, nh, "smile");
+            c_lx = grin__csv_column(hdr, nh, "x_leye"), c_rx = grin__csv_column(hdr, nh, "x_reye");
+            c_ly = grin__csv_column(hdr, nh, "y_leye"), c_ry = grin__csv_column(hdr, nh, "y_reye");
+            c_nx = grin__csv_column(hdr, nh, "x_nose"), c_ny = grin__csv_column(hdr, nh, "y_nose");
             if (c_smile < 1) {
                 cli_error("%s:1: header has no 'smile' column after the path column", csv);
                 fclose(f);
+                free(hdrbuf);
+                grin__csv_free(&rd);
                 return NULL;
             }
-            if (by && (c_by = csv_column(hdr, nh, by)) < 0) {
+            if (by && (c_by = grin__csv_column(hdr, nh, by)) < 0) {
                 cli_error("%s:1: header has no '%s' column", csv, by);
                 fclose(f);
+                free(hdrbuf);
+                grin__csv_free(&rd);
                 return NULL;
             }
             if (extra_header && !(*extra_header = join_extra(hdr, nh, hdr, nh, c_smile))) {
                 cli_error("out of memory");
                 fclose(f);
+                free(hdrbuf);
+                grin__csv_free(&rd);
                 return NULL;
             }
             continue;
         }
         char *fld[64];
-        int nf = csv_split(line, fld, 64);
+        int nf = grin__csv_split(line, fld, 64);
         char *end;
         long smile = nf > c_smile ? strtol(fld[c_smile], &end, 10) : -1;
         if (nf <= c_smile || !fld[0][0] || end == fld[c_smile] || *end || (smile != 0 && smile != 1)) {
@@ -152,6 +140,8 @@ row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_
             if (!nr) {
                 cli_error("out of memory");
                 fclose(f);
+                free(hdrbuf);
+                grin__csv_free(&rd);
                 return rows;
             }
             rows = nr;
@@ -192,6 +182,8 @@ row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_
     if (nh == 0)
         cli_error("%s: empty CSV (no header)", csv);
     fclose(f);
+    free(hdrbuf);
+    grin__csv_free(&rd);
     return rows;
 }
 
