@@ -5,10 +5,10 @@
 # grin align --crops). Writes OUT/<set>/{fit,tune,val}.csv (the photos) and OUT/<set>/<part>/
 # (the aligned crops and their labels.csv).
 #
-#   bash scripts/make_sets.sh OUT [SIZE] [GRIN]      (SIZE 64, GRIN build/grin by default)
+#   bash scripts/make_sets.sh OUT [SIZE] [GRIN]      (SIZE 65, the shipped model's; GRIN build/grin)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=$1 SIZE=${2:-64} GRIN=${3:-build/grin}
+OUT=$1 SIZE=${2:-65} GRIN=${3:-build/grin}
 D=../shared/data
 python3 scripts/split_sets.py $D/genki4k-train/full.csv --set genki --out "$OUT/genki"
 python3 scripts/split_sets.py $D/genki4k-train/crops.csv --set genki --out "$OUT/genki_crops"
