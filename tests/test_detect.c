@@ -134,7 +134,10 @@ static void test_kernels_match_reference(void **state)
         unsigned mask;
         bool prefer512;
         const char *name;
-    } kernels[] = {{all & (GRIN__CPU_AVX2 | GRIN__CPU_FMA), false, "avx2"}, {all, true, "avx512"}};
+        unsigned need;
+    } kernels[] = {{all & (GRIN__CPU_AVX2 | GRIN__CPU_FMA), false, "avx2", GRIN__CPU_AVX2},
+                   {all, true, "avx512", GRIN__CPU_AVX512F},
+                   {all & GRIN__CPU_NEON, false, "neon", GRIN__CPU_NEON}};
     grin_image imgs[4];
     imgs[0] = read_img("data/samples/2008_001322.jpg", GRIN_PIX_GRAY8);
     imgs[1] = read_img("data/samples/2009_004587.jpg", GRIN_PIX_GRAY8);
@@ -150,8 +153,7 @@ static void test_kernels_match_reference(void **state)
                 size_t nref;
                 grin_rect *ref = raw_hits(c, &imgs[ii], sf, 1, &nref);
                 for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
-                    if (!(kernels[k].mask & GRIN__CPU_AVX2) ||
-                        (kernels[k].prefer512 && !(all & GRIN__CPU_AVX512F)))
+                    if (!(all & kernels[k].need))
                         continue;
                     grin__cpu_override(kernels[k].mask, kernels[k].prefer512);
                     size_t n;
@@ -170,7 +172,7 @@ static void test_kernels_match_reference(void **state)
     grin__cpu_override(all, false);
     for (int i = 0; i < 4; i++)
         grin_image_free(&imgs[i]);
-    if (all & GRIN__CPU_AVX2)
+    if (all & (GRIN__CPU_AVX2 | GRIN__CPU_NEON))
         assert_true(compared > 100); /* the comparison saw real hits */
 }
 

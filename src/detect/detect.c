@@ -254,6 +254,9 @@ static grin__row_fn pick_scanner(const grin_cascade *c)
     } else if (has2 && c->type == GRIN_FEATURE_LBP && c->max_nodes == 1) {
         return grin__scan_row_lbp_avx2;
     }
+#elif defined(__aarch64__)
+    if ((grin__cpu_enabled() & GRIN__CPU_NEON) && c->type == GRIN_FEATURE_HAAR && c->max_nodes == 1)
+        return grin__scan_row_haar_neon;
 #else
     (void)c;
 #endif

@@ -82,6 +82,8 @@ void grin__scan_row_haar_tree_avx2(const grin__eval_ctx *e, const grin__row_para
                                    grin__rects *out);
 void grin__scan_row_lbp_avx2(const grin__eval_ctx *e, const grin__row_params *rp, int y,
                              grin__rects *out);
+void grin__scan_row_haar_neon(const grin__eval_ctx *e, const grin__row_params *rp, int y,
+                              grin__rects *out);
 /* Words a SIMD scanner may read past the last integral row. */
 #define GRIN__SIMD_PAD 64
 
