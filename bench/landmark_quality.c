@@ -33,27 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int split(char *line, char **f, int maxf)
-{
-    int n = 0;
-    for (char *p = line; n < maxf;) {
-        f[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c)
-            break;
-        *c = 0;
-        p = c + 1;
-    }
-    return n;
-}
-
-static int col(char **h, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(h[i], name))
-            return i;
-    return -1;
-}
 
 static double overlap(grin_rect a, grin_rect b) /* intersection over the smaller box */
 {
@@ -243,17 +222,17 @@ int main(int argc, char **argv)
         line[strcspn(line, "\r\n")] = 0;
         if (!nh) {
             strcpy(hdrbuf, line);
-            nh = split(hdrbuf, h, 64);
+            nh = grin__csv_split(hdrbuf, h, 64);
             for (int k = 0; k < 10; k++)
-                if ((c[k] = col(h, nh, names[k])) < 0) {
+                if ((c[k] = grin__csv_column(h, nh, names[k])) < 0) {
                     fprintf(stderr, "bench_landmark_quality: no '%s' column\n", names[k]);
                     return 1;
                 }
-            cpose = col(h, nh, "pose");
+            cpose = grin__csv_column(h, nh, "pose");
             continue;
         }
         char *fl[64];
-        int nf = split(line, fl, 64);
+        int nf = grin__csv_split(line, fl, 64);
         if (nf < nh)
             continue;
         double g[10];

@@ -5,6 +5,8 @@
 
 #include "cascade_internal.h"
 
+#include <math.h>
+
 size_t grin__resize_scratch_bytes(int sw, int sh, int dw, int dh);
 void grin__resize_exact(const uint8_t *src, int sw, int sh, size_t sstride, uint8_t *dst, int dw,
                         int dh, size_t dstride, void *scratch);
@@ -84,6 +86,37 @@ void grin__scan_row_lbp_avx2(const grin__eval_ctx *e, const grin__row_params *rp
                              grin__rects *out);
 void grin__scan_row_haar_neon(const grin__eval_ctx *e, const grin__row_params *rp, int y,
                               grin__rects *out);
+/* OpenCV's rule over a chunk of `lanes` neighbouring windows, for the SIMD scanners: windows
+ * are evaluated in order, one the variance check passed (ok) and the first stage rejected (rej0)
+ * makes the next one skipped (*skip_next carries into the next chunk). The windows still alive. */
+static inline unsigned grin__first_stage_alive(unsigned ok, unsigned rej0, int lanes, bool *skip_next)
+{
+    unsigned alive = 0;
+    for (int l = 0; l < lanes; l++) {
+        if (*skip_next) {
+            *skip_next = false;
+            continue;
+        }
+        if (!((ok >> l) & 1))
+            continue;
+        if ((rej0 >> l) & 1)
+            *skip_next = true;
+        else
+            alive |= 1u << l;
+    }
+    return alive;
+}
+
+/* the hits of a chunk starting at window k0: the windows alive after every stage */
+static inline void grin__push_hits(unsigned alive, int k0, int y, const grin__row_params *rp, grin__rects *out)
+{
+    for (; alive; alive &= alive - 1) {
+        int x = (k0 + __builtin_ctz(alive)) * rp->step;
+        grin__rects_push(out, (grin_rect){(int)lrintf((float)x * rp->scale), (int)lrintf((float)y * rp->scale),
+                                          rp->win_w, rp->win_h});
+    }
+}
+
 /* Words a SIMD scanner may read past the last integral row. */
 #define GRIN__SIMD_PAD 64
 

@@ -192,27 +192,10 @@ TARGET static inline void scan_row(const grin__eval_ctx *e, const grin__row_para
         }
 
         unsigned rej0 = ok ? (unsigned)stage_reject(e, kind, &c->stages[0], s, t, step, vnf) : 0;
-        unsigned alive = 0;
-        for (int l = 0; l < lanes; l++) {
-            if (skip_next) {
-                skip_next = false;
-                continue;
-            }
-            if (!((ok >> l) & 1))
-                continue;
-            if ((rej0 >> l) & 1)
-                skip_next = true;
-            else
-                alive |= 1u << l;
-        }
+        unsigned alive = grin__first_stage_alive(ok, rej0, lanes, &skip_next);
         for (int si = 1; si < c->nstages && alive; si++)
             alive &= ~(unsigned)stage_reject(e, kind, &c->stages[si], s, t, step, vnf);
-        for (; alive; alive &= alive - 1) {
-            int x = (k0 + __builtin_ctz(alive)) * step;
-            grin__rects_push(out, (grin_rect){(int)lrintf((float)x * rp->scale),
-                                              (int)lrintf((float)y * rp->scale), rp->win_w,
-                                              rp->win_h});
-        }
+        grin__push_hits(alive, k0, y, rp, out);
     }
 }
 

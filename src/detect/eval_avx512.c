@@ -104,28 +104,11 @@ TARGET void grin__scan_row_haar_avx512(const grin__eval_ctx *e, const grin__row_
 
         unsigned rej0 = ok ? stage_reject(e, &c->stages[0], s, t, step, even, vnf) : 0;
         /* which windows OpenCV evaluates: not the one after a first-stage rejection */
-        unsigned alive = 0;
-        for (int l = 0; l < lanes; l++) {
-            if (skip_next) {
-                skip_next = false;
-                continue;
-            }
-            if (!((ok >> l) & 1))
-                continue;
-            if ((rej0 >> l) & 1)
-                skip_next = true;
-            else
-                alive |= 1u << l;
-        }
+        unsigned alive = grin__first_stage_alive(ok, rej0, lanes, &skip_next);
         /* later stages densely: at 16 lanes even a few live windows pay */
         for (int si = 1; si < c->nstages && alive; si++)
             alive &= ~(unsigned)stage_reject(e, &c->stages[si], s, t, step, even, vnf);
-        for (; alive; alive &= alive - 1) {
-            int x = (k0 + __builtin_ctz(alive)) * step;
-            grin__rects_push(out, (grin_rect){(int)lrintf((float)x * rp->scale),
-                                              (int)lrintf((float)y * rp->scale), rp->win_w,
-                                              rp->win_h});
-        }
+        grin__push_hits(alive, k0, y, rp, out);
     }
 }
 #endif
