@@ -3,7 +3,8 @@
  * live window. The suite builds it against the shared library, runs it on a sample photo and
  * counts the shared libraries it loads (tests/test_embed.py).
  *
- *   faces_only PHOTO   -> one line per face: x y w h smile decided */
+ *   faces_only PHOTO   -> one line per face: x y w h smile decided, then its 68 landmarks
+ *                         (x y each, 3 decimals) */
 #include <grin.h>
 #include <stdio.h>
 
@@ -33,8 +34,13 @@ int main(int argc, char **argv)
     if (st != GRIN_OK)
         fprintf(stderr, "faces_only: %s\n", err.msg);
     for (size_t i = 0; i < n && i < 32 && st == GRIN_OK; i++)
-        printf("%d %d %d %d %.6f %d\n", faces[i].box.x, faces[i].box.y, faces[i].box.w, faces[i].box.h,
+    {
+        printf("%d %d %d %d %.6f %d", faces[i].box.x, faces[i].box.y, faces[i].box.w, faces[i].box.h,
                faces[i].smile, faces[i].decided);
+        for (int k = 0; k < faces[i].npoints; k++)
+            printf(" %.3f %.3f", faces[i].points[k].x, faces[i].points[k].y);
+        printf("\n");
+    }
     grin_face_path_free(f);
     grin_image_free(&img);
     return st == GRIN_OK ? 0 : 1;
