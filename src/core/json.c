@@ -4,7 +4,6 @@
  * exhaust the stack, and every allocation is bounded by the input's size. */
 #include "json.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,7 +176,6 @@ static bool parse_number(parser *ps, double *d)
         return fail(ps, "number too long");
     memcpy(buf, ps->p, n);
     buf[n] = '\0';
-    errno = 0;
     *d = strtod(buf, NULL);
     if (!isfinite(*d))
         return fail(ps, "number out of range");

@@ -183,70 +183,54 @@ static void panel_colsums(const int8_t *w, int K4, int32_t *cs)
         cs[c] *= 128;
 }
 
-void grin__gemm_u8_neon(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,
-                        const float *bias, int act, float *C, int ldc)
-{
-    const uint8x16_t flip = vdupq_n_u8(0x80);
-    for (int j0 = 0; j0 < N; j0 += 16) {
-        const int8_t *W = Wq + (size_t)(j0 / 16) * K4 * 16;
-        const int nc = N - j0 < 16 ? N - j0 : 16;
-        int32_t cs[16];
-        panel_colsums(W, K4, cs);
-        for (int i = 0; i < M; i++) {
-            const uint8_t *a = A + (size_t)i * K4;
-            /* per column: products of 4 k in two 16-bit pairs, then pairwise into 32 bits;
-             * |(x - 128) w| <= 16256, so a pair fits 16 bits */
-            int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-            for (int k = 0; k < K4; k += 4) {
-                uint32_t a4;
-                memcpy(&a4, a + k, 4);
-                int8x16_t av = vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u32(vdupq_n_u32(a4)), flip));
-                const int8_t *w = W + (size_t)k * 16;
-                for (int q = 0; q < 4; q++) {
-                    int8x16_t wv = vld1q_s8(w + 16 * q); /* columns 4q..4q+3, 4 k each */
-                    int16x8_t lo = vmull_s8(vget_low_s8(av), vget_low_s8(wv));
-                    int16x8_t hi = vmull_s8(vget_high_s8(av), vget_high_s8(wv));
-                    /* lo: column 4q (k0..3), 4q+1 (k0..3); pairwise to (k0+k1, k2+k3) per column */
-                    int32x4_t pl = vpaddlq_s16(lo), ph = vpaddlq_s16(hi);
-                    acc[q] = vaddq_s32(acc[q], vpaddq_s32(pl, ph));
-                }
-            }
-            store_u8(C + (size_t)i * ldc + j0, nc, acc, cs, dq + j0, bias + j0, act);
-        }
+/* one u8 GEMM kernel: for every 16-column panel and row, STEP(acc, w, av) adds 4 k of the row
+ * (av: their x - 128, repeated 4 times) times the panel's weights w (16 columns x 4 k) into the
+ * 4 accumulators; then the column sums put back what x - 128 took away */
+#define GEMM_U8(NAME, ATTR, STEP)                                                                          \
+    ATTR void NAME(int M, int N, int K4, const uint8_t *A, const int8_t *Wq, const float *dq,              \
+                   const float *bias, int act, float *C, int ldc)                                          \
+    {                                                                                                      \
+        const uint8x16_t flip = vdupq_n_u8(0x80);                                                          \
+        for (int j0 = 0; j0 < N; j0 += 16) {                                                               \
+            const int8_t *W = Wq + (size_t)(j0 / 16) * K4 * 16;                                            \
+            const int nc = N - j0 < 16 ? N - j0 : 16;                                                      \
+            int32_t cs[16];                                                                                \
+            panel_colsums(W, K4, cs);                                                                      \
+            for (int i = 0; i < M; i++) {                                                                  \
+                const uint8_t *a = A + (size_t)i * K4;                                                     \
+                int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};        \
+                for (int k = 0; k < K4; k += 4) {                                                          \
+                    uint32_t a4;                                                                           \
+                    memcpy(&a4, a + k, 4);                                                                 \
+                    int8x16_t av = vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u32(vdupq_n_u32(a4)), flip)); \
+                    STEP(acc, W + (size_t)k * 16, av);                                                     \
+                }                                                                                          \
+                store_u8(C + (size_t)i * ldc + j0, nc, acc, cs, dq + j0, bias + j0, act);                  \
+            }                                                                                              \
+        }                                                                                                  \
     }
-}
+
+/* widening: per column the products of 4 k in two 16-bit pairs, then pairwise into 32 bits;
+ * |(x - 128) w| <= 16256, so a pair fits 16 bits. wv holds columns 4q..4q+3, 4 k each: vmull's
+ * low half is column 4q's k0..3 and 4q+1's, pairwise sums give (k0+k1, k2+k3) per column */
+#define STEP_WIDEN(acc, w, av)                                                                             \
+    for (int q = 0; q < 4; q++) {                                                                          \
+        int8x16_t wv = vld1q_s8((w) + 16 * q);                                                             \
+        int32x4_t pl = vpaddlq_s16(vmull_s8(vget_low_s8(av), vget_low_s8(wv)));                            \
+        int32x4_t ph = vpaddlq_s16(vmull_s8(vget_high_s8(av), vget_high_s8(wv)));                          \
+        acc[q] = vaddq_s32(acc[q], vpaddq_s32(pl, ph));                                                    \
+    }
+/* SDOT: each 32-bit lane sums its column's 4 products */
+#define STEP_DOT(acc, w, av)                                                                               \
+    for (int q = 0; q < 4; q++)                                                                            \
+        acc[q] = vdotq_s32(acc[q], vld1q_s8((w) + 16 * q), av);
+
+GEMM_U8(grin__gemm_u8_neon, , STEP_WIDEN)
+GEMM_U8(grin__gemm_u8_neon_dot, __attribute__((target("arch=armv8.2-a+dotprod"))), STEP_DOT)
 
 bool grin__int8_neon_usable(void)
 {
     return grin__kernels_neon_usable();
-}
-
-__attribute__((target("arch=armv8.2-a+dotprod"))) void grin__gemm_u8_neon_dot(int M, int N, int K4, const uint8_t *A,
-                                                               const int8_t *Wq, const float *dq,
-                                                               const float *bias, int act, float *C, int ldc)
-{
-    const uint8x16_t flip = vdupq_n_u8(0x80);
-    for (int j0 = 0; j0 < N; j0 += 16) {
-        const int8_t *W = Wq + (size_t)(j0 / 16) * K4 * 16;
-        const int nc = N - j0 < 16 ? N - j0 : 16;
-        int32_t cs[16];
-        panel_colsums(W, K4, cs);
-        for (int i = 0; i < M; i++) {
-            const uint8_t *a = A + (size_t)i * K4;
-            int32x4_t acc[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-            for (int k = 0; k < K4; k += 4) {
-                uint32_t a4;
-                memcpy(&a4, a + k, 4);
-                int8x16_t av = vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u32(vdupq_n_u32(a4)), flip));
-                const int8_t *w = W + (size_t)k * 16;
-                acc[0] = vdotq_s32(acc[0], vld1q_s8(w), av);
-                acc[1] = vdotq_s32(acc[1], vld1q_s8(w + 16), av);
-                acc[2] = vdotq_s32(acc[2], vld1q_s8(w + 32), av);
-                acc[3] = vdotq_s32(acc[3], vld1q_s8(w + 48), av);
-            }
-            store_u8(C + (size_t)i * ldc + j0, nc, acc, cs, dq + j0, bias + j0, act);
-        }
-    }
 }
 
 bool grin__int8_neon_dot_usable(void)

@@ -245,41 +245,32 @@ static float fma_loop_neon(long n)
 /* measured single-thread fp32 peak in GFLOP/s (best of 5 short runs); 0 if unknown */
 static double core_peak_gflops(void)
 {
+    float (*loop)(long) = NULL;
+    double flops_per_iter = 0; /* 12 FMA chains x lanes x 2 */
 #if defined(__x86_64__)
     const char *cpu = grin_cpu_features();
-    bool z = strstr(cpu, "avx512f") != NULL, a2 = strstr(cpu, "avx2") && strstr(cpu, "fma");
-    if (!z && !a2)
-        return 0;
-    double best = 0;
-    volatile float sink = 0;
-    for (int r = 0; r < 5; r++) {
-        long n = 2000000;
-        double t0 = now_ms();
-        sink += z ? fma_loop512(n) : fma_loop256(n);
-        double s = (now_ms() - t0) / 1000.0, g = (double)n * 12 * (z ? 32 : 16) / s / 1e9;
-        if (g > best)
-            best = g;
-    }
-    (void)sink;
-    return best;
+    if (strstr(cpu, "avx512f"))
+        loop = fma_loop512, flops_per_iter = 12 * 32;
+    else if (strstr(cpu, "avx2") && strstr(cpu, "fma"))
+        loop = fma_loop256, flops_per_iter = 12 * 16;
 #elif defined(__aarch64__)
-    if (!strstr(grin_cpu_features(), "neon"))
+    if (strstr(grin_cpu_features(), "neon"))
+        loop = fma_loop_neon, flops_per_iter = 12 * 8;
+#endif
+    if (!loop)
         return 0;
     double best = 0;
     volatile float sink = 0;
     for (int r = 0; r < 5; r++) {
         long n = 2000000;
         double t0 = now_ms();
-        sink += fma_loop_neon(n);
-        double s = (now_ms() - t0) / 1000.0, g = (double)n * 12 * 8 / s / 1e9;
+        sink += loop(n);
+        double s = (now_ms() - t0) / 1000.0, g = (double)n * flops_per_iter / s / 1e9;
         if (g > best)
             best = g;
     }
     (void)sink;
     return best;
-#else
-    return 0;
-#endif
 }
 
 /* `grin bench classify`: inference time of a classifier on synthetic crops, batch 1 or more,
