@@ -23,6 +23,7 @@ import argparse
 import collections
 import csv
 import json
+import sys
 
 
 def iou(a, b):
@@ -45,7 +46,10 @@ def main():
     ap.add_argument("gt")
     ap.add_argument("events")
     ap.add_argument("--photos")
+    ap.add_argument("--detail", action="store_true",
+                    help="also list (on stderr) each id switch and each run of missed counted frames")
     a = ap.parse_args()
+    detail = []
     gt = collections.defaultdict(list)
     nframes = 0
     for r in csv.DictReader(open(a.gt)):
@@ -88,6 +92,7 @@ def main():
                 pid = boxes[i]["id"]
                 if g["id"] in last_id and last_id[g["id"]] != pid:
                     switches += 1
+                    detail.append((g["id"], f, "switch", f"id {last_id[g['id']]} -> {pid}, box {g['box']}"))
                 last_id[g["id"]] = pid
                 ids_per_face[g["id"]].add(pid)
             if not g["counted"]:
@@ -96,6 +101,7 @@ def main():
             if i is None:
                 if was_found.get(g["id"]):
                     was_found[g["id"]] = "lost"
+                detail.append((g["id"], f, "miss", f"box {g['box']}"))
                 continue
             found += 1
             if was_found.get(g["id"]) == "lost":
@@ -126,6 +132,17 @@ def main():
     if photo:
         out["photo_smile_acc_same_frames"] = round(photo_correct / photo_n, 4) if photo_n else None
     print(json.dumps(out))
+    if a.detail:  # misses in runs of consecutive frames, one line a run
+        detail.sort()
+        k = 0
+        while k < len(detail):
+            pid, f0, kind, what = detail[k]
+            n = 1
+            while (k + n < len(detail) and kind == "miss" and detail[k + n][0] == pid and detail[k + n][2] == "miss"
+                   and detail[k + n][1] == f0 + n):
+                n += 1
+            print(f"person {pid} frame {f0}" + (f"-{f0 + n - 1}" if n > 1 else "") + f": {kind} {what}", file=sys.stderr)
+            k += n
 
 
 if __name__ == "__main__":

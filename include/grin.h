@@ -487,6 +487,9 @@ typedef struct grin_run_params {
     const char *face_check; /* face check model; NULL: the installed GRIN_FACE_CHECK_MODEL when
                              * there (else the landmarks' own quality score decides) */
     int no_face_check;      /* 1: no face check, the quality score decides; default 0 */
+    double detect_edge;     /* detection also sees faces cut by the frame's edge: the frame gets a
+                             * replicated border of this share of its larger side (boxes at least
+                             * half inside are kept); default 0.05, 0 = none (a little faster) */
 } grin_run_params;
 
 GRIN_API void grin_run_params_default(grin_run_params *p);

@@ -17,7 +17,8 @@ TEST_PKGS=(libcmocka-dev python3 python3-opencv python3-numpy libopencv-dev libd
 # the aarch64 cross-build and its emulated tests (scripts/arm64.sh): the cross compiler, qemu, and
 # arm64 -dev packages through multiarch
 ARM_PKGS=(gcc-aarch64-linux-gnu qemu-user-static libjpeg62-turbo-dev:arm64 libpng-dev:arm64 libxml2-dev:arm64
-          libopenblas-dev:arm64 libcmocka-dev:arm64)
+          libopenblas-dev:arm64 libcmocka-dev:arm64
+          libavformat-dev:arm64 libavcodec-dev:arm64 libswscale-dev:arm64 libavutil-dev:arm64)
 
 pkgs=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then

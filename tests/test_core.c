@@ -1,6 +1,7 @@
 /* test_core.c — status strings, images and conversions, drawing, the worker pool. */
 #include "test_util.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -238,13 +239,62 @@ static void test_csv_lines(void **state)
     fclose(f);
 }
 
+/* grin's YUV 4:2:0 converter (video frames): exact on the range ends, within 1 of the standards'
+ * real-valued formulas everywhere, each chroma sample on its 2x2 pixels (odd sizes included) */
+static void test_yuv420(void **state)
+{
+    (void)state;
+    enum { W = 5, H = 3, CW = 3, CH = 2 };
+    uint8_t rgb[H][W * 3 + 7];
+    for (int full = 0; full < 2; full++)
+        for (int bt709 = 0; bt709 < 2; bt709++) {
+            double kr = bt709 ? 0.2126 : 0.299, kb = bt709 ? 0.0722 : 0.114, kg = 1 - kr - kb;
+            double ys = full ? 1.0 : 255.0 / 219.0, cs = full ? 1.0 : 255.0 / 224.0;
+            int worst = 0;
+            for (int yv = 0; yv < 256; yv += 3)
+                for (int uv = 0; uv < 256; uv += 5)
+                    for (int vv = 0; vv < 256; vv += 7) {
+                        uint8_t yp[H][W], up[CH][CW], vp[CH][CW];
+                        memset(yp, yv, sizeof yp);
+                        memset(up, 128, sizeof up);
+                        memset(vp, 128, sizeof vp);
+                        up[1][2] = (uint8_t)uv; /* the chroma of the last row's last pixel only */
+                        vp[1][2] = (uint8_t)vv;
+                        grin__yuv420_to_rgb24(&yp[0][0], W, &up[0][0], CW, &vp[0][0], CW, W, H, full,
+                                              bt709, &rgb[0][0], (int)sizeof rgb[0]);
+                        double l = (yv - (full ? 0 : 16)) * ys, cu = (uv - 128) * cs, cv = (vv - 128) * cs;
+                        double want[3] = {l + 2 * (1 - kr) * cv, l - 2 * (1 - kb) * kb / kg * cu - 2 * (1 - kr) * kr / kg * cv,
+                                          l + 2 * (1 - kb) * cu};
+                        for (int c = 0; c < 3; c++) {
+                            double w = want[c] < 0 ? 0 : want[c] > 255 ? 255 : want[c];
+                            int d = abs(rgb[2][4 * 3 + c] - (int)lround(w));
+                            worst = d > worst ? d : worst;
+                        }
+                        /* pixels whose chroma is neutral are grey: R = G = B */
+                        assert_int_equal(rgb[0][0], rgb[0][1]);
+                        assert_int_equal(rgb[1][5], rgb[1][3]);
+                        assert_int_equal(rgb[2][2 * 3], rgb[2][2 * 3 + 2]);
+                    }
+            assert_true(worst <= 1);
+        }
+    /* the ends of limited range are black and white; full range keeps grey levels as they are */
+    uint8_t y1[2] = {16, 235}, c1[1] = {128};
+    grin__yuv420_to_rgb24(y1, 2, c1, 1, c1, 1, 2, 1, 0, 0, &rgb[0][0], (int)sizeof rgb[0]);
+    assert_int_equal(rgb[0][0], 0);
+    assert_int_equal(rgb[0][3], 255);
+    uint8_t y2[2] = {7, 200};
+    grin__yuv420_to_rgb24(y2, 2, c1, 1, c1, 1, 2, 1, 1, 1, &rgb[0][0], (int)sizeof rgb[0]);
+    assert_int_equal(rgb[0][1], 7);
+    assert_int_equal(rgb[0][4], 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_strings), cmocka_unit_test(test_image_alloc_limits),
         cmocka_unit_test(test_gray_matches_opencv), cmocka_unit_test(test_draw_clips),
         cmocka_unit_test(test_pool),              cmocka_unit_test(test_model_path),
-        cmocka_unit_test(test_json), cmocka_unit_test(test_csv_lines),
+        cmocka_unit_test(test_json), cmocka_unit_test(test_csv_lines), cmocka_unit_test(test_yuv420),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -115,6 +115,49 @@ def hangup_finishes_video():
 hangup_finishes_video()
 
 
+def moving_face(name, speed, start, n):
+    """frames of one face (a sample photo's, 100 px) crossing a patterned background at speed
+    pixels a frame from x = start (its 200 px crop's left edge; the face sits 50 px in)"""
+    import cv2
+    import numpy as np
+    out = os.path.join(tmp, name)
+    os.makedirs(out, exist_ok=True)
+    crop = cv2.imread(os.path.join(ROOT, "data", "samples", "2008_001322.jpg"))[96:296, 298:498]
+    yy, xx = np.mgrid[0:360, 0:560]
+    bg = np.dstack([90 + 40 * np.sin(xx / 37.0), 110 + 30 * np.cos(yy / 23.0), 120 + 0 * xx]).astype(np.uint8)
+    for i in range(n):
+        f = bg.copy()
+        x = int(round(start + speed * i))
+        x0, x1 = max(x, 0), min(x + 200, 560)
+        if x1 > x0:
+            f[80:280, x0:x1] = crop[:, x0 - x:x1 - x]
+        cv2.imwrite(os.path.join(out, "%03d.png" % i), f)
+    return os.path.join(out, "%03d.png")
+
+
+def faces_of(pattern, *opts):
+    r = run(pattern, "--events", "-", *opts)
+    return [json.loads(l) for l in r.stdout.splitlines() if '"faces"' in l] if r.returncode == 0 else []
+
+
+def edges_and_motion():
+    # a face entering at the left edge, 3 px a frame, fully in view from frame 20: with the
+    # detection border it is found while still cut by the edge; without, only well inside
+    pat = moving_face("edge", 3, -110, 48)
+    first = lambda L: next((l["frame"] for l in L if l["faces"]), 99)
+    fe, f0 = faces_of(pat), faces_of(pat, "--detect-edge", "0")
+    check("run: a face cut by the frame's edge is found (--detect-edge default)", first(fe) <= 20 and
+          first(fe) + 8 <= first(f0) and min(f["box"][0] for l in fe for f in l["faces"]) < 0, (first(fe), first(f0)))
+    one_line_error("bad --detect-edge", run(pat, "--detect-edge", "0.9"), "--detect-edge")
+    # a face crossing the frame at 5 px a frame (a twentieth of its width): the box its landmarks
+    # start from moves with it, so it keeps one track (without the motion it was lost and found
+    # again under new ids between detections)
+    L = faces_of(moving_face("fast", 5, 0, 70))
+    ids = {f["id"] for l in L for f in l["faces"]}
+    check("run: a fast face keeps one id", len(L) == 70 and ids == {1} and sum(1 for l in L if l["faces"]) > 45,
+          (ids, sum(1 for l in L if l["faces"])))
+
+
 def sizes_scaled():
     """a folder of photos of three sizes into one video: every photo becomes a frame, scaled"""
     out = os.path.join(tmp, "photos.mp4")
@@ -126,6 +169,7 @@ def sizes_scaled():
 
 
 sizes_scaled()
+edges_and_motion()
 # a folder with two bad photos in a row: both named, and the exit says the input was damaged
 bf = os.path.join(tmp, "badfolder")
 os.makedirs(bf)
@@ -243,10 +287,11 @@ r = run(CLIP, "--frames", "150", "--events", ev8, "--int8")
 f8 = [l for l in lines(ev8) if "faces" in l] if r.returncode == 0 else []
 check("run --int8", r.returncode == 0 and len(f8) == 150, r.stderr)
 d = [abs(a["faces"][0]["raw"] - b["faces"][0]["raw"]) for a, b in zip(frames, f8) if a["faces"] and b["faces"]]
-# (a face near 0.5, where the sigmoid is steepest, moves most: bound the typical and the worst)
+# (a face near 0.5, where the sigmoid is steepest, moves most: bound the typical and the worst;
+# on these 150 frames the median is ~0.005 and the 95th percentile 0.025-0.031)
 d.sort()
-check("run --int8: raw probabilities near float (95% within 0.03, all within 0.1)",
-      len(d) >= 140 and d[int(0.95 * len(d))] < 0.03 and d[-1] < 0.1, d[-10:] if d else d)
+check("run --int8: raw probabilities near float (half within 0.01, 95% within 0.04, all within 0.1)",
+      len(d) >= 140 and d[len(d) // 2] < 0.01 and d[int(0.95 * len(d))] < 0.04 and d[-1] < 0.1, d[-10:] if d else d)
 bare = os.path.join(tmp, "bare.grinnet")
 subprocess.run([GRIN, "model", "init", "--alpha", "0.25", "--input", "64", "--gray", "--out", bare], capture_output=True)
 one_line_error("run --int8, no calibration", run(CLIP, "--frames", "5", "--int8", "--model", bare), "calibration")

@@ -2,6 +2,7 @@
  * formats (the grey conversion is bit-identical to OpenCV's cvtColor, which detection parity
  * depends on). */
 #include "internal.h"
+#include <math.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -102,4 +103,51 @@ grin_status grin__image_convert_into(const grin_image *src, grin_image *out)
         }
     }
     return GRIN_OK;
+}
+
+/* Fixed point with 14 fractional bits: the largest sum, 255 * 1.164 + 128 * 2.112 scaled, stays
+ * far inside int32. Coefficients: ITU-R BT.601 and BT.709 (Kr, Kb) as swscale and the standards
+ * give them, times 255/219 (luma) and 255/224 (chroma) in limited range. */
+void grin__yuv420_to_rgb24(const uint8_t *y, int ystride, const uint8_t *u, int ustride, const uint8_t *v,
+                           int vstride, int width, int height, int full, int bt709, uint8_t *rgb,
+                           int rgb_stride)
+{
+    enum { SHIFT = 14 };
+    const double kr = bt709 ? 0.2126 : 0.299, kb = bt709 ? 0.0722 : 0.114, kg = 1.0 - kr - kb;
+    const double ys = full ? 1.0 : 255.0 / 219.0, cs = full ? 1.0 : 255.0 / 224.0;
+    const double one = (double)(1 << SHIFT);
+    const int32_t cy = (int32_t)lround(ys * one);
+    const int32_t crv = (int32_t)lround(2.0 * (1.0 - kr) * cs * one);
+    const int32_t cgu = (int32_t)lround(2.0 * (1.0 - kb) * kb / kg * cs * one);
+    const int32_t cgv = (int32_t)lround(2.0 * (1.0 - kr) * kr / kg * cs * one);
+    const int32_t cbu = (int32_t)lround(2.0 * (1.0 - kb) * cs * one);
+    const int32_t y0 = full ? 0 : 16, half = 1 << (SHIFT - 1);
+    /* per chroma sample the three chroma terms, per pixel one luma product: two pixels share the
+     * first; values are clamped through a table (the sums stay within -300..600) */
+    uint8_t clampt[1024];
+    for (int k = 0; k < 1024; k++)
+        clampt[k] = (uint8_t)(k < 384 ? 0 : k > 384 + 255 ? 255 : k - 384);
+    const uint8_t *cl = clampt + 384;
+    int32_t ly[256];
+    for (int k = 0; k < 256; k++)
+        ly[k] = (k - y0) * cy + half;
+    for (int r = 0; r < height; r++) {
+        const uint8_t *yr = y + (size_t)r * ystride;
+        const uint8_t *ur = u + (size_t)(r >> 1) * ustride, *vr = v + (size_t)(r >> 1) * vstride;
+        uint8_t *out = rgb + (size_t)r * rgb_stride;
+        for (int x = 0; x < width; x += 2) {
+            int32_t cu = ur[x >> 1] - 128, cv = vr[x >> 1] - 128;
+            int32_t tr = crv * cv, tg = -cgu * cu - cgv * cv, tb = cbu * cu;
+            int32_t l = ly[yr[x]];
+            out[3 * x] = cl[(l + tr) >> SHIFT];
+            out[3 * x + 1] = cl[(l + tg) >> SHIFT];
+            out[3 * x + 2] = cl[(l + tb) >> SHIFT];
+            if (x + 1 < width) {
+                l = ly[yr[x + 1]];
+                out[3 * x + 3] = cl[(l + tr) >> SHIFT];
+                out[3 * x + 4] = cl[(l + tg) >> SHIFT];
+                out[3 * x + 5] = cl[(l + tb) >> SHIFT];
+            }
+        }
+    }
 }

@@ -58,6 +58,13 @@ extern const int grin__ibug68_flip[68];
 /* grin_image_convert into an existing image of the same size (its format is the target). */
 grin_status grin__image_convert_into(const grin_image *src, grin_image *out);
 
+/* Planar 4:2:0 YUV (each chroma sample covers 2x2 pixels) to RGB24, in integer arithmetic so that
+ * every CPU gives the same bytes: BT.601 or (bt709) BT.709 matrix, limited (16-235) or (full)
+ * 0-255 range, rounded to nearest and clamped. */
+void grin__yuv420_to_rgb24(const uint8_t *y, int ystride, const uint8_t *u, int ustride, const uint8_t *v,
+                           int vstride, int width, int height, int full, int bt709, uint8_t *rgb,
+                           int rgb_stride);
+
 void *grin__aligned_alloc(size_t size); /* 64-byte aligned, NULL on failure or size 0 */
 void grin__aligned_free(void *p);
 

@@ -554,6 +554,19 @@ grin_status grin_detect(grin_detector *d, const grin_cascade *c, const grin_imag
 
 /* ------------------------------------------------------------------ grin_detect_photo */
 
+void grin__pad_replicate(const grin_image *src, int b, grin_image *dst)
+{
+    int W = src->width, H = src->height;
+    for (int y = 0; y < H + 2 * b; y++) {
+        int sy = y < b ? 0 : (y - b >= H ? H - 1 : y - b);
+        const uint8_t *s = src->data + (size_t)sy * src->stride;
+        uint8_t *o = dst->data + (size_t)y * dst->stride;
+        memset(o, s[0], (size_t)b);
+        memcpy(o + b, s, (size_t)W);
+        memset(o + b + W, s[W - 1], (size_t)b);
+    }
+}
+
 grin_status grin_detect_photo(grin_detector *d, const grin_cascade *c, const grin_image *img,
                               const grin_detect_params *params, size_t *count)
 {
@@ -584,14 +597,7 @@ grin_status grin_detect_photo(grin_detector *d, const grin_cascade *c, const gri
         grin_image_free(&gray);
         return fail(d, st, "grin_detect_photo: cannot allocate a %dx%d image", W + 2 * b, H + 2 * b);
     }
-    for (int y = 0; y < pad.height; y++) {
-        int sy = y < b ? 0 : (y - b >= H ? H - 1 : y - b);
-        const uint8_t *s = gray.data + (size_t)sy * gray.stride;
-        uint8_t *o = pad.data + (size_t)y * pad.stride;
-        memset(o, s[0], (size_t)b);
-        memcpy(o + b, s, (size_t)W);
-        memset(o + b + W, s[W - 1], (size_t)b);
-    }
+    grin__pad_replicate(&gray, b, &pad);
     grin_image_free(&gray);
     if (p.scale_factor > 1.05)
         p.scale_factor = 1.05;

@@ -8,6 +8,9 @@
 #include <math.h>
 
 size_t grin__resize_scratch_bytes(int sw, int sh, int dw, int dh);
+/* grey src into dst (grey, src's size plus b on every side) with its edge pixels replicated over
+ * the border: faces cut by the frame's edge become findable */
+void grin__pad_replicate(const grin_image *src, int b, grin_image *dst);
 void grin__resize_exact(const uint8_t *src, int sw, int sh, size_t sstride, uint8_t *dst, int dw,
                         int dh, size_t dstride, void *scratch);
 size_t grin__tilt_scratch_words(int w);

@@ -13,6 +13,7 @@ void grin_run_params_default(grin_run_params *p)
     grin_detect_params_default(&p->detect);
     p->detect_every = 4;
     p->detect_max_width = 640;
+    p->detect_edge = 0.05;
     p->classify_workers = 1;
     p->realtime = -1;
     p->folder_fps = 25;
@@ -136,7 +137,7 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
     grin__smile_cfg smile = {.on = 0.6f, .off = 0.4f, .tau = 0.2};
     callback_cfg cb = {.fn = on_frame, .user = user};
     atomic_init(&cb.halt, 0);
-    grin__chain chain = {.cascade = cascade, .profile = profile, .detect = p.detect, .detect_width = p.detect_max_width, .lm = lm,
+    grin__chain chain = {.cascade = cascade, .profile = profile, .detect = p.detect, .detect_width = p.detect_max_width, .detect_edge = p.detect_edge, .lm = lm,
                          .al = al, .cls = cls, .check = check, .check_al = check_al, .photos = photos, .detect_workers = p.detect_workers,
                          .classify_workers = p.classify_workers, .smile = &smile, .last = stage_callback,
                          .last_cfg = &cb};

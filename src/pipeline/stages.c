@@ -14,6 +14,7 @@ typedef struct {
     const grin__detect_cfg *cfg;
     grin_detector *det;
     grin_image small;
+    grin_image padded; /* the frame with its edge border */
     void *scratch;
     size_t scratch_cap;
 } detect_state;
@@ -67,6 +68,21 @@ static grin_status detect_process(void *state, grin__frame *f, grin_error *err)
         p.min_width = (int)(p.min_width / k), p.min_height = (int)(p.min_height / k);
         p.max_width = (int)(p.max_width / k), p.max_height = (int)(p.max_height / k);
     }
+    /* the edge border: a face entering or leaving, cut by the frame's edge, is found while most of
+     * it is in view (boxes at least half inside the frame are kept) */
+    int b = (int)lrint(s->cfg->edge * (img->width > img->height ? img->width : img->height));
+    if ((long)img->width + 2L * b > GRIN_MAX_IMAGE_SIDE || (long)img->height + 2L * b > GRIN_MAX_IMAGE_SIDE)
+        b = 0;
+    if (b > 0) {
+        int pw = img->width + 2 * b, ph = img->height + 2 * b;
+        if (!s->padded.data || s->padded.width != pw || s->padded.height != ph) {
+            grin_image_free(&s->padded);
+            if (grin_image_alloc(pw, ph, GRIN_PIX_GRAY8, &s->padded) != GRIN_OK)
+                return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+        }
+        grin__pad_replicate(img, b, &s->padded);
+        img = &s->padded;
+    }
     size_t n = 0;
     st = s->cfg->profile ? grin_detect_profiles(s->det, s->cfg->cascade, s->cfg->profile, img, &p, &n)
                          : grin_detect(s->det, s->cfg->cascade, img, &p, NULL, 0, &n);
@@ -80,10 +96,23 @@ static grin_status detect_process(void *state, grin__frame *f, grin_error *err)
         f->dets = d;
         f->capdets = n;
     }
-    for (size_t i = 0; i < n; i++)
-        f->dets[i] = k == 1.0 ? r[i]
-                              : (grin_rect){(int)lrint(r[i].x * k), (int)lrint(r[i].y * k), (int)lrint(r[i].w * k),
-                                            (int)lrint(r[i].h * k)};
+    /* back to the frame's coordinates: without the border (keeping boxes at least half inside),
+     * then at full size */
+    int W = img->width - 2 * b, H = img->height - 2 * b;
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        grin_rect q = {r[i].x - b, r[i].y - b, r[i].w, r[i].h};
+        if (b > 0) {
+            int ix = q.x > 0 ? q.x : 0, iy = q.y > 0 ? q.y : 0;
+            int ex = q.x + q.w < W ? q.x + q.w : W, ey = q.y + q.h < H ? q.y + q.h : H;
+            if (ex <= ix || ey <= iy || 2L * (ex - ix) * (ey - iy) < (long)q.w * q.h)
+                continue;
+        }
+        f->dets[kept++] = k == 1.0 ? q
+                                   : (grin_rect){(int)lrint(q.x * k), (int)lrint(q.y * k), (int)lrint(q.w * k),
+                                                 (int)lrint(q.h * k)};
+    }
+    n = kept;
     f->ndets = n;
     return GRIN_OK;
 }
@@ -92,6 +121,7 @@ static void detect_destroy(void *state)
 {
     detect_state *s = state;
     grin_image_free(&s->small);
+    grin_image_free(&s->padded);
     grin__aligned_free(s->scratch);
     grin_detector_free(s->det);
     free(s);
@@ -113,12 +143,19 @@ typedef struct {
     bool det_box; /* ... and its box is the detection's (else the detection was off the face) */
     grin_rect prev; /* its box on the previous frame */
     grin_face_quality q;
+    /* motion, from the frames whose landmarks passed the quality gate: the last such frame's
+     * time, box and landmarks' centre, and the centre's velocity (pixels a second) */
+    double good_t;
+    grin_rect good_box;
+    float cx, cy, vx, vy;
+    bool have_v;
 } track;
 
 typedef struct { /* a track that ended recently: a face that comes back near it gets its id */
     int id;
-    grin_rect box;
+    grin_rect box; /* its last box whose landmarks passed the quality gate, at time t */
     double t;
+    float vx, vy;  /* and its velocity then: where it would be now */
 } lost_track;
 
 typedef struct {
@@ -248,7 +285,9 @@ static void remember_lost(lm_state *s, const track *t, double now)
         return;
     if (!grin__grow((void **)&s->lost, &s->lost_cap, s->nlost + 1, sizeof *s->lost))
         return; /* (out of memory: the face gets a new id when it comes back) */
-    s->lost[s->nlost++] = (lost_track){t->id, t->box, now};
+    bool good = t->good_t > 0;
+    s->lost[s->nlost++] = (lost_track){t->id, good ? t->good_box : t->box, good ? t->good_t : now,
+                                       t->have_v ? t->vx : 0.0f, t->have_v ? t->vy : 0.0f};
 }
 
 /* the id for a new face: a track lost moments ago near here and of about this size, else a new one */
@@ -258,7 +297,11 @@ static int id_for(lm_state *s, grin_rect b, double now)
     double bd = 1e30;
     for (size_t k = 0; k < s->nlost; k++) {
         const lost_track *l = &s->lost[k];
-        double dx = (l->box.x + l->box.w / 2.0) - (b.x + b.w / 2.0), dy = (l->box.y + l->box.h / 2.0) - (b.y + b.h / 2.0);
+        double dt = now - l->t; /* where it would be now, had it kept moving (for up to a second) */
+        if (dt > 1.0)
+            dt = 1.0;
+        double dx = (l->box.x + l->box.w / 2.0 + l->vx * dt) - (b.x + b.w / 2.0);
+        double dy = (l->box.y + l->box.h / 2.0 + l->vy * dt) - (b.y + b.h / 2.0);
         double d = hypot(dx, dy), r = (double)b.w / (l->box.w > 0 ? l->box.w : 1);
         if (now - l->t <= s->cfg->hold_seconds && d < 0.75 * l->box.w && r > 0.67 && r < 1.5 && d < bd)
             bd = d, best = (int)k;
@@ -270,6 +313,33 @@ static int id_for(lm_state *s, grin_rect b, double now)
     return id;
 }
 
+/* after a frame's landmarks: the velocity of their centre, measured between frames whose
+ * landmarks passed the quality gate (up to half a second apart, so a face partly hidden for a few
+ * frames keeps its motion) and smoothed (half the new measure, half the old: a frame's jitter is
+ * averaged out, a turn followed within a few frames); measures over ~4 face widths a second are
+ * not motion but a jump to something else */
+static void track_motion(track *t, double now, float qmin)
+{
+    if (!t->npts || t->q.quality < qmin)
+        return;
+    float cx = 0, cy = 0;
+    for (int k = 0; k < t->npts; k++)
+        cx += t->pts[k].x, cy += t->pts[k].y;
+    cx /= (float)t->npts, cy /= (float)t->npts;
+    double dt = now - t->good_t;
+    if (t->good_t > 0 && dt > 0 && dt < 0.5) {
+        float mx = (float)((cx - t->cx) / dt), my = (float)((cy - t->cy) / dt);
+        float lim = 10.0f * (float)eye_distance(t->pts, t->npts);
+        if (fabsf(mx) < lim && fabsf(my) < lim) {
+            t->vx = t->have_v ? 0.5f * (t->vx + mx) : mx;
+            t->vy = t->have_v ? 0.5f * (t->vy + my) : my;
+            t->have_v = true;
+        }
+    }
+    t->cx = cx, t->cy = cy;
+    t->good_box = t->box, t->good_t = now;
+}
+
 static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
 {
     lm_state *s = state;
@@ -279,12 +349,30 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
             s->lost[k] = s->lost[--s->nlost];
         else
             k++;
-    /* 1. predicted boxes: from the landmarks of the previous frame */
+    /* 1. predicted boxes: from the landmarks of the previous frame, moved on by the face's
+     * velocity (a fast face would otherwise leave the box its landmarks start from) */
     for (int i = 0; i < s->n; i++) {
-        s->t[i].matched = s->t[i].det_box = false;
-        s->t[i].prev = s->t[i].box;
-        if (s->t[i].have_rel && s->t[i].npts)
-            s->t[i].box = box_from_points(&s->t[i]);
+        track *t = &s->t[i];
+        t->matched = t->det_box = false;
+        t->prev = t->box;
+        if (t->npts && t->q.quality < quality_min(s->cfg) && t->good_t > 0) {
+            /* landmarks that failed the gate would grow or drift the box they imply, frame after
+             * frame: the face coasts on from its last good box instead */
+            double dt = f->t - t->good_t;
+            t->box = t->good_box;
+            if (t->have_v) {
+                t->box.x += (int)lrint(t->vx * dt);
+                t->box.y += (int)lrint(t->vy * dt);
+            }
+            continue;
+        }
+        if (t->have_rel && t->npts)
+            t->box = box_from_points(t);
+        if (t->have_v) {
+            double dt = f->t - t->good_t;
+            t->box.x += (int)lrint(t->vx * dt);
+            t->box.y += (int)lrint(t->vy * dt);
+        }
     }
     /* 2. on detection frames, detections confirm tracks (well-overlapping boxes first, then
      * detections that land on a tracked face at another size or offset) or become candidates */
@@ -387,6 +475,7 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
         }
         if (t->det_box) /* a detector box: relearn how it sits on the landmarks */
             learn_rel(t);
+        track_motion(t, f->t, quality_min(s->cfg));
         i++;
     }
     /* the candidates that passed become tracks (after the tracks, so those are checked first) */
@@ -407,6 +496,9 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
                     drop = i;
                 else if (sj < 0.5 && si >= 0.5)
                     drop = j;
+                /* the face whose track went here (behind the other) may come back: its id is
+                 * held with its last good box, as for a track that ended */
+                remember_lost(s, &s->t[drop], f->t);
                 s->t[drop] = s->t[--s->n];
                 if (drop == i)
                     break;
@@ -751,9 +843,9 @@ void grin__chain_wire(grin__chain *c)
 {
     grin_classifier_info ci;
     grin_classifier_get_info(c->cls, &ci);
-    c->dc = (grin__detect_cfg){c->cascade, c->detect, c->detect_width, c->profile};
+    c->dc = (grin__detect_cfg){c->cascade, c->detect, c->detect_width, c->profile, c->photos ? 0.0 : c->detect_edge};
     /* photos: a track that the next photo's detection does not confirm ends */
-    c->lc = (grin__landmarks_cfg){c->lm,    c->al,      ci.channels == 3, c->photos ? 1 : 2, c->photos ? 0.0 : 1.0,
+    c->lc = (grin__landmarks_cfg){c->lm,    c->al,      ci.channels == 3, c->photos ? 1 : 2, c->photos ? 0.0 : 2.0,
                                   c->check, c->check_al};
     c->smile->hold = c->lc.hold_seconds;
     c->cc = (grin__classify_cfg){c->cls};

@@ -19,6 +19,8 @@ typedef struct {
     grin_detect_params params;
     int max_width; /* wider frames are detected on a copy scaled to this width (0: never) */
     const grin_cascade *profile; /* also turned faces (grin_detect_profiles), or NULL */
+    double edge;   /* a replicated border of this share of the larger side around the frame
+                    * (faces cut by its edge are found); 0: none */
 } grin__detect_cfg;
 extern const grin__module grin__stage_detect;
 
@@ -87,6 +89,7 @@ typedef struct {
     const grin_cascade *profile; /* grin__detect_cfg.profile */
     grin_detect_params detect;
     int detect_width;          /* grin__detect_cfg.max_width */
+    double detect_edge;        /* grin__detect_cfg.edge */
     const grin_landmarker *lm;
     const grin_aligner *al;
     const grin_classifier *cls;

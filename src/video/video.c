@@ -14,7 +14,9 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/display.h>
+#ifdef GRIN_HAVE_AVDEVICE
 #include <libavdevice/avdevice.h>
+#endif
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
@@ -137,11 +139,18 @@ grin_status grin__video_open(const char *url, const grin__video_in_opts *o, grin
         return GRIN_OK;
     }
     av_log_set_level(AV_LOG_QUIET);
+#ifdef GRIN_HAVE_AVDEVICE
     avdevice_register_all();
+#endif
     const AVInputFormat *ifmt = NULL;
     AVDictionary *opts = NULL;
     if (!strncmp(url, "/dev/video", 10)) {
         ifmt = av_find_input_format("video4linux2");
+        if (!ifmt) {
+            grin__video_close(v);
+            return grin__fail(err, GRIN_ERR_UNSUPPORTED,
+                              "%s: this grin was built without cameras (FFmpeg's libavdevice)", url);
+        }
         v->live = true;
     } else if (strstr(url, "://")) {
         v->live = !strncmp(url, "rtsp://", 7) || !strncmp(url, "rtmp://", 7) || !strncmp(url, "udp://", 6);
@@ -315,6 +324,15 @@ static int to_rgb_upright(grin__video_in *v, grin_image *img, grin_error *err)
         }
         img->width = f->width;
         img->height = f->height;
+    }
+    if (f->format == AV_PIX_FMT_YUV420P || f->format == AV_PIX_FMT_YUVJ420P) {
+        /* the usual decoder output, converted by grin's own integer code: the same pixels on
+         * every CPU (swscale's SIMD converters round differently on x86 and ARM) */
+        int full = f->format == AV_PIX_FMT_YUVJ420P || f->color_range == AVCOL_RANGE_JPEG;
+        int bt709 = f->colorspace == AVCOL_SPC_BT709;
+        grin__yuv420_to_rgb24(f->data[0], f->linesize[0], f->data[1], f->linesize[1], f->data[2],
+                              f->linesize[2], f->width, f->height, full, bt709, img->data, img->stride);
+        return 1;
     }
     if (!v->sws || v->sws_w != f->width || v->sws_h != f->height || v->sws_fmt != f->format) {
         sws_freeContext(v->sws);

@@ -50,6 +50,10 @@ static void help(FILE *f)
             "  --frames N          stop after N frames\n"
             "  --detect-width W    detect on frames scaled down to W pixels wide when wider\n"
             "                      (default 640; 0 = full size); landmarks use full size\n"
+            "  --detect-edge F     detection sees past the frame's edge: a replicated border\n"
+            "                      of F x the larger side, so that faces entering or leaving\n"
+            "                      are found while most of them is in view (default 0.05;\n"
+            "                      0 = none, slightly faster)\n"
             "  --pace              read a file at its own frame rate, as a camera would deliver it\n"
             "  --int8              8-bit smile classifier (the model must carry a calibration:\n"
             "                      grin quantize; the shipped one does)\n"
@@ -191,6 +195,7 @@ int cmd_run(int argc, char **argv)
     const char *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
     bool stats = false, display = false, realtime = false, realtime_set = false;
     int det_workers = 0, cls_workers = 1, every = 4, repeat = 1, frames = 0, detect_width = 640;
+    double detect_edge = 0.05;
     bool pace = false, int8 = false, no_branch = false, no_check = false;
     double stall = 10;
     const char *check_path = NULL;
@@ -247,6 +252,10 @@ int cmd_run(int argc, char **argv)
             i++;
         } else if (!strcmp(argv[i], "--frames")) {
             if (!cli_int("--frames", v, 1, 2000000000, &frames))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--detect-edge")) {
+            if (!cli_double("--detect-edge", v, 0.0, 0.5, &detect_edge))
                 return 2;
             i++;
         } else if (!strcmp(argv[i], "--detect-width")) {
@@ -413,7 +422,7 @@ int cmd_run(int argc, char **argv)
         outc.show_ctx = &v;
         /* a folder of photos: each photo on its own (detected, tracks only where boxes overlap) */
         bool photos = grin__video_is_folder(in);
-        grin__chain chain = {.cascade = cascade, .profile = o.profile, .check = check, .check_al = check_al, .detect = o.params, .detect_width = detect_width, .lm = lm,
+        grin__chain chain = {.cascade = cascade, .profile = o.profile, .check = check, .check_al = check_al, .detect = o.params, .detect_width = detect_width, .detect_edge = detect_edge, .lm = lm,
                              .al = al, .cls = cls, .photos = photos, .detect_workers = det_workers,
                              .classify_workers = cls_workers, .smile = &smile, .last = grin__stage_output,
                              .last_cfg = &outc};
