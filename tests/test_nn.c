@@ -517,10 +517,10 @@ static void test_int8(void **state)
         }
     }
     grin__nn_plan_free(&p5);
-    /* the first convolution reads the pixels (in 8 bits, unless an AVX-512 or AVX2 grey kernel takes
-     * it in floats): u8 in gives what the floats they stand for give, in 8 bits and (converted)
-     * in float. A scalar plan of the same net has the 8-bit first convolution. */
-    assert_true(p2.in_u8 == !((p2.isa == GRIN__ISA_AVX2 || p2.isa == GRIN__ISA_AVX512) &&
+    /* the first convolution reads the pixels (in 8 bits, unless an AVX-512, AVX2 or NEON kernel
+     * takes a grey one in floats): u8 in gives what the floats they stand for give, in 8 bits and
+     * (converted) in float. A scalar plan of the same net has the 8-bit first convolution. */
+    assert_true(p2.in_u8 == !((p2.isa == GRIN__ISA_AVX2 || p2.isa == GRIN__ISA_AVX512 || p2.isa == GRIN__ISA_NEON) &&
                               grin__conv3s2_grey_shape(&p2.ops[0])));
     grin__nn_plan p4;
     assert_int_equal(grin__nn_plan_build(&net, net.state, &p4, &err), GRIN_OK);

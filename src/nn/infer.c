@@ -685,7 +685,8 @@ static bool first_quantizable(const grin__nn_plan *plan)
     return plan->n > 1 && op->kind == GRIN__OP_GEMM && op->k > 1 && op->ic <= 4 && op->ic == plan->in_c &&
            op->res == GRIN__RES_NONE &&
            op->c <= 64 && op->k * op->k * op->ic <= 60 && /* rows and outputs fit first_conv_u8's groups */
-           !((plan->isa == GRIN__ISA_AVX2 || plan->isa == GRIN__ISA_AVX512) && grin__conv3s2_grey_shape(op));
+           !((plan->isa == GRIN__ISA_AVX2 || plan->isa == GRIN__ISA_AVX512 || plan->isa == GRIN__ISA_NEON) &&
+             grin__conv3s2_grey_shape(op));
 }
 
 /* int8 weights, per output channel, packed as the u8 GEMM kernels read them; dq = scale_in x

@@ -141,7 +141,8 @@ static inline bool grin__dw3_avx512_shape(const grin__op *op)
  * `blocks`. */
 int grin__dw_strip_units(int units, int blocks, int acc);
 /* the first layers the AVX-512 and AVX2 grey kernels take (16 or 8 output pixels a vector); in
- * an 8-bit plan they stay in floats, which those kernels make faster than first_conv_u8 */
+ * an 8-bit plan they stay in floats, which those kernels (and NEON's direct convolution) make
+ * faster than first_conv_u8 */
 static inline bool grin__conv3s2_grey_shape(const grin__op *op)
 {
     return op->k == 3 && op->ic == 1 && op->stride == 2 && op->pad == 1 && op->c % 8 == 0 && op->c <= 64;

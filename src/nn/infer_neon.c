@@ -1,7 +1,8 @@
 /* infer_neon.c — the inference plan's float kernels for 64-bit ARM (Advanced SIMD, which every
  * ARMv8-A core has; chosen at run time from AT_HWCAP like the x86 ones from CPUID, and held to the
  * scalar reference by the same tests): the pointwise GEMM on 16-column weight panels, 4 rows x 16
- * columns in 16 vector accumulators, and the depthwise convolution 4 channels a vector. */
+ * columns in 16 vector accumulators, the depthwise convolution 4 channels a vector, and the first
+ * layer's convolution straight from its input. */
 #include "infer.h"
 
 #if defined(__aarch64__)
@@ -149,12 +150,89 @@ static void dw_neon(const grin__op *op, const float *in, float *out, int y0, int
         }
 }
 
+/* A convolution straight from its input, no im2col (the first layer: few input channels, taken
+ * when ic <= 4 and k > 1): one 16-column weight panel at a time, 4 neighbouring output pixels
+ * wholly inside the input together (each tap's 4 weight vectors loaded once for 16 FMAs, 16
+ * accumulators + 4 weights + 1 broadcast of 32 registers), the others one by one skipping the
+ * taps outside. Weights [panel][ky][kx][ci][16], as for the GEMM. */
+static void conv_neon(const grin__op *op, const float *in, float *out, int y0, int y1)
+{
+    const int IC = op->ic, N = op->c, k = op->k, S = op->stride, K = k * k * IC;
+    const size_t ps = (size_t)S * IC; /* input step between neighbouring output pixels */
+    for (int j = 0; j < N; j += GRIN__NR) {
+        const float *w = op->wt + (size_t)(j / GRIN__NR) * K * GRIN__NR;
+        const int nr = N - j < GRIN__NR ? N - j : GRIN__NR;
+        const float32x4_t b0 = vld1q_f32(op->bias + j), b1 = vld1q_f32(op->bias + j + 4),
+                          b2 = vld1q_f32(op->bias + j + 8), b3 = vld1q_f32(op->bias + j + 12);
+        for (int oy = y0; oy < y1; oy++) {
+            const int iy0 = oy * S - op->pad;
+            const bool rows_in = iy0 >= 0 && iy0 + k <= op->ih;
+            for (int ox = 0; ox < op->w;) {
+                const int ix0 = ox * S - op->pad;
+                float *o = out + ((size_t)oy * op->w + ox) * N + j;
+                if (rows_in && ox + 4 <= op->w && ix0 >= 0 && ix0 + 3 * S + k <= op->iw) {
+                    float32x4_t a00 = b0, a01 = b1, a02 = b2, a03 = b3, a10 = b0, a11 = b1, a12 = b2, a13 = b3;
+                    float32x4_t a20 = b0, a21 = b1, a22 = b2, a23 = b3, a30 = b0, a31 = b1, a32 = b2, a33 = b3;
+                    for (int ky = 0; ky < k; ky++) {
+                        const float *row = in + ((size_t)(iy0 + ky) * op->iw + (size_t)ix0) * IC;
+                        const float *wr = w + (size_t)ky * k * IC * GRIN__NR;
+                        for (int t = 0; t < k * IC; t++) { /* kx and ci together: contiguous in the row */
+                            const float *wt = wr + (size_t)t * GRIN__NR;
+                            const float32x4_t w0 = vld1q_f32(wt), w1 = vld1q_f32(wt + 4), w2 = vld1q_f32(wt + 8),
+                                              w3 = vld1q_f32(wt + 12);
+                            float32x4_t v = vdupq_n_f32(row[t]);
+                            a00 = vfmaq_f32(a00, v, w0), a01 = vfmaq_f32(a01, v, w1);
+                            a02 = vfmaq_f32(a02, v, w2), a03 = vfmaq_f32(a03, v, w3);
+                            v = vdupq_n_f32(row[ps + t]);
+                            a10 = vfmaq_f32(a10, v, w0), a11 = vfmaq_f32(a11, v, w1);
+                            a12 = vfmaq_f32(a12, v, w2), a13 = vfmaq_f32(a13, v, w3);
+                            v = vdupq_n_f32(row[2 * ps + t]);
+                            a20 = vfmaq_f32(a20, v, w0), a21 = vfmaq_f32(a21, v, w1);
+                            a22 = vfmaq_f32(a22, v, w2), a23 = vfmaq_f32(a23, v, w3);
+                            v = vdupq_n_f32(row[3 * ps + t]);
+                            a30 = vfmaq_f32(a30, v, w0), a31 = vfmaq_f32(a31, v, w1);
+                            a32 = vfmaq_f32(a32, v, w2), a33 = vfmaq_f32(a33, v, w3);
+                        }
+                    }
+                    store16(o, nr, op->act, a00, a01, a02, a03);
+                    store16(o + N, nr, op->act, a10, a11, a12, a13);
+                    store16(o + 2 * (size_t)N, nr, op->act, a20, a21, a22, a23);
+                    store16(o + 3 * (size_t)N, nr, op->act, a30, a31, a32, a33);
+                    ox += 4;
+                    continue;
+                }
+                float32x4_t a0 = b0, a1 = b1, a2 = b2, a3 = b3;
+                for (int ky = 0; ky < k; ky++) {
+                    const int iy = iy0 + ky;
+                    if (iy < 0 || iy >= op->ih)
+                        continue;
+                    for (int kx = 0; kx < k; kx++) {
+                        const int ix = ix0 + kx;
+                        if (ix < 0 || ix >= op->iw)
+                            continue;
+                        const float *p = in + ((size_t)iy * op->iw + (size_t)ix) * IC;
+                        const float *wk = w + (size_t)((ky * k + kx) * IC) * GRIN__NR;
+                        for (int ci = 0; ci < IC; ci++) {
+                            const float32x4_t v = vdupq_n_f32(p[ci]);
+                            const float *wt = wk + (size_t)ci * GRIN__NR;
+                            a0 = vfmaq_f32(a0, v, vld1q_f32(wt)), a1 = vfmaq_f32(a1, v, vld1q_f32(wt + 4));
+                            a2 = vfmaq_f32(a2, v, vld1q_f32(wt + 8)), a3 = vfmaq_f32(a3, v, vld1q_f32(wt + 12));
+                        }
+                    }
+                }
+                store16(o, nr, op->act, a0, a1, a2, a3);
+                ox++;
+            }
+        }
+    }
+}
+
 bool grin__kernels_neon_usable(void)
 {
     return (grin__cpu_enabled() & GRIN__CPU_NEON) != 0;
 }
 
-const grin__kernels grin__kernels_neon = {gemm_neon, dw_neon, NULL};
+const grin__kernels grin__kernels_neon = {gemm_neon, dw_neon, conv_neon};
 
 /* ---- 8 bits: u8 activations x s8 weights packed [panel][K4 / 4][16 columns][4] */
 
