@@ -501,7 +501,7 @@ typedef struct grin_run_stats {
 } grin_run_stats;
 
 /* Runs the pipeline (decode -> detect -> landmarks/track -> classify -> smile) on a video file,
- * image-sequence pattern, folder of photos, camera (/dev/videoN) or stream URL, calling
+ * image-sequence pattern, folder of photos, camera (/dev/videoN), stream URL or "-" (standard input), calling
  * on_frame for every processed frame, in order, from one pipeline thread. Return non-zero from
  * on_frame to stop. A source that fails mid-way ends the run with GRIN_ERR_IO after every frame
  * read so far was delivered. */

@@ -158,6 +158,34 @@ def edges_and_motion():
           (ids, sum(1 for l in L if l["faces"])))
 
 
+def standard_input():
+    # `grin run -` reads a stream from a pipe; a writer that sends nothing ends the run after
+    # --stall seconds with a one-line error (the pipe is read without blocking)
+    with open(CLIP, "rb") as f:
+        r = subprocess.run([GRIN, "run", "-", "--frames", "30", "--events", "-"], stdin=f, capture_output=True,
+                           text=True, timeout=120)
+    L = [json.loads(l) for l in r.stdout.splitlines() if '"faces"' in l]
+    check("run -: frames from standard input", r.returncode == 0 and len(L) == 30 and all(len(l["faces"]) == 1 for l in L[4:]),
+          r.stderr)
+    p = subprocess.Popen([GRIN, "run", "-", "--stall", "1", "--stats"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    try:
+        p.wait(timeout=30)  # (stdin stays open and silent: communicate() would close it)
+        took = time.time() - t0
+        err = p.stderr.read()
+        check("run -: a silent writer ends the run after --stall", p.returncode == 1 and took < 10 and
+              "stalled" in err and len(err.strip().splitlines()) == 1, (p.returncode, took, err))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        check("run -: a silent writer ends the run after --stall", False, "still running after 30 s")
+    finally:
+        p.stdin.close()
+        p.stdout.close()
+        p.stderr.close()
+
+
 def sizes_scaled():
     """a folder of photos of three sizes into one video: every photo becomes a frame, scaled"""
     out = os.path.join(tmp, "photos.mp4")
@@ -170,6 +198,7 @@ def sizes_scaled():
 
 sizes_scaled()
 edges_and_motion()
+standard_input()
 # a folder with two bad photos in a row: both named, and the exit says the input was damaged
 bf = os.path.join(tmp, "badfolder")
 os.makedirs(bf)

@@ -4,6 +4,7 @@
 #include "video.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <errno.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ struct grin__video_in {
     char **files;
     int nfiles, next;
     int skipped;
+    int stdin_flags; /* standard input's file status flags before grin made it non-blocking, or -1 */
 };
 
 static double mono_s(void)
@@ -126,9 +128,11 @@ grin_status grin__video_open(const char *url, const grin__video_in_opts *o, grin
     v->url = url;
     v->fps = o && o->fps > 0 ? o->fps : 25.0;
     v->first_pts = AV_NOPTS_VALUE;
+    v->stdin_flags = -1;
     struct stat st;
     grin_status s = GRIN_OK;
     char eb[128];
+    const char *open_url = url;
     if (stat(url, &st) == 0 && S_ISDIR(st.st_mode)) {
         s = open_folder(v, url, err);
         if (s) {
@@ -152,6 +156,16 @@ grin_status grin__video_open(const char *url, const grin__video_in_opts *o, grin
                               "%s: this grin was built without cameras (FFmpeg's libavdevice)", url);
         }
         v->live = true;
+    } else if (!strcmp(url, "-")) {
+        /* standard input (a pipe from another program): a stream format that needs no seeking
+         * (WebM/Matroska, MPEG-TS, Y4M, ...), read in order like a file */
+        open_url = "pipe:0";
+        av_dict_set(&opts, "protocol_whitelist", "pipe", 0);
+        /* non-blocking, so that FFmpeg's reads come back and ask the interrupt callback: a writer
+         * that stalls ends the run after the stall time, and signals are heard (restored on close) */
+        int fl = fcntl(0, F_GETFL);
+        if (fl >= 0 && !(fl & O_NONBLOCK) && fcntl(0, F_SETFL, fl | O_NONBLOCK) == 0)
+            v->stdin_flags = fl;
     } else if (strstr(url, "://")) {
         v->live = !strncmp(url, "rtsp://", 7) || !strncmp(url, "rtmp://", 7) || !strncmp(url, "udp://", 6);
         av_dict_set(&opts, "rw_timeout", "5000000", 0); /* 5 s without data: the stream is gone */
@@ -182,7 +196,7 @@ grin_status grin__video_open(const char *url, const grin__video_in_opts *o, grin
     }
     v->fmt->interrupt_callback = (AVIOInterruptCB){interrupted, v};
     arm(v);
-    int e = avformat_open_input(&v->fmt, url, ifmt, &opts);
+    int e = avformat_open_input(&v->fmt, open_url, ifmt, &opts);
     av_dict_free(&opts);
     if (e < 0) {
         bool stalled = interrupted(v);
@@ -418,6 +432,8 @@ void grin__video_close(grin__video_in *v)
 {
     if (!v)
         return;
+    if (v->stdin_flags >= 0)
+        fcntl(0, F_SETFL, v->stdin_flags);
     sws_freeContext(v->sws);
     grin_image_free(&v->upright);
     av_frame_free(&v->frame);
