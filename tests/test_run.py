@@ -186,6 +186,31 @@ def standard_input():
         p.stderr.close()
 
 
+def progress_on_a_terminal():
+    # a progress line on stderr when it is a terminal (redrawn in place, cleared at the end),
+    # nothing when it is a file or pipe
+    mfd, sfd = os.openpty()
+    ev = os.path.join(tmp, "progress.jsonl")
+    p = subprocess.Popen([GRIN, "run", CLIP, "--frames", "300", "--events", ev], stdout=subprocess.DEVNULL, stderr=sfd)
+    os.close(sfd)
+    got = b""
+    while True:
+        try:
+            chunk = os.read(mfd, 4096)
+        except OSError:  # (the terminal closes with the process)
+            break
+        if not chunk:
+            break
+        got += chunk
+    p.wait()
+    os.close(mfd)
+    text = got.decode(errors="replace")
+    check("run: progress on a terminal", p.returncode == 0 and "grin run: frame" in text and "of 199.9 s" in text
+          and text.endswith("\r\x1b[K"), repr(text[-200:]))
+    r = run(CLIP, "--frames", "30", "--events", ev)
+    check("run: no progress into a file or pipe", r.returncode == 0 and "frame" not in r.stderr, r.stderr)
+
+
 def sizes_scaled():
     """a folder of photos of three sizes into one video: every photo becomes a frame, scaled"""
     out = os.path.join(tmp, "photos.mp4")
@@ -199,6 +224,7 @@ def sizes_scaled():
 sizes_scaled()
 edges_and_motion()
 standard_input()
+progress_on_a_terminal()
 # a folder with two bad photos in a row: both named, and the exit says the input was damaged
 bf = os.path.join(tmp, "badfolder")
 os.makedirs(bf)

@@ -830,6 +830,8 @@ static grin_status out_process(void *state, grin__frame *f, grin_error *err)
     }
     if (c->show)
         c->show(c->show_ctx, &f->rgb);
+    if (c->progress)
+        c->progress(c->progress_ctx, f->index, f->t);
     return GRIN_OK;
 }
 

@@ -75,6 +75,9 @@ typedef struct {
     /* live view: called with each annotated frame, in order */
     void (*show)(void *ctx, const grin_image *img);
     void *show_ctx;
+    /* called with each frame after its output (the command line's progress line), or NULL */
+    void (*progress)(void *ctx, long long frame, double t);
+    void *progress_ctx;
     int64_t faces_seen;         /* out: face observations written */
     grin_status status;         /* out: the first output error */
     char error[256];

@@ -42,6 +42,11 @@ bool cli_set_int8(grin_classifier *c, const char *model, bool int8);
 
 /* Prints "grin: <message>" on one line to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Progress of a long command on stderr, only when stderr is a terminal: one line, redrawn at most
+ * four times a second ("grin WHAT: DONE/TOTAL (P%)", or "... DONE" when total < 0, with note
+ * appended when not NULL); cli_error clears it first. cli_progress_end clears it for good. */
+void cli_progress(const char *what, long long done, long long total, const char *note);
+void cli_progress_end(void);
 /* set by fuzz targets: cli_error prints nothing (the fuzzer's own output stays readable) */
 extern bool cli_quiet;
 

@@ -9,13 +9,48 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 bool cli_quiet;
+
+static bool progress_shown;
+static double progress_last;
+
+void cli_progress(const char *what, long long done, long long total, const char *note)
+{
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(2);
+    if (!tty || cli_quiet)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    if (progress_shown && now - progress_last < 0.25 && done != total)
+        return;
+    progress_last = now;
+    if (total >= 0)
+        fprintf(stderr, "\r\033[Kgrin %s: %lld/%lld (%d%%)%s%s", what, done, total,
+                total > 0 ? (int)(100 * done / total) : 100, note ? "  " : "", note ? note : "");
+    else
+        fprintf(stderr, "\r\033[Kgrin %s: %lld%s%s", what, done, note ? "  " : "", note ? note : "");
+    fflush(stderr);
+    progress_shown = true;
+}
+
+void cli_progress_end(void)
+{
+    if (progress_shown)
+        fputs("\r\033[K", stderr);
+    progress_shown = false;
+}
 
 void cli_error(const char *fmt, ...)
 {
     if (cli_quiet)
         return;
+    if (progress_shown) /* the error on a line of its own; the progress line comes back after */
+        fputs("\r\033[K", stderr);
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);

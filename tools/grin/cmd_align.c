@@ -56,6 +56,9 @@ static void *worker(void *arg)
         size_t i = atomic_fetch_add(&J->next, 1);
         if (i >= J->nrows || !pts)
             break;
+        pthread_mutex_lock(&J->log_lock);
+        cli_progress("align", (long long)i, (long long)J->nrows, NULL);
+        pthread_mutex_unlock(&J->log_lock);
         row *r = &J->rows[i];
         grin_error err = {{0}};
         grin_image img;
@@ -204,6 +207,7 @@ int cmd_align(int argc, char **argv)
             worker(&J);
         for (int t = 0; t < started; t++)
             pthread_join(th[t], NULL);
+        cli_progress_end();
         pthread_mutex_destroy(&J.log_lock);
     }
     size_t count[6] = {0};

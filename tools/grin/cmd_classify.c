@@ -435,6 +435,7 @@ int cmd_eval_full(int argc, char **argv)
         row *r = &rows[k];
         grin_error err;
         grin_image img;
+        cli_progress("eval", (long long)k, (long long)nrows, NULL);
         if (grin_image_read(r->path, GRIN_PIX_RGB24, &img, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
             r->result = R_UNREADABLE;
@@ -467,6 +468,7 @@ int cmd_eval_full(int argc, char **argv)
             tags[n] = r->group;
         ys[n++] = (uint8_t)r->smile;
     }
+    cli_progress_end();
     grin__metrics m;
     grin__metrics_from(probs, ys, (int)n, &m);
     if (n == 0) {

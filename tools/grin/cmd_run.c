@@ -18,6 +18,18 @@
 #include "video/video.h"
 
 static volatile sig_atomic_t stop_flag;
+
+/* the progress line (stderr on a terminal): frames so far and the time reached in the source */
+static void run_progress(void *ctx, long long frame, double t)
+{
+    double declared = *(const double *)ctx;
+    char note[64];
+    if (declared > 0)
+        snprintf(note, sizeof note, "%.1f of %.1f s", t, declared);
+    else
+        snprintf(note, sizeof note, "%.1f s", t);
+    cli_progress("run: frame", frame + 1, -1, note);
+}
 static void on_signal(int sig)
 {
     (void)sig;
@@ -424,6 +436,11 @@ int cmd_run(int argc, char **argv)
         outc.show_ctx = &v;
         /* a folder of photos: each photo on its own (detected, tracks only where boxes overlap) */
         bool photos = grin__video_is_folder(in);
+        double declared_s = grin__video_declared_seconds(in);
+        if (!display && !(events == stdout && isatty(1))) { /* (not between event lines on a terminal) */
+            outc.progress = run_progress;
+            outc.progress_ctx = &declared_s;
+        }
         grin__chain chain = {.cascade = cascade, .profile = o.profile, .check = check, .check_al = check_al, .detect = o.params, .detect_width = detect_width, .detect_edge = detect_edge, .lm = lm,
                              .al = al, .cls = cls, .photos = photos, .detect_workers = det_workers,
                              .classify_workers = cls_workers, .smile = &smile, .last = grin__stage_output,
@@ -455,6 +472,7 @@ int cmd_run(int argc, char **argv)
                 pthread_join(th, NULL);
             }
         }
+        cli_progress_end();
         /* damaged input: the output is complete for what could be read, but say so and fail */
         double declared = grin__video_declared_seconds(in), fr = grin__video_fps(in);
         if (sc.ended && !stop_flag && !job.stats.source_status && declared > 0 && fr > 0 &&
