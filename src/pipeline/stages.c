@@ -147,6 +147,9 @@ typedef struct {
      * time, box and landmarks' centre, and the centre's velocity (pixels a second) */
     double good_t;
     grin_rect good_box;
+    /* where a face whose landmarks fail the gate coasts from: the last good box or detector box */
+    grin_rect anchor;
+    double anchor_t;
     float cx, cy, vx, vy;
     bool have_v;
 } track;
@@ -338,6 +341,7 @@ static void track_motion(track *t, double now, float qmin)
     }
     t->cx = cx, t->cy = cy;
     t->good_box = t->box, t->good_t = now;
+    t->anchor = t->box, t->anchor_t = now;
 }
 
 static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
@@ -355,11 +359,11 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
         track *t = &s->t[i];
         t->matched = t->det_box = false;
         t->prev = t->box;
-        if (t->npts && t->q.quality < quality_min(s->cfg) && t->good_t > 0) {
+        if (t->npts && t->q.quality < quality_min(s->cfg) && t->anchor_t > 0) {
             /* landmarks that failed the gate would grow or drift the box they imply, frame after
-             * frame: the face coasts on from its last good box instead */
-            double dt = f->t - t->good_t;
-            t->box = t->good_box;
+             * frame: the face coasts on from its last good box (or the detector's, if later) */
+            double dt = f->t - t->anchor_t;
+            t->box = t->anchor;
             if (t->have_v) {
                 t->box.x += (int)lrint(t->vx * dt);
                 t->box.y += (int)lrint(t->vy * dt);
@@ -473,8 +477,10 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
                 continue;
             }
         }
-        if (t->det_box) /* a detector box: relearn how it sits on the landmarks */
+        if (t->det_box) { /* a detector box: relearn how it sits on the landmarks; coast from it */
             learn_rel(t);
+            t->anchor = t->box, t->anchor_t = f->t;
+        }
         track_motion(t, f->t, quality_min(s->cfg));
         i++;
     }
