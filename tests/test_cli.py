@@ -86,6 +86,14 @@ for name, path, needle in [("missing", "/no/such.jpg", "/no/such.jpg: cannot ope
 bad_cascade = os.path.join(tmp, "bad.xml")
 open(bad_cascade, "w").write("<opencv_storage><cascade><stageType>BOOST</stageType></cascade>")
 one_line_error("bad cascade", run("detect", "--cascade", bad_cascade, SAMPLES[0]), "bad.xml")
+# a declared encoding whose conversion fails: libxml2 would print its own lines on stderr
+for enc in ("UCS-4", "ISO-2022-JP", "UTF-32"):
+    with open(bad_cascade, "wb") as fh:
+        fh.write(b'<?xml version="1.0" encoding="' + enc.encode() + b'"?>\n<opencv_storage>\xc2cv_\x00\x00\x00\x00'
+                 b'\xff\xfe\x80</opencv_storage>\n')
+    r = run("detect", "--cascade", bad_cascade, SAMPLES[0])
+    one_line_error("cascade in a failing encoding " + enc, r, "bad.xml")
+    check("cascade in a failing encoding %s: one line only" % enc, len(r.stderr.strip().splitlines()) == 1, r.stderr)
 # a FIFO given as an image, cascade, model or landmark model: refused at once, not waited on
 fifo = os.path.join(tmp, "fifo.jpg")
 os.mkfifo(fifo)

@@ -600,6 +600,12 @@ void grin_cascade_free(grin_cascade *c)
     free(c);
 }
 
+static void silent_xml_error(void *ctx, const char *msg, ...)
+{
+    (void)ctx;
+    (void)msg;
+}
+
 grin_status grin_cascade_load_memory(const void *xml, size_t size, const char *name,
                                      grin_cascade **out, grin_error *err)
 {
@@ -617,8 +623,15 @@ grin_status grin_cascade_load_memory(const void *xml, size_t size, const char *n
     if (what && strncmp(what, "an XML", 6) != 0)
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: not a cascade XML file: looks like %s", name,
                           what);
+    /* libxml2 reports some errors (a declared encoding whose conversion fails) through its generic
+     * handler, which prints to stderr whatever the parse options: silenced for this thread while
+     * parsing, so the caller gets one message (its last error, below) */
+    xmlGenericErrorFunc old_fn = xmlGenericError;
+    void *old_ctx = xmlGenericErrorContext;
+    xmlSetGenericErrorFunc(NULL, silent_xml_error);
     xmlDoc *doc = xmlReadMemory(xml, (int)size, NULL, NULL,
                                 XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    xmlSetGenericErrorFunc(old_ctx, old_fn);
     if (!doc) {
         const xmlError *e = xmlGetLastError();
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: not well-formed XML%s%s (line %d)", name,
