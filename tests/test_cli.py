@@ -73,7 +73,15 @@ text = os.path.join(tmp, "notes.png")
 open(text, "w").write("just some text\n")
 huge = os.path.join(tmp, "huge.pgm")
 open(huge, "wb").write(b"P5 100000 100000 255\n")
+# a small JPEG whose frame header claims 8000x8000: refused at once, not decoded into seconds of
+# corrupt pixels (a fuzzer's 200-byte file declaring 98 megapixels took 8 s and exited 0)
+claim = bytearray(open(SAMPLES[0], "rb").read()[:3000])
+sof = claim.find(b"\xff\xc0")
+claim[sof + 5:sof + 9] = (8000).to_bytes(2, "big") + (8000).to_bytes(2, "big")
+claims = os.path.join(tmp, "claims.jpg")
+open(claims, "wb").write(bytes(claim))
 for name, path, needle in [("missing", "/no/such.jpg", "/no/such.jpg: cannot open"),
+                           ("tiny file, huge frame", claims, "3000 bytes cannot hold the 8000x8000 image"),
                            ("empty", empty, "empty file"), ("truncated", trunc, "truncated JPEG"),
                            ("not an image", text, "not a JPEG, PNG or PGM/PPM"),
                            ("huge", huge, "100000x100000")]:

@@ -204,6 +204,16 @@ static grin_status read_jpeg(const uint8_t *data, size_t size, const char *name,
         jpeg_destroy_decompress(&cinfo);
         return st;
     }
+    /* Every 8x8 block costs at least one bit of entropy-coded data (its DC difference, even in a
+     * progressive file whose AC scans end many blocks with one symbol): a file with fewer than
+     * pixels / 512 bytes cannot hold the image it declares. Eight times that margin, and such a
+     * file is refused before decoding what would be a picture of corrupt data (a 200-byte file
+     * declaring 98 megapixels took seconds and said nothing). */
+    if ((double)size * 4096.0 < (double)cinfo.image_width * (double)cinfo.image_height) {
+        jpeg_destroy_decompress(&cinfo);
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: corrupt or truncated JPEG: %zu bytes cannot hold the %ux%u image "
+                          "it declares", name, size, cinfo.image_width, cinfo.image_height);
+    }
     int orient = 1;
     for (jpeg_saved_marker_ptr m = cinfo.marker_list; m; m = m->next)
         if (m->marker == JPEG_APP0 + 1) {
