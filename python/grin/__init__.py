@@ -106,7 +106,7 @@ class _RunParams(ctypes.Structure):
                 ("detect_max_width", ctypes.c_int), ("detect_workers", ctypes.c_int),
                 ("classify_workers", ctypes.c_int), ("realtime", ctypes.c_int), ("folder_fps", ctypes.c_double),
                 ("int8", ctypes.c_int), ("no_landmark_branch", ctypes.c_int), ("face_check", ctypes.c_char_p),
-                ("no_face_check", ctypes.c_int)]
+                ("no_face_check", ctypes.c_int), ("detect_edge", ctypes.c_double)]
 
 
 class _RunStats(ctypes.Structure):
@@ -356,14 +356,16 @@ def faces(image, order="bgr"):
 # ---------------------------------------------------------------- the pipeline
 
 def run(source, model=None, detect_every=4, realtime=None, int8=False, face_check=None, no_face_check=False,
-        image=False, on_frame=None):
+        image=False, on_frame=None, detect_edge=None):
     """grin's real-time pipeline on a video file, image sequence, folder, camera or stream URL.
 
     With on_frame(frame) the function calls it for every processed frame (return True to stop)
     and returns the run's statistics; without, it returns an iterator of frames. A frame is a dict:
     frame, t, latency_ms, faces ([{id, box, smile, raw, smiling, aligned, quality}], smile and raw
     None without a decision), events (the JSON lines of smile_start, smile_end, track_end), and
-    with image=True the annotated-size RGB frame as a numpy array (a copy)."""
+    with image=True the annotated-size RGB frame as a numpy array (a copy). detect_edge: the border
+    detection sees past the frame's edge, as a share of its larger side (None: grin's default, 0.05;
+    0: none). source "-" reads standard input."""
     p = _RunParams()
     vlib = _video_lib()
     vlib.grin_run_params_default(ctypes.byref(p))
@@ -372,6 +374,8 @@ def run(source, model=None, detect_every=4, realtime=None, int8=False, face_chec
     p.detect_every, p.int8, p.no_face_check = detect_every, int(int8), int(no_face_check)
     if realtime is not None:
         p.realtime = 1 if realtime else 0
+    if detect_edge is not None:
+        p.detect_edge = float(detect_edge)
 
     def convert(fi):
         f = fi.contents

@@ -106,6 +106,23 @@ def test_run_matches_cli_events():
     assert len(seen) == 10 and stats["processed"] >= 10
 
 
+def test_structs_match_the_header():
+    # each parameter struct the library fills must be at least as large in Python as in C: the
+    # default functions write it whole, so a field the header gained and the bindings lack would be
+    # written past the end (canary bytes after the Python struct must stay untouched)
+    import ctypes
+    for fill, cls in ((grin._video_lib().grin_run_params_default, grin._RunParams),
+                      (grin._lib.grin_faces_params_default, grin._FacesParams),
+                      (grin._lib.grin_detect_params_default, grin._DetectParams)):
+        size = ctypes.sizeof(cls)
+        buf = (ctypes.c_ubyte * (size + 256))(*([0xAB] * (size + 256)))
+        fill(ctypes.cast(buf, ctypes.POINTER(cls)))
+        assert all(b == 0xAB for b in buf[size:]), cls.__name__
+    p = grin._RunParams()
+    grin._video_lib().grin_run_params_default(ctypes.byref(p))
+    assert p.detect_edge == 0.05 and p.detect_every == 4  # the last field, where the header has it
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1:
         GRIN = sys.argv[1]
