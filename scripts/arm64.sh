@@ -5,7 +5,7 @@
 # active, then forced to scalar), then compares
 # the face path on the sample photos with this machine's own build: the same boxes, the same 68
 # landmarks (to 1/1000 px), the same smile probabilities to 1e-4 (grin's kernels are held to the scalar reference to that order),
-# with the default kernels and with GRIN_CPU=scalar; and runs `grin run` on the first 100 frames of
+# with the default kernels and with GRIN_CPU=scalar; and runs `grin run` on the first 60 frames of
 # the bundled clip (FFmpeg's arm64 libraries decode it; grin converts YUV to RGB itself, so the
 # pixels are the same on both) and requires the same events and per-frame faces as on x86:
 # ids, boxes and smile states identical, probabilities within 2e-4 of each other.
@@ -53,9 +53,9 @@ PY
 done
 # the video pipeline: the same frames, faces and events as x86's
 clip=data/video/franck.webm
-"$X86/grin" run "$clip" --frames 100 --events build-arm64/run-x86.jsonl
+"$X86/grin" run "$clip" --frames 60 --events build-arm64/run-x86.jsonl
 for cpu in "" scalar; do
-  GRIN_CPU=$cpu QEMU_SET_ENV=GRIN_CPU=$cpu "${qemu[@]}" build-arm64/grin run "$clip" --frames 100 \
+  GRIN_CPU=$cpu QEMU_SET_ENV=GRIN_CPU=$cpu "${qemu[@]}" build-arm64/grin run "$clip" --frames 60 \
     --events build-arm64/run-arm64.jsonl
   if ! python3 - build-arm64/run-x86.jsonl build-arm64/run-arm64.jsonl <<'PY'
 import json, math, sys
@@ -73,7 +73,7 @@ def same(a, b):
 frames = sum("faces" in d for d in w)
 events = [d for d in w if "event" in d]
 bad = [(x, y) for x, y in zip(w, g) if not same(x, y)]
-if len(w) != len(g) or bad or frames != 100 or not events:
+if len(w) != len(g) or bad or frames != 60 or not events:
     print("x86:", len(w), "lines; arm64:", len(g), "; first difference:", bad[:1], file=sys.stderr)
     sys.exit(1)
 print(f"arm64.sh: grin run: the same {frames} frames' faces and {len(events)} events as x86")
