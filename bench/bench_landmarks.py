@@ -40,7 +40,7 @@ def main():
         pgm = os.path.join(tmp, name + ".pgm")
         cv2.imwrite(pgm, cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2GRAY))
         d = json.loads(subprocess.run([a.grin, "detect", path], capture_output=True, text=True, check=True).stdout)
-        faces += [(pgm, (f["x"], f["y"], f["w"], f["h"])) for f in d["faces"]]
+        faces += [(pgm, tuple(f["box"])) for f in d["faces"]]
     by_pgm = {}
     for p, b in faces:
         by_pgm.setdefault(p, []).append(b)

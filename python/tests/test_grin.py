@@ -32,7 +32,7 @@ def read(path, order="bgr"):
 def test_detector_matches_cli():
     det = grin.Detector()
     for s in SAMPLES:
-        want = [(f["x"], f["y"], f["w"], f["h"]) for f in cli("detect", s)[0]["faces"]]
+        want = [tuple(f["box"]) for f in cli("detect", s)[0]["faces"]]
         bgr = read(s)
         assert det.detect(bgr) == want
         assert det.detect(bgr[:, :, ::-1], order="rgb") == want

@@ -34,8 +34,8 @@ def main():
         mx = (a.max_size, a.max_size) if a.max_size else (0, 0)
         faces = cc.detectMultiScale(img, scaleFactor=a.scale_factor, minNeighbors=a.min_neighbors,
                                     minSize=(a.min_size, a.min_size), maxSize=mx)
-        out = [{"x": int(x), "y": int(y), "w": int(w), "h": int(h)} for (x, y, w, h) in faces]
-        out.sort(key=lambda r: (r["y"], r["x"], r["w"], r["h"]))
+        out = [{"box": [int(x), int(y), int(w), int(h)]} for (x, y, w, h) in faces]
+        out.sort(key=lambda r: (r["box"][1], r["box"][0], r["box"][2], r["box"][3]))
         print(json.dumps({"image": p, "width": img.shape[1], "height": img.shape[0], "faces": out}))
 
 

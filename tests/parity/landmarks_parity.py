@@ -65,7 +65,7 @@ def main():
     for l in det.stdout.splitlines():
         d = json.loads(l)
         for f in d.get("faces", []):
-            faces.append({"image": d["image"], "box": [f["x"], f["y"], f["w"], f["h"]], "truth": None, "set": "mtfl"})
+            faces.append({"image": d["image"], "box": list(f["box"]), "truth": None, "set": "mtfl"})
     # grey PGMs, one per image
     pgm = {}
     for f in faces:

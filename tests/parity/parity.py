@@ -23,11 +23,12 @@ CASCADES = {
 
 
 def iou(a, b):
-    x0, y0 = max(a["x"], b["x"]), max(a["y"], b["y"])
-    x1 = min(a["x"] + a["w"], b["x"] + b["w"])
-    y1 = min(a["y"] + a["h"], b["y"] + b["h"])
+    (ax, ay, aw, ah), (bx, by, bw, bh) = a["box"], b["box"]
+    x0, y0 = max(ax, bx), max(ay, by)
+    x1 = min(ax + aw, bx + bw)
+    y1 = min(ay + ah, by + bh)
     inter = max(0, x1 - x0) * max(0, y1 - y0)
-    union = a["w"] * a["h"] + b["w"] * b["h"] - inter
+    union = aw * ah + bw * bh - inter
     return inter / union if union else 0.0
 
 

@@ -10,7 +10,7 @@
 static void help(FILE *f)
 {
     fprintf(f, "usage: grin detect [options] IMAGE...\n"
-               "Prints {\"image\",\"width\",\"height\",\"faces\":[{x,y,w,h}]} per image.\n\n%s"
+               "Prints {\"image\",\"width\",\"height\",\"faces\":[{\"box\":[x,y,w,h]}]} per image.\n\n%s"
                "  --draw DIR            write annotated copies DIR/<name>.png\n",
             detect_opts_usage());
 }
@@ -189,8 +189,8 @@ int cmd_detect(int argc, char **argv)
         json_string(stdout, path);
         printf(",\"width\":%d,\"height\":%d,\"faces\":[", img.width, img.height);
         for (size_t i = 0; i < n; i++)
-            printf("%s{\"x\":%d,\"y\":%d,\"w\":%d,\"h\":%d}", i ? "," : "", faces[i].x,
-                   faces[i].y, faces[i].w, faces[i].h);
+            printf("%s{\"box\":[%d,%d,%d,%d]}", i ? "," : "", faces[i].x, faces[i].y, faces[i].w,
+                   faces[i].h); /* the box as every other command writes it */
         fputs("]}\n", stdout);
         if (draw && !annotate(draw, path, &img, faces, n))
             failures++;
