@@ -39,7 +39,7 @@ def one_line_error(name, r, needle):
     check(name + ": no crash", r.returncode > 0 and r.returncode < 128, "rc=%d" % r.returncode)
 
 
-tmp = tempfile.mkdtemp(prefix="grin-cli-")
+tmp = tempfile.mkdtemp(prefix="grin-cli-")  # removed at the end when every check passed
 
 r = run("--version")
 check("version", r.returncode == 0 and r.stdout.startswith("grin ") and "build" in r.stdout and "cpu:" in r.stdout, r.stdout)
@@ -648,4 +648,9 @@ if os.path.exists(os.path.join(build_dir, "cmake_install.cmake")) and shutil.whi
               and "-lgrin-train" in r.stdout and moved in r.stdout, r.stdout + r.stderr)
 
 print("%d passed, %d failed" % (passed, failed))
+if failed:
+    print("the test's files are kept in " + tmp)
+else:
+    import shutil
+    shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if failed else 0)

@@ -15,7 +15,7 @@ import time
 GRIN = sys.argv[1]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLIP = os.path.join(ROOT, "data", "video", "franck.webm")
-tmp = tempfile.mkdtemp(prefix="grin-run-")
+tmp = tempfile.mkdtemp(prefix="grin-run-")  # removed at the end when every check passed
 failed = passed = 0
 
 
@@ -375,4 +375,9 @@ s3 = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
 check("SIGINT: the video so far is playable", r.returncode == 0 and s3.get("frames") == st.get("frames"), r.stderr)
 
 print("%d passed, %d failed" % (passed, failed))
+if failed:
+    print("the test's files are kept in " + tmp)
+else:
+    import shutil
+    shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(1 if failed else 0)

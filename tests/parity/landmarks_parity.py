@@ -10,9 +10,11 @@ Also prints the mean error normalised by the inter-ocular distance (eye centres,
 examples measure it) on the annotated testing photos, for grin and for dlib.
 Run with /usr/bin/python3 (python3-opencv)."""
 import argparse
+import atexit
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,6 +52,7 @@ def main():
         sys.exit(77)
     import cv2
     tmp = tempfile.mkdtemp(prefix="grin-lmk-")
+    atexit.register(shutil.rmtree, tmp, True)  # (ignore_errors)
     oracle = os.path.join(tmp, "dlib_landmarks")
     subprocess.run("g++ -O2 -ffp-contract=off -DNDEBUG -o %s %s $(pkg-config --cflags --libs dlib-1) -lpthread"
                    % (oracle, os.path.join(ROOT, "tests/oracle/dlib_landmarks.cpp")), shell=True, check=True)

@@ -6,8 +6,10 @@ crops within 1e-4. ONNX Runtime is compared the same way when bench/node_modules
 
     /usr/bin/python3 tests/parity/onnx_parity.py build/grin
 """
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,7 @@ def run(cmd):
 def main():
     grin = sys.argv[1]
     tmp = tempfile.mkdtemp(prefix="grin-onnx-")
+    atexit.register(shutil.rmtree, tmp, True)  # (ignore_errors)
     models = [(os.path.join(ROOT, "models", "smile.grinnet"), None)]
     for arch, alpha, size, gray in (("mobilenet", 0.25, 64, True), ("mobilenet", 0.5, 48, False),
                                     ("mobilenet", 0.35, 40, False), ("dense4", 0.5, 33, True),

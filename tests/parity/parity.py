@@ -7,8 +7,10 @@ how many of OpenCV's boxes grin matched and how many extra boxes grin gave. Exit
 matched < 99% or extra > 1% anywhere (or, with --exact, on any difference at all).
 Needs Debian's python3-opencv: run it with /usr/bin/python3."""
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -103,6 +105,7 @@ def main():
         print("parity: no shared data at %s; skipping" % a.shared)
         sys.exit(77)
     tmp = tempfile.mkdtemp(prefix="grin-parity-")
+    atexit.register(shutil.rmtree, tmp, True)  # (ignore_errors)
     imgs = images(a.shared, a.genki, a.mtfl, a.frames, tmp)
     lst = os.path.join(tmp, "list.txt")
     open(lst, "w").write("\n".join(imgs) + "\n")
