@@ -171,6 +171,9 @@ static void conv_neon(const grin__op *op, const float *in, float *out, int y0, i
                 const int ix0 = ox * S - op->pad;
                 float *o = out + ((size_t)oy * op->w + ox) * N + j;
                 if (rows_in && ox + 4 <= op->w && ix0 >= 0 && ix0 + 3 * S + k <= op->iw) {
+                    /* gemm_neon's 4x16 tile, written out again on purpose: shared through a helper
+                     * with an accumulator array, GCC 12 keeps the 16 accumulators on the stack
+                     * inside the loop (checked with objdump) */
                     float32x4_t a00 = b0, a01 = b1, a02 = b2, a03 = b3, a10 = b0, a11 = b1, a12 = b2, a13 = b3;
                     float32x4_t a20 = b0, a21 = b1, a22 = b2, a23 = b3, a30 = b0, a31 = b1, a32 = b2, a33 = b3;
                     for (int ky = 0; ky < k; ky++) {

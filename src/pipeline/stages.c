@@ -359,23 +359,20 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
         track *t = &s->t[i];
         t->matched = t->det_box = false;
         t->prev = t->box;
+        double since; /* the time the box below is from */
         if (t->npts && t->q.quality < quality_min(s->cfg) && t->anchor_t > 0) {
             /* landmarks that failed the gate would grow or drift the box they imply, frame after
              * frame: the face coasts on from its last good box (or the detector's, if later) */
-            double dt = f->t - t->anchor_t;
             t->box = t->anchor;
-            if (t->have_v) {
-                t->box.x += (int)lrint(t->vx * dt);
-                t->box.y += (int)lrint(t->vy * dt);
-            }
-            continue;
+            since = t->anchor_t;
+        } else {
+            if (t->have_rel && t->npts)
+                t->box = box_from_points(t);
+            since = t->good_t;
         }
-        if (t->have_rel && t->npts)
-            t->box = box_from_points(t);
         if (t->have_v) {
-            double dt = f->t - t->good_t;
-            t->box.x += (int)lrint(t->vx * dt);
-            t->box.y += (int)lrint(t->vy * dt);
+            t->box.x += (int)lrint(t->vx * (f->t - since));
+            t->box.y += (int)lrint(t->vy * (f->t - since));
         }
     }
     /* 2. on detection frames, detections confirm tracks (well-overlapping boxes first, then
