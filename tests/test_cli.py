@@ -3,6 +3,7 @@
 one-line errors with a non-zero exit on bad input. Usage: test_cli.py PATH/TO/grin"""
 import json
 import random
+import re
 import os
 import shutil
 import subprocess
@@ -352,6 +353,23 @@ if os.path.exists(REAL):
     ev = json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0 else {}
     check("eval --aligned fuses rows with landmarks", abs(ev.get("acc", -1) - fit_lm.get("fuse_acc", -2)) < 1e-9
           and "80 with the landmark branch" in r.stdout, r.stdout + r.stderr + str(fit_lm))
+    # an ensemble (several --model): the mean of their probabilities; the same model twice is itself
+    r1 = run("eval", "--aligned", "--model", lmc, "--labels", lmfuse)
+    r2 = run("eval", "--aligned", "--model", lmc, "--model", lmc, "--labels", lmfuse)
+    e1 = json.loads(r1.stdout.splitlines()[-1]) if r1.returncode == 0 else {}
+    e2 = json.loads(r2.stdout.splitlines()[-1]) if r2.returncode == 0 else {}
+    check("eval --aligned of an ensemble of one model twice", e1 and e1 == e2 and "an ensemble of 2 models" in r2.stdout,
+          r1.stdout + r2.stdout + r2.stderr)
+    # distillation: a small net whose targets blend the labels with a teacher of another input size
+    kd = os.path.join(tmp, "kd.grinnet")
+    r = run("train", "--labels", lmfuse, "--input", "32", "--alpha", "0.25", "--gray", "--epochs", "1", "--batch", "8",
+            "--teacher", lmc, "--teacher", shipped, "--distill", "0.7", "--out", kd)
+    check("train --teacher (two teachers, another input size)", r.returncode == 0 and
+          re.search(r"2 teachers agree with [0-9.]+% of the labels; the target is 0.30 x label \+ 0.70 x teachers", r.stderr)
+          and "--teacher" in run("model", "info", "--model", kd).stdout, r.stdout + r.stderr)
+    one_line_error("train --distill without --teacher", run("train", "--labels", lmfuse, "--distill", "0.5", "--out", kd + ".x"),
+                   "--teacher")
+    one_line_error("train --teacher equal to --out", run("train", "--labels", lmfuse, "--teacher", kd, "--out", kd), "teacher")
     one_line_error("calibrate --fuse-labels without a branch", run("calibrate", "--model", model, "--labels", ranked, "--fuse-labels", lmset, "--out", lmc + ".x"), "branch")
     one_line_error("train --branch without --init", run("train", "--branch", "landmarks", "--labels", lmset, "--out", lmm), "--init")
     one_line_error("train --branch of another kind", run("train", "--branch", "ears", "--init", shipped, "--labels", lmset, "--out", lmm), "ears")

@@ -1026,6 +1026,63 @@ static void test_training_learns_and_is_deterministic(void **state)
     grin__dataset_free(&d);
 }
 
+/* distillation: with the teacher's share at 1 the net learns the teacher, whatever the labels say;
+ * a checkpoint of one blend is not resumed under another */
+static void test_training_distills(void **state)
+{
+    (void)state;
+    grin__dataset d;
+    toy_dataset(&d, 48);
+    d.soft = malloc(sizeof(float) * (size_t)d.n);
+    for (int i = 0; i < d.n; i++)
+        d.soft[i] = d.y[i] ? 0.0f : 1.0f; /* a teacher that says the opposite of every label */
+    grin__train_cfg cfg;
+    grin__train_cfg_default(&cfg);
+    cfg.epochs = 24;
+    cfg.batch = 16;
+    cfg.lr = 3e-3f;
+    char ck[4096];
+    snprintf(ck, sizeof ck, "%s/grin_nn_kd_%d.ckpt", tmpdir(), (int)getpid());
+    for (int run = 0; run < 2; run++) {
+        grin__model m;
+        memset(&m, 0, sizeof m);
+        m.arch = GRIN__ARCH_MOBILENET_V1, m.input = 32, m.channels = 1, m.alpha = 0.25f, m.seed = 3;
+        grin_align_params_default(&m.align);
+        grin_error err;
+        assert_int_equal(grin__model_build(&m, &err), GRIN_OK);
+        cfg.distill = run ? 0.5f : 1.0f;
+        assert_int_equal(grin__train(&m.net, &d, NULL, &cfg, NULL, NULL, &err), GRIN_OK);
+        float *p = malloc(sizeof(float) * (size_t)d.n);
+        assert_int_equal(grin__predict(&m.net, &d, p), GRIN_OK);
+        grin__metrics mt;
+        grin__metrics_from(p, d.y, d.n, &mt);
+        double off_half = 0;
+        for (int i = 0; i < d.n; i++)
+            off_half += fabs(p[i] - 0.5) / d.n;
+        if (run == 0 && mt.auc > 0.05) /* the teacher's inverted ranking, learnt */
+            fail_msg("distill 1: AUC against the labels %.3f (the teacher's ranking is the opposite)", mt.auc);
+        if (run == 1 && off_half > 0.2) /* every target is 0.5 (the labels alone: ~0.4) */
+            fail_msg("distill 0.5 against an opposite teacher: probabilities %.3f from 0.5 on average", off_half);
+        if (run == 1) { /* a checkpoint made with one blend is another run for any other */
+            grin__train_cfg c = cfg;
+            c.epochs = 2;
+            c.checkpoint = ck;
+            c.resume = true;
+            assert_int_equal(grin__train(&m.net, &d, NULL, &c, NULL, NULL, &err), GRIN_OK);
+            c.distill = 0.25f;
+            assert_int_equal(grin__train(&m.net, &d, NULL, &c, NULL, NULL, &err), GRIN_ERR_INVALID_ARGUMENT);
+            float *keep = d.soft;
+            d.soft = NULL; /* ... and so is training on the labels alone */
+            assert_int_equal(grin__train(&m.net, &d, NULL, &c, NULL, NULL, &err), GRIN_ERR_INVALID_ARGUMENT);
+            d.soft = keep;
+            remove(ck);
+        }
+        free(p);
+        grin__nn_free(&m.net);
+    }
+    grin__dataset_free(&d);
+}
+
 static void count_epochs(void *ctx, int epoch, double tl, double ta, const grin__metrics *vm, double sec)
 {
     (void)tl, (void)ta, (void)vm, (void)sec;
@@ -1521,7 +1578,8 @@ int main(void)
         cmocka_unit_test(test_first_conv_kernels),
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_augment),
-        cmocka_unit_test(test_training_learns_and_is_deterministic), cmocka_unit_test(test_checkpoint_resume),
+        cmocka_unit_test(test_training_learns_and_is_deterministic),
+        cmocka_unit_test(test_training_distills), cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_post_processing),
         cmocka_unit_test(test_landmark_branch), cmocka_unit_test(test_dataset_landmarks),
         cmocka_unit_test(test_faceapi_import),

@@ -43,6 +43,7 @@ void grin__dataset_free(grin__dataset *d)
         free(d->tag[i]);
     free(d->tag);
     free(d->aux);
+    free(d->soft);
     memset(d, 0, sizeof *d);
 }
 
@@ -301,7 +302,7 @@ grin_status grin__dataset_append(grin__dataset *dst, const grin__dataset *src)
     if (dst->n == 0 && !dst->aux)
         dst->n_aux = src->n_aux;
     if (dst->size != src->size || dst->channels != src->channels || dst->vec || src->vec || dst->tag ||
-        src->tag || dst->n_aux != src->n_aux)
+        src->tag || dst->n_aux != src->n_aux || dst->soft || src->soft)
         return GRIN_ERR_INVALID_ARGUMENT;
     if (src->n_aux) {
         uint8_t *na = realloc(dst->aux, ((size_t)dst->n + src->n) * src->n_aux);
@@ -640,6 +641,7 @@ typedef struct {
     const float *xb;
     float *dl;  /* b x outputs */
     double aux_w; /* each auxiliary head's weight */
+    double distill; /* the teacher's share of the smile's target (with train->soft) */
     int b, G, start[65];
     size_t per;
     grin__nn_net *local;
@@ -668,9 +670,11 @@ static void shard_step(void *vctx, int g, int thread)
     long correct = 0;
     for (int k = 0; k < nb; k++) {
         int row = c->order[n0 + k];
-        double zz = z[(size_t)k * C], y = c->train->y[row];
+        double zz = z[(size_t)k * C], label = c->train->y[row], y = label;
+        if (c->train->soft) /* distillation: the label blended with the teacher's probability */
+            y = (1.0 - c->distill) * label + c->distill * c->train->soft[row];
         loss += (zz > 0 ? zz : 0) - zz * y + log1p(exp(-fabs(zz)));
-        correct += (zz >= 0) == (y > 0.5);
+        correct += (zz >= 0) == (label > 0.5);
         float *d = c->dl + (size_t)(n0 + k) * C;
         d[0] = (float)((1.0 / (1.0 + exp(-zz)) - y) / c->b); /* the whole batch's mean */
         for (int j = 0; j < K; j++) { /* auxiliary heads: only where the row has the label */
@@ -760,6 +764,18 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
     want.weight_decay = cfg->weight_decay;
     if (train->n_aux) /* (the auxiliary heads' weight in the reserved field: 0 without) */
         memcpy(&want.reserved, &cfg->aux_weight, sizeof want.reserved);
+    if (train->soft) { /* ... mixed with a fingerprint of the teacher's targets and their share */
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (int i = 0; i < train->n; i++) {
+            uint32_t u;
+            memcpy(&u, &train->soft[i], sizeof u);
+            h = (h ^ u) * 0x100000001b3ull;
+        }
+        uint32_t dw;
+        memcpy(&dw, &cfg->distill, sizeof dw);
+        h = (h ^ dw) * 0x100000001b3ull;
+        want.reserved ^= (int32_t)(uint32_t)(h ^ (h >> 32)) | 1; /* never 0: never a plain run's */
+    }
     if (cfg->checkpoint && cfg->resume) {
         ckpt_header h;
         int cs = ckpt_load(cfg->checkpoint, net, m1, m2, order, &want, &h, err);
@@ -792,6 +808,7 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
             int g_here = b / 2 < G ? (b / 2 > 0 ? b / 2 : 1) : G;
             shard_ctx sc = {.net = net, .train = train, .order = order + s0, .xb = xb, .dl = dl, .b = b,
                             .aux_w = train->n_aux ? cfg->aux_weight / train->n_aux : 0.0,
+                            .distill = cfg->distill,
                             .G = g_here, .per = per, .local = local, .ws = ws, .loss = shard_loss,
                             .correct = shard_correct, .st = shard_st};
             for (int g = 0; g <= g_here; g++)

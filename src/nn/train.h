@@ -28,6 +28,9 @@ typedef struct {
      * has no value (its CSV lacks the column, or the field is not 0/1/-1); NULL when n_aux is 0 */
     int n_aux;
     uint8_t *aux;
+    /* distillation: n probabilities a teacher (or an ensemble) gives each row, which
+     * grin__train_cfg.distill blends into the target; NULL when there is no teacher */
+    float *soft;
 } grin__dataset;
 
 /* Loads a labels CSV of crops (file,smile,...; paths relative to the CSV), resizing to size;
@@ -81,6 +84,9 @@ typedef struct {
      * outputs), each auxiliary head adds aux_weight / n_aux times its cross-entropy on the rows
      * that have its label (default 1) */
     float aux_weight;
+    /* distillation (a training set with soft[]): the smile's target is (1 - distill) x the label +
+     * distill x the teacher's probability; 0 trains on the labels alone */
+    float distill;
 } grin__train_cfg;
 
 void grin__train_cfg_default(grin__train_cfg *c);

@@ -8,8 +8,8 @@
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model = NULL, *labels = NULL, *by = NULL;
-    int aligned = 0;
+    const char *model = NULL, *labels = NULL, *by = NULL, *models[8];
+    int aligned = 0, nmodels = 0;
     bool int8 = false, no_branch = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--aligned"))
@@ -17,7 +17,7 @@ int cmd_eval(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: grin eval [--model FILE] --labels CSV [--by COLUMN] [--roc FILE.png] [--int8]\n"
                    "                [--no-branch] [--face-crops] [detect options]\n"
-                   "       grin eval --aligned [--model FILE] --labels CSV [--by COLUMN] [--int8] [--no-branch]\n"
+                   "       grin eval --aligned [--model FILE ...] --labels CSV [--by COLUMN] [--int8] [--no-branch]\n"
                    "Accuracy, AUC and the confusion matrix of the smile classifier on labelled photos\n"
                    "(file,smile,... rows) through detect -> align -> classify (a face not found\n"
                    "counts as wrong), or with --aligned on crops already aligned, with 95%% intervals\n"
@@ -28,6 +28,8 @@ int cmd_eval(int argc, char **argv)
                    "  --face-crops    each image is one face cropped by something other than grin\n"
                    "                  (as grin classify --face-crops): landmarks inside it, then\n"
                    "                  the usual path\n"
+                   "  --model FILE    (with --aligned, several: their ensemble, the mean of their\n"
+                   "                  probabilities with the mirror image always read)\n"
                    "  --roc FILE.png  draw the ROC curve\n"
                    "  --int8          8-bit inference (models with a calibration)\n"
                    CLI_NO_BRANCH_USAGE "%s%s",
@@ -40,8 +42,13 @@ int cmd_eval(int argc, char **argv)
     model = default_classifier();
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "--model") && v)
-            model = v, i++;
+        if (!strcmp(argv[i], "--model") && v) {
+            if (nmodels == 8) {
+                cli_error("eval: at most 8 --model files");
+                return 2;
+            }
+            model = models[nmodels++] = v, i++;
+        }
         else if (!strcmp(argv[i], "--labels") && v)
             labels = v, i++;
         else if (!strcmp(argv[i], "--by") && v)
@@ -84,16 +91,25 @@ int cmd_eval(int argc, char **argv)
     int fused = 0;
     for (int i = 0; i < d.n; i++)
         fused += row_fuses(&m, &post, &d, i);
-    if (!p || plan_predict(&plan, &m, &post, &d, p) != GRIN_OK) {
+    if (nmodels > 1) {
+        fused = 0;
+        if (!p || !ensemble_predict(models, nmodels, &labels, 1, &d, int8, no_branch, p))
+            rc = 1;
+    } else if (!p || plan_predict(&plan, &m, &post, &d, p) != GRIN_OK) {
         cli_error("eval: inference failed");
         rc = 1;
-    } else {
+    }
+    if (!rc) {
         grin__metrics_from(p, d.y, d.n, &mt);
         char auc_s[32] = "n/a (one class)";
         if (mt.tp + mt.fn > 0 && mt.tn + mt.fp > 0)
             snprintf(auc_s, sizeof auc_s, "%.4f", mt.auc);
-        printf("accuracy %.4f  AUC %s  (%d crops, %d rows skipped%s; %d with the landmark branch)\n", mt.acc,
-               auc_s, d.n, d.bad, int8 ? ", 8-bit" : "", fused);
+        printf("accuracy %.4f  AUC %s  (%d crops, %d rows skipped%s; ", mt.acc, auc_s, d.n, d.bad,
+               int8 ? ", 8-bit" : "");
+        if (nmodels > 1)
+            printf("an ensemble of %d models)\n", nmodels);
+        else
+            printf("%d with the landmark branch)\n", fused);
         printf("confusion: true smile %d as smile, %d as not; not smiling %d as smile, %d as not\n",
                mt.tp, mt.fn, mt.fp, mt.tn);
         print_eval(p, d.y, d.n, d.tag, by, 0);

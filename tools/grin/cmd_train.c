@@ -149,7 +149,9 @@ done:
 int cmd_train(int argc, char **argv)
 {
     const char *labels[16], *val_csv = NULL, *out = NULL, *arch = "mobilenet", *init = NULL, *branch = NULL;
-    const char *aux_arg = NULL;
+    const char *aux_arg = NULL, *teachers[8];
+    int nteachers = 0;
+    bool distill_given = false;
     int nlabels = 0, input = 64, gray = 0, hidden = 32;
     bool epochs_given = false, lr_given = false;
     bool arch_given = false; /* --alpha, --input or --gray */
@@ -222,6 +224,17 @@ int cmd_train(int argc, char **argv)
             if (!cli_double("--blur", v, 0, 1, &d))
                 return 2;
             cfg.blur = (float)d, i++;
+        } else if (!strcmp(argv[i], "--teacher") && v) {
+            if (nteachers == 8) {
+                cli_error("train: at most 8 --teacher models");
+                return 2;
+            }
+            teachers[nteachers++] = v, i++;
+        } else if (!strcmp(argv[i], "--distill")) {
+            if (!cli_double("--distill", v, 0, 1, &d))
+                return 2;
+            cfg.distill = (float)d, i++;
+            distill_given = true;
         } else if (!strcmp(argv[i], "--aux") && v) {
             aux_arg = v, i++;
         } else if (!strcmp(argv[i], "--aux-weight")) {
@@ -252,6 +265,7 @@ int cmd_train(int argc, char **argv)
                    "       [--threads N] [--shards G] [--checkpoint FILE [--resume]]\n"
                    "       [--rotate DEG] [--shift F] [--blur P] [--init MODEL]\n"
                    "       [--aux COLUMN[,COLUMN...] [--aux-weight W]]\n"
+                   "       [--teacher MODEL ... [--distill W]]\n"
                    "       grin train --branch landmarks --init MODEL --labels CSV ... --out FILE\n"
                    "       [--hidden H] [--val CSV] [--epochs E] [--lr LR] [--seed N]\n"
                    "CSVs list aligned crops (grin align output: file,smile,...).\n"
@@ -276,6 +290,11 @@ int cmd_train(int argc, char **argv)
                    "                      that have them; the saved model keeps the smile output\n"
                    "                      only. --aux-weight W: their loss together weighs W\n"
                    "                      times the smile's (default 1)\n"
+                   "  --teacher MODEL     distillation: each training crop's target blends its\n"
+                   "                      label with the probability MODEL gives it (mirror\n"
+                   "                      included); several --teacher: their mean (up to 8, of\n"
+                   "                      any size: each reads the crops at its own input size)\n"
+                   "  --distill W         the teachers' share of the target, 0-1 (default 0.5)\n"
                    "  --shards G          each batch runs as G parts with their own batch-norm\n"
                    "                      statistics, gradients summed (default 2)\n"
                    "  --threads N         run the parts on N threads, 0 = all CPUs (default 0);\n"
@@ -300,6 +319,16 @@ int cmd_train(int argc, char **argv)
         if (output_is_input(out, labels[k], "labels CSV") ||
             (cfg.checkpoint && output_is_input(cfg.checkpoint, labels[k], "labels CSV")))
             return 2;
+    for (int k = 0; k < nteachers; k++)
+        if (output_is_input(out, teachers[k], "teacher model") ||
+            (cfg.checkpoint && output_is_input(cfg.checkpoint, teachers[k], "teacher model")))
+            return 2;
+    if (distill_given && !nteachers) {
+        cli_error("train: --distill needs --teacher MODEL");
+        return 2;
+    }
+    if (nteachers && !distill_given)
+        cfg.distill = 0.5f;
     if (cfg.resume && !cfg.checkpoint) {
         cli_error("train: --resume needs --checkpoint FILE");
         return 2;
@@ -313,9 +342,9 @@ int cmd_train(int argc, char **argv)
             cli_error("train: unknown --branch '%s' (have: landmarks)", branch);
             return 2;
         }
-        if (!init || arch_given || cfg.checkpoint) {
+        if (!init || arch_given || cfg.checkpoint || nteachers) {
             cli_error("train: --branch landmarks trains the branch of a trained model: give --init MODEL, "
-                      "and no --alpha, --input, --gray or --checkpoint");
+                      "and no --alpha, --input, --gray, --checkpoint or --teacher");
             return 2;
         }
         if (!epochs_given)
@@ -393,6 +422,25 @@ int cmd_train(int argc, char **argv)
         grin__dataset_free(&train);
         grin__model_free(&m);
         return 1;
+    }
+    if (nteachers) { /* the teachers' mean probability for every training crop, once */
+        float *soft = malloc(sizeof *soft * (size_t)train.n);
+        if (!soft || !ensemble_predict(teachers, nteachers, labels, nlabels, &train, false, false, soft)) {
+            if (!soft)
+                cli_error("train: out of memory");
+            free(soft);
+            grin__dataset_free(&train);
+            grin__dataset_free(&val);
+            grin__model_free(&m);
+            return 1;
+        }
+        double agree = 0;
+        for (int i = 0; i < train.n; i++)
+            agree += (soft[i] >= 0.5f) == (train.y[i] == 1);
+        train.soft = soft;
+        fprintf(stderr, "grin: %d teacher%s agree with %.1f%% of the labels; the target is %.2f x label + %.2f x "
+                "teachers\n", nteachers, nteachers > 1 ? "s" : "", 100.0 * agree / (train.n ? train.n : 1),
+                1.0 - cfg.distill, (double)cfg.distill);
     }
     if (!init) {
         m.arch = strcmp(arch, "dense4") ? GRIN__ARCH_MOBILENET_V1 : GRIN__ARCH_DENSE4;

@@ -126,6 +126,53 @@ grin_status plan_predict(const grin__nn_plan *plan, const grin__model *m, const 
     return st;
 }
 
+bool ensemble_predict(const char *const *models, int nmodels, const char *const *labels, int nlabels,
+                      const grin__dataset *d, bool int8, bool no_branch, float *p)
+{
+    float *q = malloc(sizeof *q * (size_t)(d->n ? d->n : 1));
+    if (!q) {
+        cli_error("out of memory");
+        return false;
+    }
+    bool ok = true;
+    for (int i = 0; i < d->n; i++)
+        p[i] = 0;
+    for (int k = 0; k < nmodels && ok; k++) {
+        grin__model m;
+        grin__nn_plan plan;
+        if (!open_plan(models[k], int8, &m, &plan)) {
+            ok = false;
+            break;
+        }
+        grin__dataset own = {0};
+        const grin__dataset *src = d;
+        if (m.input != d->size || m.channels != d->channels) {
+            ok = load_sets(labels, nlabels, m.input, m.channels, &own);
+            if (ok && own.n != d->n) {
+                cli_error("%s reads %d of the crops at %dx%dx%d, the others %d", models[k], own.n, m.input,
+                          m.input, m.channels, d->n);
+                ok = false;
+            }
+            src = &own;
+        }
+        grin__post post = m.post;
+        post.flip = true; /* each model's best reading, whatever its calibration says */
+        if (no_branch)
+            post.fuse = false;
+        if (ok && plan_predict(&plan, &m, &post, src, q) != GRIN_OK) {
+            cli_error("%s: inference failed", models[k]);
+            ok = false;
+        }
+        for (int i = 0; ok && i < d->n; i++)
+            p[i] += q[i] / (float)nmodels;
+        grin__dataset_free(&own);
+        grin__nn_plan_free(&plan);
+        grin__model_free(&m);
+    }
+    free(q);
+    return ok;
+}
+
 static void print_metrics_json(const grin__metrics *m, int n, bool two_classes)
 {
     printf("\"n\":%d,\"acc\":%.4f,\"acc_ci\":[%.4f,%.4f],", n, m->acc, m->acc_lo, m->acc_hi);

@@ -28,6 +28,13 @@ bool row_fuses(const grin__model *m, const grin__post *post, const grin__dataset
 grin_status plan_predict(const grin__nn_plan *plan, const grin__model *m, const grin__post *post,
                          const grin__dataset *d, float *p);
 
+/* An ensemble's probabilities for the crops of d (loaded from the CSVs `labels` at d's size): the
+ * mean of each model's reported probability, its test-time mirror always on (the models' input
+ * sizes may differ: a model of another size reads the CSVs again at its own). False, with the error
+ * printed, when a model can't be loaded or sees other rows. */
+bool ensemble_predict(const char *const *models, int nmodels, const char *const *labels, int nlabels,
+                      const grin__dataset *d, bool int8, bool no_branch, float *p);
+
 /* The end of an evaluation: the 95% intervals of ACC (Wilson) and AUC (DeLong), with `by` one
  * JSON line per distinct tag (the rows' values of that column), then the final JSON line
  * {"n","acc","acc_ci","auc","auc_ci","missed"} */
