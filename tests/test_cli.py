@@ -253,6 +253,22 @@ if os.path.exists(REAL):
           == [("2", 1), ("3", 1)] and bys[0]["auc"] is None, r.stdout + r.stderr)
     r = run("model", "info", "--model", model)
     check("model info", r.returncode == 0 and '"parameters"' in r.stdout and "trained_with=grin train" in r.stdout, r.stdout)
+    check("model info: the file's checksum", r.returncode == 0 and '"checksum":true' in r.stdout.splitlines()[0], r.stdout)
+    # a damaged model is refused in one line; an older file (no checksum) loads, and model upgrade
+    # writes it again with one
+    mb = open(model, "rb").read()
+    flipped, v2, up = (os.path.join(tmp, n) for n in ("flipped.grinnet", "v2.grinnet", "up.grinnet"))
+    open(flipped, "wb").write(mb[:len(mb) // 2] + bytes([mb[len(mb) // 2] ^ 4]) + mb[len(mb) // 2 + 1:])
+    one_line_error("a model with one flipped bit", run("eval", "--aligned", "--model", flipped, "--labels",
+                   os.path.join(out, "labels.csv")), "damaged model")
+    open(v2, "wb").write(mb[:8] + bytes([2]) + mb[9:-8])
+    r_v2 = run("eval", "--aligned", "--model", v2, "--labels", os.path.join(out, "labels.csv"))
+    r_v3 = run("eval", "--aligned", "--model", model, "--labels", os.path.join(out, "labels.csv"))
+    check("a version 2 model (no checksum) still loads", r_v2.returncode == 0 and r_v2.stdout == r_v3.stdout and
+          '"checksum":false' in run("model", "info", "--model", v2).stdout, r_v2.stdout + r_v2.stderr)
+    ru = run("model", "upgrade", "--model", v2, "--out", up)
+    check("model upgrade", ru.returncode == 0 and open(up, "rb").read() == mb, ru.stdout + ru.stderr)
+    one_line_error("model upgrade onto its input", run("model", "upgrade", "--model", v2, "--out", v2), "model")
     # multi-task: an auxiliary head while training, the smile output alone in the saved model
     params = json.loads(r.stdout.splitlines()[0]).get("parameters") if r.returncode == 0 else None
     r = run("train", "--labels", os.path.join(out, "labels.csv"), "--val", os.path.join(out, "labels.csv"),
@@ -553,6 +569,7 @@ import struct
 hdr = bytearray(open(os.path.join(ROOT, "models/face_check.grinnet"), "rb").read()[:1024])
 struct.pack_into("<I", hdr, 20, 1024)
 struct.pack_into("<f", hdr, 32, 4.0)
+struct.pack_into("<I", hdr, 8, 2)  # version 2: no checksum to stop it first
 big = os.path.join(tmp, "big.grinnet")
 open(big, "wb").write(bytes(hdr))
 one_line_error("model: a small file claiming a huge network", run("model", "info", "--model", big), "truncated model")

@@ -1136,6 +1136,24 @@ static void test_checkpoint_resume(void **state)
             other = cfg;
             other.shards = 1;
             assert_int_equal(grin__train(&m.net, &d, NULL, &other, NULL, NULL, &err), GRIN_ERR_INVALID_ARGUMENT);
+            /* one flipped bit in the optimiser's moments (nothing else checks them), or the last
+             * byte of the checksum cut off: refused as damaged */
+            size_t n = 0;
+            char *bytes = slurp(path, &n);
+            for (int k = 0; k < 2; k++) {
+                char *cp = malloc(n);
+                memcpy(cp, bytes, n);
+                if (k == 0)
+                    cp[n - 8 - 4 * (32 + 3 * m.net.nparams) / 2] ^= 0x10;
+                FILE *g = fopen(path, "wb");
+                assert_non_null(g);
+                assert_int_equal(fwrite(cp, 1, n - (size_t)k, g), n - (size_t)k);
+                fclose(g);
+                assert_int_equal(grin__train(&m.net, &d, NULL, &cfg, NULL, NULL, &err), GRIN_ERR_FORMAT);
+                assert_non_null(strstr(err.msg, "checksum"));
+                free(cp);
+            }
+            free(bytes);
             FILE *f = fopen(path, "r+b"); /* truncated */
             assert_non_null(f);
             assert_int_equal(ftruncate(fileno(f), 200), 0);
@@ -1367,6 +1385,7 @@ static void test_landmark_branch(void **state)
     assert_int_equal(back.lm.hidden, 8);
     assert_memory_equal(back.lm.net.params, m.lm.net.params, m.lm.net.nparams * sizeof(float));
     assert_true(back.post.fuse && back.post.fa == 0.5f && back.post.fb == 0.75f && back.post.fc == -0.2f);
+    assert_true(back.checksummed);
     grin__model_free(&back);
     size_t nb = 0;
     char *bytes = slurp(path, &nb);
@@ -1375,15 +1394,46 @@ static void test_landmark_branch(void **state)
         assert_int_not_equal(grin__model_load_memory((uint8_t *)bytes, cut, "cut", &t, &err), GRIN_OK);
     }
     assert_int_not_equal(grin__model_load_memory((uint8_t *)bytes, nb - 4, "cut", &back, &err), GRIN_OK);
+    /* the checksum: any flipped bit refuses the file, before anything in it is used; a version 2
+     * file (the same without it) still loads */
+    for (size_t k = 0; k < 32 + 98; k++) { /* every bit of the version field (which could read as 1
+                                               * or 2), then bytes all along the file */
+        size_t at = k < 32 ? 8 + k / 8 : (k - 32) * (nb / 97), bit = k % 8;
+        if (at >= nb)
+            break;
+        char *cp = malloc(nb);
+        memcpy(cp, bytes, nb);
+        cp[at] ^= (char)(1 << bit);
+        grin__model t;
+        if (grin__model_load_memory((uint8_t *)cp, nb, "flip", &t, &err) == GRIN_OK)
+            fail_msg("loaded a model with bit %zu of byte %zu flipped", bit % 8, at);
+        if (at >= 12) /* (past the magic and the version, which are read first) */
+            assert_non_null(strstr(err.msg, "checksum"));
+        free(cp);
+    }
+    {
+        char *v2 = malloc(nb);
+        memcpy(v2, bytes, nb);
+        uint32_t two = 2;
+        memcpy(v2 + 8, &two, 4);
+        grin__model t;
+        assert_int_equal(grin__model_load_memory((uint8_t *)v2, nb - 8, "v2", &t, &err), GRIN_OK);
+        assert_false(t.checksummed);
+        assert_int_equal(t.lm.count, 51);
+        grin__model_free(&t);
+        free(v2);
+    }
     const size_t lm_first_at = 96; /* offsetof(net_header, lm_first): the version 1 header's size */
     uint32_t bad_lm[][2] = {{0, 10}, {17, 52}, {68, 1}, {17, 0}};
     for (size_t k = 0; k < sizeof bad_lm / sizeof *bad_lm; k++) {
         char *cp = malloc(nb);
         memcpy(cp, bytes, nb);
         memcpy(cp + lm_first_at, bad_lm[k], 8);
+        grin__checksum_put((uint8_t *)cp + nb - 8, grin__checksum(cp, nb - 8)); /* the header's checks refuse it */
         grin__model t;
         if (grin__model_load_memory((uint8_t *)cp, nb, "bad", &t, &err) == GRIN_OK)
             fail_msg("loaded a branch of points %u + %u", bad_lm[k][0], bad_lm[k][1]);
+        assert_null(strstr(err.msg, "checksum"));
         free(cp);
     }
     /* a version 1 file (no branch) still loads; with a fuse line it is refused */

@@ -48,6 +48,33 @@ int grin__csv_column(char **hdr, int n, const char *name);
 grin_status grin__read_file(const char *path, uint8_t **data, size_t *size, size_t limit,
                             grin_error *err);
 
+/* ---- the checksum grin's own files end with (checksum.c): 8 bytes, little-endian, of all the
+ * bytes before them. Streaming (init, update..., final) or in one call. */
+typedef struct {
+    uint64_t h, total;
+    uint8_t buf[8];
+    unsigned nbuf;
+} grin__hasher;
+void grin__hash_init(grin__hasher *s);
+void grin__hash_update(grin__hasher *s, const void *data, size_t n);
+uint64_t grin__hash_final(const grin__hasher *s);
+uint64_t grin__checksum(const void *data, size_t n);
+/* the 8 bytes that store sum */
+void grin__checksum_put(uint8_t out[8], uint64_t sum);
+/* whether data ends with the checksum of the rest (false when shorter than 8 bytes) */
+bool grin__checksum_ok(const uint8_t *data, size_t size);
+/* the same with bytes 8-11 (grin's files keep their version there) read as `version`: a file of an
+ * older version that passes is a newer one whose version field was damaged */
+bool grin__checksum_ok_as(const uint8_t *data, size_t size, uint32_t version);
+/* writing a file that ends with its checksum: every write through grin__hashed_write, then
+ * grin__hashed_finish appends the 8 bytes; false on a failed write */
+typedef struct {
+    FILE *f;
+    grin__hasher sum;
+} grin__hashed_file;
+bool grin__hashed_write(grin__hashed_file *w, const void *data, size_t n);
+bool grin__hashed_finish(grin__hashed_file *w);
+
 /* A description of what the bytes look like ("a bzip2 archive (decompress it first)", "a PNG
  * image", "an XML file (a cascade?)", ...), or NULL when not recognised. */
 const char *grin__sniff(const uint8_t *data, size_t size);

@@ -1,8 +1,10 @@
 /* model_io.c — grin's classifier file: magic, version, the architecture and how its input must
  * be prepared (size, channels, normalisation, alignment), key=value metadata, then 64-byte
  * aligned parameters and batch-norm statistics, and (version 2) the landmark branch's shape and
- * parameters. The loader rebuilds the architectures from the header and checks every count
- * against them and against the file's size. Version 1 files (no branch) still load. */
+ * parameters; since version 3 the file ends with a checksum of all of it (grin__checksum), so a
+ * damaged file is refused before anything in it is used. The loader rebuilds the architectures
+ * from the header and checks every count against them and against the file's size. Version 1
+ * (no branch) and 2 files (no checksum) still load. */
 #include "model_io.h"
 
 #include <errno.h>
@@ -13,7 +15,7 @@
 #include <string.h>
 
 #define MAGIC "GRINNET\x1a"
-#define VERSION 2u
+#define VERSION 3u /* 3: as 2, then 8 bytes of checksum over everything before them */
 
 typedef struct {
     char magic[8];
@@ -150,20 +152,22 @@ grin_status grin__model_save(const grin__model *m, const char *path, grin_error 
     grin_status ost = grin__out_open(&out, path, 0, err);
     if (ost)
         return ost;
-    FILE *f = out.f;
+    grin__hashed_file f = {.f = out.f};
+    grin__hash_init(&f.sum);
     static const char zeros[64];
-    bool ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(m->meta, 1, h.meta_bytes, f) == h.meta_bytes;
+    bool ok = grin__hashed_write(&f, &h, sizeof h) && grin__hashed_write(&f, m->meta, h.meta_bytes);
     uint64_t pos = sizeof h + h.meta_bytes;
-    ok = ok && fwrite(zeros, 1, h.params_offset - pos, f) == h.params_offset - pos;
-    ok = ok && fwrite(m->net.params, 4, h.nparams, f) == h.nparams;
+    ok = ok && grin__hashed_write(&f, zeros, h.params_offset - pos);
+    ok = ok && grin__hashed_write(&f, m->net.params, h.nparams * 4);
     pos = h.params_offset + h.nparams * 4;
-    ok = ok && fwrite(zeros, 1, h.state_offset - pos, f) == h.state_offset - pos;
-    ok = ok && fwrite(m->net.state, 4, h.nstate, f) == h.nstate;
+    ok = ok && grin__hashed_write(&f, zeros, h.state_offset - pos);
+    ok = ok && grin__hashed_write(&f, m->net.state, h.nstate * 4);
     if (m->lm.count > 0) {
         pos = h.state_offset + h.nstate * 4;
-        ok = ok && fwrite(zeros, 1, h.lm_offset - pos, f) == h.lm_offset - pos;
-        ok = ok && fwrite(m->lm.net.params, 4, h.lm_nparams, f) == h.lm_nparams;
+        ok = ok && grin__hashed_write(&f, zeros, h.lm_offset - pos);
+        ok = ok && grin__hashed_write(&f, m->lm.net.params, h.lm_nparams * 4);
     }
+    ok = ok && grin__hashed_finish(&f);
     return grin__out_close(&out, ok, err); /* (a failed write leaves the path as it was) */
 }
 
@@ -181,9 +185,19 @@ grin_status grin__model_load_memory(const uint8_t *d, size_t size, const char *n
     if (size < V1_HEADER_BYTES)
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: truncated model header", name);
     memcpy(&h, d, V1_HEADER_BYTES);
-    if (h.version != 1 && h.version != VERSION)
+    if (h.version < 1 || h.version > VERSION)
         return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: model version %u (this grin reads 1 to %u)",
                           name, h.version, VERSION);
+    if (h.version >= 3) { /* the checksum first: nothing of a damaged file is used */
+        if (!grin__checksum_ok(d, size))
+            return grin__fail(err, GRIN_ERR_FORMAT, "%s: damaged model (its checksum does not match: a changed "
+                              "or cut file)", name);
+        size -= 8;
+        m->checksummed = true;
+    } else if (grin__checksum_ok_as(d, size, VERSION)) {
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: damaged model (its version field does not match its checksum)",
+                          name);
+    }
     size_t hb = h.version == 1 ? V1_HEADER_BYTES : sizeof h;
     if (size < hb)
         return grin__fail(err, GRIN_ERR_FORMAT, "%s: truncated model header", name);

@@ -45,6 +45,8 @@ typedef struct {
     uint64_t seed;
     grin_align_params align; /* how crops were made for it */
     char meta[4096];         /* key=value lines: training command, validation numbers */
+    bool checksummed;        /* loaded from a file whose checksum matched (version 3 on; older
+                              * files have none) */
     grin__post post;         /* parsed from meta when loaded */
     grin__nn_net net;
     grin__lm_branch lm;

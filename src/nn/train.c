@@ -567,8 +567,9 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* ---- checkpoints: "GRINCKPT" v2, the header below, then params, state, m1, m2 (floats) and the
- * shuffle order (int32), all little-endian as in memory */
+/* ---- checkpoints: "GRINCKPT" v3, the header below, then params, state, m1, m2 (floats) and the
+ * shuffle order (int32), all little-endian as in memory, then the checksum of all that (8 bytes,
+ * grin__checksum); version 2 (the same without the checksum) is still resumed */
 #define CKPT_MAGIC "GRINCKPT"
 typedef struct {
     char magic[8];
@@ -588,9 +589,12 @@ static grin_status ckpt_save(const char *path, const grin__nn_net *net, const fl
     FILE *f = fopen(tmp, "wb");
     if (!f)
         return grin__fail(err, GRIN_ERR_IO, "%s: cannot create checkpoint", tmp);
-    bool ok = fwrite(h, sizeof *h, 1, f) == 1 && fwrite(net->params, 4, net->nparams, f) == net->nparams &&
-              fwrite(net->state, 4, net->nstate, f) == net->nstate && fwrite(m1, 4, net->nparams, f) == net->nparams &&
-              fwrite(m2, 4, net->nparams, f) == net->nparams && fwrite(order, 4, h->ntrain, f) == h->ntrain;
+    grin__hashed_file w = {.f = f};
+    grin__hash_init(&w.sum);
+    bool ok = grin__hashed_write(&w, h, sizeof *h) && grin__hashed_write(&w, net->params, 4 * net->nparams) &&
+              grin__hashed_write(&w, net->state, 4 * net->nstate) && grin__hashed_write(&w, m1, 4 * net->nparams) &&
+              grin__hashed_write(&w, m2, 4 * net->nparams) && grin__hashed_write(&w, order, 4 * h->ntrain) &&
+              grin__hashed_finish(&w);
     if (fclose(f) != 0)
         ok = false;
     if (!ok || rename(tmp, path) != 0) {
@@ -598,6 +602,23 @@ static grin_status ckpt_save(const char *path, const grin__nn_net *net, const fl
         return grin__fail(err, GRIN_ERR_IO, "%s: cannot write checkpoint", path);
     }
     return GRIN_OK;
+}
+
+/* whether the 8 bytes after what was read are the checksum of all of it (and end the file) */
+static bool ckpt_sum_ok(FILE *f, const ckpt_header *h, const grin__nn_net *net, const float *m1, const float *m2,
+                        const int *order)
+{
+    grin__hasher s;
+    grin__hash_init(&s);
+    grin__hash_update(&s, h, sizeof *h);
+    grin__hash_update(&s, net->params, 4 * net->nparams);
+    grin__hash_update(&s, net->state, 4 * net->nstate);
+    grin__hash_update(&s, m1, 4 * net->nparams);
+    grin__hash_update(&s, m2, 4 * net->nparams);
+    grin__hash_update(&s, order, 4 * h->ntrain);
+    uint8_t want[8], got[9];
+    grin__checksum_put(want, grin__hash_final(&s));
+    return fread(got, 1, 9, f) == 8 && memcmp(want, got, 8) == 0;
 }
 
 /* -1 when there is no checkpoint yet; any mismatch with this run is an error */
@@ -608,7 +629,7 @@ static int ckpt_load(const char *path, grin__nn_net *net, float *m1, float *m2, 
     if (!f)
         return -1;
     grin_status st = GRIN_OK;
-    if (fread(h, sizeof *h, 1, f) != 1 || memcmp(h->magic, CKPT_MAGIC, 8) || h->version != 2 ||
+    if (fread(h, sizeof *h, 1, f) != 1 || memcmp(h->magic, CKPT_MAGIC, 8) || (h->version != 2 && h->version != 3) ||
         h->header_bytes != sizeof *h) {
         st = grin__fail(err, GRIN_ERR_FORMAT, "%s: not a grin training checkpoint (or another version)", path);
     } else if (h->nparams != want->nparams || h->nstate != want->nstate || h->ntrain != want->ntrain ||
@@ -623,6 +644,8 @@ static int ckpt_load(const char *path, grin__nn_net *net, float *m1, float *m2, 
                fread(net->state, 4, net->nstate, f) != net->nstate || fread(m1, 4, net->nparams, f) != net->nparams ||
                fread(m2, 4, net->nparams, f) != net->nparams || fread(order, 4, h->ntrain, f) != h->ntrain) {
         st = grin__fail(err, GRIN_ERR_FORMAT, "%s: truncated checkpoint", path);
+    } else if (h->version >= 3 && !ckpt_sum_ok(f, h, net, m1, m2, order)) {
+        st = grin__fail(err, GRIN_ERR_FORMAT, "%s: damaged checkpoint (its checksum does not match)", path);
     } else {
         for (uint64_t i = 0; i < h->ntrain && !st; i++)
             if (order[i] < 0 || (uint64_t)order[i] >= h->ntrain)
@@ -750,7 +773,7 @@ grin_status grin__train(grin__nn_net *net, const grin__dataset *train, const gri
     ckpt_header want;
     memset(&want, 0, sizeof want);
     memcpy(want.magic, CKPT_MAGIC, 8);
-    want.version = 2;
+    want.version = 3;
     want.header_bytes = sizeof want;
     want.nparams = P;
     want.nstate = net->nstate;

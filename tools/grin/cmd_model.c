@@ -1,5 +1,7 @@
 /* cmd_model.c — `grin model info` (architecture, parameters, multiply-adds, landmark branch,
- * metadata) and `grin model init` (an untrained network, for benchmarks and ONNX comparisons). */
+ * metadata, whether the file carries a checksum), `grin model init` (an untrained network, for
+ * benchmarks and ONNX comparisons) and `grin model upgrade` (an older file rewritten in this
+ * grin's format, checksum included). */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -9,20 +11,24 @@
 
 int cmd_model(int argc, char **argv)
 {
-    bool init = argc >= 2 && !strcmp(argv[1], "init");
+    bool init = argc >= 2 && !strcmp(argv[1], "init"), upgrade = argc >= 2 && !strcmp(argv[1], "upgrade");
     bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
     for (int i = 2; i < argc && !help; i++)
         help = !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h");
     if (help) {
         printf("usage: grin model info (--model FILE | --arch mobilenet|dense4 --alpha A --input S [--gray])\n"
                "       grin model init --arch mobilenet|dense4 --alpha A --input S [--gray] [--seed N] --out FILE\n"
+               "       grin model upgrade --model FILE --out FILE\n"
                "info: parameters, multiply-adds, the landmark branch and the metadata of a model (or of\n"
-               "an architecture); init: an untrained network, for benchmarks and export checks.\n");
+               "an architecture); init: an untrained network, for benchmarks and export checks;\n"
+               "upgrade: a model written by an older grin, rewritten in this grin's format (which ends\n"
+               "with a checksum, so that a damaged file is refused when it is loaded).\n");
         return 0;
     }
-    if (argc < 2 || (strcmp(argv[1], "info") && !init)) {
+    if (argc < 2 || (strcmp(argv[1], "info") && !init && !upgrade)) {
         cli_error("usage: grin model info (--model FILE | --arch mobilenet|dense4 --alpha A --input S [--gray])\n"
-                  "       grin model init --arch mobilenet|dense4 --alpha A --input S [--gray] [--seed N] --out FILE");
+                  "       grin model init --arch mobilenet|dense4 --alpha A --input S [--gray] [--seed N] --out FILE\n"
+                  "       grin model upgrade --model FILE --out FILE");
         return 2;
     }
     const char *model = NULL, *out = NULL;
@@ -52,7 +58,7 @@ int cmd_model(int argc, char **argv)
             arch = strcmp(v, "dense4") ? GRIN__ARCH_MOBILENET_V1 : GRIN__ARCH_DENSE4;
             i++;
         }
-        else if (init && !strcmp(argv[i], "--out") && v)
+        else if ((init || upgrade) && !strcmp(argv[i], "--out") && v)
             out = v, i++;
         else if (init && !strcmp(argv[i], "--seed") && v)
             seed = atoll(v), i++;
@@ -81,6 +87,21 @@ int cmd_model(int argc, char **argv)
         grin__model_free(&m);
         return st ? 1 : 0;
     }
+    if (upgrade) { /* loaded (every check of this grin) and written again as this grin writes */
+        if (!model || !out) {
+            cli_error("model upgrade: --model FILE and --out FILE are required");
+            return 2;
+        }
+        if (output_is_input(out, model, "model"))
+            return 2;
+        grin_status st = grin__model_load(model, &m, &err);
+        if (!st)
+            st = grin__model_save(&m, out, &err);
+        if (st)
+            cli_error("%s", err.msg);
+        grin__model_free(&m);
+        return st ? 1 : 0;
+    }
     if (model) {
         if (grin__model_load(model, &m, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
@@ -95,8 +116,11 @@ int cmd_model(int argc, char **argv)
     }
     size_t trainable = m.net.nparams;
     printf("{\"arch\":\"%s\",\"alpha\":%.3f,\"input\":[%d,%d,%d],\"parameters\":%zu,"
-           "\"multiply_adds\":%llu,\"layers\":%d}\n", m.arch == GRIN__ARCH_DENSE4 ? "dense4" : "mobilenet_v1", m.alpha, m.input, m.input, m.channels, trainable,
+           "\"multiply_adds\":%llu,\"layers\":%d", m.arch == GRIN__ARCH_DENSE4 ? "dense4" : "mobilenet_v1", m.alpha, m.input, m.input, m.channels, trainable,
            (unsigned long long)grin__nn_macs(&m.net), m.net.n);
+    if (model) /* (a file without one predates checksums: grin model upgrade adds it) */
+        printf(",\"checksum\":%s", m.checksummed ? "true" : "false");
+    printf("}\n");
     if (m.lm.count)
         printf("{\"landmark_branch\":{\"points\":[%d,%d],\"inputs\":%d,\"hidden\":%d,\"parameters\":%zu,"
                "\"multiply_adds\":%llu}}\n", m.lm.first, m.lm.first + m.lm.count - 1, 2 * m.lm.count, m.lm.hidden,
