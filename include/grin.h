@@ -240,9 +240,11 @@ GRIN_API grin_status grin_landmarker_save(const grin_landmarker *m, const char *
                                           grin_leaf_type leaves, grin_error *err);
 
 /* Landmarks of the face in `box` (x, y, width, height; dlib's rectangle x..x+w-1,
- * y..y+h-1), evaluated exactly as dlib's shape_predictor does on the grey image (colour input
- * is read through grin's grey conversion). Writes parts() points, unrounded (dlib rounds them
- * to integers; floor(v + 0.5) gives dlib's values). */
+ * y..y+h-1), evaluated exactly as dlib's shape_predictor does on the same image: a grey image's
+ * values, or a colour image's (R + G + B) / 3 as dlib reads colour pixels (not the luma grin's
+ * grey conversion and the detector use: give the colour image to get dlib's points on a colour
+ * photo). Writes parts() points, unrounded (dlib rounds them to integers; floor(v + 0.5) gives
+ * dlib's values). */
 GRIN_API grin_status grin_landmarks(const grin_landmarker *m, const grin_image *img, grin_rect box,
                                     grin_point2f *points, size_t capacity, grin_error *err);
 /* The box the model would start from to reach these points: the model's initial (mean) shape fitted

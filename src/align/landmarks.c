@@ -378,18 +378,16 @@ static void accumulate(const grin_landmarker *m, float *cur, const uint32_t *idx
     accumulate_ref(m, cur, idx, n);
 }
 
+/* a pixel's intensity as dlib's shape_predictor reads it (get_pixel_intensity): the grey value,
+ * or of a colour pixel (R + G + B) / 3 rounded down — not luma, so colour images give dlib's
+ * landmarks too */
 static inline uint8_t gray_at(const grin_image *img, long x, long y)
 {
     const uint8_t *p = img->data + (size_t)y * (size_t)img->stride;
-    switch (img->format) {
-    case GRIN_PIX_GRAY8: return p[x];
-    case GRIN_PIX_RGB24:
-        p += 3 * x;
-        return (uint8_t)((p[0] * 9798 + p[1] * 19235 + p[2] * 3735 + 16384) >> 15);
-    default:
-        p += 3 * x;
-        return (uint8_t)((p[2] * 9798 + p[1] * 19235 + p[0] * 3735 + 16384) >> 15);
-    }
+    if (img->format == GRIN_PIX_GRAY8)
+        return p[x];
+    p += 3 * x;
+    return (uint8_t)(((unsigned)p[0] + p[1] + p[2]) / 3);
 }
 
 grin_status grin_landmarks_box(const grin_landmarker *m, const grin_point2f *points, size_t count,

@@ -110,7 +110,8 @@ static grin_status one_face(grin_face_path *f, const grin_image *img, const grin
     grin_point2f pts[68];
     grin_align_fit fit;
     memset(&fit, 0, sizeof fit);
-    if (li.parts != 68 || grin_landmarks(f->lm, gray, box, pts, 68, err) != GRIN_OK) {
+    /* (the landmarks read img itself: a colour image as dlib reads it, (R + G + B) / 3) */
+    if (li.parts != 68 || grin_landmarks(f->lm, img, box, pts, 68, err) != GRIN_OK) {
         o->npoints = 0;
     } else {
         memcpy(o->points, pts, sizeof pts);
@@ -138,7 +139,7 @@ static grin_status one_face(grin_face_path *f, const grin_image *img, const grin
             grin__face_check(f->check, f->check_al, gray, pts, box, &cc, &o->quality, NULL);
             grin_image_free(&cc);
             o->decided = o->quality >= GRIN_FACE_CHECK_MIN;
-        } else if (grin_face_quality_of(f->lm, f->al, gray, pts, 68, &q, NULL) == GRIN_OK) {
+        } else if (grin_face_quality_of(f->lm, f->al, img, pts, 68, &q, NULL) == GRIN_OK) {
             o->quality = q.quality;
             o->decided = q.quality >= GRIN_QUALITY_MIN;
         }

@@ -348,6 +348,9 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
 {
     lm_state *s = state;
     const grin_image *img = f->gray.data ? &f->gray : &f->rgb;
+    /* the landmarks read the colour frame, as dlib reads colour images ((R + G + B) / 3, not the
+     * detector's luma); the crops are made from the grey frame */
+    const grin_image *lmimg = f->rgb.data ? &f->rgb : img;
     for (size_t k = 0; k < s->nlost;) /* ids held for faces that may come back */
         if (f->t - s->lost[k].t > s->cfg->hold_seconds || f->t < s->lost[k].t)
             s->lost[k] = s->lost[--s->nlost];
@@ -442,7 +445,7 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
                       b.y < img->height && b.w < 4 * img->width;
         grin_error e2;
         grin_point2f first[GRIN__MAX_POINTS];
-        if (!inside || grin_landmarks(s->cfg->lm, img, b, first, (size_t)s->parts, &e2) != GRIN_OK) {
+        if (!inside || grin_landmarks(s->cfg->lm, lmimg, b, first, (size_t)s->parts, &e2) != GRIN_OK) {
             remember_lost(s, t, f->t);
             s->t[i] = s->t[--s->n];
             continue;
@@ -450,7 +453,7 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
         t->npts = s->parts;
         grin_point2f again[GRIN__MAX_POINTS];
         memcpy(t->pts, first, sizeof(grin_point2f) * (size_t)s->parts);
-        if (s->parts == 68 && grin_face_quality_of(s->cfg->lm, s->cfg->al, img, first, 68, &t->q, again) == GRIN_OK) {
+        if (s->parts == 68 && grin_face_quality_of(s->cfg->lm, s->cfg->al, lmimg, first, 68, &t->q, again) == GRIN_OK) {
             /* from a detector's box (which may sit beside the face) the points found again from
              * the box they imply are the better ones; between detections the box comes from the
              * last points, and the first points are kept (starting again on every frame lets a

@@ -1,10 +1,11 @@
 // dlib_landmarks.cpp — test oracle and benchmark reference for grin's landmark regressor: dlib's
-// own shape_predictor (libdlib-dev headers, compiled into this program), run on the same grey
-// pixels and face boxes as grin. For each face it prints dlib's landmarks (rounded to integer
+// own shape_predictor (libdlib-dev headers, compiled into this program), run on the same pixels
+// (grey PGM, or colour PPM read into dlib's rgb_pixel, whose intensity dlib takes as
+// (R + G + B) / 3) and face boxes as grin. For each face it prints dlib's landmarks (rounded to integer
 // pixels, as full_object_detection stores them) and the unrounded positions computed with dlib's
 // own deserialised model and impl:: functions, the same steps shape_predictor::operator() takes.
 //
-// stdin: lines "IMAGE.pgm x y w h" (box as x, y, width, height; dlib rect = x..x+w-1, y..y+h-1)
+// stdin: lines "IMAGE.pgm|IMAGE.ppm x y w h" (box as x, y, width, height; dlib rect = x..x+w-1, y..y+h-1)
 // stdout: one JSON line per face. Options: --model FILE, --repeat N (timing only).
 #include <dlib/image_processing.h>
 #include <dlib/serialize.h>
@@ -19,17 +20,27 @@
 
 using namespace dlib;
 
-static bool read_pgm(const std::string &path, array2d<unsigned char> &img)
+// a binary PGM (P5) into grey, or PPM (P6) into rgb; the other array is emptied
+static bool read_pnm(const std::string &path, array2d<unsigned char> &grey, array2d<rgb_pixel> &rgb)
 {
     std::ifstream f(path, std::ios::binary);
     std::string magic;
     long w, h, maxv;
-    if (!(f >> magic >> w >> h >> maxv) || magic != "P5" || maxv != 255)
+    if (!(f >> magic >> w >> h >> maxv) || (magic != "P5" && magic != "P6") || maxv != 255)
         return false;
     f.get();
-    img.set_size(h, w);
-    for (long y = 0; y < h; y++)
-        f.read(reinterpret_cast<char *>(&img[y][0]), w);
+    grey.clear();
+    rgb.clear();
+    std::vector<unsigned char> row(magic == "P6" ? 3 * w : w);
+    (magic == "P6" ? rgb.set_size(h, w) : grey.set_size(h, w));
+    for (long y = 0; y < h; y++) {
+        f.read(reinterpret_cast<char *>(row.data()), (std::streamsize)row.size());
+        for (long x = 0; x < w; x++)
+            if (magic == "P6")
+                rgb[y][x] = rgb_pixel(row[3 * x], row[3 * x + 1], row[3 * x + 2]);
+            else
+                grey[y][x] = row[x];
+    }
     return bool(f);
 }
 
@@ -52,8 +63,8 @@ static void load_model(const std::string &path, model &m)
 }
 
 // shape_predictor::operator() without the final rounding to integer points
-static std::vector<dlib::vector<double, 2>> unrounded(const model &m, const array2d<unsigned char> &img,
-                                                      const rectangle &rect)
+template <typename image>
+static std::vector<dlib::vector<double, 2>> unrounded(const model &m, const image &img, const rectangle &rect)
 {
     matrix<float, 0, 1> current_shape = m.initial_shape;
     std::vector<float> fpv;
@@ -89,7 +100,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "dlib: model loaded in %.1f ms\n",
             std::chrono::duration<double, std::milli>(t1 - t0).count());
     std::string line, cur_path;
-    array2d<unsigned char> img;
+    array2d<unsigned char> grey;
+    array2d<rgb_pixel> rgb;
     std::vector<double> times;
     while (std::getline(std::cin, line)) {
         std::istringstream ls(line);
@@ -98,21 +110,22 @@ int main(int argc, char **argv)
         if (!(ls >> path >> x >> y >> w >> h))
             continue;
         if (path != cur_path) {
-            if (!read_pgm(path, img)) {
+            if (!read_pnm(path, grey, rgb)) {
                 fprintf(stderr, "cannot read %s\n", path.c_str());
                 return 1;
             }
             cur_path = path;
         }
         rectangle rect(x, y, x + w - 1, y + h - 1);
-        full_object_detection det = sp(img, rect);
+        bool colour = rgb.size() > 0;
+        full_object_detection det = colour ? sp(rgb, rect) : sp(grey, rect);
         for (int r = 0; r < repeat; r++) {
             auto a = std::chrono::steady_clock::now();
-            det = sp(img, rect);
+            det = colour ? sp(rgb, rect) : sp(grey, rect);
             auto b = std::chrono::steady_clock::now();
             times.push_back(std::chrono::duration<double, std::milli>(b - a).count());
         }
-        auto exact = unrounded(m, img, rect);
+        auto exact = colour ? unrounded(m, rgb, rect) : unrounded(m, grey, rect);
         printf("{\"image\":\"%s\",\"box\":[%ld,%ld,%ld,%ld],\"points\":[", path.c_str(), x, y, w, h);
         for (unsigned long i = 0; i < det.num_parts(); i++)
             printf("%s[%ld,%ld]", i ? "," : "", det.part(i).x(), det.part(i).y());

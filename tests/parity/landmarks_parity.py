@@ -2,8 +2,10 @@
 """Landmark parity of grin with dlib's C++ shape_predictor, and the accuracy report.
 
 Faces: every box of dlib's annotated photos (../shared/data/faces/*_with_face_landmarks.xml) and
-the faces grin's detector finds in 300 MTFL photos. Both tools read the same grey pixels (a PGM
-written from OpenCV's grey conversion, which grin's equals) and the same boxes. The oracle is
+the faces grin's detector finds in 300 MTFL photos. Both tools read the same pixels and boxes:
+every other photo as colour (a PPM: dlib reads a colour pixel's intensity as (R + G + B) / 3, and
+so must grin), the others as grey (a PGM written from OpenCV's grey conversion, which grin's
+equals). The oracle is
 tests/oracle/dlib_landmarks.cpp built against libdlib-dev. Pass: every landmark within 0.01 px
 of dlib's unrounded position, and floor(v + 0.5) equal to dlib's integer landmarks.
 Also prints the mean error normalised by the inter-ocular distance (eye centres, as dlib's
@@ -69,13 +71,14 @@ def main():
         d = json.loads(l)
         for f in d.get("faces", []):
             faces.append({"image": d["image"], "box": list(f["box"]), "truth": None, "set": "mtfl"})
-    # grey PGMs, one per image
+    # one file per image: colour PPMs and grey PGMs in turn
     pgm = {}
     for f in faces:
         if f["image"] not in pgm:
-            g = cv2.cvtColor(cv2.imread(f["image"]), cv2.COLOR_BGR2GRAY)
-            p = os.path.join(tmp, "%05d.pgm" % len(pgm))
-            cv2.imwrite(p, g)
+            bgr = cv2.imread(f["image"])
+            colour = len(pgm) % 2 == 0 and bgr.ndim == 3
+            p = os.path.join(tmp, "%05d.%s" % (len(pgm), "ppm" if colour else "pgm"))
+            cv2.imwrite(p, bgr if colour else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
             pgm[f["image"]] = p
     # oracle
     inp = "".join("%s %d %d %d %d\n" % (pgm[f["image"]], *f["box"]) for f in faces)

@@ -105,7 +105,8 @@ int cmd_landmarks(int argc, char **argv)
         aligner = NULL;
     for (int k = 0; pts && k < nimages; k++) {
         grin_image img;
-        if (grin_image_read(images[k], GRIN_PIX_GRAY8, &img, &err) != GRIN_OK) {
+        /* in colour: the landmarks read it as dlib does, (R + G + B) / 3; the detector its luma */
+        if (grin_image_read(images[k], GRIN_PIX_RGB24, &img, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
             json_image_error(images[k], err.msg);
             rc = 1;
