@@ -49,7 +49,8 @@ r = run("detect", *SAMPLES, "--draw", os.path.join(tmp, "drawn"))
 check("detect rc", r.returncode == 0, r.stderr)
 lines = [json.loads(l) for l in r.stdout.splitlines()]
 check("detect one line per image", len(lines) == 3)
-check("detect json shape", all(set(l) == {"image", "width", "height", "faces"} for l in lines))
+check("detect json shape", all(set(l) == {"schema", "image", "width", "height", "faces"} and l["schema"] == 1
+                                for l in lines))
 check("detect faces", [len(l["faces"]) for l in lines] == [2, 3, 2], str([len(l["faces"]) for l in lines]))
 check("detect box as every command writes it", all(set(f) == {"box"} and len(f["box"]) == 4 and
                                                    all(isinstance(v, int) for v in f["box"]) for l in lines for f in l["faces"]))
@@ -214,7 +215,7 @@ if os.path.exists(REAL):
     check("align reports bad rows with file and line", "set.csv:5: bad row" in r.stderr, r.stderr)
     check("align: non-zero exit when rows were bad", r.returncode == 1, "rc=%d" % r.returncode)
     rep = json.loads(r.stdout) if r.stdout.strip() else {}
-    check("align report", rep.get("rows") == 4 and rep.get("bad_rows") == 1 and rep.get("unreadable") == 2
+    check("align report", rep.get("schema") == 1 and rep.get("rows") == 4 and rep.get("bad_rows") == 1 and rep.get("unreadable") == 2
           and rep.get("aligned") == 2, r.stdout)
     lab = open(os.path.join(out, "labels.csv")).read().splitlines() if os.path.exists(os.path.join(out, "labels.csv")) else []
     check("align labels.csv, the source's other columns kept (empty ones too)", len(lab) == 3 and
@@ -234,7 +235,7 @@ if os.path.exists(REAL):
     check("train", r.returncode == 0 and len(ep) == 2 and "val_auc" in ep[-1] and os.path.exists(model), r.stdout + r.stderr)
     r = run("eval", "--aligned", "--model", model, "--labels", os.path.join(out, "labels.csv"))
     last = json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0 else {}
-    check("eval --aligned", last.get("n") == 2 and 0 <= last.get("acc", -1) <= 1, r.stdout + r.stderr)
+    check("eval --aligned", last.get("schema") == 1 and last.get("n") == 2 and 0 <= last.get("acc", -1) <= 1, r.stdout + r.stderr)
     # rows of any length up to 1 MiB are read whole; a longer one is one bad row, its tail not
     # read as another (every CSV grin reads goes through the same line reader)
     longcsv = os.path.join(out, "long.csv")

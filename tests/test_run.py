@@ -248,6 +248,8 @@ stats = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else 
 check("stats keys", set(stats) >= {"frames", "processed", "dropped", "fps", "latency_ms_p50", "latency_ms_p99", "faces"}, stats)
 check("stats: every frame processed", stats.get("frames") == 150 and stats.get("processed") == 150 and stats.get("dropped") == 0, stats)
 L = lines(ev) if os.path.exists(ev) else []
+check("events begin with the schema, the source, its rate and length", L and L[0] == {"schema": 1, "source": CLIP,
+      "fps": 25.0, "duration": 199.92} and stats.get("schema") == 1, L[:1])
 frames = [l for l in L if "frame" in l and "faces" in l]
 check("one line per frame, in order", [l["frame"] for l in frames] == list(range(150)), len(frames))
 check("the face is tracked with one id", len(frames) == 150 and all(len(l["faces"]) == 1 and l["faces"][0]["id"] == 1 for l in frames[8:]),

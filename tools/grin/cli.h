@@ -56,6 +56,12 @@ bool cli_double(const char *opt, const char *val, double lo, double hi, double *
 
 /* JSON string literal (with quotes) for arbitrary bytes. */
 void json_string(FILE *f, const char *s);
+/* The version of grin's JSON output (README, "Output"): every line of detect, landmarks and
+ * classify, the last line of eval, align and run --stats, and the first line of run's events
+ * carry it as "schema"; it goes up when a field changes meaning or goes away (new fields may be
+ * added without it). */
+#define GRIN_JSON_SCHEMA 1
+#define JSON_SCHEMA_FIELD "\"schema\":1" /* (GRIN_JSON_SCHEMA as text) */
 /* true (with a one-line error) when out names the same existing file as in, `what` says which
  * input ("input", "model", ...) */
 bool output_is_input(const char *out, const char *in, const char *what);

@@ -344,7 +344,7 @@ double now_ms(void)
 
 void json_image_error(const char *path, const char *msg)
 {
-    fputs("{\"image\":", stdout);
+    fputs("{" JSON_SCHEMA_FIELD ",\"image\":", stdout);
     json_string(stdout, path);
     fputs(",\"error\":", stdout);
     json_string(stdout, msg);

@@ -247,12 +247,15 @@ int cmd_align(int argc, char **argv)
             }
         }
     }
-    if (!rc)
-        printf("{\"labels\":\"%s\",\"rows\":%zu,\"bad_rows\":%d,\"unreadable\":%zu,\"found\":%zu,"
+    if (!rc) {
+        printf("{" JSON_SCHEMA_FIELD ",\"labels\":");
+        json_string(stdout, labels);
+        printf(",\"rows\":%zu,\"bad_rows\":%d,\"unreadable\":%zu,\"found\":%zu,"
                "\"aligned\":%zu,\"fell_back\":%zu,\"missed\":%zu,\"failed\":%zu,\"seconds\":%.1f}\n",
-               labels, nrows, bad, count[R_UNREADABLE], count[R_ALIGNED] + count[R_FELL_BACK] + count[R_FAILED],
+               nrows, bad, count[R_UNREADABLE], count[R_ALIGNED] + count[R_FELL_BACK] + count[R_FAILED],
                count[R_ALIGNED], count[R_FELL_BACK], count[R_MISSED], count[R_FAILED],
                (now_ms() - t0) / 1000.0);
+    }
     free_labels(rows, nrows);
     free(extra_hdr);
     grin_aligner_free(al);

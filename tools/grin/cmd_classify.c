@@ -173,7 +173,7 @@ static int classify_crops(const char *model, char **images, int n, bool raw, boo
         rc = 1;
     } else {
         for (int i = 0; i < k; i++) {
-            fputs("{\"image\":", stdout);
+            fputs("{" JSON_SCHEMA_FIELD ",\"image\":", stdout);
             json_string(stdout, name[i]);
             printf(",\"smile\":%.8f}\n", p[i]);
         }
@@ -304,7 +304,7 @@ int cmd_classify(int argc, char **argv)
             rc = 1;
             continue;
         }
-        fputs("{\"image\":", stdout);
+        fputs("{" JSON_SCHEMA_FIELD ",\"image\":", stdout);
         json_string(stdout, images[k]);
         printf(",\"width\":%d,\"height\":%d,\"faces\":[", img.width, img.height);
         for (size_t i = 0; i < n; i++) {

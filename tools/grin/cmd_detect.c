@@ -185,7 +185,7 @@ int cmd_detect(int argc, char **argv)
             continue;
         }
         const grin_rect *faces = grin_detector_results(det, &n);
-        fputs("{\"image\":", stdout);
+        fputs("{" JSON_SCHEMA_FIELD ",\"image\":", stdout);
         json_string(stdout, path);
         printf(",\"width\":%d,\"height\":%d,\"faces\":[", img.width, img.height);
         for (size_t i = 0; i < n; i++)

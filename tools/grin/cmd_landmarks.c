@@ -124,7 +124,7 @@ int cmd_landmarks(int argc, char **argv)
             }
             faces = grin_detector_results(det, &n);
         }
-        fputs("{\"image\":", stdout);
+        fputs("{" JSON_SCHEMA_FIELD ",\"image\":", stdout);
         json_string(stdout, images[k]);
         printf(",\"width\":%d,\"height\":%d,\"faces\":[", img.width, img.height);
         for (size_t f = 0; f < n; f++) {

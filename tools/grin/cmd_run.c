@@ -48,9 +48,10 @@ static void help(FILE *f)
             "(a format read in order: WebM/Matroska, MPEG-TS, Y4M...; not an MP4 whose index is\n"
             "at its end).\n"
             "  --out VIDEO         annotated video (.mp4 .mkv .avi .webm), same size and rate\n"
-            "  --events FILE|-     JSON lines: faces per frame, smile_start/smile_end/track_end,\n"
+            "  --events FILE|-     JSON lines: {\"schema\",\"source\",\"fps\",\"duration\"} first,\n"
+            "                      then faces per frame, smile_start/smile_end/track_end,\n"
             "                      then a summary per track and for the run\n"
-            "  --stats             end with {\"frames\",\"processed\",\"dropped\",\"fps\",\n"
+            "  --stats             end with {\"schema\",\"frames\",\"processed\",\"dropped\",\"fps\",\n"
             "                      \"latency_ms_p50\",\"latency_ms_p99\",\"faces\"}\n"
             "  --display           live window with FPS and latency; q, Esc or closing it stops\n"
             "  --realtime          bounded latency: when two frames already wait, the older is\n"
@@ -421,6 +422,16 @@ int cmd_run(int argc, char **argv)
             }
             grin_image_free(&first);
         }
+        if (events && pass == 0) { /* the stream's first line: what it is and where it came from */
+            double fr = grin__video_fps(in), dur = grin__video_declared_seconds(in);
+            fprintf(events, "{" JSON_SCHEMA_FIELD ",\"source\":");
+            json_string(events, input);
+            fprintf(events, ",\"fps\":");
+            fprintf(events, fr > 0 ? "%.3f" : "null", fr);
+            fprintf(events, ",\"duration\":");
+            fprintf(events, dur > 0 ? "%.3f" : "null", dur);
+            fprintf(events, "}\n");
+        }
         char dwhy[256];
         if (display && !display_window(disp, dwhy, sizeof dwhy)) {
             cli_error("--display: %s", dwhy);
@@ -535,7 +546,7 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (stats) {
-        printf("{\"frames\":%lld,\"processed\":%lld,\"dropped\":%lld,\"fps\":%.1f,\"latency_ms_p50\":%.2f,"
+        printf("{" JSON_SCHEMA_FIELD ",\"frames\":%lld,\"processed\":%lld,\"dropped\":%lld,\"fps\":%.1f,\"latency_ms_p50\":%.2f,"
                "\"latency_ms_p99\":%.2f,\"faces\":%zu",
                (long long)tot_frames, (long long)tot_processed, (long long)tot_dropped,
                tot_seconds > 0 ? (double)tot_processed / tot_seconds : 0.0, p50, p99, smile.ntracks);

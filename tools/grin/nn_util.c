@@ -230,7 +230,7 @@ void print_eval(const float *p, const uint8_t *y, int n, char *const *tags, cons
     long pos = 0;
     for (int i = 0; i < n; i++)
         pos += y[i];
-    putchar('{');
+    printf("{" JSON_SCHEMA_FIELD ",");
     print_metrics_json(&m, n, pos && pos < n);
     printf(",\"missed\":%ld}\n", missed);
 }
