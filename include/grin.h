@@ -511,6 +511,27 @@ GRIN_API grin_status grin_run(const char *input, const grin_run_params *p,
                               int (*on_frame)(void *user, const grin_frame_info *f), void *user,
                               grin_run_stats *stats, grin_error *err);
 
+/* The same pipeline fed with frames the caller has (its own camera, decoder or network): each
+ * pushed frame goes through detect -> landmarks/track -> classify -> smile, and on_frame is called
+ * for every processed frame, in order, from the pipeline's own thread (as with grin_run). Frames
+ * may be of any pixel format and change size; t is the frame's time in seconds and must increase.
+ * p->realtime = 1 is for live frames: grin_pipeline_push then hardly ever waits, and a frame that
+ * would wait behind two others is dropped (counted in the stats); otherwise (the default) every
+ * frame is processed and grin_pipeline_push waits while the pipeline is busy. folder_fps is not
+ * used. Return non-zero from on_frame to stop: later pushes then fail. */
+typedef struct grin_pipeline grin_pipeline;
+
+GRIN_API grin_status grin_pipeline_create(const grin_run_params *p,
+                                          int (*on_frame)(void *user, const grin_frame_info *f), void *user,
+                                          grin_pipeline **out, grin_error *err);
+/* Copies img into the pipeline (the caller may reuse it at once). */
+GRIN_API grin_status grin_pipeline_push(grin_pipeline *pl, const grin_image *img, double t, grin_error *err);
+/* No more frames: returns once every pushed frame has been delivered to on_frame, with the run's
+ * statistics; a stage's failure is returned here too. */
+GRIN_API grin_status grin_pipeline_finish(grin_pipeline *pl, grin_run_stats *stats, grin_error *err);
+/* Finishes (if not yet) and frees. */
+GRIN_API void grin_pipeline_free(grin_pipeline *pl);
+
 #ifdef __cplusplus
 }
 #endif

@@ -100,6 +100,80 @@ static void test_grin_run(void **state)
     assert_true(b.in_order && b.ids_stable && b.faces >= 50);
 }
 
+/* ---- grin_pipeline: frames pushed by the caller give what grin_run gives on the same frames */
+
+static void test_pipeline_push(void **state)
+{
+    (void)state;
+    if (access("/usr/share/dlib/shape_predictor_68_face_landmarks.dat", R_OK) != 0)
+        skip();
+    seen a, b;
+    grin_run_stats st, pst;
+    run_clip(2, 1, 150, &a, &st);
+    memset(&b, 0, sizeof b);
+    b.ids_stable = b.in_order = true;
+    grin_run_params p;
+    grin_run_params_default(&p);
+    p.model = SRC("models/smile.grinnet");
+    p.detect_workers = 2;
+    p.classify_workers = 1;
+    grin_error err;
+    grin_pipeline *pl;
+    assert_int_equal(grin_pipeline_create(&p, on_frame, &b, &pl, &err), GRIN_OK);
+    grin__video_in *in;
+    assert_int_equal(grin__video_open(SRC("data/video/franck.webm"), NULL, &in, &err), GRIN_OK);
+    grin_image rgb = {0}, bgr = {0};
+    double t = 0, last = 0;
+    for (int i = 0; i < 150; i++) {
+        assert_int_equal(grin__video_read(in, &rgb, &t, &err), 1);
+        grin_image_free(&bgr); /* pushed as BGR: the pipeline converts what it is given */
+        assert_int_equal(grin_image_convert(&rgb, GRIN_PIX_BGR24, &bgr), GRIN_OK);
+        assert_int_equal(grin_pipeline_push(pl, &bgr, t, &err), GRIN_OK);
+        last = t;
+    }
+    /* times must increase */
+    assert_int_equal(grin_pipeline_push(pl, &bgr, last, &err), GRIN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.msg, "increase"));
+    assert_int_equal(grin_pipeline_finish(pl, &pst, &err), GRIN_OK);
+    assert_int_equal(grin_pipeline_push(pl, &bgr, last + 1, &err), GRIN_ERR_INVALID_ARGUMENT);
+    grin_pipeline_free(pl);
+    assert_int_equal(b.frames, 150);
+    assert_true(pst.frames == 150 && pst.processed == 150 && pst.dropped == 0 && pst.tracks == st.tracks);
+    assert_string_equal(a.log, b.log); /* every frame's faces, smiles and events as grin_run's */
+    /* on_frame stops it: later pushes fail, finishing still works */
+    memset(&b, 0, sizeof b);
+    b.ids_stable = b.in_order = true;
+    b.stop_at = 5;
+    assert_int_equal(grin_pipeline_create(&p, on_frame, &b, &pl, &err), GRIN_OK);
+    grin_status ps = GRIN_OK;
+    for (int i = 0; i < 200 && !ps; i++)
+        ps = grin_pipeline_push(pl, &rgb, 1.0 + i * 0.04, &err);
+    assert_int_equal(ps, GRIN_ERR_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.msg, "stopped"));
+    assert_int_equal(grin_pipeline_finish(pl, &pst, &err), GRIN_OK);
+    assert_int_equal(b.frames, 5);
+    grin_pipeline_free(pl);
+    /* live frames (realtime): pushes don't wait for the pipeline; what is processed is in order */
+    memset(&b, 0, sizeof b);
+    b.ids_stable = b.in_order = true;
+    p.realtime = 1;
+    assert_int_equal(grin_pipeline_create(&p, on_frame, &b, &pl, &err), GRIN_OK);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(grin_pipeline_push(pl, &rgb, 10.0 + i * 0.001, &err), GRIN_OK);
+    assert_int_equal(grin_pipeline_finish(pl, &pst, &err), GRIN_OK);
+    grin_pipeline_free(pl);
+    assert_true(pst.frames == 100 && pst.processed + pst.dropped == 100 && pst.processed == b.frames);
+    /* bad arguments, and free without finish */
+    assert_int_equal(grin_pipeline_create(&p, NULL, NULL, &pl, &err), GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(grin_pipeline_create(&p, on_frame, &b, &pl, &err), GRIN_OK);
+    grin_image empty = {0};
+    assert_int_equal(grin_pipeline_push(pl, &empty, 0, &err), GRIN_ERR_INVALID_ARGUMENT);
+    grin_pipeline_free(pl);
+    grin_image_free(&rgb);
+    grin_image_free(&bgr);
+    grin__video_close(in);
+}
+
 /* ---- the runner with a synthetic source: order, every frame, realtime drops */
 
 static void sleep_us(long us)
@@ -490,7 +564,7 @@ static void test_smile_stage(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_runner), cmocka_unit_test(test_grin_run),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_runner), cmocka_unit_test(test_grin_run), cmocka_unit_test(test_pipeline_push),
                                        cmocka_unit_test(test_smile_stage), cmocka_unit_test(test_smile_hold),
                                        cmocka_unit_test(test_tracking), cmocka_unit_test(test_face_check),
                                        cmocka_unit_test(test_video_rotation)};

@@ -22,7 +22,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["Error", "Detector", "Landmarker", "Classifier", "FacePath", "faces", "run", "version"]
+__all__ = ["Error", "Detector", "Landmarker", "Classifier", "FacePath", "faces", "run", "Pipeline", "version"]
 
 
 class Error(RuntimeError):
@@ -155,6 +155,11 @@ _video_sig = {
     "grin_run_params_default": (None, [ctypes.POINTER(_RunParams)]),
     "grin_run": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(_RunParams), _ON_FRAME, ctypes.c_void_p,
                                 ctypes.POINTER(_RunStats), ctypes.POINTER(_Error)]),
+    "grin_pipeline_create": (ctypes.c_int, [ctypes.POINTER(_RunParams), _ON_FRAME, ctypes.c_void_p, ctypes.POINTER(_P),
+                                            ctypes.POINTER(_Error)]),
+    "grin_pipeline_push": (ctypes.c_int, [_P, ctypes.POINTER(_Image), ctypes.c_double, ctypes.POINTER(_Error)]),
+    "grin_pipeline_finish": (ctypes.c_int, [_P, ctypes.POINTER(_RunStats), ctypes.POINTER(_Error)]),
+    "grin_pipeline_free": (None, [_P]),
 }
 _video = None
 
@@ -355,6 +360,36 @@ def faces(image, order="bgr"):
 
 # ---------------------------------------------------------------- the pipeline
 
+def _run_params(vlib, model, detect_every, realtime, int8, face_check, no_face_check, detect_edge):
+    p = _RunParams()
+    vlib.grin_run_params_default(ctypes.byref(p))
+    strings = [_bytes(model), _bytes(face_check)]  # (kept alive with p by the caller)
+    p.model, p.face_check = strings
+    p.detect_every, p.int8, p.no_face_check = detect_every, int(int8), int(no_face_check)
+    if realtime is not None:
+        p.realtime = 1 if realtime else 0
+    if detect_edge is not None:
+        p.detect_edge = float(detect_edge)
+    return p, strings
+
+
+def _frame(fi, image):
+    """a grin_frame_info as a dict (see run)"""
+    f = fi.contents
+    out = {"frame": f.frame, "t": f.t, "latency_ms": f.latency_ms, "events": (f.events or b"").decode(), "faces": []}
+    for i in range(f.nfaces):
+        x = f.faces[i]
+        dec = not (math.isnan(x.smile) or math.isnan(x.smile_raw))
+        out["faces"].append({"id": x.id, "box": (x.box.x, x.box.y, x.box.w, x.box.h),
+                             "smile": float(x.smile) if dec else None, "raw": float(x.smile_raw) if dec else None,
+                             "smiling": bool(x.smiling), "aligned": bool(x.aligned), "quality": float(x.quality)})
+    if image and f.image:
+        im = f.image.contents
+        buf = np.ctypeslib.as_array(im.data, shape=(im.height * im.stride,))
+        out["image"] = buf.reshape(im.height, im.stride)[:, :im.width * 3].reshape(im.height, im.width, 3).copy()
+    return out
+
+
 def run(source, model=None, detect_every=4, realtime=None, int8=False, face_check=None, no_face_check=False,
         image=False, on_frame=None, detect_edge=None):
     """grin's real-time pipeline on a video file, image sequence, folder, camera or stream URL.
@@ -365,36 +400,13 @@ def run(source, model=None, detect_every=4, realtime=None, int8=False, face_chec
     None without a decision), events (the JSON lines of smile_start, smile_end, track_end), and
     with image=True the annotated-size RGB frame as a numpy array (a copy). detect_edge: the border
     detection sees past the frame's edge, as a share of its larger side (None: grin's default, 0.05;
-    0: none). source "-" reads standard input."""
-    p = _RunParams()
+    0: none). source "-" reads standard input. For frames you have yourself, see Pipeline."""
     vlib = _video_lib()
-    vlib.grin_run_params_default(ctypes.byref(p))
-    strings = [_bytes(model), _bytes(face_check)]
-    p.model, p.face_check = strings
-    p.detect_every, p.int8, p.no_face_check = detect_every, int(int8), int(no_face_check)
-    if realtime is not None:
-        p.realtime = 1 if realtime else 0
-    if detect_edge is not None:
-        p.detect_edge = float(detect_edge)
-
-    def convert(fi):
-        f = fi.contents
-        out = {"frame": f.frame, "t": f.t, "latency_ms": f.latency_ms, "events": (f.events or b"").decode(), "faces": []}
-        for i in range(f.nfaces):
-            x = f.faces[i]
-            dec = not (math.isnan(x.smile) or math.isnan(x.smile_raw))
-            out["faces"].append({"id": x.id, "box": (x.box.x, x.box.y, x.box.w, x.box.h),
-                                 "smile": float(x.smile) if dec else None, "raw": float(x.smile_raw) if dec else None,
-                                 "smiling": bool(x.smiling), "aligned": bool(x.aligned), "quality": float(x.quality)})
-        if image and f.image:
-            im = f.image.contents
-            buf = np.ctypeslib.as_array(im.data, shape=(im.height * im.stride,))
-            out["image"] = buf.reshape(im.height, im.stride)[:, :im.width * 3].reshape(im.height, im.width, 3).copy()
-        return out
+    p, _keep = _run_params(vlib, model, detect_every, realtime, int8, face_check, no_face_check, detect_edge)
 
     def go(callback):
         stats, err = _RunStats(), _Error()
-        cb = _ON_FRAME(lambda user, fi: 1 if callback(convert(fi)) else 0)
+        cb = _ON_FRAME(lambda user, fi: 1 if callback(_frame(fi, image)) else 0)
         st = vlib.grin_run(_bytes(source), ctypes.byref(p), cb, None, ctypes.byref(stats), ctypes.byref(err))
         _check(st, err)
         return {k: getattr(stats, k) for k, _ in _RunStats._fields_}
@@ -402,6 +414,63 @@ def run(source, model=None, detect_every=4, realtime=None, int8=False, face_chec
     if on_frame is not None:
         return go(on_frame)
     return _iterate(go)
+
+
+class Pipeline:
+    """grin's real-time pipeline fed with frames you have (your camera, decoder or network):
+
+        with grin.Pipeline(on_frame=print) as pl:
+            for t, frame in frames:          # numpy (H, W, 3) BGR (order="rgb" for RGB) or (H, W) grey
+                pl.push(frame, t)            # t: seconds, increasing
+        stats = pl.stats
+
+    on_frame(frame) gets each processed frame as run() gives it, in order, from the pipeline's
+    thread; return True to stop (later pushes raise). realtime=True is for live frames: push hardly
+    ever waits and frames that would wait behind two others are dropped; otherwise every frame is
+    processed and push waits while the pipeline is busy. The other options are run()'s."""
+
+    def __init__(self, on_frame, model=None, detect_every=4, realtime=False, int8=False, face_check=None,
+                 no_face_check=False, detect_edge=None, image=False):
+        self._vlib = _video_lib()
+        self._p, self._keep = _run_params(self._vlib, model, detect_every, realtime, int8, face_check, no_face_check,
+                                          detect_edge)
+        self._cb = _ON_FRAME(lambda user, fi: 1 if on_frame(_frame(fi, image)) else 0)
+        self._h = _P()
+        self.stats = None
+        err = _Error()
+        _check(self._vlib.grin_pipeline_create(ctypes.byref(self._p), self._cb, None, ctypes.byref(self._h),
+                                               ctypes.byref(err)), err)
+
+    def push(self, frame, t, order="bgr"):
+        if not self._h:
+            raise Error("the pipeline was closed")
+        img, _a = _image(frame, order)
+        err = _Error()
+        _check(self._vlib.grin_pipeline_push(self._h, ctypes.byref(img), float(t), ctypes.byref(err)), err)
+
+    def finish(self):
+        """waits until every pushed frame was delivered; returns (and keeps in .stats) the statistics"""
+        if not self._h:
+            return self.stats
+        stats, err = _RunStats(), _Error()
+        st = self._vlib.grin_pipeline_finish(self._h, ctypes.byref(stats), ctypes.byref(err))
+        self._vlib.grin_pipeline_free(self._h)
+        self._h = _P()
+        self.stats = {k: getattr(stats, k) for k, _ in _RunStats._fields_}
+        _check(st, err)
+        return self.stats
+
+    close = finish
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.finish()
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            self._vlib.grin_pipeline_free(self._h)
 
 
 def _iterate(go):

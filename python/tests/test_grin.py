@@ -106,6 +106,31 @@ def test_run_matches_cli_events():
     assert len(seen) == 10 and stats["processed"] >= 10
 
 
+def test_pipeline_push_matches_run():
+    if not os.path.exists(LANDMARKS):
+        return
+    frames = []
+    for fr in grin.run(CLIP, image=True):
+        frames.append(fr)
+        if len(frames) == 40:
+            break
+    got = []
+    with grin.Pipeline(on_frame=lambda fr: got.append(fr)) as pl:
+        for fr in frames:
+            pl.push(fr["image"], fr["t"], order="rgb")
+    assert pl.stats["processed"] == 40 and [f["frame"] for f in got] == list(range(40))
+    assert [f["faces"] for f in got] == [f["faces"] for f in frames]
+    # grey frames, and a time that does not increase: grin's message as an exception
+    pl = grin.Pipeline(on_frame=lambda fr: None)
+    pl.push(frames[0]["image"][:, :, 1], 0.0)
+    try:
+        pl.push(frames[0]["image"][:, :, 1], 0.0)
+        assert False, "a time that does not increase was taken"
+    except grin.Error as e:
+        assert "increase" in str(e)
+    assert pl.finish()["frames"] == 1
+
+
 def test_structs_match_the_header():
     # each parameter struct the library fills must be at least as large in Python as in C: the
     # default functions write it whole, so a field the header gained and the bindings lack would be
