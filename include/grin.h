@@ -500,6 +500,9 @@ typedef struct grin_run_stats {
     long long frames, processed, dropped;
     double seconds, fps, latency_ms_p50, latency_ms_p99;
     int tracks;
+    int errors; /* damage the source's reader detected and went past: packets or photos it skipped,
+                 * errors FFmpeg's demuxer or decoder reported (frames there may be missing or
+                 * glitched; a file with any is damaged, grin run exits 1) */
 } grin_run_stats;
 
 /* Runs the pipeline (decode -> detect -> landmarks/track -> classify -> smile) on a video file,

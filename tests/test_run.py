@@ -322,6 +322,22 @@ check("truncated file: frames up to the cut", 0 < st.get("frames", 0) < 200, r.s
 check("truncated file: says so, exit 1", r.returncode == 1 and "truncated" in r.stderr, (r.returncode, r.stderr))
 check("truncated file: events complete", os.path.exists(evc) and lines(evc)[-1].get("summary") == "run", r.stderr)
 check("truncated file: no crash", r.returncode in (0, 1), r.returncode)
+# bits flipped in the container (frames lost where the reader resynchronises, no packet undecodable):
+# said in one line with FFmpeg's own words, exit 1, every frame read still processed
+import random
+flip = bytearray(data)
+rnd = random.Random(7)
+for _ in range(200):
+    k = rnd.randrange(5000, 120000)
+    flip[k] ^= 1 << rnd.randrange(8)
+flipped = os.path.join(tmp, "flipped.webm")
+open(flipped, "wb").write(flip)
+evf = os.path.join(tmp, "flipped.jsonl")
+r = run(flipped, "--frames", "200", "--events", evf)
+check("damaged file: says so in one line, exit 1", r.returncode == 1 and
+      sum("damaged: FFmpeg reported" in l for l in r.stderr.splitlines()) == 1, (r.returncode, r.stderr))
+check("damaged file: the frames read are processed", os.path.exists(evf) and
+      sum("faces" in l for l in lines(evf)) == 200 and lines(evf)[-1].get("summary") == "run", r.stderr)
 bad = bytearray(data[: len(data) // 10])
 for k in range(len(bad) // 3, len(bad) // 3 + 4000, 7):
     bad[k] ^= 0x5A

@@ -112,7 +112,7 @@ class _RunParams(ctypes.Structure):
 class _RunStats(ctypes.Structure):
     _fields_ = [("frames", ctypes.c_longlong), ("processed", ctypes.c_longlong), ("dropped", ctypes.c_longlong),
                 ("seconds", ctypes.c_double), ("fps", ctypes.c_double), ("latency_ms_p50", ctypes.c_double),
-                ("latency_ms_p99", ctypes.c_double), ("tracks", ctypes.c_int)]
+                ("latency_ms_p99", ctypes.c_double), ("tracks", ctypes.c_int), ("errors", ctypes.c_int)]
 
 
 _ON_FRAME = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(_FrameInfo))

@@ -131,6 +131,25 @@ def test_pipeline_push_matches_run():
     assert pl.finish()["frames"] == 1
 
 
+def test_run_counts_damage():
+    if not os.path.exists(LANDMARKS):
+        return
+    import random, tempfile
+    data = bytearray(open(CLIP, "rb").read())
+    rnd = random.Random(7)
+    for _ in range(200):
+        k = rnd.randrange(5000, 120000)
+        data[k] ^= 1 << rnd.randrange(8)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "flipped.webm")
+        open(path, "wb").write(bytes(data))
+        seen = []
+        stats = grin.run(path, on_frame=lambda fr: seen.append(1) or len(seen) >= 200)
+        assert stats["errors"] >= 1, stats
+    seen = []
+    assert grin.run(CLIP, on_frame=lambda fr: seen.append(1) or len(seen) >= 50)["errors"] == 0
+
+
 def test_structs_match_the_header():
     # each parameter struct the library fills must be at least as large in Python as in C: the
     # default functions write it whole, so a field the header gained and the bindings lack would be

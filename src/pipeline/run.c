@@ -214,6 +214,8 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
     if (!st && ps.source_status)
         st = grin__fail(err, ps.source_status, "%s", ps.source_error);
     fill_stats(stats, &ps, &r);
+    if (stats)
+        stats->errors = grin__video_skipped(in) + grin__video_errors(in, NULL, 0);
     runner_close(&r);
     grin__video_close(in);
     return st;

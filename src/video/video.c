@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <math.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +54,84 @@ struct grin__video_in {
     int nfiles, next;
     int skipped;
     int stdin_flags; /* standard input's file status flags before grin made it non-blocking, or -1 */
+    /* errors FFmpeg's demuxer or decoder reported on this source while it was read (damage they
+     * detected and resynchronised past: frames may be missing there); guarded by the registry's lock */
+    int av_errors;
+    char av_first[160];
 };
+
+/* ---- FFmpeg's own error messages, counted per source: FFmpeg reports what it detects (a broken
+ * container element it skips, a frame it can't decode) only through av_log. A source being read is
+ * registered with the contexts that log for it; messages of other contexts (a program embedding
+ * grin that uses FFmpeg itself) go to FFmpeg's default logger, at the level grin set. */
+enum { MAX_SOURCES = 64 };
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    const void *ctx[3];
+    grin__video_in *v;
+} reg[MAX_SOURCES];
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+static void log_cb(void *avcl, int level, const char *fmt, va_list vl)
+{
+    if (level <= AV_LOG_ERROR && avcl) {
+        pthread_mutex_lock(&reg_lock);
+        for (int i = 0; i < MAX_SOURCES; i++) {
+            grin__video_in *v = reg[i].v;
+            if (v && (reg[i].ctx[0] == avcl || reg[i].ctx[1] == avcl || reg[i].ctx[2] == avcl)) {
+                if (v->av_errors++ == 0) {
+                    va_list c;
+                    va_copy(c, vl);
+                    vsnprintf(v->av_first, sizeof v->av_first, fmt, c);
+                    va_end(c);
+                    size_t n = strlen(v->av_first);
+                    while (n && (v->av_first[n - 1] == '\n' || v->av_first[n - 1] == '.' || v->av_first[n - 1] == ' '))
+                        v->av_first[--n] = '\0';
+                }
+                pthread_mutex_unlock(&reg_lock);
+                return;
+            }
+        }
+        pthread_mutex_unlock(&reg_lock);
+    }
+    av_log_default_callback(avcl, level, fmt, vl);
+}
+
+static void install_log(void) { av_log_set_callback(log_cb); }
+
+static void reg_add(grin__video_in *v)
+{
+    pthread_once(&log_once, install_log);
+    pthread_mutex_lock(&reg_lock);
+    for (int i = 0; i < MAX_SOURCES; i++)
+        if (!reg[i].v) { /* (beyond 64 sources read at once, the others are not counted) */
+            reg[i].v = v;
+            reg[i].ctx[0] = v->fmt;
+            reg[i].ctx[1] = v->fmt ? v->fmt->pb : NULL;
+            reg[i].ctx[2] = v->dec;
+            break;
+        }
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_remove(grin__video_in *v)
+{
+    pthread_mutex_lock(&reg_lock);
+    for (int i = 0; i < MAX_SOURCES; i++)
+        if (reg[i].v == v)
+            memset(&reg[i], 0, sizeof reg[i]);
+    pthread_mutex_unlock(&reg_lock);
+}
+
+int grin__video_errors(grin__video_in *v, char *first, size_t n)
+{
+    pthread_mutex_lock(&reg_lock);
+    int e = v->av_errors;
+    if (first && n)
+        snprintf(first, n, "%s", v->av_first);
+    pthread_mutex_unlock(&reg_lock);
+    return e;
+}
 
 static double mono_s(void)
 {
@@ -252,6 +331,7 @@ grin_status grin__video_open(const char *url, const grin__video_in_opts *o, grin
     if (fr.num > 0 && fr.den > 0 && av_q2d(fr) < 1000)
         v->fps = av_q2d(fr);
     v->tb = av_q2d(vs->time_base);
+    reg_add(v); /* from here on, what FFmpeg reports about this source is counted */
     *out = v;
     return GRIN_OK;
 }
@@ -432,6 +512,7 @@ void grin__video_close(grin__video_in *v)
 {
     if (!v)
         return;
+    reg_remove(v);
     if (v->stdin_flags >= 0)
         fcntl(0, F_SETFL, v->stdin_flags);
     sws_freeContext(v->sws);

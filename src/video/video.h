@@ -36,6 +36,9 @@ bool grin__video_is_folder(const grin__video_in *v);
 /* The duration the container declares, in seconds (0 when it declares none). */
 double grin__video_declared_seconds(const grin__video_in *v);
 int grin__video_skipped(const grin__video_in *v); /* corrupt packets / undecodable photos skipped */
+/* errors FFmpeg's demuxer or decoder reported while the source was read (damage they detected and
+ * went past: frames may be missing or glitched there); the first message into first */
+int grin__video_errors(grin__video_in *v, char *first, size_t n);
 void grin__video_close(grin__video_in *v);
 
 typedef struct grin__video_out grin__video_out;

@@ -496,6 +496,14 @@ int cmd_run(int argc, char **argv)
             cli_error("%s: %d undecodable packets or frames were skipped", input, grin__video_skipped(in));
             rc = 1;
         }
+        char first[160];
+        int av_errors = grin__video_errors(in, first, sizeof first);
+        if (av_errors > 0) { /* damage the demuxer or decoder detected and went past */
+            cli_error("%s: damaged: FFmpeg reported %d error%s reading it (the first: %s); frames there may be "
+                      "missing or glitched", input, av_errors, av_errors > 1 ? "s" : "", first);
+            if (!grin__video_is_live(in)) /* (a live stream joined mid-way has some as a rule) */
+                rc = 1;
+        }
         grin__video_close(in);
         if (vout && grin__video_out_close(vout, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
