@@ -307,6 +307,12 @@ r = run(os.path.join(ROOT, "data", "samples"), "--events", "-", "--detect-every"
 fl = [json.loads(l) for l in r.stdout.splitlines() if '"faces"' in l]
 check("a folder of photos", r.returncode == 0 and len(fl) == 3 and sum(len(l["faces"]) for l in fl) == 7, r.stdout + r.stderr)
 
+# --repeat: the input again and again, memory and descriptors sampled after each pass (no descriptor
+# may be left open by a pass)
+r = run(CLIP, "--frames", "30", "--repeat", "3", "--stats", "--events", os.devnull)
+rep = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 and r.stdout.strip() else {}
+check("--repeat: memory and open descriptors per pass, none leaked", rep.get("frames") == 90 and
+      len(rep.get("rss_kb", [])) == 3 and len(set(rep.get("open_fds", []))) == 1 and rep["open_fds"][0] > 2, r.stdout)
 # faults
 one_line_error("missing input", run("/no/such/clip.webm"), "/no/such/clip.webm")
 txt = os.path.join(tmp, "notes.mp4")

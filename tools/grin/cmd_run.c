@@ -3,6 +3,7 @@
  * events, an annotated video, a live window, and run statistics. */
 #include "cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -165,6 +166,19 @@ static void *run_thread(void *arg)
     j->st = grin__pipeline_run(j->stages, j->nstages, source_next, j->src, &j->opts, &j->stats, &j->err);
     j->done = 1;
     return NULL;
+}
+
+/* open file descriptors (a leak shows as a count that grows pass after pass) */
+static long open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    long n = 0;
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* (the directory's own descriptor) */
 }
 
 static long rss_kb(void)
@@ -384,7 +398,7 @@ int cmd_run(int argc, char **argv)
     stop_flag = 0;
     grin__smile_cfg smile = {.on = 0.6f, .off = 0.4f, .tau = 0.2};
     grin__output_cfg outc = {.events = events};
-    long *rss = calloc((size_t)repeat, sizeof *rss);
+    long *rss = calloc((size_t)repeat, sizeof *rss), *fds = calloc((size_t)repeat, sizeof *fds);
     int64_t tot_frames = 0, tot_processed = 0, tot_dropped = 0;
     double tot_seconds = 0, p50 = 0, p99 = 0;
     for (int pass = 0; pass < repeat && !rc && !stop_flag; pass++) {
@@ -528,7 +542,10 @@ int cmd_run(int argc, char **argv)
             p50 = job.stats.latency_ms_p50;
             p99 = job.stats.latency_ms_p99;
         }
-        rss[pass] = rss_kb();
+        if (rss)
+            rss[pass] = rss_kb();
+        if (fds)
+            fds[pass] = open_fds();
     }
     grin__smile_finish(&smile, events);
     if (events) {
@@ -561,13 +578,17 @@ int cmd_run(int argc, char **argv)
         if (repeat > 1) {
             printf(",\"rss_kb\":[");
             for (int p = 0; p < repeat; p++)
-                printf("%s%ld", p ? "," : "", rss[p]);
+                printf("%s%ld", p ? "," : "", rss ? rss[p] : -1L);
+            printf("],\"open_fds\":[");
+            for (int p = 0; p < repeat; p++)
+                printf("%s%ld", p ? "," : "", fds ? fds[p] : -1L);
             printf("]");
         }
         printf("}\n");
         fflush(stdout);
     }
     free(rss);
+    free(fds);
     grin__smile_free(&smile);
     display_close(disp);
     grin_image_free(&v.img);
