@@ -404,6 +404,31 @@ GRIN_API grin_status grin_classify_faces(const grin_classifier *c, const grin_im
                                          const grin_point2f *const *landmarks, size_t n, float *probs,
                                          grin_error *err);
 
+/* A classifier whose options are fixed when it is loaded, and per-thread contexts to run it (as a
+ * cascade is shared and each thread has its grin_detector): the model is then immutable and shared
+ * by any number of threads without locks, each thread classifying through its own context. The
+ * grin_classifier_set_* calls are refused on such a classifier. */
+typedef struct grin_classifier_options {
+    int int8;            /* 8-bit inference (the model must carry a calibration: GRIN_ERR_UNSUPPORTED) */
+    int raw;             /* the network's own output (grin_classifier_set_raw) */
+    int landmark_branch; /* use the faces' landmarks where the model fuses them; default 1 */
+} grin_classifier_options;
+
+GRIN_API void grin_classifier_options_default(grin_classifier_options *o);
+GRIN_API grin_status grin_classifier_load_with(const char *path, const grin_classifier_options *o,
+                                               grin_classifier **out, grin_error *err);
+/* Buffers for one thread's calls, and `threads` workers (1: the calling thread only; 0: one per
+ * online CPU) that share a batch of crops or one crop's larger layers. The classifier must
+ * outlive it. */
+typedef struct grin_classifier_context grin_classifier_context;
+GRIN_API grin_status grin_classifier_context_create(const grin_classifier *c, int threads,
+                                                    grin_classifier_context **out);
+GRIN_API void grin_classifier_context_free(grin_classifier_context *x);
+/* grin_classify_faces through a context (landmarks may be NULL: grin_classify_crops). */
+GRIN_API grin_status grin_classify(grin_classifier_context *x, const grin_image *crops,
+                                   const grin_point2f *const *landmarks, size_t n, float *probs,
+                                   grin_error *err);
+
 /* ---------------------------------------------------------------- the face path in one call */
 
 /* Everything grin does to a photo, with the models loaded once: faces found (with a second look

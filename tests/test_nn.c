@@ -3,6 +3,7 @@
 #include "test_util.h"
 
 #include <math.h>
+#include <pthread.h>
 
 #include "nn/infer.h"
 #include "nn/import_tfjs.h"
@@ -1249,6 +1250,114 @@ static void test_post_processing(void **state)
     grin__nn_free(&m.net);
 }
 
+/* ---- options fixed at load, one context per thread: the same probabilities as the shared path,
+ * from any number of threads at once */
+
+typedef struct {
+    const grin_classifier *c;
+    const grin_image *crops;
+    size_t n;
+    const float *want;
+    int bad;
+} ctx_job;
+
+static void *ctx_thread(void *arg)
+{
+    ctx_job *j = arg;
+    grin_classifier_context *x;
+    if (grin_classifier_context_create(j->c, 1, &x) != GRIN_OK) {
+        j->bad = 1;
+        return NULL;
+    }
+    float p[8];
+    grin_error err;
+    for (int round = 0; round < 20; round++) {
+        if (grin_classify(x, j->crops, NULL, j->n, p, &err) != GRIN_OK || memcmp(p, j->want, j->n * sizeof *p))
+            j->bad++;
+    }
+    grin_classifier_context_free(x);
+    return NULL;
+}
+
+static void test_classifier_contexts(void **state)
+{
+    (void)state;
+    const char *model = SRC("models/smile.grinnet");
+    grin_classifier *shared, *fixed;
+    grin_error err;
+    assert_int_equal(grin_classifier_load(model, &shared, &err), GRIN_OK);
+    grin_classifier_info info;
+    grin_classifier_get_info(shared, &info);
+    enum { N = 6 };
+    grin_image crops[N];
+    for (int k = 0; k < N; k++) { /* patterns the model scores differently */
+        assert_int_equal(grin_image_alloc(info.input, info.input, GRIN_PIX_GRAY8, &crops[k]), GRIN_OK);
+        for (int y = 0; y < info.input; y++)
+            for (int x = 0; x < info.input; x++)
+                crops[k].data[y * crops[k].stride + x] = (uint8_t)((x * (k + 1) + y * (7 - k) + (x * y) % (k + 3)) * 3);
+    }
+    float want[N], raw_want[N], got[N];
+    for (int raw = 0; raw < 2; raw++) {
+        assert_int_equal(grin_classifier_set_int8(shared, 1), GRIN_OK);
+        assert_int_equal(grin_classifier_set_raw(shared, raw), GRIN_OK);
+        assert_int_equal(grin_classify_crops(shared, crops, N, raw ? raw_want : want, &err), GRIN_OK);
+    }
+    assert_true(want[0] != want[1] && want[0] != raw_want[0]); /* (else the test could not tell) */
+    grin_classifier_options o;
+    grin_classifier_options_default(&o);
+    o.int8 = 1;
+    assert_int_equal(grin_classifier_load_with(model, &o, &fixed, &err), GRIN_OK);
+    /* its options are fixed */
+    assert_int_equal(grin_classifier_set_int8(fixed, 0), GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(grin_classifier_set_raw(fixed, 1), GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(grin_classifier_set_threads(fixed, 2), GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(grin_classifier_set_landmark_branch(fixed, 0), GRIN_ERR_INVALID_ARGUMENT);
+    for (int threads = 1; threads <= 2; threads++) { /* a context's own workers: the same numbers */
+        grin_classifier_context *x;
+        assert_int_equal(grin_classifier_context_create(fixed, threads, &x), GRIN_OK);
+        assert_int_equal(grin_classify(x, crops, NULL, N, got, &err), GRIN_OK);
+        assert_memory_equal(got, want, sizeof want);
+        assert_int_equal(grin_classify(x, crops, NULL, 1, got, &err), GRIN_OK); /* one crop: layers split */
+        assert_memory_equal(got, want, sizeof *got);
+        grin_classifier_context_free(x);
+    }
+    assert_int_equal(grin_classify_crops(fixed, crops, N, got, &err), GRIN_OK); /* the shared path still works */
+    assert_memory_equal(got, want, sizeof want);
+    /* four threads, each with its context, on the one model */
+    pthread_t th[4];
+    ctx_job jobs[4];
+    for (int t = 0; t < 4; t++) {
+        jobs[t] = (ctx_job){fixed, crops, N, want, 0};
+        assert_int_equal(pthread_create(&th[t], NULL, ctx_thread, &jobs[t]), 0);
+    }
+    for (int t = 0; t < 4; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(jobs[t].bad, 0);
+    }
+    grin_classifier_free(fixed);
+    o.raw = 1;
+    assert_int_equal(grin_classifier_load_with(model, &o, &fixed, &err), GRIN_OK);
+    grin_classifier_context *x;
+    assert_int_equal(grin_classifier_context_create(fixed, 1, &x), GRIN_OK);
+    assert_int_equal(grin_classify(x, crops, NULL, N, got, &err), GRIN_OK);
+    assert_memory_equal(got, raw_want, sizeof raw_want);
+    grin_image wrong;
+    assert_int_equal(grin_image_alloc(info.input + 1, info.input, GRIN_PIX_GRAY8, &wrong), GRIN_OK);
+    assert_int_equal(grin_classify(x, &wrong, NULL, 1, got, &err), GRIN_ERR_INVALID_ARGUMENT);
+    grin_image_free(&wrong);
+    grin_classifier_context_free(x);
+    grin_classifier_free(fixed);
+    /* 8 bits asked of a model without a calibration */
+    o.int8 = 1, o.raw = 0;
+    assert_int_equal(grin_classifier_load_with(SRC("tests/fuzz/corpus/fuzz_model/tiny.grinnet"), &o, &fixed, &err),
+                     GRIN_ERR_UNSUPPORTED);
+    assert_non_null(strstr(err.msg, "calibration"));
+    assert_int_equal(grin_classifier_context_create(NULL, 1, &x), GRIN_ERR_INVALID_ARGUMENT);
+    for (int k = 0; k < N; k++)
+        grin_image_free(&crops[k]);
+    grin_classifier_free(shared);
+}
+
 /* ---- the landmark branch */
 
 /* a horizontally symmetric 68-point face in an S x S crop (pairs under the iBUG mirror map at
@@ -1629,7 +1738,7 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_augment),
         cmocka_unit_test(test_training_learns_and_is_deterministic),
-        cmocka_unit_test(test_training_distills), cmocka_unit_test(test_checkpoint_resume),
+        cmocka_unit_test(test_training_distills), cmocka_unit_test(test_classifier_contexts), cmocka_unit_test(test_checkpoint_resume),
         cmocka_unit_test(test_post_processing),
         cmocka_unit_test(test_landmark_branch), cmocka_unit_test(test_dataset_landmarks),
         cmocka_unit_test(test_faceapi_import),

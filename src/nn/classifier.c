@@ -17,6 +17,7 @@ struct grin_classifier {
     bool can_int8; /* calibrated: grin_classifier_set_int8 may switch the plan to 8 bits */
     grin__post post; /* what the model's output goes through: the model's, or none (raw) */
     bool raw, no_branch;
+    bool fixed; /* loaded with grin_classifier_load_with: its options can't change */
     grin__pool *pool;
     int threads;
     pthread_mutex_t lock;      /* guards the free scratch list */
@@ -83,7 +84,7 @@ void grin_classifier_free(grin_classifier *c)
 
 grin_status grin_classifier_set_threads(grin_classifier *c, int threads)
 {
-    if (!c || threads < 0 || threads > GRIN_MAX_THREADS)
+    if (!c || c->fixed || threads < 0 || threads > GRIN_MAX_THREADS)
         return GRIN_ERR_INVALID_ARGUMENT;
     if (threads == 0)
         threads = grin__online_cpus();
@@ -101,7 +102,7 @@ grin_status grin_classifier_set_threads(grin_classifier *c, int threads)
 
 grin_status grin_classifier_set_int8(grin_classifier *c, int on)
 {
-    if (!c)
+    if (!c || c->fixed)
         return GRIN_ERR_INVALID_ARGUMENT;
     if (on && !c->can_int8)
         return GRIN_ERR_UNSUPPORTED;
@@ -122,7 +123,7 @@ static void set_post(grin_classifier *c)
 
 grin_status grin_classifier_set_raw(grin_classifier *c, int raw)
 {
-    if (!c)
+    if (!c || c->fixed)
         return GRIN_ERR_INVALID_ARGUMENT;
     c->raw = raw != 0;
     set_post(c);
@@ -131,7 +132,7 @@ grin_status grin_classifier_set_raw(grin_classifier *c, int raw)
 
 grin_status grin_classifier_set_landmark_branch(grin_classifier *c, int on)
 {
-    if (!c)
+    if (!c || c->fixed)
         return GRIN_ERR_INVALID_ARGUMENT;
     c->no_branch = !on;
     set_post(c);
@@ -339,10 +340,9 @@ grin_status grin_classify_crops(const grin_classifier *c, const grin_image *crop
     return grin_classify_faces(c, crops, NULL, n, probs, err);
 }
 
-grin_status grin_classify_faces(const grin_classifier *cc, const grin_image *crops,
-                                const grin_point2f *const *landmarks, size_t n, float *probs, grin_error *err)
+static grin_status check_crops(const grin_classifier *c, const grin_image *crops, size_t n, const float *probs,
+                               grin_error *err)
 {
-    grin_classifier *c = (grin_classifier *)cc; /* only the scratch list changes, under its lock */
     if (!c || (!crops && n) || (!probs && n))
         return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "invalid argument");
     const int S = c->m.input;
@@ -353,14 +353,44 @@ grin_status grin_classify_faces(const grin_classifier *cc, const grin_image *cro
             return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "crop %zu is %dx%d, the model takes %dx%d", i,
                               im->width, im->height, S, S);
     }
+    return GRIN_OK;
+}
+
+/* n crops on T sets of buffers: over the pool when T > 1, else on this thread (one crop's layers
+ * over the pool when there is one) */
+static grin_status run_crops(const grin_classifier *c, grin__pool *pool, int T, grin__nn_scratch **scratch, float **x,
+                             const grin_image *crops, const grin_point2f *const *landmarks, size_t n, float *probs)
+{
+    grin_status st[64] = {0};
+    run_ctx r = {(grin_classifier *)c, crops, landmarks, probs, n, scratch, x, st, NULL};
+    if (T > 1) { /* crops in parallel */
+        grin__pool_run(pool, run_one, &r, (int)n);
+    } else {
+        r.intra = n == 1 ? pool : NULL; /* one crop: its layers in parallel */
+        for (size_t i = 0; i < n; i++)
+            run_one(&r, (int)i, 0);
+    }
+    for (int t = 0; t < T; t++)
+        if (st[t])
+            return st[t];
+    return GRIN_OK;
+}
+
+grin_status grin_classify_faces(const grin_classifier *cc, const grin_image *crops,
+                                const grin_point2f *const *landmarks, size_t n, float *probs, grin_error *err)
+{
+    grin_classifier *c = (grin_classifier *)cc; /* only the scratch list changes, under its lock */
+    grin_status cs = check_crops(c, crops, n, probs, err);
+    if (cs)
+        return cs;
     if (n == 0)
         return GRIN_OK;
+    const int S = c->m.input;
     if (!c->have_plan || grin__nn_force_reference)
         return classify_generic(c, crops, landmarks, n, probs, err);
     int T = c->pool && n > 1 ? c->threads : 1; /* the pool may hand a task to any of its threads */
     grin__nn_scratch *scratch[64];
     float *x[64];
-    grin_status st[64] = {0};
     if (T > 64)
         T = 64;
     const size_t per = (size_t)S * S * c->m.channels;
@@ -377,21 +407,11 @@ grin_status grin_classify_faces(const grin_classifier *cc, const grin_image *cro
         }
     }
     if (!res) {
-        run_ctx r = {c, crops, landmarks, probs, n, scratch, x, st, NULL};
         if (c->pool) /* one call at a time on the pool */
             pthread_mutex_lock(&c->pool_lock);
-        if (T > 1) { /* crops in parallel */
-            grin__pool_run(c->pool, run_one, &r, (int)n);
-        } else {
-            r.intra = n == 1 ? c->pool : NULL; /* one crop: its layers in parallel */
-            for (size_t i = 0; i < n; i++)
-                run_one(&r, (int)i, 0);
-        }
+        res = run_crops(c, c->pool, T, scratch, x, crops, landmarks, n, probs);
         if (c->pool)
             pthread_mutex_unlock(&c->pool_lock);
-        for (int t = 0; t < T; t++)
-            if (st[t])
-                res = st[t];
     }
     for (int t = 0; t < got; t++) {
         free(x[t]);
@@ -400,4 +420,103 @@ grin_status grin_classify_faces(const grin_classifier *cc, const grin_image *cro
     if (res)
         return grin__fail(err, res, res == GRIN_ERR_NO_MEMORY ? "out of memory" : "inference failed");
     return GRIN_OK;
+}
+
+/* ---------------------------------------------------------------- options fixed at load, contexts */
+
+void grin_classifier_options_default(grin_classifier_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->landmark_branch = 1;
+}
+
+grin_status grin_classifier_load_with(const char *path, const grin_classifier_options *o, grin_classifier **out,
+                                      grin_error *err)
+{
+    grin_classifier_options d;
+    grin_classifier_options_default(&d);
+    if (!o)
+        o = &d;
+    grin_classifier *c;
+    grin_status st = grin_classifier_load(path, &c, err);
+    if (st)
+        return st;
+    if (o->int8 && grin_classifier_set_int8(c, 1) != GRIN_OK) {
+        grin_classifier_free(c);
+        return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: no 8-bit calibration (grin quantize makes one)", path);
+    }
+    grin_classifier_set_raw(c, o->raw);
+    grin_classifier_set_landmark_branch(c, o->landmark_branch);
+    c->fixed = true;
+    *out = c;
+    return GRIN_OK;
+}
+
+struct grin_classifier_context {
+    const grin_classifier *c;
+    grin__pool *pool;
+    int threads;
+    grin__nn_scratch scratch[64];
+    grin__nn_scratch *sp[64];
+    float *x[64];
+};
+
+grin_status grin_classifier_context_create(const grin_classifier *c, int threads, grin_classifier_context **out)
+{
+    if (!c || !out || threads < 0 || threads > GRIN_MAX_THREADS)
+        return GRIN_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (threads == 0)
+        threads = grin__online_cpus();
+    if (threads > 64)
+        threads = 64;
+    grin_classifier_context *x = calloc(1, sizeof *x);
+    if (!x)
+        return GRIN_ERR_NO_MEMORY;
+    x->c = c;
+    x->threads = threads;
+    const size_t per = (size_t)c->m.input * c->m.input * c->m.channels;
+    for (int t = 0; t < threads; t++) {
+        x->sp[t] = &x->scratch[t];
+        if (!(x->x[t] = malloc(2 * per * sizeof(float) + 2 * per))) {
+            grin_classifier_context_free(x);
+            return GRIN_ERR_NO_MEMORY;
+        }
+    }
+    if (threads > 1 && !(x->pool = grin__pool_create(threads))) {
+        grin_classifier_context_free(x);
+        return GRIN_ERR_NO_MEMORY;
+    }
+    *out = x;
+    return GRIN_OK;
+}
+
+void grin_classifier_context_free(grin_classifier_context *x)
+{
+    if (!x)
+        return;
+    grin__pool_free(x->pool);
+    for (int t = 0; t < 64; t++) {
+        grin__nn_scratch_free(&x->scratch[t]);
+        free(x->x[t]);
+    }
+    free(x);
+}
+
+grin_status grin_classify(grin_classifier_context *x, const grin_image *crops, const grin_point2f *const *landmarks,
+                          size_t n, float *probs, grin_error *err)
+{
+    if (!x)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "grin_classify: no context");
+    const grin_classifier *c = x->c;
+    grin_status st = check_crops(c, crops, n, probs, err);
+    if (st || n == 0)
+        return st;
+    if (!c->have_plan || grin__nn_force_reference)
+        return classify_generic((grin_classifier *)c, crops, landmarks, n, probs, err);
+    int T = x->pool && n > 1 ? x->threads : 1;
+    st = run_crops(c, x->pool, T, x->sp, x->x, crops, landmarks, n, probs);
+    return st ? grin__fail(err, st, st == GRIN_ERR_NO_MEMORY ? "out of memory" : "inference failed") : GRIN_OK;
 }
