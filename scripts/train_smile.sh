@@ -7,7 +7,7 @@
 #   bash scripts/train_smile.sh SETS OUT [grin train options for the network...]
 #
 # The shipped model (its sets made at 65 px: bash scripts/make_sets.sh S 65):
-#   bash scripts/train_smile.sh S out --faceapi 65 --epochs 16 --lr 1e-3
+#   DATA=crops bash scripts/train_smile.sh S out --faceapi 65 --epochs 8 --lr 1e-3
 # --faceapi SIZE starts from face-api.js's expression network (third_party/face-api, imported
 # by grin import for SIZE x SIZE grey crops) instead of a MobileNet trained from scratch, e.g.
 #   bash scripts/train_smile.sh S out --alpha 0.5 --input 64 --gray --epochs 24
