@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -360,7 +361,7 @@ grin_status grin__pipeline_run(const grin__module *stages, int nstages, grin__so
     if (r.nlat > 0) {
         qsort(r.lat, (size_t)r.nlat, sizeof *r.lat, cmp_double);
         stats->latency_ms_p50 = r.lat[r.nlat / 2];
-        stats->latency_ms_p99 = r.lat[(size_t)((double)(r.nlat - 1) * 0.99)];
+        stats->latency_ms_p99 = r.lat[(size_t)ceil((double)(r.nlat - 1) * 0.99)]; /* (never below the median) */
     }
     free(r.lat);
     stats->stage_status = r.err_st;
