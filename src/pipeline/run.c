@@ -88,8 +88,13 @@ static void runner_close(runner *r)
     memset(r, 0, sizeof *r);
 }
 
-static grin_status check_params(const grin_run_params *p, const char *who, grin_error *err)
+/* the caller's parameters (NULL: the defaults) into *p, checked */
+static grin_status take_params(const grin_run_params *pp, grin_run_params *p, const char *who, grin_error *err)
 {
+    if (pp)
+        *p = *pp;
+    else
+        grin_run_params_default(p);
     if (p->detect_every < 1 || p->detect_workers < 0 || p->classify_workers < 0 || p->detect_workers > GRIN_MAX_THREADS ||
         p->classify_workers > GRIN_MAX_THREADS || !(p->detect_edge >= 0) || p->detect_edge > 0.5 ||
         !(p->folder_fps > 0) || p->detect_max_width < 0)
@@ -188,11 +193,7 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
     if (!input || !on_frame)
         return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "grin_run: input and on_frame are required");
     grin_run_params p;
-    if (pp)
-        p = *pp;
-    else
-        grin_run_params_default(&p);
-    grin_status st = check_params(&p, "grin_run", err);
+    grin_status st = take_params(pp, &p, "grin_run", err);
     if (st)
         return st;
     grin__video_in *in = NULL;
@@ -283,11 +284,7 @@ grin_status grin_pipeline_create(const grin_run_params *pp, int (*on_frame)(void
     if (!on_frame || !out)
         return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "grin_pipeline_create: on_frame and out are required");
     grin_run_params p;
-    if (pp)
-        p = *pp;
-    else
-        grin_run_params_default(&p);
-    grin_status st = check_params(&p, "grin_pipeline_create", err);
+    grin_status st = take_params(pp, &p, "grin_pipeline_create", err);
     if (st)
         return st;
     grin_pipeline *pl = calloc(1, sizeof *pl);
