@@ -8,7 +8,8 @@ way multi-object tracking benchmarks count (CLEAR-MOT style):
   recall          counted face-frames with a box on them (IoU >= 0.3, or the box's centre inside
                   the face and its size within 0.5-2x)
   false boxes     boxes on no face at all, per frame
-  id switches     a face's box carries another id than the last one it had
+  id switches     a counted face's box carries another id than on the last frame it was counted
+                  and found (id_switches_any_match: over every match, don't-care faces included)
   fragmented      a counted face's track broken and resumed (found, lost while counted, found)
   smile accuracy  on found face-frames with a decision (smile not null), smiling vs the label;
                   frames without a decision are counted apart
@@ -70,16 +71,17 @@ def main():
     counted = found = false_boxes = switches = fragments = 0
     dec = correct = undecided = 0
     photo_n = photo_correct = 0
-    last_id = {}
+    last_id, last_any, switches_any = {}, {}, 0
     was_found = {}
     ids_per_face = collections.defaultdict(set)
     for f in range(nframes):
         faces, boxes = gt.get(f, []), preds.get(f, [])
-        # greedy matching, best overlap first
-        pairs = sorted(((iou(p["box"], g["box"]), i, j) for i, p in enumerate(boxes) for j, g in enumerate(faces)
-                        if on_face(p["box"], g["box"])), reverse=True)
+        # greedy matching, counted faces first (a face mostly hidden behind another must not take
+        # the box of the face in front), then best overlap first
+        pairs = sorted(((g["counted"], iou(p["box"], g["box"]), i, j) for i, p in enumerate(boxes)
+                        for j, g in enumerate(faces) if on_face(p["box"], g["box"])), reverse=True)
         used_p, used_g, match = set(), set(), {}
-        for _, i, j in pairs:
+        for _, _, i, j in pairs:
             if i in used_p or j in used_g:
                 continue
             used_p.add(i)
@@ -90,10 +92,14 @@ def main():
             i = match.get(j)
             if i is not None:
                 pid = boxes[i]["id"]
-                if g["id"] in last_id and last_id[g["id"]] != pid:
-                    switches += 1
-                    detail.append((g["id"], f, "switch", f"id {last_id[g['id']]} -> {pid}, box {g['box']}"))
-                last_id[g["id"]] = pid
+                if g["id"] in last_any and last_any[g["id"]] != pid:
+                    switches_any += 1
+                last_any[g["id"]] = pid
+                if g["counted"]:
+                    if g["id"] in last_id and last_id[g["id"]] != pid:
+                        switches += 1
+                        detail.append((g["id"], f, "switch", f"id {last_id[g['id']]} -> {pid}, box {g['box']}"))
+                    last_id[g["id"]] = pid
                 ids_per_face[g["id"]].add(pid)
             if not g["counted"]:
                 continue
@@ -123,6 +129,7 @@ def main():
         "false_boxes_per_frame": round(false_boxes / nframes, 4) if nframes else None,
         "id_switches": switches,
         "id_switches_per_1000": round(1000 * switches / found, 2) if found else None,
+        "id_switches_any_match": switches_any,
         "fragmented": fragments,
         "ids_per_person": round(sum(len(v) for v in ids_per_face.values()) / max(len(ids_per_face), 1), 2),
         "decided": dec,

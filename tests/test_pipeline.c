@@ -298,7 +298,7 @@ static void test_tracking(void **state)
     grin_align_params_default(&ap);
     assert_int_equal(grin_landmarker_load(GRIN_DEFAULT_LANDMARK_MODEL, &lm, &err), GRIN_OK);
     assert_int_equal(grin_aligner_create(lm, &ap, &al, &err), GRIN_OK);
-    grin__landmarks_cfg cfg = {lm, al, false, 2, 1.0, NULL, NULL};
+    grin__landmarks_cfg cfg = {lm, al, false, 2, 1.0, NULL, NULL, false}; /* detections alone confirm */
     void *st = grin__stage_landmarks.init(&cfg, &err);
     assert_non_null(st);
     grin__frame f;
@@ -373,7 +373,7 @@ static void test_face_check(void **state)
     grin_classifier_info ki;
     grin_classifier_get_info(check, &ki);
     assert_int_equal(grin_aligner_create(lm, &ki.align, &cal, &err), GRIN_OK);
-    grin__landmarks_cfg cfg = {lm, al, false, 2, 1.0, check, cal};
+    grin__landmarks_cfg cfg = {lm, al, false, 2, 1.0, check, cal, false};
     void *st = grin__stage_landmarks.init(&cfg, &err);
     grin__frame f;
     memset(&f, 0, sizeof f);

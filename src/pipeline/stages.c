@@ -133,6 +133,7 @@ const grin__module grin__stage_detect = {"detect", 1, false, NULL, detect_init, 
 
 typedef struct {
     int id;       /* 0 for a detection not yet accepted as a face */
+    int revive;   /* a candidate looking for the lost face of this id where it would be now */
     grin_rect box;
     grin_point2f pts[GRIN__MAX_POINTS];
     int npts;
@@ -411,7 +412,13 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
             }
         }
         for (int i = 0; i < s->n;) { /* tracks no detection confirmed */
-            if (!s->t[i].matched && ++s->t[i].misses >= s->cfg->drop_after_misses) {
+            track *t = &s->t[i];
+            /* in video, a face whose landmarks passed the gate on the last frame confirms itself:
+             * the detector misses faces it found a moment before (turned, smiling broadly, lit
+             * from the side), and the face check already says these landmarks are on a face */
+            if (!t->matched && s->cfg->follow && t->npts && t->q.quality >= quality_min(s->cfg))
+                t->misses = 0;
+            else if (!t->matched && ++t->misses >= s->cfg->drop_after_misses) {
                 remember_lost(s, &s->t[i], f->t);
                 s->t[i] = s->t[--s->n];
                 continue;
@@ -434,6 +441,28 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
             t->matched = t->det_box = true; /* a candidate: id 0 until its landmarks pass */
         }
         free(used);
+        /* in video, each face lost moments ago is looked for where it would be now (the detector
+         * may not find it again: it lost the face behind another, or the face is one it misses);
+         * a candidate whose landmarks pass the gate there takes the lost id back */
+        for (size_t k = 0; s->cfg->follow && k < s->nlost; k++) {
+            const lost_track *l = &s->lost[k];
+            double dt = f->t - l->t > 1.0 ? 1.0 : f->t - l->t;
+            grin_rect b = l->box;
+            b.x += (int)lrint(l->vx * dt), b.y += (int)lrint(l->vy * dt);
+            bool known = false; /* a face tracked there, or a detection there, already */
+            for (int i = 0; i < s->n && !known; i++)
+                known = iou(s->t[i].box, b) > 0.3 || on_tracked_face(&s->t[i], b);
+            if (known)
+                continue;
+            if (!grin__grow((void **)&s->t, &s->cap, (size_t)s->n + 1, sizeof *s->t))
+                return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+            track *t = &s->t[s->n++];
+            memset(t, 0, sizeof *t);
+            t->box = b;
+            t->revive = l->id;
+            t->matched = t->det_box = true;
+            t->vx = l->vx, t->vy = l->vy, t->have_v = l->vx != 0.0f || l->vy != 0.0f;
+        }
     }
     /* 3. landmarks in every track's box, found again from the box they imply, and their quality;
      * a track whose face left the frame or collapsed ends; a candidate whose landmarks are not a
@@ -485,6 +514,14 @@ static grin_status lm_process(void *state, grin__frame *f, grin_error *err)
         i++;
     }
     /* the candidates that passed become tracks (after the tracks, so those are checked first) */
+    for (int i = 0; i < s->n; i++) /* lost faces found again first: their ids are theirs */
+        if (!s->t[i].id && s->t[i].revive)
+            for (size_t k = 0; k < s->nlost; k++)
+                if (s->lost[k].id == s->t[i].revive) {
+                    s->t[i].id = s->t[i].revive;
+                    s->lost[k] = s->lost[--s->nlost];
+                    break;
+                }
     for (int i = 0; i < s->n; i++)
         if (!s->t[i].id)
             s->t[i].id = id_for(s, s->t[i].box, f->t);
@@ -854,7 +891,7 @@ void grin__chain_wire(grin__chain *c)
     c->dc = (grin__detect_cfg){c->cascade, c->detect, c->detect_width, c->profile, c->photos ? 0.0 : c->detect_edge};
     /* photos: a track that the next photo's detection does not confirm ends */
     c->lc = (grin__landmarks_cfg){c->lm,    c->al,      ci.channels == 3, c->photos ? 1 : 2, c->photos ? 0.0 : 2.0,
-                                  c->check, c->check_al};
+                                  c->check, c->check_al,    !c->photos};
     c->smile->hold = c->lc.hold_seconds;
     c->cc = (grin__classify_cfg){c->cls};
     const grin__module mods[5] = {grin__stage_detect, grin__stage_landmarks, grin__stage_classify, grin__stage_smile,

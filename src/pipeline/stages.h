@@ -34,6 +34,8 @@ typedef struct {
     const grin_classifier *check;    /* the face check (aligned crop -> landmarks right), or NULL:
                                       * the landmarks' own quality score decides */
     const grin_aligner *check_al;    /* crops for the face check */
+    bool follow; /* video: a track whose landmarks pass the gate needs no detection to go on, and
+                  * a face lost moments ago is looked for where it would be now (photos: off) */
 } grin__landmarks_cfg;
 extern const grin__module grin__stage_landmarks;
 
