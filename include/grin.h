@@ -479,8 +479,8 @@ typedef struct grin_track_face {
     grin_rect box;
     float smile;       /* smoothed over time; NaN on a frame without a decision (quality) */
     float smile_raw;   /* the classifier's output on this frame; NaN without a decision */
-    int smiling;       /* smile with hysteresis: on at 0.6, off at 0.4 (a frame without a
-                        * decision keeps the state) */
+    int smiling;       /* the smoothed smile past grin_run_params' smile_on / smile_off for
+                        * smile_dwell (a frame without a decision keeps the state) */
     int aligned;       /* the crop was aligned by its landmarks */
     float quality;     /* the landmarks' grin_face_quality; below GRIN_QUALITY_MIN the face gets
                         * no smile decision on this frame, and a new face starts no track */
@@ -517,6 +517,13 @@ typedef struct grin_run_params {
     double detect_edge;     /* detection also sees faces cut by the frame's edge: the frame gets a
                              * replicated border of this share of its larger side (boxes at least
                              * half inside are kept); default 0.05, 0 = none (a little faster) */
+    /* when a face counts as smiling (grin_track_face.smiling, the smile events): its smoothed
+     * smile has stood at or above smile_on (to start) or below smile_off (to stop) for
+     * smile_dwell seconds; a face's first decision takes effect at once. Defaults 0.5, 0.5 and
+     * 0.2: in steady state a face smiles in video when it would as a photo (grin_classify's 0.5),
+     * and no state lasts less than 0.2 s. 0 <= smile_off <= smile_on <= 1, 0 <= dwell <= 10 */
+    float smile_on, smile_off;
+    double smile_dwell;
 } grin_run_params;
 
 GRIN_API void grin_run_params_default(grin_run_params *p);

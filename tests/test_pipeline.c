@@ -496,6 +496,50 @@ static void test_smile_hold(void **state)
     free(f.events);
 }
 
+/* the dwell rule (grin run's default: 0.5 both ways, 0.2 s): a face's first decision takes effect
+ * at once; a dip shorter than the dwell changes nothing; a state changes once the smoothed smile
+ * has stood past the threshold for the dwell time, frames without a decision neither breaking nor
+ * making that time */
+static void test_smile_dwell(void **state)
+{
+    (void)state;
+    grin__smile_cfg cfg = {.on = 0.5f, .off = 0.5f, .dwell = 0.2, .tau = 0.001};
+    grin_error err = {{0}};
+    void *st = grin__stage_smile.init(&cfg, &err);
+    grin__frame f;
+    memset(&f, 0, sizeof f);
+    /* raw per frame (25 fps); -1: no decision */
+    const float raw[20] = {0.55f, 0.45f, 0.45f, 0.45f, 0.55f, 0.3f, 0.3f, 0.3f, 0.3f, 0.3f,
+                           0.3f,  0.3f,  0.9f,  0.9f,  -1,    -1,   -1,   0.9f, 0.9f, 0.9f};
+    const bool smiling[20] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1};
+    char log[4096] = "";
+    for (int k = 0; k < 20; k++) {
+        f.index = k;
+        f.t = 0.04 * k;
+        f.nfaces = 0;
+        f.nev = 0;
+        if (f.events)
+            f.events[0] = '\0';
+        grin__face *face = grin__frame_add_face(&f);
+        assert_non_null(face);
+        face->id = 3;
+        face->decided = raw[k] >= 0;
+        face->smile_raw = raw[k] >= 0 ? raw[k] : NAN;
+        assert_int_equal(grin__stage_smile.process(st, &f, &err), GRIN_OK);
+        if ((bool)face->smiling != smiling[k])
+            fail_msg("frame %d: smiling %d, expected %d", k, face->smiling, smiling[k]);
+        if (f.events)
+            strncat(log, f.events, sizeof log - strlen(log) - 1);
+    }
+    assert_non_null(strstr(log, "{\"event\":\"smile_start\",\"id\":3,\"frame\":0,"));
+    assert_non_null(strstr(log, "{\"event\":\"smile_end\",\"id\":3,\"frame\":10,")); /* 0.3 from 0.20 s */
+    assert_non_null(strstr(log, "{\"event\":\"smile_start\",\"id\":3,\"frame\":17,")); /* 0.9 from 0.48 s */
+    assert_int_equal(cfg.tracks[0].smiles, 2);
+    grin__smile_free(&cfg);
+    free(f.faces);
+    free(f.events);
+}
+
 /* the smile stage alone, on frames with made-up faces: hysteresis, smile and track events, and
  * a long run of short tracks keeps only the open ones in its per-frame work */
 static void test_smile_stage(void **state)
@@ -565,7 +609,8 @@ static void test_smile_stage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_runner), cmocka_unit_test(test_grin_run), cmocka_unit_test(test_pipeline_push),
-                                       cmocka_unit_test(test_smile_stage), cmocka_unit_test(test_smile_hold),
+                                       cmocka_unit_test(test_smile_stage),
+        cmocka_unit_test(test_smile_dwell), cmocka_unit_test(test_smile_hold),
                                        cmocka_unit_test(test_tracking), cmocka_unit_test(test_face_check),
                                        cmocka_unit_test(test_video_rotation)};
     return cmocka_run_group_tests(tests, NULL, NULL);

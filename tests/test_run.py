@@ -203,6 +203,21 @@ def faces_the_detector_misses():
 faces_the_detector_misses()
 
 
+def smile_thresholds():
+    # franck smiles from frame 29 by the defaults; with --smile-on 1 no face ever smiles, with a
+    # dwell of 2 s the first smile starts later; an off threshold above the on one is refused
+    clip = os.path.join(ROOT, "data", "video", "franck.webm")
+    starts = lambda *o: [json.loads(l)["frame"] for l in run(clip, "--frames", "120", "--events", "-", *o).stdout.splitlines()
+                         if '"smile_start"' in l]
+    d, never, slow = starts(), starts("--smile-on", "1", "--smile-off", "0.9"), starts("--smile-dwell", "2")
+    check("run: --smile-on / --smile-dwell move the smile events", d and not never and (not slow or slow[0] > d[0]),
+          (d, never, slow))
+    one_line_error("--smile-off above --smile-on", run(clip, "--smile-off", "0.7", "--events", "-"), "--smile-off")
+
+
+smile_thresholds()
+
+
 def standard_input():
     # `grin run -` reads a stream from a pipe; a writer that sends nothing ends the run after
     # --stall seconds with a one-line error (the pipe is read without blocking)

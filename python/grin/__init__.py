@@ -106,7 +106,8 @@ class _RunParams(ctypes.Structure):
                 ("detect_max_width", ctypes.c_int), ("detect_workers", ctypes.c_int),
                 ("classify_workers", ctypes.c_int), ("realtime", ctypes.c_int), ("folder_fps", ctypes.c_double),
                 ("int8", ctypes.c_int), ("no_landmark_branch", ctypes.c_int), ("face_check", ctypes.c_char_p),
-                ("no_face_check", ctypes.c_int), ("detect_edge", ctypes.c_double)]
+                ("no_face_check", ctypes.c_int), ("detect_edge", ctypes.c_double),
+                ("smile_on", ctypes.c_float), ("smile_off", ctypes.c_float), ("smile_dwell", ctypes.c_double)]
 
 
 class _RunStats(ctypes.Structure):
@@ -360,7 +361,7 @@ def faces(image, order="bgr"):
 
 # ---------------------------------------------------------------- the pipeline
 
-def _run_params(vlib, model, detect_every, realtime, int8, face_check, no_face_check, detect_edge):
+def _run_params(vlib, model, detect_every, realtime, int8, face_check, no_face_check, detect_edge, smile=None):
     p = _RunParams()
     vlib.grin_run_params_default(ctypes.byref(p))
     strings = [_bytes(model), _bytes(face_check)]  # (kept alive with p by the caller)
@@ -370,6 +371,9 @@ def _run_params(vlib, model, detect_every, realtime, int8, face_check, no_face_c
         p.realtime = 1 if realtime else 0
     if detect_edge is not None:
         p.detect_edge = float(detect_edge)
+    for k, v in (smile or {}).items():
+        if v is not None:
+            setattr(p, k, float(v))
     return p, strings
 
 
@@ -391,7 +395,7 @@ def _frame(fi, image):
 
 
 def run(source, model=None, detect_every=4, realtime=None, int8=False, face_check=None, no_face_check=False,
-        image=False, on_frame=None, detect_edge=None):
+        image=False, on_frame=None, detect_edge=None, smile_on=None, smile_off=None, smile_dwell=None):
     """grin's real-time pipeline on a video file, image sequence, folder, camera or stream URL.
 
     With on_frame(frame) the function calls it for every processed frame (return True to stop)
@@ -400,9 +404,13 @@ def run(source, model=None, detect_every=4, realtime=None, int8=False, face_chec
     None without a decision), events (the JSON lines of smile_start, smile_end, track_end), and
     with image=True the annotated-size RGB frame as a numpy array (a copy). detect_edge: the border
     detection sees past the frame's edge, as a share of its larger side (None: grin's default, 0.05;
-    0: none). source "-" reads standard input. For frames you have yourself, see Pipeline."""
+    0: none). smile_on, smile_off, smile_dwell: a face starts smiling when its smoothed smile has
+    stood at or above smile_on for smile_dwell seconds, and stops below smile_off (None: grin's
+    defaults, 0.5, 0.5 and 0.2 s). source "-" reads standard input. For frames you have yourself,
+    see Pipeline."""
     vlib = _video_lib()
-    p, _keep = _run_params(vlib, model, detect_every, realtime, int8, face_check, no_face_check, detect_edge)
+    p, _keep = _run_params(vlib, model, detect_every, realtime, int8, face_check, no_face_check, detect_edge,
+                           dict(smile_on=smile_on, smile_off=smile_off, smile_dwell=smile_dwell))
 
     def go(callback):
         stats, err = _RunStats(), _Error()
@@ -430,10 +438,11 @@ class Pipeline:
     processed and push waits while the pipeline is busy. The other options are run()'s."""
 
     def __init__(self, on_frame, model=None, detect_every=4, realtime=False, int8=False, face_check=None,
-                 no_face_check=False, detect_edge=None, image=False):
+                 no_face_check=False, detect_edge=None, image=False, smile_on=None, smile_off=None, smile_dwell=None):
         self._vlib = _video_lib()
         self._p, self._keep = _run_params(self._vlib, model, detect_every, realtime, int8, face_check, no_face_check,
-                                          detect_edge)
+                                          detect_edge, dict(smile_on=smile_on, smile_off=smile_off,
+                                                            smile_dwell=smile_dwell))
         self._cb = _ON_FRAME(lambda user, fi: 1 if on_frame(_frame(fi, image)) else 0)
         self._h = _P()
         self.stats = None

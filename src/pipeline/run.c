@@ -18,6 +18,8 @@ void grin_run_params_default(grin_run_params *p)
     p->classify_workers = 1;
     p->realtime = -1;
     p->folder_fps = 25;
+    p->smile_on = p->smile_off = 0.5f;
+    p->smile_dwell = 0.2;
 }
 
 typedef struct {
@@ -97,7 +99,8 @@ static grin_status take_params(const grin_run_params *pp, grin_run_params *p, co
         grin_run_params_default(p);
     if (p->detect_every < 1 || p->detect_workers < 0 || p->classify_workers < 0 || p->detect_workers > GRIN_MAX_THREADS ||
         p->classify_workers > GRIN_MAX_THREADS || !(p->detect_edge >= 0) || p->detect_edge > 0.5 ||
-        !(p->folder_fps > 0) || p->detect_max_width < 0)
+        !(p->folder_fps > 0) || p->detect_max_width < 0 || !(p->smile_off >= 0) || !(p->smile_on >= p->smile_off) ||
+        p->smile_on > 1 || !(p->smile_dwell >= 0) || p->smile_dwell > 10)
         return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "%s: bad parameters", who);
     return GRIN_OK;
 }
@@ -145,7 +148,7 @@ static grin_status runner_open(runner *r, const grin_run_params *p, bool photos,
         if ((st = grin_aligner_create(r->lm, &ki.align, &r->check_al, err)))
             goto fail;
     }
-    r->smile = (grin__smile_cfg){.on = 0.6f, .off = 0.4f, .tau = 0.2};
+    r->smile = (grin__smile_cfg){.on = p->smile_on, .off = p->smile_off, .dwell = p->smile_dwell, .tau = 0.2};
     r->cb = (callback_cfg){.fn = on_frame, .user = user};
     atomic_init(&r->cb.halt, 0);
     r->chain = (grin__chain){.cascade = r->cascade, .profile = r->profile, .detect = p->detect,

@@ -675,6 +675,7 @@ static grin__track_summary *summary_of(grin__smile_cfg *c, int id)
     memset(t, 0, sizeof *t);
     t->id = id;
     t->open = true;
+    t->other_since = -1;
     return t;
 }
 
@@ -706,7 +707,8 @@ static grin_status smile_process(void *state, grin__frame *f, grin_error *err)
             continue;
         }
         float raw = face->smile_raw;
-        if (!t->seen) {
+        bool first = !t->seen;
+        if (first) {
             t->seen = true;
             t->first_seen = f->t;
             t->smile = raw;
@@ -716,13 +718,24 @@ static grin_status smile_process(void *state, grin__frame *f, grin_error *err)
             t->smile += a * (raw - t->smile);
         }
         t->last_t = f->t;
-        if (!t->smiling && t->smile >= c->on) {
+        /* the state changes when the smoothed probability has stood past the other threshold for
+         * the dwell time (a run of frames without a decision neither breaks nor makes it) */
+        bool other = t->smiling ? t->smile < c->off : t->smile >= c->on;
+        if (!other)
+            t->other_since = -1;
+        else if (t->other_since < 0)
+            t->other_since = f->t;
+        bool flip = other && (first || f->t - t->other_since >= c->dwell - 1e-9); /* (a face's first
+                                                                                    * decision needs no wait) */
+        if (flip)
+            t->other_since = -1;
+        if (!t->smiling && flip) {
             t->smiling = true;
             t->smile_since = f->t;
             t->smiles++;
             grin__frame_event(f, "{\"event\":\"smile_start\",\"id\":%d,\"frame\":%lld,\"t\":%.3f}\n", t->id,
                               (long long)f->index, f->t);
-        } else if (t->smiling && t->smile <= c->off) {
+        } else if (t->smiling && flip) {
             smile_end(t, f->t, f, NULL);
         }
         face->smile = t->smile;

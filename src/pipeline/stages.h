@@ -52,10 +52,13 @@ typedef struct {
     bool smiling, open, seen;
     float smile;
     double last_t;
+    double other_since; /* since when the smoothed value has stood on the other side of the
+                         * state's threshold (< 0: it has not) */
 } grin__track_summary;
 
 typedef struct {
-    float on, off;         /* hysteresis thresholds on the smoothed probability */
+    float on, off;         /* thresholds on the smoothed probability: smiling from >= on, not from < off */
+    double dwell;          /* ... once it has stood there this long (seconds; 0: at once) */
     double tau;            /* smoothing time constant, seconds */
     double hold;           /* a track ends when its face has been gone this long (set by
                             * grin__chain_wire to the landmarks stage's hold_seconds) */

@@ -79,6 +79,10 @@ static void help(FILE *f)
             "                      landmarks on a face?) that decides which faces get a smile\n"
             "                      and may start a track (default: the installed one)\n"
             "  --no-face-check     decide by the landmarks' own quality score instead\n"
+            "  --smile-on P        a face starts smiling when its smoothed smile has stood at\n"
+            "                      or above P for the dwell time (default 0.5, as for photos)\n"
+            "  --smile-off P       ... and stops below P (default 0.5; at most --smile-on)\n"
+            "  --smile-dwell S     the dwell time in seconds (default 0.2; 0: at once)\n"
             CLI_NO_BRANCH_USAGE
             "%s",
             detect_opts_usage());
@@ -225,6 +229,9 @@ int cmd_run(int argc, char **argv)
     bool stats = false, display = false, realtime = false, realtime_set = false;
     int det_workers = 0, cls_workers = 1, every = 4, repeat = 1, frames = 0, detect_width = 640;
     double detect_edge = 0.05;
+    grin_run_params defaults; /* the library's defaults for what the options below leave */
+    grin_run_params_default(&defaults);
+    double smile_on = defaults.smile_on, smile_off = defaults.smile_off, smile_dwell = defaults.smile_dwell;
     bool pace = false, int8 = false, no_branch = false, no_check = false;
     double stall = 10;
     const char *check_path = NULL;
@@ -287,6 +294,18 @@ int cmd_run(int argc, char **argv)
             if (!cli_double("--detect-edge", v, 0.0, 0.5, &detect_edge))
                 return 2;
             i++;
+        } else if (!strcmp(argv[i], "--smile-on")) {
+            if (!cli_double("--smile-on", v, 0.0, 1.0, &smile_on))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--smile-off")) {
+            if (!cli_double("--smile-off", v, 0.0, 1.0, &smile_off))
+                return 2;
+            i++;
+        } else if (!strcmp(argv[i], "--smile-dwell")) {
+            if (!cli_double("--smile-dwell", v, 0.0, 10.0, &smile_dwell))
+                return 2;
+            i++;
         } else if (!strcmp(argv[i], "--detect-width")) {
             if (!cli_int("--detect-width", v, 0, 16384, &detect_width))
                 return 2;
@@ -309,6 +328,10 @@ int cmd_run(int argc, char **argv)
     }
     if (!input) {
         cli_error("run: no INPUT (see grin run --help)");
+        return 2;
+    }
+    if (smile_off > smile_on) {
+        cli_error("run: --smile-off %g is above --smile-on %g", smile_off, smile_on);
         return 2;
     }
     if (output_is_input(out_path, input, "input") || output_is_input(events_path, input, "input") ||
@@ -396,7 +419,7 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL); /* a closed terminal: finish the video and the events as for Ctrl-C */
     stop_flag = 0;
-    grin__smile_cfg smile = {.on = 0.6f, .off = 0.4f, .tau = 0.2};
+    grin__smile_cfg smile = {.on = (float)smile_on, .off = (float)smile_off, .dwell = smile_dwell, .tau = 0.2};
     grin__output_cfg outc = {.events = events};
     long *rss = calloc((size_t)repeat, sizeof *rss), *fds = calloc((size_t)repeat, sizeof *fds);
     int64_t tot_frames = 0, tot_processed = 0, tot_dropped = 0;
