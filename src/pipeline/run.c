@@ -148,7 +148,7 @@ static grin_status runner_open(runner *r, const grin_run_params *p, bool photos,
         if ((st = grin_aligner_create(r->lm, &ki.align, &r->check_al, err)))
             goto fail;
     }
-    r->smile = (grin__smile_cfg){.on = p->smile_on, .off = p->smile_off, .dwell = p->smile_dwell, .tau = 0.2};
+    r->smile = (grin__smile_cfg){.on = p->smile_on, .off = p->smile_off, .dwell = p->smile_dwell, .tau = GRIN__SMILE_TAU};
     r->cb = (callback_cfg){.fn = on_frame, .user = user};
     atomic_init(&r->cb.halt, 0);
     r->chain = (grin__chain){.cascade = r->cascade, .profile = r->profile, .detect = p->detect,

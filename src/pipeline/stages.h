@@ -44,6 +44,9 @@ typedef struct {
 } grin__classify_cfg;
 extern const grin__module grin__stage_classify;
 
+/* the smile's smoothing time constant, seconds (grin_run and grin run) */
+#define GRIN__SMILE_TAU 0.2
+
 /* per-track summary, filled by the smile stage */
 typedef struct {
     int id;
@@ -59,7 +62,7 @@ typedef struct {
 typedef struct {
     float on, off;         /* thresholds on the smoothed probability: smiling from >= on, not from < off */
     double dwell;          /* ... once it has stood there this long (seconds; 0: at once) */
-    double tau;            /* smoothing time constant, seconds */
+    double tau;            /* smoothing time constant, seconds (GRIN__SMILE_TAU) */
     double hold;           /* a track ends when its face has been gone this long (set by
                             * grin__chain_wire to the landmarks stage's hold_seconds) */
     grin__track_summary *tracks; /* out: grown by the stage (single worker), one per track */

@@ -419,7 +419,7 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL); /* a closed terminal: finish the video and the events as for Ctrl-C */
     stop_flag = 0;
-    grin__smile_cfg smile = {.on = (float)smile_on, .off = (float)smile_off, .dwell = smile_dwell, .tau = 0.2};
+    grin__smile_cfg smile = {.on = (float)smile_on, .off = (float)smile_off, .dwell = smile_dwell, .tau = GRIN__SMILE_TAU};
     grin__output_cfg outc = {.events = events};
     long *rss = calloc((size_t)repeat, sizeof *rss), *fds = calloc((size_t)repeat, sizeof *fds);
     int64_t tot_frames = 0, tot_processed = 0, tot_dropped = 0;
