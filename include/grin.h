@@ -3,6 +3,7 @@
 #ifndef GRIN_H
 #define GRIN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -566,6 +567,60 @@ GRIN_API grin_status grin_pipeline_push(grin_pipeline *pl, const grin_image *img
 GRIN_API grin_status grin_pipeline_finish(grin_pipeline *pl, grin_run_stats *stats, grin_error *err);
 /* Finishes (if not yet) and frees. */
 GRIN_API void grin_pipeline_free(grin_pipeline *pl);
+
+/* ---- Video in and out (libgrin-video, through FFmpeg's libraries) */
+
+/* A source of frames: a video file, an image-sequence pattern (frames/%05d.png), a folder of
+ * photos (in name order), a camera (/dev/videoN), a stream URL (rtsp://, http://) or "-"
+ * (standard input). Frames come as RGB24, turned as the source's rotation asks. */
+typedef struct grin_video_reader grin_video_reader;
+
+typedef struct grin_video_reader_options {
+    double folder_fps;    /* frame rate given to a folder of photos; default 25 */
+    int live;             /* 1: a live source, read without buffering for analysis; 0 (default):
+                           * as a file (cameras and streams are live whatever this says) */
+    double stall_seconds; /* a stream, camera or pipe that sends nothing this long (also while
+                           * connecting) ends with an error; default 10 */
+    volatile sig_atomic_t *stop; /* set (by a signal handler, another thread) to abandon a blocked
+                                  * open or read at once; NULL (default): none */
+} grin_video_reader_options;
+
+GRIN_API void grin_video_reader_options_default(grin_video_reader_options *o);
+/* o NULL: the defaults. */
+GRIN_API grin_status grin_video_open(const char *source, const grin_video_reader_options *o,
+                                     grin_video_reader **out, grin_error *err);
+/* The next frame into *frame (allocated on the first call, reallocated when the size changes;
+ * free it with grin_image_free) and its time in seconds. Returns 1 with a frame, 0 at the end,
+ * -1 on an error (err says what). A corrupt packet mid-stream is skipped and counted. */
+GRIN_API int grin_video_read(grin_video_reader *r, grin_image *frame, double *t, grin_error *err);
+
+typedef struct grin_video_info {
+    double fps;      /* the source's frame rate (0: unknown) */
+    double duration; /* the duration the container declares, seconds (0: none, e.g. live) */
+    int live;        /* camera, stream or pipe */
+    int folder;      /* a folder of photos */
+    int rotation;    /* the clockwise turn the source asked for (frames are delivered turned) */
+    int skipped;     /* so far: corrupt packets or undecodable photos skipped */
+    int errors;      /* so far: errors FFmpeg's demuxer or decoder reported and went past (frames
+                      * there may be missing or glitched) */
+} grin_video_info;
+
+/* What the source is, and the damage seen so far; first_error (may be NULL) gets FFmpeg's first
+ * message when info->errors > 0. */
+GRIN_API void grin_video_get_info(grin_video_reader *r, grin_video_info *info, char *first_error, size_t n);
+GRIN_API void grin_video_close(grin_video_reader *r);
+
+/* A video file written from RGB24 frames of one size: the container from the extension (.mp4
+ * .mkv .avi .webm .mov); H.264 where the container takes it and libx264 is there, else MPEG-4
+ * part 2 (VP8 for .webm). rotation (0, 90, 180, 270) marks it to be shown turned clockwise. */
+typedef struct grin_video_writer grin_video_writer;
+
+GRIN_API grin_status grin_video_writer_open(const char *path, int width, int height, double fps, int rotation,
+                                            grin_video_writer **out, grin_error *err);
+/* A frame of another size is scaled to the video's. */
+GRIN_API grin_status grin_video_write(grin_video_writer *w, const grin_image *rgb, grin_error *err);
+/* Flushes the encoder and writes the trailer (the file is playable after this), then frees. */
+GRIN_API grin_status grin_video_writer_close(grin_video_writer *w, grin_error *err);
 
 #ifdef __cplusplus
 }

@@ -606,12 +606,79 @@ static void test_smile_stage(void **state)
     free(f.events);
 }
 
+/* the public video reader and writer: franck's first 30 frames read, written with a frame of
+ * another size among them (scaled), read back; bad arguments and missing files refused in words */
+static void test_video_api(void **state)
+{
+    (void)state;
+    grin_error err = {{0}};
+    grin_video_reader *r = NULL;
+    grin_video_reader_options o;
+    grin_video_reader_options_default(&o);
+    assert_int_equal(grin_video_open(SRC("data/video/franck.webm"), &o, &r, &err), GRIN_OK);
+    grin_video_info info;
+    grin_video_get_info(r, &info, NULL, 0);
+    assert_true(info.fps > 24.9 && info.fps < 25.1 && info.duration > 19 && !info.live && !info.folder);
+    char path[] = "/tmp/grin-video-api-XXXXXX";
+    assert_non_null(mkdtemp(path));
+    char out[64];
+    snprintf(out, sizeof out, "%s/v.mkv", path);
+    grin_video_writer *w = NULL;
+    grin_image f = {0}, small = {0};
+    double t = -1, last = -1;
+    for (int k = 0; k < 30; k++) {
+        assert_int_equal(grin_video_read(r, &f, &t, &err), 1);
+        assert_true(t > last);
+        last = t;
+        if (!w)
+            assert_int_equal(grin_video_writer_open(out, f.width, f.height, info.fps, 0, &w, &err), GRIN_OK);
+        assert_int_equal(grin_video_write(w, &f, &err), GRIN_OK);
+    }
+    assert_int_equal(grin_image_alloc(f.width / 2, f.height / 3, GRIN_PIX_RGB24, &small), GRIN_OK);
+    memset(small.data, 200, (size_t)small.stride * (size_t)small.height);
+    assert_int_equal(grin_video_write(w, &small, &err), GRIN_OK); /* scaled to the video's size */
+    assert_int_equal(grin_video_writer_close(w, &err), GRIN_OK);
+    grin_video_close(r);
+    int w0 = f.width, h0 = f.height, n = 0;
+    assert_int_equal(grin_video_open(out, NULL, &r, &err), GRIN_OK);
+    while (grin_video_read(r, &f, &t, &err) == 1) {
+        assert_int_equal(f.width, w0);
+        assert_int_equal(f.height, h0);
+        n++;
+    }
+    assert_int_equal(n, 31);
+    assert_true(f.data[(size_t)(h0 / 2) * f.stride + 3 * (size_t)(w0 / 2)] > 180); /* the grey frame, whole */
+    grin_video_get_info(r, &info, NULL, 0);
+    assert_int_equal(info.skipped + info.errors, 0);
+    grin_video_close(r);
+    unlink(out);
+    /* what is refused, and how */
+    assert_int_not_equal(grin_video_open("/nonexistent/x.webm", NULL, &r, &err), GRIN_OK);
+    assert_null(r);
+    assert_non_null(strstr(err.msg, "/nonexistent/x.webm"));
+    o.stall_seconds = 0;
+    assert_int_equal(grin_video_open(SRC("data/video/franck.webm"), &o, &r, &err), GRIN_ERR_INVALID_ARGUMENT);
+    snprintf(out, sizeof out, "%s/v.notavideo", path);
+    assert_int_not_equal(grin_video_writer_open(out, 64, 64, 25, 0, &w, &err), GRIN_OK);
+    assert_null(w);
+    assert_non_null(strstr(err.msg, "v.notavideo"));
+    snprintf(out, sizeof out, "%s/v.mp4", path);
+    assert_int_equal(grin_video_writer_open(out, 0, 64, 25, 0, &w, &err), GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(grin_video_writer_open(out, 64, 64, 25, 45, &w, &err), GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(grin_video_writer_open(out, 64, 64, 0, 0, &w, &err), GRIN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(grin_video_read(NULL, &f, &t, &err), -1);
+    assert_int_equal(access(out, F_OK), -1); /* nothing left behind by the refusals */
+    grin_image_free(&f);
+    grin_image_free(&small);
+    rmdir(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_runner), cmocka_unit_test(test_grin_run), cmocka_unit_test(test_pipeline_push),
                                        cmocka_unit_test(test_smile_stage),
         cmocka_unit_test(test_smile_dwell), cmocka_unit_test(test_smile_hold),
                                        cmocka_unit_test(test_tracking), cmocka_unit_test(test_face_check),
-                                       cmocka_unit_test(test_video_rotation)};
+                                       cmocka_unit_test(test_video_rotation), cmocka_unit_test(test_video_api)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,7 +32,7 @@ static const char *averr(int e, char *buf, size_t n)
     return buf;
 }
 
-struct grin__video_in {
+struct grin_video_reader {
     const char *url;
     /* FFmpeg */
     AVFormatContext *fmt;
@@ -529,8 +529,8 @@ void grin__video_close(grin__video_in *v)
 
 /* ---- output */
 
-struct grin__video_out {
-    const char *path;
+struct grin_video_writer {
+    char *path; /* (a copy: the caller's string may go) */
     grin__out file; /* the temporary file the video is written to, renamed onto path at the end */
     AVFormatContext *fmt;
     AVCodecContext *enc;
@@ -569,10 +569,15 @@ grin_status grin__video_out_open_rotated(const char *path, int width, int height
     grin__video_out *o = calloc(1, sizeof *o);
     if (!o)
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
-    o->path = path;
+    o->path = strdup(path);
+    if (!o->path) {
+        free(o);
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    }
     av_log_set_level(AV_LOG_QUIET);
     int e = avformat_alloc_output_context2(&o->fmt, NULL, NULL, path);
     if (e < 0 || !o->fmt) {
+        free(o->path);
         free(o);
         return grin__fail(err, GRIN_ERR_UNSUPPORTED, "%s: no video container for this file name (try .mp4, .mkv, "
                                                      ".avi or .webm)", path);
@@ -667,6 +672,7 @@ fail:
     av_packet_free(&o->pkt);
     avcodec_free_context(&o->enc);
     avformat_free_context(o->fmt);
+    free(o->path);
     free(o);
     return st;
 }
@@ -742,6 +748,7 @@ grin_status grin__video_out_close(grin__video_out *o, grin_error *err)
     av_packet_free(&o->pkt);
     avcodec_free_context(&o->enc);
     avformat_free_context(o->fmt);
+    free(o->path);
     free(o);
     return st;
 }

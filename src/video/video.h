@@ -8,7 +8,7 @@
 
 #include <signal.h>
 
-typedef struct grin__video_in grin__video_in;
+typedef struct grin_video_reader grin__video_in; /* the public grin_video_reader */
 
 typedef struct {
     double fps;      /* frames per second for a folder of photos (default 25) */
@@ -41,7 +41,7 @@ int grin__video_skipped(const grin__video_in *v); /* corrupt packets / undecodab
 int grin__video_errors(grin__video_in *v, char *first, size_t n);
 void grin__video_close(grin__video_in *v);
 
-typedef struct grin__video_out grin__video_out;
+typedef struct grin_video_writer grin__video_out; /* the public grin_video_writer */
 /* The container from the file's extension (.mp4 .mkv .avi .webm .mov); H.264 where the
  * container takes it and libx264 is there, else MPEG-4 part 2 (VP8/VP9 for .webm). */
 grin_status grin__video_out_open(const char *path, int width, int height, double fps, grin__video_out **out,

@@ -16,7 +16,6 @@
 #include "display.h"
 
 #include "pipeline/stages.h"
-#include "video/video.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -115,7 +114,7 @@ static void view_show(void *ctx, const grin_image *img)
 
 /* ---- the source: the video reader, with errors and skipped packets reported */
 typedef struct {
-    grin__video_in *in;
+    grin_video_reader *in;
     int warned;
     int64_t limit, count; /* --frames */
     double pace_fps;      /* --pace: deliver frames no faster than this (a stand-in camera) */
@@ -139,9 +138,11 @@ static int source_next(void *ctx, grin__frame *f, grin_error *err)
         }
     }
     s->count++;
-    int skipped = grin__video_skipped(s->in);
-    int r = grin__video_read(s->in, &f->rgb, &f->t, err);
-    if (grin__video_skipped(s->in) > skipped && s->warned < 5) {
+    grin_video_info before, after;
+    grin_video_get_info(s->in, &before, NULL, 0);
+    int r = grin_video_read(s->in, &f->rgb, &f->t, err);
+    grin_video_get_info(s->in, &after, NULL, 0);
+    if (after.skipped > before.skipped && s->warned < 5) {
         s->warned++;
         cli_error("skipped an undecodable frame or packet%s%s", err->msg[0] ? ": " : "", err->msg);
         err->msg[0] = '\0';
@@ -425,21 +426,25 @@ int cmd_run(int argc, char **argv)
     int64_t tot_frames = 0, tot_processed = 0, tot_dropped = 0;
     double tot_seconds = 0, p50 = 0, p99 = 0;
     for (int pass = 0; pass < repeat && !rc && !stop_flag; pass++) {
-        grin__video_in_opts vo = {.fps = fps, .realtime = realtime, .stall_seconds = stall, .stop = &stop_flag};
-        grin__video_in *in = NULL;
-        if (grin__video_open(input, &vo, &in, &err) != GRIN_OK) {
+        grin_video_reader_options vo;
+        grin_video_reader_options_default(&vo);
+        vo.folder_fps = fps, vo.live = realtime, vo.stall_seconds = stall, vo.stop = &stop_flag;
+        grin_video_reader *in = NULL;
+        if (grin_video_open(input, &vo, &in, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
             rc = stop_flag ? 0 : 1; /* (a signal while waiting for the source: a stop, not a fault) */
             break;
         }
-        bool rt = realtime_set ? realtime : grin__video_is_live(in);
-        grin__video_out *vout = NULL;
+        grin_video_info info;
+        grin_video_get_info(in, &info, NULL, 0);
+        bool rt = realtime_set ? realtime : info.live;
+        grin_video_writer *vout = NULL;
         if (out_path && pass == 0) {
             /* the first frame gives the size */
             grin_image first = {0};
             double t;
-            int got = grin__video_read(in, &first, &t, &err);
-            grin__video_close(in);
+            int got = grin_video_read(in, &first, &t, &err);
+            grin_video_close(in);
             in = NULL;
             if (got <= 0) {
                 cli_error("%s: %s", input, got < 0 ? err.msg : "no frames");
@@ -448,19 +453,21 @@ int cmd_run(int argc, char **argv)
                 break;
             }
             double ofps = 25;
-            if (grin__video_open(input, &vo, &in, &err) == GRIN_OK)
-                ofps = grin__video_fps(in);
-            if (!in || grin__video_out_open(out_path, first.width, first.height, ofps, &vout, &err) != GRIN_OK) {
+            if (grin_video_open(input, &vo, &in, &err) == GRIN_OK) {
+                grin_video_get_info(in, &info, NULL, 0);
+                ofps = info.fps > 0 ? info.fps : 25;
+            }
+            if (!in || grin_video_writer_open(out_path, first.width, first.height, ofps, 0, &vout, &err) != GRIN_OK) {
                 cli_error("%s", err.msg);
                 grin_image_free(&first);
-                grin__video_close(in);
+                grin_video_close(in);
                 rc = 1;
                 break;
             }
             grin_image_free(&first);
         }
         if (events && pass == 0) { /* the stream's first line: what it is and where it came from */
-            double fr = grin__video_fps(in), dur = grin__video_declared_seconds(in);
+            double fr = info.fps, dur = info.duration;
             fprintf(events, "{" JSON_SCHEMA_FIELD ",\"source\":");
             json_string(events, input);
             fprintf(events, ",\"fps\":");
@@ -472,8 +479,8 @@ int cmd_run(int argc, char **argv)
         char dwhy[256];
         if (display && !display_window(disp, dwhy, sizeof dwhy)) {
             cli_error("--display: %s", dwhy);
-            grin__video_close(in);
-            grin__video_out_close(vout, &err);
+            grin_video_close(in);
+            grin_video_writer_close(vout, &err);
             rc = 1;
             break;
         }
@@ -483,8 +490,8 @@ int cmd_run(int argc, char **argv)
         outc.show = display ? view_show : NULL;
         outc.show_ctx = &v;
         /* a folder of photos: each photo on its own (detected, tracks only where boxes overlap) */
-        bool photos = grin__video_is_folder(in);
-        double declared_s = grin__video_declared_seconds(in);
+        bool photos = info.folder;
+        double declared_s = info.duration;
         if (!display && !(events == stdout && isatty(1))) { /* (not between event lines on a terminal) */
             outc.progress = run_progress;
             outc.progress_ctx = &declared_s;
@@ -494,7 +501,7 @@ int cmd_run(int argc, char **argv)
                              .classify_workers = cls_workers, .smile = &smile, .last = grin__stage_output,
                              .last_cfg = &outc};
         grin__chain_wire(&chain);
-        source_ctx sc = {in, 0, frames, 0, pace ? grin__video_fps(in) : 0, 0, 0, false};
+        source_ctx sc = {in, 0, frames, 0, pace ? info.fps : 0, 0, 0, false};
         run_job job = {.stages = chain.stages, .nstages = 5, .src = &sc};
         job.opts = (grin__pipeline_opts){.realtime = rt, .detect_every = photos ? 1 : every, .stop = &stop_flag};
         if (!display) {
@@ -522,27 +529,28 @@ int cmd_run(int argc, char **argv)
         }
         cli_progress_end();
         /* damaged input: the output is complete for what could be read, but say so and fail */
-        double declared = grin__video_declared_seconds(in), fr = grin__video_fps(in);
+        char first[160];
+        grin_video_get_info(in, &info, first, sizeof first);
+        double declared = info.duration, fr = info.fps;
         if (sc.ended && !stop_flag && !job.stats.source_status && declared > 0 && fr > 0 &&
             sc.last_t + 3.0 / fr < declared * 0.99) {
             cli_error("%s: ends at %.2f s but declares %.2f s: truncated (the output covers what was there)", input,
                       sc.last_t, declared);
             rc = 1;
         }
-        if (grin__video_skipped(in) > 0) {
-            cli_error("%s: %d undecodable packets or frames were skipped", input, grin__video_skipped(in));
+        if (info.skipped > 0) {
+            cli_error("%s: %d undecodable packets or frames were skipped", input, info.skipped);
             rc = 1;
         }
-        char first[160];
-        int av_errors = grin__video_errors(in, first, sizeof first);
+        int av_errors = info.errors;
         if (av_errors > 0) { /* damage the demuxer or decoder detected and went past */
             cli_error("%s: damaged: FFmpeg reported %d error%s reading it (the first: %s); frames there may be "
                       "missing or glitched", input, av_errors, av_errors > 1 ? "s" : "", first);
-            if (!grin__video_is_live(in)) /* (a live stream joined mid-way has some as a rule) */
+            if (!info.live) /* (a live stream joined mid-way has some as a rule) */
                 rc = 1;
         }
-        grin__video_close(in);
-        if (vout && grin__video_out_close(vout, &err) != GRIN_OK) {
+        grin_video_close(in);
+        if (vout && grin_video_writer_close(vout, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
             rc = 1;
         }
