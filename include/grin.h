@@ -525,6 +525,9 @@ typedef struct grin_run_params {
      * and no state lasts less than 0.2 s. 0 <= smile_off <= smile_on <= 1, 0 <= dwell <= 10 */
     float smile_on, smile_off;
     double smile_dwell;
+    int photos;             /* 1: the frames are separate photos: detection on every frame, a face
+                             * tracked only while each next frame's detection confirms it, no ids
+                             * held; grin_run sets it for a folder of photos; default 0 */
 } grin_run_params;
 
 GRIN_API void grin_run_params_default(grin_run_params *p);
@@ -567,6 +570,29 @@ GRIN_API grin_status grin_pipeline_push(grin_pipeline *pl, const grin_image *img
 GRIN_API grin_status grin_pipeline_finish(grin_pipeline *pl, grin_run_stats *stats, grin_error *err);
 /* Finishes (if not yet) and frees. */
 GRIN_API void grin_pipeline_free(grin_pipeline *pl);
+
+/* One face's track over a run. */
+typedef struct grin_track_summary {
+    int id;
+    double first_seen, last_seen; /* seconds */
+    double seconds_smiling;       /* in all, smiles open at the end closed at last_seen */
+    int smiles;                   /* smiles started */
+} grin_track_summary;
+
+/* After grin_pipeline_finish: the run's tracks in the order they began, up to cap of them into out
+ * (out may be NULL with cap 0); returns how many there are. */
+GRIN_API size_t grin_pipeline_tracks(const grin_pipeline *pl, grin_track_summary *out, size_t cap);
+/* After grin_pipeline_finish: JSON lines of the smile_end events the end of the run closed (faces
+ * still smiling then, marked "at_end":true); "" when none. Valid until grin_pipeline_free. */
+GRIN_API const char *grin_pipeline_end_events(const grin_pipeline *pl);
+
+/* Draws tracked faces on an RGB24 frame as grin run's annotated video shows them: the box and a
+ * label ("#id smile 0.87"; grey "#id ?" without a decision), green when smiling, orange when not,
+ * and a smile meter beside the box; lines and text grow with the frame (legible at 1080p and 4K). */
+GRIN_API void grin_draw_track_faces(grin_image *rgb, const grin_track_face *faces, size_t n);
+/* The scale grin_draw_track_faces draws at (1 below 540 pixels on the shorter side), for text of
+ * your own beside it (grin_draw_text). */
+GRIN_API int grin_draw_scale(const grin_image *img);
 
 /* ---- Video in and out (libgrin-video, through FFmpeg's libraries) */
 

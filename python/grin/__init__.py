@@ -107,7 +107,8 @@ class _RunParams(ctypes.Structure):
                 ("classify_workers", ctypes.c_int), ("realtime", ctypes.c_int), ("folder_fps", ctypes.c_double),
                 ("int8", ctypes.c_int), ("no_landmark_branch", ctypes.c_int), ("face_check", ctypes.c_char_p),
                 ("no_face_check", ctypes.c_int), ("detect_edge", ctypes.c_double),
-                ("smile_on", ctypes.c_float), ("smile_off", ctypes.c_float), ("smile_dwell", ctypes.c_double)]
+                ("smile_on", ctypes.c_float), ("smile_off", ctypes.c_float), ("smile_dwell", ctypes.c_double),
+                ("photos", ctypes.c_int)]
 
 
 class _RunStats(ctypes.Structure):
@@ -435,14 +436,17 @@ class Pipeline:
     on_frame(frame) gets each processed frame as run() gives it, in order, from the pipeline's
     thread; return True to stop (later pushes raise). realtime=True is for live frames: push hardly
     ever waits and frames that would wait behind two others are dropped; otherwise every frame is
-    processed and push waits while the pipeline is busy. The other options are run()'s."""
+    processed and push waits while the pipeline is busy. photos=True: the frames are separate photos
+    (detection on each, no tracking across them). The other options are run()'s."""
 
     def __init__(self, on_frame, model=None, detect_every=4, realtime=False, int8=False, face_check=None,
-                 no_face_check=False, detect_edge=None, image=False, smile_on=None, smile_off=None, smile_dwell=None):
+                 no_face_check=False, detect_edge=None, image=False, smile_on=None, smile_off=None, smile_dwell=None,
+                 photos=False):
         self._vlib = _video_lib()
         self._p, self._keep = _run_params(self._vlib, model, detect_every, realtime, int8, face_check, no_face_check,
                                           detect_edge, dict(smile_on=smile_on, smile_off=smile_off,
                                                             smile_dwell=smile_dwell))
+        self._p.photos = int(bool(photos))
         self._cb = _ON_FRAME(lambda user, fi: 1 if on_frame(_frame(fi, image)) else 0)
         self._h = _P()
         self.stats = None

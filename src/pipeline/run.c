@@ -203,7 +203,7 @@ grin_status grin_run(const char *input, const grin_run_params *pp, int (*on_fram
     grin__video_in_opts vo = {.fps = p.folder_fps, .realtime = p.realtime == 1};
     if ((st = grin__video_open(input, &vo, &in, err)))
         return st;
-    bool photos = grin__video_is_folder(in);
+    bool photos = p.photos || grin__video_is_folder(in);
     runner r;
     if ((st = runner_open(&r, &p, photos, on_frame, user, err))) {
         grin__video_close(in);
@@ -241,6 +241,8 @@ struct grin_pipeline {
     grin_status st;       /* the run's outcome, once done */
     grin_error err;
     grin__pipeline_stats ps;
+    bool ended;           /* the smiles still open were closed, into end_events */
+    char *end_events;
 };
 
 /* the pipeline's source: the frame the caller pushed (its pixels swapped in, no copy) */
@@ -293,11 +295,12 @@ grin_status grin_pipeline_create(const grin_run_params *pp, int (*on_frame)(void
     grin_pipeline *pl = calloc(1, sizeof *pl);
     if (!pl)
         return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
-    if ((st = runner_open(&pl->r, &p, false, on_frame, user, err))) {
+    if ((st = runner_open(&pl->r, &p, p.photos != 0, on_frame, user, err))) {
         free(pl);
         return st;
     }
-    pl->po = (grin__pipeline_opts){.realtime = p.realtime == 1, .detect_every = p.detect_every, .halt = &pl->r.cb.halt};
+    pl->po = (grin__pipeline_opts){.realtime = p.realtime == 1, .detect_every = p.photos ? 1 : p.detect_every,
+                                   .halt = &pl->r.cb.halt};
     pl->last_t = -INFINITY;
     pthread_mutex_init(&pl->m, NULL);
     pthread_cond_init(&pl->c, NULL);
@@ -368,6 +371,14 @@ grin_status grin_pipeline_finish(grin_pipeline *pl, grin_run_stats *stats, grin_
         pthread_join(pl->thread, NULL);
         pl->joined = true;
     }
+    if (!pl->ended) { /* the smiles still open end with the run */
+        pl->ended = true;
+        size_t len = 0;
+        FILE *m = open_memstream(&pl->end_events, &len);
+        grin__smile_finish(&pl->r.smile, m);
+        if (m)
+            fclose(m);
+    }
     fill_stats(stats, &pl->ps, &pl->r);
     return pl->st ? grin__fail(err, pl->st, "%s", pl->err.msg) : GRIN_OK;
 }
@@ -381,5 +392,23 @@ void grin_pipeline_free(grin_pipeline *pl)
     pthread_cond_destroy(&pl->c);
     grin_image_free(&pl->slot);
     runner_close(&pl->r);
+    free(pl->end_events);
     free(pl);
+}
+
+size_t grin_pipeline_tracks(const grin_pipeline *pl, grin_track_summary *out, size_t cap)
+{
+    if (!pl)
+        return 0;
+    const grin__smile_cfg *c = &pl->r.smile;
+    for (size_t k = 0; k < c->ntracks && k < cap && out; k++) {
+        const grin__track_summary *t = &c->tracks[k];
+        out[k] = (grin_track_summary){t->id, t->first_seen, t->last_seen, t->seconds_smiling, t->smiles};
+    }
+    return c->ntracks;
+}
+
+const char *grin_pipeline_end_events(const grin_pipeline *pl)
+{
+    return pl && pl->end_events ? pl->end_events : "";
 }

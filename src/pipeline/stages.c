@@ -785,38 +785,23 @@ void grin__smile_free(grin__smile_cfg *c)
 
 const grin__module grin__stage_smile = {"smile", 1, true, NULL, smile_init, smile_process, NULL};
 
-/* ---------------------------------------------------------------- output */
-
-typedef struct {
-    grin__output_cfg *cfg;
-    double t_start, last_ms;
-    double fps_ema;
-} out_state;
-
-static void *out_init(const void *cfg, grin_error *err)
-{
-    out_state *s = calloc(1, sizeof *s);
-    if (!s) {
-        grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
-        return NULL;
-    }
-    s->cfg = (grin__output_cfg *)cfg;
-    return s;
-}
+/* ---------------------------------------------------------------- annotation */
 
 /* how large annotations are drawn: one step per 360 pixels of the frame's shorter side, so labels
  * stay legible when a 1080p or 4K video is watched at normal size */
-static int draw_scale(const grin_image *img)
+int grin_draw_scale(const grin_image *img)
 {
+    if (!img)
+        return 1;
     int side = img->width < img->height ? img->width : img->height;
     return side < 540 ? 1 : (side + 180) / 360;
 }
 
-static void draw_face(grin_image *img, const grin__face *face)
+static void draw_face(grin_image *img, const grin_track_face *face)
 {
-    bool decided = face->decided && isfinite(face->smile);
+    bool decided = isfinite(face->smile);
     grin_rgb col = !decided ? (grin_rgb){160, 160, 160} : face->smiling ? (grin_rgb){40, 220, 60} : (grin_rgb){255, 170, 0};
-    int scale = draw_scale(img), th = 2 * scale;
+    int scale = grin_draw_scale(img), th = 2 * scale;
     grin_draw_rect(img, face->box.x, face->box.y, face->box.w, face->box.h, th, col);
     char label[64];
     if (decided)
@@ -831,69 +816,19 @@ static void draw_face(grin_image *img, const grin__face *face)
     if (mx + mw >= img->width)
         mx = face->box.x - mw - 4 * scale;
     grin_draw_rect(img, mx, face->box.y, mw, mh, scale, (grin_rgb){200, 200, 200});
-    int fill = decided ? (int)lrintf(face->smile * (float)(mh - 2 * scale)) : 0;
+    float p = decided ? fminf(fmaxf(face->smile, 0.0f), 1.0f) : 0.0f;
+    int fill = (int)lrintf(p * (float)(mh - 2 * scale));
     for (int k = 0; k < fill; k++)
         grin_draw_rect(img, mx + scale, face->box.y + mh - scale - k - 1, mw - 2 * scale, 1, 1, col);
 }
 
-static grin_status out_process(void *state, grin__frame *f, grin_error *err)
+void grin_draw_track_faces(grin_image *rgb, const grin_track_face *faces, size_t n)
 {
-    out_state *s = state;
-    grin__output_cfg *c = s->cfg;
-    if (c->events) {
-        fprintf(c->events, "{\"frame\":%lld,\"t\":%.3f,\"faces\":[", (long long)f->index, f->t);
-        for (size_t i = 0; i < f->nfaces; i++) {
-            const grin__face *face = &f->faces[i];
-            char sm[16] = "null", raw[16] = "null"; /* no decision where the landmarks can't be trusted */
-            if (face->decided && isfinite(face->smile) && isfinite(face->smile_raw)) {
-                snprintf(sm, sizeof sm, "%.4f", face->smile);
-                snprintf(raw, sizeof raw, "%.4f", face->smile_raw);
-            }
-            fprintf(c->events,
-                    "%s{\"id\":%d,\"box\":[%d,%d,%d,%d],\"smile\":%s,\"raw\":%s,\"smiling\":%s,\"aligned\":%s,"
-                    "\"quality\":%.3f}",
-                    i ? "," : "", face->id, face->box.x, face->box.y, face->box.w, face->box.h, sm, raw,
-                    face->smiling ? "true" : "false", face->aligned ? "true" : "false", face->quality);
-        }
-        fputs("]}\n", c->events);
-        if (f->nev)
-            fputs(f->events, c->events);
-    }
-    c->faces_seen += (int64_t)f->nfaces;
-    if (c->draw) {
-        for (size_t i = 0; i < f->nfaces; i++)
-            draw_face(&f->rgb, &f->faces[i]);
-        if (c->overlay) {
-            double now = grin__now_ms();
-            if (s->last_ms > 0) {
-                double inst = 1000.0 / fmax(now - s->last_ms, 1e-3);
-                s->fps_ema = s->fps_ema > 0 ? 0.9 * s->fps_ema + 0.1 * inst : inst;
-            }
-            s->last_ms = now;
-            char line[96];
-            snprintf(line, sizeof line, "%.1f fps  latency %.1f ms", s->fps_ema, now - f->grabbed_ms);
-            grin_rgb bg = {0, 0, 0};
-            grin_draw_text(&f->rgb, 4, 4, line, draw_scale(&f->rgb), (grin_rgb){255, 255, 255}, &bg);
-        }
-    }
-    if (c->video && !c->status) {
-        grin_status st = grin__video_out_write(c->video, &f->rgb, err);
-        if (st) {
-            c->status = st;
-            snprintf(c->error, sizeof c->error, "%.250s", err->msg);
-            return st;
-        }
-    }
-    if (c->show)
-        c->show(c->show_ctx, &f->rgb);
-    if (c->progress)
-        c->progress(c->progress_ctx, f->index, f->t);
-    return GRIN_OK;
+    if (!rgb || !rgb->data || rgb->format != GRIN_PIX_RGB24 || (!faces && n))
+        return;
+    for (size_t i = 0; i < n; i++)
+        draw_face(rgb, &faces[i]);
 }
-
-static void out_destroy(void *state) { free(state); }
-
-const grin__module grin__stage_output = {"output", 1, true, NULL, out_init, out_process, out_destroy};
 
 /* ---------------------------------------------------------------- the chain */
 

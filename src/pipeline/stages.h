@@ -75,22 +75,6 @@ extern const grin__module grin__stage_smile;
 void grin__smile_finish(grin__smile_cfg *c, FILE *events);
 void grin__smile_free(grin__smile_cfg *c);
 
-typedef struct {
-    FILE *events;               /* JSON lines, or NULL */
-    grin__video_out *video;     /* annotated video, or NULL */
-    bool draw;                  /* annotate frames (for video or display) */
-    bool overlay;               /* FPS and latency in the corner (live view) */
-    /* live view: called with each annotated frame, in order */
-    void (*show)(void *ctx, const grin_image *img);
-    void *show_ctx;
-    /* called with each frame after its output (the command line's progress line), or NULL */
-    void (*progress)(void *ctx, long long frame, double t);
-    void *progress_ctx;
-    int64_t faces_seen;         /* out: face observations written */
-    grin_status status;         /* out: the first output error */
-    char error[256];
-} grin__output_cfg;
-extern const grin__module grin__stage_output;
 
 /* The chain of a run: detect, landmarks, classify, smile, then `last` (the CLI's output, or
  * grin_run's callback). Fill in the first block and call grin__chain_wire; the stages then point

@@ -79,6 +79,7 @@ typedef struct {
     /* --detector frontal+profile: the profile cascade too (grin_detect_profiles); loaded when the
      * option is parsed, freed at exit */
     const grin_cascade *profile;
+    const char *profile_path; /* ... and its file */
 } detect_opts;
 void detect_opts_default(detect_opts *o);
 int detect_opts_parse(detect_opts *o, int argc, char **argv, int *i);

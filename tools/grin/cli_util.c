@@ -140,6 +140,7 @@ void detect_opts_default(detect_opts *o)
     o->photos = false;
     o->one_look = false;
     o->profile = NULL;
+    o->profile_path = NULL;
 }
 
 /* the profile cascade a command's options loaded: one per process, freed at exit */
@@ -158,6 +159,7 @@ static bool load_profile(detect_opts *o, const char *path)
         atexit(free_profile);
     grin_cascade_free(loaded_profile);
     o->profile = loaded_profile = c;
+    o->profile_path = path;
     return true;
 }
 

@@ -15,7 +15,6 @@
 
 #include "display.h"
 
-#include "pipeline/stages.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -112,65 +111,71 @@ static void view_show(void *ctx, const grin_image *img)
     pthread_mutex_unlock(&v->m);
 }
 
-/* ---- the source: the video reader, with errors and skipped packets reported */
+/* ---- what each processed frame is turned into (on the pipeline's thread, in order): its JSON
+ * line and events, the annotations, the video frame, the live view, the progress line */
 typedef struct {
-    grin_video_reader *in;
-    int warned;
-    int64_t limit, count; /* --frames */
-    double pace_fps;      /* --pace: deliver frames no faster than this (a stand-in camera) */
-    double t0_ms;
-    double last_t;        /* time of the last frame read */
-    bool ended;           /* the source reached its end */
-} source_ctx;
+    FILE *events;
+    grin_video_writer *video;
+    bool draw, overlay;
+    view *show;
+    double *declared; /* the progress line (NULL: none) */
+    long long faces_seen;
+    double last_ms, fps_ema;
+    bool failed; /* writing the video failed: the run stops */
+    char error[256];
+} frame_out;
 
-static int source_next(void *ctx, grin__frame *f, grin_error *err)
+static int on_frame(void *user, const grin_frame_info *f)
 {
-    source_ctx *s = ctx;
-    if (s->limit > 0 && s->count >= s->limit)
-        return 0;
-    if (s->pace_fps > 0) {
-        if (s->count == 0)
-            s->t0_ms = grin__now_ms();
-        double due = s->t0_ms + (double)s->count * 1000.0 / s->pace_fps, now = grin__now_ms();
-        if (due > now) {
-            struct timespec ts = {(time_t)((due - now) / 1000.0), (long)(fmod(due - now, 1000.0) * 1e6)};
-            nanosleep(&ts, NULL);
+    frame_out *o = user;
+    if (o->events) {
+        fprintf(o->events, "{\"frame\":%lld,\"t\":%.3f,\"faces\":[", f->frame, f->t);
+        for (size_t i = 0; i < f->nfaces; i++) {
+            const grin_track_face *face = &f->faces[i];
+            char sm[16] = "null", raw[16] = "null"; /* no decision where the landmarks can't be trusted */
+            if (isfinite(face->smile) && isfinite(face->smile_raw)) {
+                snprintf(sm, sizeof sm, "%.4f", face->smile);
+                snprintf(raw, sizeof raw, "%.4f", face->smile_raw);
+            }
+            fprintf(o->events,
+                    "%s{\"id\":%d,\"box\":[%d,%d,%d,%d],\"smile\":%s,\"raw\":%s,\"smiling\":%s,\"aligned\":%s,"
+                    "\"quality\":%.3f}",
+                    i ? "," : "", face->id, face->box.x, face->box.y, face->box.w, face->box.h, sm, raw,
+                    face->smiling ? "true" : "false", face->aligned ? "true" : "false", face->quality);
+        }
+        fputs("]}\n", o->events);
+        fputs(f->events, o->events);
+    }
+    o->faces_seen += (long long)f->nfaces;
+    grin_image *img = (grin_image *)f->image; /* (the frame is ours to draw on during the call) */
+    if (o->draw) {
+        grin_draw_track_faces(img, f->faces, f->nfaces);
+        if (o->overlay) { /* the live view's corner: frame rate and latency */
+            double now = now_ms();
+            if (o->last_ms > 0) {
+                double inst = 1000.0 / fmax(now - o->last_ms, 1e-3);
+                o->fps_ema = o->fps_ema > 0 ? 0.9 * o->fps_ema + 0.1 * inst : inst;
+            }
+            o->last_ms = now;
+            char line[96];
+            snprintf(line, sizeof line, "%.1f fps  latency %.1f ms", o->fps_ema, f->latency_ms);
+            grin_rgb bg = {0, 0, 0};
+            grin_draw_text(img, 4, 4, line, grin_draw_scale(img), (grin_rgb){255, 255, 255}, &bg);
         }
     }
-    s->count++;
-    grin_video_info before, after;
-    grin_video_get_info(s->in, &before, NULL, 0);
-    int r = grin_video_read(s->in, &f->rgb, &f->t, err);
-    grin_video_get_info(s->in, &after, NULL, 0);
-    if (after.skipped > before.skipped && s->warned < 5) {
-        s->warned++;
-        cli_error("skipped an undecodable frame or packet%s%s", err->msg[0] ? ": " : "", err->msg);
-        err->msg[0] = '\0';
+    if (o->video && !o->failed) {
+        grin_error e = {{0}};
+        if (grin_video_write(o->video, img, &e) != GRIN_OK) {
+            o->failed = true;
+            snprintf(o->error, sizeof o->error, "%.250s", e.msg);
+            return 1;
+        }
     }
-    if (r == 1)
-        s->last_t = f->t;
-    if (r == 0)
-        s->ended = true;
-    return r;
-}
-
-typedef struct {
-    const grin__module *stages;
-    int nstages;
-    source_ctx *src;
-    grin__pipeline_opts opts;
-    grin__pipeline_stats stats;
-    grin_status st;
-    grin_error err;
-    volatile sig_atomic_t done;
-} run_job;
-
-static void *run_thread(void *arg)
-{
-    run_job *j = arg;
-    j->st = grin__pipeline_run(j->stages, j->nstages, source_next, j->src, &j->opts, &j->stats, &j->err);
-    j->done = 1;
-    return NULL;
+    if (o->show)
+        view_show(o->show, img);
+    if (o->declared)
+        run_progress(o->declared, f->frame, f->t);
+    return 0;
 }
 
 /* open file descriptors (a leak shows as a count that grows pass after pass) */
@@ -349,70 +354,19 @@ int cmd_run(int argc, char **argv)
         det_workers = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (det_workers < 1)
         det_workers = 1;
+    grin_run_params p;
+    grin_run_params_default(&p);
+    p.model = model, p.landmarks = lmk, p.cascade = o.cascade, p.profile_cascade = o.profile_path;
+    p.detect = o.params, p.detect_every = every, p.detect_max_width = detect_width, p.detect_edge = detect_edge;
+    p.detect_workers = det_workers, p.classify_workers = cls_workers;
+    p.int8 = int8, p.no_landmark_branch = no_branch, p.face_check = check_path, p.no_face_check = no_check;
+    p.smile_on = (float)smile_on, p.smile_off = (float)smile_off, p.smile_dwell = smile_dwell;
     grin_error err = {{0}};
-    grin_cascade *cascade = NULL;
-    grin_landmarker *lm = NULL;
-    grin_aligner *al = NULL;
-    grin_classifier *cls = NULL;
-    grin_classifier_info ci;
-    if (grin_classifier_load(model, &cls, &err) != GRIN_OK || grin_landmarker_load(lmk, &lm, &err) != GRIN_OK ||
-        grin_cascade_load(o.cascade, &cascade, &err) != GRIN_OK) {
-        cli_error("%s", err.msg);
-        grin_classifier_free(cls);
-        grin_landmarker_free(lm);
-        return 1;
-    }
-    if (!cli_set_int8(cls, model, int8)) {
-        grin_classifier_free(cls);
-        grin_landmarker_free(lm);
-        grin_cascade_free(cascade);
-        return 1;
-    }
-    if (no_branch)
-        grin_classifier_set_landmark_branch(cls, 0);
-    grin_classifier_get_info(cls, &ci);
-    /* the face check: --face-check FILE, else the installed one when it is there */
-    char installed_check[4096];
-    if (!check_path && !no_check &&
-        grin_default_model_path(GRIN_FACE_CHECK_MODEL, installed_check, sizeof installed_check) == GRIN_OK &&
-        access(installed_check, R_OK) == 0)
-        check_path = installed_check;
-    grin_classifier *check = NULL;
-    grin_aligner *check_al = NULL;
-    grin_classifier_info ki;
-    if (grin_aligner_create(lm, &ci.align, &al, &err) != GRIN_OK ||
-        (check_path && !no_check &&
-         (grin_classifier_load(check_path, &check, &err) != GRIN_OK ||
-          (grin_classifier_get_info(check, &ki), grin_aligner_create(lm, &ki.align, &check_al, &err)) != GRIN_OK))) {
-        cli_error("%s", err.msg);
-        grin_classifier_free(cls);
-        grin_classifier_free(check);
-        grin_aligner_free(al);
-        grin_landmarker_free(lm);
-        grin_cascade_free(cascade);
-        return 1;
-    }
     FILE *events = NULL;
     int rc = 0;
-    if (events_path) {
-        events = strcmp(events_path, "-") ? fopen(events_path, "w") : stdout;
-        if (!events) {
-            cli_error("--events %s: cannot create: %s", events_path, strerror(errno));
-            rc = 1;
-        }
-    }
     view v = {.dirty = false};
     pthread_mutex_init(&v.m, NULL);
     live_window *disp = NULL;
-    if (!rc && display) {
-        char why[256];
-        disp = display_open(why, sizeof why);
-        if (!disp) {
-            cli_error("--display: %s", why);
-            display = false;
-            rc = 1;
-        }
-    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -420,11 +374,11 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL); /* a closed terminal: finish the video and the events as for Ctrl-C */
     stop_flag = 0;
-    grin__smile_cfg smile = {.on = (float)smile_on, .off = (float)smile_off, .dwell = smile_dwell, .tau = GRIN__SMILE_TAU};
-    grin__output_cfg outc = {.events = events};
     long *rss = calloc((size_t)repeat, sizeof *rss), *fds = calloc((size_t)repeat, sizeof *fds);
-    int64_t tot_frames = 0, tot_processed = 0, tot_dropped = 0;
-    double tot_seconds = 0, p50 = 0, p99 = 0;
+    long long tot_frames = 0, tot_processed = 0, tot_dropped = 0, faces_seen = 0;
+    double tot_seconds = 0, p50 = 0, p99 = 0, smiling = 0;
+    int tracks = 0, smiles = 0;
+    grin_image img = {0};
     for (int pass = 0; pass < repeat && !rc && !stop_flag; pass++) {
         grin_video_reader_options vo;
         grin_video_reader_options_default(&vo);
@@ -437,163 +391,200 @@ int cmd_run(int argc, char **argv)
         }
         grin_video_info info;
         grin_video_get_info(in, &info, NULL, 0);
-        bool rt = realtime_set ? realtime : info.live;
-        grin_video_writer *vout = NULL;
-        if (out_path && pass == 0) {
-            /* the first frame gives the size */
-            grin_image first = {0};
-            double t;
-            int got = grin_video_read(in, &first, &t, &err);
+        /* a folder of photos: each photo on its own (detected, tracks only where boxes overlap) */
+        p.photos = info.folder;
+        p.realtime = (realtime_set ? realtime : info.live) ? 1 : 0;
+        double declared = info.duration;
+        frame_out out = {.show = display ? &v : NULL, .overlay = display};
+        if (!display && !(events_path && !strcmp(events_path, "-") && isatty(1)))
+            out.declared = &declared; /* (not between event lines on a terminal) */
+        grin_pipeline *pl = NULL;
+        if (grin_pipeline_create(&p, on_frame, &out, &pl, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
             grin_video_close(in);
-            in = NULL;
+            rc = 1;
+            break;
+        }
+        if (pass == 0 && events_path) {
+            events = strcmp(events_path, "-") ? fopen(events_path, "w") : stdout;
+            if (!events)
+                cli_error("--events %s: cannot create: %s", events_path, strerror(errno));
+        }
+        if (pass == 0 && display) {
+            char why[256];
+            disp = display_open(why, sizeof why);
+            if (!disp)
+                cli_error("--display: %s", why);
+        }
+        bool ready = !(events_path && !events) && !(display && !disp);
+        char dwhy[256];
+        if (ready && display && !display_window(disp, dwhy, sizeof dwhy)) {
+            cli_error("--display: %s", dwhy);
+            ready = false;
+        }
+        if (!ready) {
+            grin_pipeline_free(pl);
+            grin_video_close(in);
+            rc = 1;
+            break;
+        }
+        out.events = events;
+        /* the first frame: the annotated video's size */
+        double t = 0, last_t = 0;
+        int got = grin_video_read(in, &img, &t, &err);
+        if (out_path && pass == 0) {
             if (got <= 0) {
                 cli_error("%s: %s", input, got < 0 ? err.msg : "no frames");
-                grin_image_free(&first);
-                rc = 1;
-                break;
-            }
-            double ofps = 25;
-            if (grin_video_open(input, &vo, &in, &err) == GRIN_OK) {
-                grin_video_get_info(in, &info, NULL, 0);
-                ofps = info.fps > 0 ? info.fps : 25;
-            }
-            if (!in || grin_video_writer_open(out_path, first.width, first.height, ofps, 0, &vout, &err) != GRIN_OK) {
-                cli_error("%s", err.msg);
-                grin_image_free(&first);
+                grin_pipeline_free(pl);
                 grin_video_close(in);
                 rc = 1;
                 break;
             }
-            grin_image_free(&first);
+            if (grin_video_writer_open(out_path, img.width, img.height, info.fps > 0 ? info.fps : 25, 0, &out.video,
+                                       &err) != GRIN_OK) {
+                cli_error("%s", err.msg);
+                grin_pipeline_free(pl);
+                grin_video_close(in);
+                rc = 1;
+                break;
+            }
         }
+        out.draw = out.video || display;
         if (events && pass == 0) { /* the stream's first line: what it is and where it came from */
-            double fr = info.fps, dur = info.duration;
             fprintf(events, "{" JSON_SCHEMA_FIELD ",\"source\":");
             json_string(events, input);
             fprintf(events, ",\"fps\":");
-            fprintf(events, fr > 0 ? "%.3f" : "null", fr);
+            fprintf(events, info.fps > 0 ? "%.3f" : "null", info.fps);
             fprintf(events, ",\"duration\":");
-            fprintf(events, dur > 0 ? "%.3f" : "null", dur);
+            fprintf(events, info.duration > 0 ? "%.3f" : "null", info.duration);
             fprintf(events, "}\n");
         }
-        char dwhy[256];
-        if (display && !display_window(disp, dwhy, sizeof dwhy)) {
-            cli_error("--display: %s", dwhy);
-            grin_video_close(in);
-            grin_video_writer_close(vout, &err);
-            rc = 1;
-            break;
-        }
-        outc.video = vout;
-        outc.draw = vout || display;
-        outc.overlay = display;
-        outc.show = display ? view_show : NULL;
-        outc.show_ctx = &v;
-        /* a folder of photos: each photo on its own (detected, tracks only where boxes overlap) */
-        bool photos = info.folder;
-        double declared_s = info.duration;
-        if (!display && !(events == stdout && isatty(1))) { /* (not between event lines on a terminal) */
-            outc.progress = run_progress;
-            outc.progress_ctx = &declared_s;
-        }
-        grin__chain chain = {.cascade = cascade, .profile = o.profile, .check = check, .check_al = check_al, .detect = o.params, .detect_width = detect_width, .detect_edge = detect_edge, .lm = lm,
-                             .al = al, .cls = cls, .photos = photos, .detect_workers = det_workers,
-                             .classify_workers = cls_workers, .smile = &smile, .last = grin__stage_output,
-                             .last_cfg = &outc};
-        grin__chain_wire(&chain);
-        source_ctx sc = {in, 0, frames, 0, pace ? info.fps : 0, 0, 0, false};
-        run_job job = {.stages = chain.stages, .nstages = 5, .src = &sc};
-        job.opts = (grin__pipeline_opts){.realtime = rt, .detect_every = photos ? 1 : every, .stop = &stop_flag};
-        if (!display) {
-            run_thread(&job);
-        } else {
-            pthread_t th;
-            if (pthread_create(&th, NULL, run_thread, &job) != 0) {
-                cli_error("cannot start the pipeline thread");
-                rc = 1;
-            } else {
-                while (!job.done) {
-                    if (display_poll_quit(disp))
-                        stop_flag = 1;
-                    pthread_mutex_lock(&v.m);
-                    bool fresh = v.dirty && v.img.data;
-                    if (fresh) /* copied into the window's texture while the lock is held */
-                        display_show(disp, &v.img);
-                    v.dirty = false;
-                    pthread_mutex_unlock(&v.m);
-                    if (!fresh)
-                        display_show(disp, NULL);
-                }
-                pthread_join(th, NULL);
+        /* read, pace, push: the pipeline works on its own threads meanwhile */
+        long long count = 0;
+        int warned = 0, skipped = 0;
+        bool ended = false, source_failed = false;
+        double t0 = 0, pace_fps = pace ? info.fps : 0;
+        t0 = now_ms();
+        for (;;) {
+            grin_video_get_info(in, &info, NULL, 0);
+            if (info.skipped > skipped && warned < 5) { /* each bad photo or packet named as it goes */
+                warned++;
+                cli_error("skipped an undecodable frame or packet%s%s", got >= 0 && err.msg[0] ? ": " : "",
+                          got >= 0 ? err.msg : "");
             }
+            skipped = info.skipped;
+            if (got == 0) {
+                ended = true;
+                break;
+            }
+            if (got < 0) {
+                source_failed = true;
+                cli_error("%s (the output up to frame %lld is complete)", err.msg, count);
+                rc = 1;
+                break;
+            }
+            if (pace_fps > 0) { /* --pace: no faster than the file's own rate, as a camera */
+                double due = t0 + (double)count * 1000.0 / pace_fps, now = now_ms();
+                if (due > now) {
+                    struct timespec ts = {(time_t)((due - now) / 1000.0), (long)(fmod(due - now, 1000.0) * 1e6)};
+                    nanosleep(&ts, NULL);
+                }
+            }
+            if (grin_pipeline_push(pl, &img, t, &err) != GRIN_OK) {
+                if (!out.failed) {
+                    cli_error("%s", err.msg);
+                    rc = 1;
+                }
+                break;
+            }
+            count++;
+            last_t = t;
+            if (display) {
+                if (display_poll_quit(disp))
+                    stop_flag = 1;
+                pthread_mutex_lock(&v.m);
+                if (v.dirty && v.img.data) /* copied into the window's texture while the lock is held */
+                    display_show(disp, &v.img);
+                v.dirty = false;
+                pthread_mutex_unlock(&v.m);
+            }
+            if (stop_flag || out.failed || (frames > 0 && count >= frames))
+                break;
+            err.msg[0] = '\0';
+            got = grin_video_read(in, &img, &t, &err);
+        }
+        grin_run_stats st;
+        if (grin_pipeline_finish(pl, &st, &err) != GRIN_OK) {
+            cli_error("%s", err.msg);
+            rc = 1;
         }
         cli_progress_end();
+        if (out.failed) {
+            cli_error("%s", out.error);
+            rc = 1;
+        }
         /* damaged input: the output is complete for what could be read, but say so and fail */
         char first[160];
         grin_video_get_info(in, &info, first, sizeof first);
-        double declared = info.duration, fr = info.fps;
-        if (sc.ended && !stop_flag && !job.stats.source_status && declared > 0 && fr > 0 &&
-            sc.last_t + 3.0 / fr < declared * 0.99) {
+        if (ended && !stop_flag && !source_failed && info.duration > 0 && info.fps > 0 &&
+            last_t + 3.0 / info.fps < info.duration * 0.99) {
             cli_error("%s: ends at %.2f s but declares %.2f s: truncated (the output covers what was there)", input,
-                      sc.last_t, declared);
+                      last_t, info.duration);
             rc = 1;
         }
         if (info.skipped > 0) {
             cli_error("%s: %d undecodable packets or frames were skipped", input, info.skipped);
             rc = 1;
         }
-        int av_errors = info.errors;
-        if (av_errors > 0) { /* damage the demuxer or decoder detected and went past */
+        if (info.errors > 0) { /* damage the demuxer or decoder detected and went past */
             cli_error("%s: damaged: FFmpeg reported %d error%s reading it (the first: %s); frames there may be "
-                      "missing or glitched", input, av_errors, av_errors > 1 ? "s" : "", first);
+                      "missing or glitched", input, info.errors, info.errors > 1 ? "s" : "", first);
             if (!info.live) /* (a live stream joined mid-way has some as a rule) */
                 rc = 1;
         }
         grin_video_close(in);
-        if (vout && grin_video_writer_close(vout, &err) != GRIN_OK) {
+        if (out.video && grin_video_writer_close(out.video, &err) != GRIN_OK) {
             cli_error("%s", err.msg);
             rc = 1;
         }
-        if (job.st) {
-            cli_error("%s", job.err.msg);
-            rc = 1;
-        }
-        if (job.stats.source_status) {
-            cli_error("%s (the output up to frame %lld is complete)", job.stats.source_error,
-                      (long long)job.stats.frames);
-            rc = 1;
-        }
         if (stop_flag)
-            cli_error("stopped after %lld frames; the output is complete up to there", (long long)job.stats.frames);
-        tot_frames += job.stats.frames;
-        tot_processed += job.stats.processed;
-        tot_dropped += job.stats.dropped;
-        tot_seconds += job.stats.seconds;
-        if (job.stats.processed > 0) {
-            p50 = job.stats.latency_ms_p50;
-            p99 = job.stats.latency_ms_p99;
+            cli_error("stopped after %lld frames; the output is complete up to there", st.frames);
+        /* the smiles the end closed, and each track */
+        size_t nt = grin_pipeline_tracks(pl, NULL, 0);
+        grin_track_summary *ts = nt ? calloc(nt, sizeof *ts) : NULL;
+        if (ts)
+            grin_pipeline_tracks(pl, ts, nt);
+        if (events) {
+            fputs(grin_pipeline_end_events(pl), events);
+            for (size_t k = 0; ts && k < nt; k++)
+                fprintf(events, "{\"summary\":\"track\",\"id\":%d,\"first_seen\":%.3f,\"last_seen\":%.3f,"
+                                "\"seconds_smiling\":%.3f,\"smiles\":%d}\n",
+                        ts[k].id, ts[k].first_seen, ts[k].last_seen, ts[k].seconds_smiling, ts[k].smiles);
+        }
+        for (size_t k = 0; ts && k < nt; k++)
+            smiles += ts[k].smiles, smiling += ts[k].seconds_smiling;
+        free(ts);
+        tracks += (int)nt;
+        faces_seen += out.faces_seen;
+        grin_pipeline_free(pl);
+        tot_frames += st.frames;
+        tot_processed += st.processed;
+        tot_dropped += st.dropped;
+        tot_seconds += st.seconds;
+        if (st.processed > 0) {
+            p50 = st.latency_ms_p50;
+            p99 = st.latency_ms_p99;
         }
         if (rss)
             rss[pass] = rss_kb();
         if (fds)
             fds[pass] = open_fds();
     }
-    grin__smile_finish(&smile, events);
+    grin_image_free(&img);
     if (events) {
-        int smiles = 0;
-        double smiling = 0;
-        for (size_t k = 0; k < smile.ntracks; k++) {
-            const grin__track_summary *t = &smile.tracks[k];
-            fprintf(events, "{\"summary\":\"track\",\"id\":%d,\"first_seen\":%.3f,\"last_seen\":%.3f,"
-                            "\"seconds_smiling\":%.3f,\"smiles\":%d}\n",
-                    t->id, t->first_seen, t->last_seen, t->seconds_smiling, t->smiles);
-            smiles += t->smiles;
-            smiling += t->seconds_smiling;
-        }
-        fprintf(events, "{\"summary\":\"run\",\"frames\":%lld,\"processed\":%lld,\"tracks\":%zu,\"smiles\":%d,"
+        fprintf(events, "{\"summary\":\"run\",\"frames\":%lld,\"processed\":%lld,\"tracks\":%d,\"smiles\":%d,"
                         "\"seconds_smiling\":%.3f,\"face_observations\":%lld}\n",
-                (long long)tot_frames, (long long)tot_processed, smile.ntracks, smiles, smiling,
-                (long long)outc.faces_seen);
+                tot_frames, tot_processed, tracks, smiles, smiling, faces_seen);
         if (events != stdout && fclose(events) != 0) {
             cli_error("--events %s: write failed", events_path);
             rc = 1;
@@ -603,16 +594,16 @@ int cmd_run(int argc, char **argv)
     }
     if (stats) {
         printf("{" JSON_SCHEMA_FIELD ",\"frames\":%lld,\"processed\":%lld,\"dropped\":%lld,\"fps\":%.1f,\"latency_ms_p50\":%.2f,"
-               "\"latency_ms_p99\":%.2f,\"faces\":%zu",
-               (long long)tot_frames, (long long)tot_processed, (long long)tot_dropped,
-               tot_seconds > 0 ? (double)tot_processed / tot_seconds : 0.0, p50, p99, smile.ntracks);
+               "\"latency_ms_p99\":%.2f,\"faces\":%d",
+               tot_frames, tot_processed, tot_dropped, tot_seconds > 0 ? (double)tot_processed / tot_seconds : 0.0, p50,
+               p99, tracks);
         if (repeat > 1) {
             printf(",\"rss_kb\":[");
-            for (int p = 0; p < repeat; p++)
-                printf("%s%ld", p ? "," : "", rss ? rss[p] : -1L);
+            for (int k = 0; k < repeat; k++)
+                printf("%s%ld", k ? "," : "", rss ? rss[k] : -1L);
             printf("],\"open_fds\":[");
-            for (int p = 0; p < repeat; p++)
-                printf("%s%ld", p ? "," : "", fds ? fds[p] : -1L);
+            for (int k = 0; k < repeat; k++)
+                printf("%s%ld", k ? "," : "", fds ? fds[k] : -1L);
             printf("]");
         }
         printf("}\n");
@@ -620,15 +611,8 @@ int cmd_run(int argc, char **argv)
     }
     free(rss);
     free(fds);
-    grin__smile_free(&smile);
     display_close(disp);
     grin_image_free(&v.img);
     pthread_mutex_destroy(&v.m);
-    grin_aligner_free(al);
-    grin_aligner_free(check_al);
-    grin_classifier_free(check);
-    grin_classifier_free(cls);
-    grin_landmarker_free(lm);
-    grin_cascade_free(cascade);
     return rc;
 }
