@@ -136,6 +136,15 @@ static void test_pipeline_push(void **state)
     assert_non_null(strstr(err.msg, "increase"));
     assert_int_equal(grin_pipeline_finish(pl, &pst, &err), GRIN_OK);
     assert_int_equal(grin_pipeline_push(pl, &bgr, last + 1, &err), GRIN_ERR_INVALID_ARGUMENT);
+    /* the run's tracks: franck's one face, seen from the first frame to the last, smiling for a
+     * while; a smile open at the end is closed there, in the end events */
+    grin_track_summary ts[4];
+    assert_int_equal(grin_pipeline_tracks(pl, NULL, 0), (size_t)pst.tracks);
+    assert_int_equal(grin_pipeline_tracks(pl, ts, 4), 1);
+    assert_true(ts[0].id == 1 && ts[0].first_seen == 0.0 && fabs(ts[0].last_seen - last) < 1e-9);
+    assert_true(ts[0].smiles >= 1 && ts[0].seconds_smiling > 0.5 && ts[0].seconds_smiling <= last);
+    const char *end = grin_pipeline_end_events(pl);
+    assert_true(!end[0] || (strstr(end, "\"at_end\":true") && strstr(end, "\"id\":1,")));
     grin_pipeline_free(pl);
     assert_int_equal(b.frames, 150);
     assert_true(pst.frames == 150 && pst.processed == 150 && pst.dropped == 0 && pst.tracks == st.tracks);
@@ -673,12 +682,34 @@ static void test_video_api(void **state)
     rmdir(path);
 }
 
+/* the annotations: a smiling face's box in green, a face without a decision in grey; lines grow
+ * with the frame */
+static void test_draw_faces(void **state)
+{
+    (void)state;
+    grin_image img;
+    assert_int_equal(grin_image_alloc(320, 240, GRIN_PIX_RGB24, &img), GRIN_OK);
+    memset(img.data, 0, (size_t)img.stride * 240);
+    grin_track_face f[2] = {{.id = 1, .box = {40, 60, 80, 80}, .smile = 0.9f, .smile_raw = 0.9f, .smiling = 1},
+                            {.id = 2, .box = {180, 60, 80, 80}, .smile = NAN, .smile_raw = NAN}};
+    grin_draw_track_faces(&img, f, 2);
+    const uint8_t *g = img.data + 100 * (size_t)img.stride + 3 * 40, *q = img.data + 100 * (size_t)img.stride + 3 * 180;
+    assert_true(g[0] == 40 && g[1] == 220 && g[2] == 60);   /* smiling: green */
+    assert_true(q[0] == 160 && q[1] == 160 && q[2] == 160); /* no decision: grey */
+    assert_int_equal(img.data[100 * (size_t)img.stride + 3 * 80], 0); /* inside the box: untouched */
+    grin_draw_track_faces(&img, NULL, 0);                              /* nothing to draw: nothing */
+    grin_image big = {.width = 1920, .height = 1080};
+    assert_int_equal(grin_draw_scale(&img), 1);
+    assert_int_equal(grin_draw_scale(&big), 3);
+    grin_image_free(&img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_runner), cmocka_unit_test(test_grin_run), cmocka_unit_test(test_pipeline_push),
                                        cmocka_unit_test(test_smile_stage),
         cmocka_unit_test(test_smile_dwell), cmocka_unit_test(test_smile_hold),
                                        cmocka_unit_test(test_tracking), cmocka_unit_test(test_face_check),
-                                       cmocka_unit_test(test_video_rotation), cmocka_unit_test(test_video_api)};
+                                       cmocka_unit_test(test_video_rotation), cmocka_unit_test(test_video_api), cmocka_unit_test(test_draw_faces)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
