@@ -497,8 +497,9 @@ grin_status grin_landmarks(const grin_landmarker *m, const grin_image *img, grin
             b = (c10 - c01) / sigma;
         }
         const float m00 = (float)a, m01 = (float)-b, m10 = (float)b, m11 = (float)a;
-        const uint32_t *anc = m->anchor + lv->first_feature;
-        const float *del = m->deltas + 2 * (size_t)lv->first_feature;
+        /* (a model whose levels have no features has no feature arrays: no arithmetic on NULL) */
+        const uint32_t *anc = lv->nfeatures ? m->anchor + lv->first_feature : NULL;
+        const float *del = lv->nfeatures ? m->deltas + 2 * (size_t)lv->first_feature : NULL;
         for (uint32_t f = 0; f < lv->nfeatures; f++) {
             float dx = del[2 * f], dy = del[2 * f + 1];
             float px = m00 * dx + m01 * dy, py = m10 * dx + m11 * dy;
