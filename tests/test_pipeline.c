@@ -457,6 +457,17 @@ static void test_video_rotation(void **state)
     }
 }
 
+/* frame k at time t for the smile stage: no faces, no events yet */
+static void next_frame(grin__frame *f, int k, double t)
+{
+    f->index = k;
+    f->t = t;
+    f->nfaces = 0;
+    f->nev = 0;
+    if (f->events)
+        f->events[0] = '\0';
+}
+
 /* a face lost for less than the hold time keeps its track open; a face without a decision (its
  * landmarks not trusted) neither starts nor ends a smile, and shows no smile */
 static void test_smile_hold(void **state)
@@ -471,12 +482,7 @@ static void test_smile_hold(void **state)
     const bool here[10] = {1, 1, 0, 0, 1, 1, 0, 0, 0, 0};
     char log[4096] = "";
     for (int k = 0; k < 10; k++) {
-        f.index = k;
-        f.t = 0.1 * k;
-        f.nfaces = 0;
-        f.nev = 0;
-        if (f.events)
-            f.events[0] = '\0';
+        next_frame(&f, k, 0.1 * k);
         grin__face *face = NULL;
         if (here[k]) {
             face = grin__frame_add_face(&f);
@@ -523,12 +529,7 @@ static void test_smile_dwell(void **state)
     const bool smiling[20] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1};
     char log[4096] = "";
     for (int k = 0; k < 20; k++) {
-        f.index = k;
-        f.t = 0.04 * k;
-        f.nfaces = 0;
-        f.nev = 0;
-        if (f.events)
-            f.events[0] = '\0';
+        next_frame(&f, k, 0.04 * k);
         grin__face *face = grin__frame_add_face(&f);
         assert_non_null(face);
         face->id = 3;
@@ -564,12 +565,7 @@ static void test_smile_stage(void **state)
     const float raw[][3] = {{0.9f, 0.1f}, {0.9f, 0.1f}, {0.1f}, {0.1f, 0.2f}, {0}};
     char log[4096] = "";
     for (int k = 0; k < 5; k++) {
-        f.index = k;
-        f.t = 0.1 * k;
-        f.nfaces = 0;
-        f.nev = 0;
-        if (f.events)
-            f.events[0] = '\0';
+        next_frame(&f, k, 0.1 * k);
         for (int i = 0; i < 3 && ids[k][i]; i++) {
             grin__face *face = grin__frame_add_face(&f);
             assert_non_null(face);

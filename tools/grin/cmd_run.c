@@ -233,11 +233,11 @@ int cmd_run(int argc, char **argv)
     const char *input = NULL, *out_path = NULL, *events_path = NULL, *model = default_classifier();
     const char *lmk = GRIN_DEFAULT_LANDMARK_MODEL;
     bool stats = false, display = false, realtime = false, realtime_set = false;
-    int det_workers = 0, cls_workers = 1, every = 4, repeat = 1, frames = 0, detect_width = 640;
-    double detect_edge = 0.05;
-    grin_run_params defaults; /* the library's defaults for what the options below leave */
-    grin_run_params_default(&defaults);
-    double smile_on = defaults.smile_on, smile_off = defaults.smile_off, smile_dwell = defaults.smile_dwell;
+    grin_run_params p; /* the library's defaults for what the options below leave */
+    grin_run_params_default(&p);
+    int det_workers = 0, cls_workers = 1, every = p.detect_every, repeat = 1, frames = 0,
+        detect_width = p.detect_max_width;
+    double detect_edge = p.detect_edge, smile_on = p.smile_on, smile_off = p.smile_off, smile_dwell = p.smile_dwell;
     bool pace = false, int8 = false, no_branch = false, no_check = false;
     double stall = 10;
     const char *check_path = NULL;
@@ -354,8 +354,6 @@ int cmd_run(int argc, char **argv)
         det_workers = o.threads > 0 ? o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (det_workers < 1)
         det_workers = 1;
-    grin_run_params p;
-    grin_run_params_default(&p);
     p.model = model, p.landmarks = lmk, p.cascade = o.cascade, p.profile_cascade = o.profile_path;
     p.detect = o.params, p.detect_every = every, p.detect_max_width = detect_width, p.detect_edge = detect_edge;
     p.detect_workers = det_workers, p.classify_workers = cls_workers;
@@ -463,8 +461,7 @@ int cmd_run(int argc, char **argv)
         long long count = 0;
         int warned = 0, skipped = 0;
         bool ended = false, source_failed = false;
-        double t0 = 0, pace_fps = pace ? info.fps : 0;
-        t0 = now_ms();
+        double t0 = now_ms(), pace_fps = pace ? info.fps : 0;
         for (;;) {
             grin_video_get_info(in, &info, NULL, 0);
             if (info.skipped > skipped && warned < 5) { /* each bad photo or packet named as it goes */
