@@ -625,6 +625,34 @@ fa_case("outside its folder", manifest.replace("face_expression_model.bin", "../
         "refused")
 fa_case("another network", manifest.replace("dense0/conv0/filters", "dense0/conv0/filterz"), weights,
         "not face-api.js's face expression model")
+# dlib's face-recognition ResNet (face-api.js's copy) as a teacher: it imports at any size, runs
+# through classify and eval on the training engine (the fast engine can't run its graph), and has
+# no 8-bit form
+FRM = os.path.join(FA, "face_recognition_model-weights_manifest.json")
+frimp = os.path.join(tmp, "fr.grinnet")
+r = run("import", "--facerec", FRM, "--out", frimp, "--input", "96", "--gray")
+check("import --facerec: writes a model", r.returncode == 0 and os.path.getsize(frimp) > 20000000
+      and "96x96x1" in r.stderr and "face recognition" in r.stderr, r.stderr)
+r = run("classify", "--model", frimp, SAMPLES[0])
+probs = [f["smile"] for f in json.loads(r.stdout)["faces"]] if r.returncode == 0 else []
+check("import --facerec: the imported network classifies", len(probs) == 2 and all(0 <= p <= 1 for p in probs),
+      r.stdout + r.stderr)
+ALIGNED_CSV = os.path.join(tmp, "aligned", "labels.csv")  # made above when dlib's model is here
+if os.path.exists(ALIGNED_CSV):
+    r = run("eval", "--aligned", "--model", frimp, "--labels", ALIGNED_CSV)
+    last = json.loads(r.stdout.splitlines()[-1]) if r.returncode == 0 else {}
+    check("import --facerec: eval --aligned runs it", last.get("n") == 2, r.stdout + r.stderr)
+    r = run("train", "--labels", ALIGNED_CSV, "--input", "32", "--alpha", "0.25", "--gray", "--epochs", "1",
+            "--batch", "2", "--teacher", frimp, "--out", os.path.join(tmp, "frs.grinnet"))
+    check("import --facerec: a teacher for another network", r.returncode == 0 and "teacher agree" in r.stderr,
+          r.stdout + r.stderr)
+    one_line_error("import --facerec: quantize refuses", run("quantize", "--model", frimp, "--calib", ALIGNED_CSV,
+                   "--out", os.path.join(tmp, "frq.grinnet")), "8-bit")
+one_line_error("import: --facerec on the expression manifest", run("import", "--facerec", FAM, "--out",
+               os.path.join(tmp, "frx.grinnet")), "not face-api.js's face recognition model")
+one_line_error("import: --faceapi and --facerec together", run("import", "--faceapi", FAM, "--facerec", FRM,
+               "--out", os.path.join(tmp, "frx.grinnet")), "one --faceapi or --facerec")
+check("import: no model left by the failures", not os.path.exists(os.path.join(tmp, "frx.grinnet")))
 one_line_error("import: missing manifest", run("import", "--faceapi", os.path.join(tmp, "none.json"), "--out", imp),
                "none.json")
 one_line_error("import: output equal to the manifest", run("import", "--faceapi", FAM, "--out", FAM), "manifest")

@@ -415,6 +415,94 @@ static void test_faceapi_import(void **state)
     grin__model_free(&m);
 }
 
+/* face-api.js's face recognition network (dlib's ResNet) imported: its 128-wide descriptor of
+ * three 150 x 150 face crops equals face-api.js's own (TensorFlow.js, bench/facerec_oracle.cjs
+ * wrote expected.txt) to float rounding: its first convolution reads no padding, so nothing
+ * differs by design. Grey import and the zero padding's place in the graph are checked too. */
+static void test_facerec_import(void **state)
+{
+    (void)state;
+    grin__model m;
+    grin_error err = {{0}};
+    const char *dir = GRIN_SOURCE_DIR "/tests/fixtures/facerec/";
+    const char *manifest = GRIN_SOURCE_DIR "/third_party/face-api/face_recognition_model-weights_manifest.json";
+    grin_status st = grin__import_facerec(manifest, 150, 3, &m, &err);
+    if (st)
+        fail_msg("%s", err.msg);
+    assert_int_equal(m.arch, GRIN__ARCH_FACEREC);
+    /* 150: 72 after the first convolution, 35 after pooling, then 17, 8, 4 (3 padded) and 2 (1 padded) */
+    int pads = 0;
+    for (int i = 0; i < m.net.n; i++)
+        if (m.net.L[i].op == GRIN__NN_PAD) {
+            assert_int_equal(m.net.L[i].pad_extra, 1);
+            pads++;
+        }
+    assert_int_equal(pads, 2);
+    const grin__nn_layer *fc = &m.net.L[m.net.n - 3];
+    assert_int_equal(fc->op, GRIN__NN_DENSE);
+    assert_int_equal(fc->out_c, 128);
+    char path[1024];
+    static char line[8192];
+    snprintf(path, sizeof path, "%sexpected.txt", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int faces = 0;
+    static uint8_t px[150 * 150 * 3];
+    static float x[150 * 150 * 3];
+    double worst = 0;
+    while (fgets(line, sizeof line, f)) {
+        char name[128];
+        int at = 0;
+        if (sscanf(line, "%127s%n", name, &at) != 1)
+            continue;
+        double want[128];
+        for (int k = 0; k < 128; k++) {
+            int used = 0;
+            assert_int_equal(sscanf(line + at, "%lf%n", &want[k], &used), 1);
+            at += used;
+        }
+        snprintf(path, sizeof path, "%s%s", dir, name);
+        FILE *g = fopen(path, "rb");
+        assert_non_null(g);
+        assert_int_equal(fread(px, 1, sizeof px, g), sizeof px);
+        fclose(g);
+        for (size_t i = 0; i < sizeof px; i++)
+            x[i] = px[i] / 127.5f - 1.0f;
+        grin__nn_ws ws = {0};
+        const float *out;
+        assert_int_equal(grin__nn_forward(&m.net, &ws, x, 1, false, &out), GRIN_OK);
+        const float *d = ws.act[m.net.n - 3];
+        double norm = 0;
+        for (int k = 0; k < 128; k++) {
+            double e = fabs(d[k] - want[k]);
+            worst = e > worst ? e : worst;
+            norm += want[k] * want[k];
+        }
+        assert_true(norm > 0.1); /* a real descriptor, not zeros */
+        grin__nn_ws_free(&ws);
+        faces++;
+    }
+    fclose(f);
+    assert_int_equal(faces, 3);
+    if (worst > 2e-4) /* the file holds 6 decimals; a wrong fold or layout is off by 0.01 or more */
+        fail_msg("descriptor differs from face-api.js's by %g", worst);
+    /* the fast engine can't run the residual graph: a classifier falls back to the training engine */
+    grin__nn_plan plan;
+    assert_int_equal(grin__nn_plan_build(&m.net, m.net.state, &plan, NULL), GRIN_ERR_UNSUPPORTED);
+    grin__model_free(&m);
+    /* grey, another size: one output, fewer input channels, the padding where the sizes need it */
+    st = grin__import_facerec(manifest, 96, 1, &m, &err);
+    assert_int_equal(st, GRIN_OK);
+    assert_int_equal(m.net.in_c, 1);
+    assert_int_equal(m.net.L[m.net.n - 2].out_c, 1);
+    grin__model_free(&m);
+    /* not a face recognition manifest */
+    st = grin__import_facerec(GRIN_SOURCE_DIR "/third_party/face-api/face_expression_model-weights_manifest.json", 150, 3,
+                              &m, &err);
+    assert_int_equal(st, GRIN_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, "face recognition"));
+}
+
 /* 8 bits: the VNNI GEMM equals the scalar integer kernel exactly; a calibrated, quantized
  * MobileNet stays close to its float plan with either kernel set; the calibration round-trips
  * through its metadata line and malformed lines are refused */
@@ -1742,6 +1830,7 @@ int main(void)
         cmocka_unit_test(test_post_processing),
         cmocka_unit_test(test_landmark_branch), cmocka_unit_test(test_dataset_landmarks),
         cmocka_unit_test(test_faceapi_import),
+        cmocka_unit_test(test_facerec_import),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

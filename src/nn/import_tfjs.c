@@ -224,8 +224,33 @@ static grin_status take(const tensor_set *s, const char *name, int rank, const i
     return GRIN_OK;
 }
 
-grin_status grin__import_faceapi(const char *manifest, int size, int channels, bool all_expressions,
-                                 grin__model *m, grin_error *err)
+/* the manifest's JSON and every tensor of its weight groups (names point into *root) */
+static grin_status read_manifest(const char *text, size_t len, const char *dir, const char *manifest,
+                                 grin__json **root, tensor_set *set, grin_error *err)
+{
+    memset(set, 0, sizeof *set);
+    char why[160];
+    *root = grin__json_parse(text, len, why, sizeof why);
+    if (!*root)
+        return grin__fail(err, GRIN_ERR_FORMAT, "%s: not a JSON weights manifest: %s", manifest, why);
+    grin_status st = GRIN_OK;
+    if ((*root)->kind != GRIN__JSON_ARRAY || (*root)->n == 0)
+        st = grin__fail(err, GRIN_ERR_FORMAT, "%s: a weights manifest is a list of weight groups", manifest);
+    for (size_t g = 0; !st && g < (*root)->n; g++)
+        st = read_group(dir, &(*root)->items[g], set, manifest, err);
+    if (st) {
+        set_free(set);
+        grin__json_free(*root);
+        *root = NULL;
+    }
+    return st;
+}
+
+/* reads a manifest file and calls fn with its text and folder */
+typedef grin_status (*import_fn)(const char *text, size_t len, const char *dir, const char *manifest, int size,
+                                 int channels, bool all, grin__model *m, grin_error *err);
+static grin_status import_file(import_fn fn, const char *manifest, int size, int channels, bool all, grin__model *m,
+                               grin_error *err)
 {
     memset(m, 0, sizeof *m);
     if (!manifest)
@@ -244,9 +269,20 @@ grin_status grin__import_faceapi(const char *manifest, int size, int channels, b
     }
     memcpy(dir, manifest, dl);
     dir[dl] = '\0';
-    st = grin__import_faceapi_text((const char *)text, len, dir, manifest, size, channels, all_expressions, m, err);
+    st = fn((const char *)text, len, dir, manifest, size, channels, all, m, err);
     free(text);
     return st;
+}
+
+grin_status grin__import_faceapi(const char *manifest, int size, int channels, bool all_expressions,
+                                 grin__model *m, grin_error *err)
+{
+    return import_file(grin__import_faceapi_text, manifest, size, channels, all_expressions, m, err);
+}
+
+grin_status grin__import_facerec(const char *manifest, int size, int channels, grin__model *m, grin_error *err)
+{
+    return import_file(grin__import_facerec_text, manifest, size, channels, false, m, err);
 }
 
 grin_status grin__import_faceapi_text(const char *text, size_t len, const char *dir, const char *manifest, int size,
@@ -256,23 +292,11 @@ grin_status grin__import_faceapi_text(const char *text, size_t len, const char *
     if (size < 32 || size > 1024 || (channels != 1 && channels != 3))
         return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "import: input %d x %d x %d out of range", size, size,
                           channels);
-    char why[160];
-    grin__json *root = grin__json_parse(text, len, why, sizeof why);
-    if (!root)
-        return grin__fail(err, GRIN_ERR_FORMAT, "%s: not a JSON weights manifest: %s", manifest, why);
-    if (root->kind != GRIN__JSON_ARRAY || root->n == 0) {
-        grin__json_free(root);
-        return grin__fail(err, GRIN_ERR_FORMAT, "%s: a weights manifest is a list of weight groups", manifest);
-    }
-    grin_status st = GRIN_OK;
-    tensor_set set = {0};
-    for (size_t g = 0; g < root->n && !st; g++)
-        st = read_group(dir, &root->items[g], &set, manifest, err);
-    if (st) {
-        set_free(&set);
-        grin__json_free(root);
+    grin__json *root;
+    tensor_set set;
+    grin_status st = read_manifest(text, len, dir, manifest, &root, &set, err);
+    if (st)
         return st;
-    }
     /* the width: the first convolution's filters are 3 x 3 x 3 x 32 alpha */
     const tensor *f0 = find(&set, "dense0/conv0/filters");
     const tensor *fc = find(&set, "fc/weights");
@@ -367,6 +391,129 @@ grin_status grin__import_faceapi_text(const char *text, size_t len, const char *
                  "imported_from=face-api.js face expression model (MIT licence)\n"
                  "import_head=%s\n",
                  all_expressions ? "neutral,happy,sad,angry,fearful,disgusted,surprised" : "happy-neutral");
+    set_free(&set);
+    grin__json_free(root);
+    if (st)
+        grin__model_free(m);
+    return st;
+}
+
+/* one convolution of the face-recognition ResNet: NAME/conv/{filters,bias} then NAME/scale/
+ * {weights,biases} (y = (conv + bias) x weights + biases) folded into the layer; first: the input
+ * normalisation too, grey input summing the colour taps */
+static grin_status take_facerec_conv(const tensor_set *s, const char *name, grin__nn_net *net, const grin__nn_layer *l,
+                                     bool first, int channels, grin_error *err)
+{
+    char n[96];
+    int src_c = first ? 3 : l->ic, sh[4] = {l->k, l->k, src_c, l->out_c};
+    size_t taps = (size_t)l->k * l->k, cnt = taps * (size_t)src_c * (size_t)l->out_c;
+    float *w = malloc(cnt * sizeof *w), *b = malloc(4 * (size_t)l->out_c * sizeof *b);
+    if (!w || !b) {
+        free(w);
+        free(b);
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    }
+    float *sw = b + l->out_c, *sb = sw + l->out_c;
+    snprintf(n, sizeof n, "%s/conv/filters", name);
+    grin_status st = take(s, n, 4, sh, w, cnt, err);
+    snprintf(n, sizeof n, "%s/conv/bias", name);
+    if (!st)
+        st = take(s, n, 1, &sh[3], b, (size_t)l->out_c, err);
+    snprintf(n, sizeof n, "%s/scale/weights", name);
+    if (!st)
+        st = take(s, n, 1, &sh[3], sw, (size_t)l->out_c, err);
+    snprintf(n, sizeof n, "%s/scale/biases", name);
+    if (!st)
+        st = take(s, n, 1, &sh[3], sb, (size_t)l->out_c, err);
+    float *W = net->params + l->woff, *B = net->params + l->boff;
+    for (int o = 0; o < l->out_c && !st; o++) {
+        double shift = 0; /* first: grin's input is p / 127.5 - 1, face-api's (p - mean) / 255 */
+        for (size_t t = 0; t < taps; t++) {
+            double grey = 0;
+            for (int c = 0; c < src_c; c++) {
+                double v = w[(t * (size_t)src_c + (size_t)c) * (size_t)l->out_c + (size_t)o];
+                if (first) {
+                    shift += v * (127.5 - FACEAPI_MEAN[c]) / 255.0;
+                    v *= 0.5;
+                }
+                if (channels == 3 || !first)
+                    W[(t * (size_t)src_c + (size_t)c) * (size_t)l->out_c + (size_t)o] = (float)(v * sw[o]);
+                grey += v;
+            }
+            if (first && channels == 1)
+                W[t * (size_t)l->out_c + (size_t)o] = (float)(grey * sw[o]);
+        }
+        B[o] = (float)(((double)b[o] + shift) * sw[o] + sb[o]);
+    }
+    free(w);
+    free(b);
+    return st;
+}
+
+grin_status grin__import_facerec_text(const char *text, size_t len, const char *dir, const char *manifest, int size,
+                                      int channels, bool unused, grin__model *m, grin_error *err)
+{
+    (void)unused;
+    memset(m, 0, sizeof *m);
+    if (size < 64 || size > 512 || (channels != 1 && channels != 3))
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "import: input %d x %d x %d out of range", size, size,
+                          channels);
+    grin__json *root;
+    tensor_set set;
+    grin_status st = read_manifest(text, len, dir, manifest, &root, &set, err);
+    if (st)
+        return st;
+    const tensor *f0 = find(&set, "conv32_down/conv/filters"), *fc = find(&set, "fc");
+    if (!f0 || f0->rank != 4 || f0->shape[0] != 7 || f0->shape[2] != 3 || f0->shape[3] != 32 || !fc ||
+        fc->rank != 2 || fc->shape[0] != 256 || fc->shape[1] != 128) {
+        set_free(&set);
+        grin__json_free(root);
+        return grin__fail(err, GRIN_ERR_FORMAT,
+                          "%s: not face-api.js's face recognition model (conv32_down/conv/filters 7x7x3x32 and fc "
+                          "256x128 expected)",
+                          manifest);
+    }
+    m->arch = GRIN__ARCH_FACEREC;
+    m->input = size;
+    m->channels = channels;
+    m->alpha = 1.0f;
+    m->seed = 1;
+    grin_align_params_default(&m->align);
+    m->align.size = size;
+    int parts[GRIN__FACEREC_PARAM_LAYERS];
+    st = grin__nn_facerec(&m->net, size, channels, 1, 1, parts, err);
+    /* the blocks in the builder's order; "" is a down block's projection (it keeps its start) */
+    static const char *const blocks[] = {"conv32_1",  "conv32_2",  "conv32_3",     "conv64_down",     "conv64_1",
+                                         "conv64_2",  "conv64_3",  "conv128_down", "conv128_1",       "conv128_2",
+                                         "conv256_down", "conv256_1", "conv256_2", "conv256_down_out"};
+    grin__nn_net *net = &m->net;
+    int pi = 0;
+    if (!st)
+        st = take_facerec_conv(&set, "conv32_down", net, &net->L[parts[pi++]], true, channels, err);
+    for (size_t b = 0; b < sizeof blocks / sizeof *blocks && !st; b++) {
+        char n[64];
+        snprintf(n, sizeof n, "%s/conv1", blocks[b]);
+        st = take_facerec_conv(&set, n, net, &net->L[parts[pi++]], false, channels, err);
+        snprintf(n, sizeof n, "%s/conv2", blocks[b]);
+        if (!st)
+            st = take_facerec_conv(&set, n, net, &net->L[parts[pi++]], false, channels, err);
+        if (!st && pi < GRIN__FACEREC_PARAM_LAYERS && net->L[parts[pi]].op == GRIN__NN_CONV &&
+            net->L[parts[pi]].k == 1)
+            pi++; /* the projection: the pooled channels, then zeros, as built */
+    }
+    if (!st) { /* the descriptor (no bias); the head keeps its random start */
+        grin__nn_layer *l = &net->L[parts[pi]];
+        int sh[2] = {256, 128};
+        if (l->op != GRIN__NN_DENSE || l->ih * l->iw * l->ic != 256 || l->out_c != 128)
+            st = grin__fail(err, GRIN_ERR_FORMAT, "face-recognition model: unexpected layers");
+        else
+            st = take(&set, "fc", 2, sh, net->params + l->woff, l->wn, err);
+        if (!st)
+            memset(net->params + l->boff, 0, l->bn * sizeof(float));
+    }
+    if (!st)
+        snprintf(m->meta, sizeof m->meta,
+                 "imported_from=dlib face recognition ResNet (public domain) via face-api.js (MIT licence)\n");
     set_free(&set);
     grin__json_free(root);
     if (st)

@@ -16,4 +16,12 @@ grin_status grin__import_faceapi(const char *manifest, int size, int channels, b
 grin_status grin__import_faceapi_text(const char *text, size_t len, const char *dir, const char *manifest, int size,
                                       int channels, bool all_expressions, grin__model *m, grin_error *err);
 
+/* face-api.js's face recognition model (dlib's ResNet; face_recognition_model-weights_manifest.json
+ * and its weight file) as a GRIN__ARCH_FACEREC model on size x size x channels crops (150, the
+ * size it was trained at; grey: the colour taps summed): its 128-wide descriptor, then a one-logit
+ * head with a random start, for fine-tuning. */
+grin_status grin__import_facerec(const char *manifest, int size, int channels, grin__model *m, grin_error *err);
+grin_status grin__import_facerec_text(const char *text, size_t len, const char *dir, const char *manifest, int size,
+                                      int channels, bool unused, grin__model *m, grin_error *err);
+
 #endif

@@ -101,6 +101,12 @@ grin_status grin__nn_finish(grin__nn_net *net, uint64_t seed, grin_error *err)
         case GRIN__NN_GAP:
             l->h = l->w = 1;
             break;
+        case GRIN__NN_PAD:
+            if (l->pad_extra < 1 || l->pad_extra > 4096)
+                return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: bad padding", i);
+            l->h = l->ih + l->pad_extra;
+            l->w = l->iw + l->pad_extra;
+            break;
         case GRIN__NN_DENSE:
             if (l->out_c < 1)
                 return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: bad dense", i);
@@ -597,6 +603,13 @@ GRIN__BODY grin_status forward_body(const grin__nn_net *net, grin__nn_ws *ws, co
             }
             break;
         }
+        case GRIN__NN_PAD:
+            memset(o, 0, (size_t)batch * osz * sizeof(float));
+            for (int b = 0; b < batch; b++)
+                for (int y = 0; y < l->ih; y++)
+                    memcpy(o + b * osz + (size_t)y * l->w * l->c, in + b * isz + (size_t)y * l->iw * l->ic,
+                           (size_t)l->iw * l->ic * sizeof(float));
+            break;
         }
     }
     if (out)
@@ -767,6 +780,13 @@ GRIN__BODY grin_status backward_body(grin__nn_net *net, grin__nn_ws *ws, const f
             }
             break;
         }
+        case GRIN__NN_PAD: /* the padding's gradient goes nowhere */
+            if (din)
+                for (int b = 0; b < batch; b++)
+                    for (int y = 0; y < l->ih; y++)
+                        for (int k = 0; k < l->iw * l->ic; k++)
+                            din[b * isz + (size_t)y * l->iw * l->ic + k] += g[b * osz + (size_t)y * l->w * l->c + k];
+            break;
         }
     }
     return GRIN_OK;
@@ -930,6 +950,80 @@ grin_status grin__nn_dense4(grin__nn_net *net, int size, int channels, float alp
         if (net->L[i].op == GRIN__NN_CONV && net->L[i].k == 1)
             for (size_t k = 0; k < net->L[i].wn; k++)
                 net->params[net->L[i].woff + k] *= 0.33f;
+    return st;
+}
+
+/* one convolution of the face-recognition ResNet: "same" (pad 1) or "valid" (pad 0) */
+static int frconv(grin__nn_net *net, int in, int k, int stride, int pad, int out_c, bool bias)
+{
+    return grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_CONV, .in = {in, -1}, .k = k, .stride = stride,
+                                              .pad = pad, .groups = 1, .out_c = out_c, .bias = bias});
+}
+
+grin_status grin__nn_facerec(grin__nn_net *net, int size, int channels, int outputs, uint64_t seed, int *parts,
+                             grin_error *err)
+{
+    if (outputs < 1 || outputs > 256 || size < 64 || size > 512 || (channels != 1 && channels != 3))
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "face-recognition ResNet: size %d or %d outputs out of range",
+                          size, outputs);
+    /* each stage: channels and residual blocks after its first (which halves the size) */
+    static const int stages[5][2] = {{32, 3}, {64, 3}, {128, 2}, {256, 2}, {256, 0}};
+    grin__nn_init(net, size, size, channels);
+    int np = 0, idx[GRIN__FACEREC_PARAM_LAYERS + 1], nlast = 0, last[16], nproj = 0, proj[4];
+    bool ok = true;
+#define OK(x) check_added((x), &ok)
+#define PARAM(x) (np < GRIN__FACEREC_PARAM_LAYERS ? (idx[np++] = (x)) : (ok = false, -1))
+    int prev = PARAM(OK(frconv(net, -1, 7, 2, 0, 32, true)));
+    prev = OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_RELU, .in = {prev, -1}}));
+    prev = OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_MAXPOOL, .in = {prev, -1}, .k = 3, .stride = 2}));
+    int n = ((size - 7) / 2 + 1 - 3) / 2 + 1, c = 32;
+    for (int s = 0; s < 5 && ok; s++) {
+        int oc = stages[s][0];
+        for (int r = s == 0; r <= stages[s][1] && ok; r++) {
+            /* block 0 of a stage: a valid 3x3 stride-2 convolution beside 2x2 average pooling */
+            bool down = r == 0;
+            int x = prev;
+            int a = PARAM(OK(frconv(net, x, 3, down ? 2 : 1, down ? 0 : 1, oc, true)));
+            a = OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_RELU, .in = {a, -1}}));
+            a = last[nlast++] = PARAM(OK(frconv(net, a, 3, 1, 1, oc, true)));
+            int b = x;
+            if (down) {
+                int na = (n - 3) / 2 + 1, nb = n / 2;
+                if (nb > na) /* the pooled side is longer: zeros at the bottom and right */
+                    a = OK(grin__nn_add(net,
+                                        (grin__nn_layer){.op = GRIN__NN_PAD, .in = {a, -1}, .pad_extra = nb - na}));
+                b = OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_AVGPOOL, .in = {x, -1}, .k = 2, .stride = 2}));
+                if (oc != c) /* more channels: the pooled ones, then zeros (a 1x1 projection that starts so) */
+                    b = proj[nproj++] = PARAM(OK(frconv(net, b, 1, 1, 0, oc, false)));
+                n = nb, c = oc;
+            }
+            prev = OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_ADD, .in = {a, b}}));
+            prev = OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_RELU, .in = {prev, -1}}));
+        }
+    }
+    prev = OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_GAP, .in = {prev, -1}}));
+    prev = PARAM(OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_DENSE, .in = {prev, -1}, .out_c = 128})));
+    prev = PARAM(OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_DENSE, .in = {prev, -1}, .out_c = outputs})));
+    OK(grin__nn_add(net, (grin__nn_layer){.op = GRIN__NN_SIGMOID, .in = {prev, -1}}));
+#undef PARAM
+#undef OK
+    if (!ok || np != GRIN__FACEREC_PARAM_LAYERS)
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    if (parts)
+        memcpy(parts, idx, sizeof(int) * GRIN__FACEREC_PARAM_LAYERS);
+    grin_status st = grin__nn_finish(net, seed, err);
+    /* nothing normalises: each residual branch's last convolution starts small (a quarter of He's
+     * scale), each projection as the identity on the pooled channels and zeros after */
+    for (int k = 0; st == GRIN_OK && k < nlast; k++)
+        for (size_t i = 0; i < net->L[last[k]].wn; i++)
+            net->params[net->L[last[k]].woff + i] *= 0.25f;
+    for (int k = 0; st == GRIN_OK && k < nproj; k++) {
+        grin__nn_layer *l = &net->L[proj[k]];
+        float *w = net->params + l->woff;
+        memset(w, 0, l->wn * sizeof *w);
+        for (int i = 0; i < l->ic; i++)
+            w[(size_t)i * l->out_c + (size_t)i] = 1.0f;
+    }
     return st;
 }
 

@@ -99,7 +99,10 @@ void grin__lm_outputs(const grin__lm_branch *b, int S, const grin_point2f *pts, 
 
 const char *grin__arch_name(uint32_t arch)
 {
-    return arch == GRIN__ARCH_MOBILENET_V1 ? "MobileNet v1" : arch == GRIN__ARCH_DENSE4 ? "dense4" : "unknown";
+    return arch == GRIN__ARCH_MOBILENET_V1 ? "MobileNet v1"
+           : arch == GRIN__ARCH_DENSE4     ? "dense4"
+           : arch == GRIN__ARCH_FACEREC    ? "face-recognition ResNet"
+                                           : "unknown";
 }
 
 grin_status grin__arch_build(grin__nn_net *net, uint32_t arch, int size, int channels, float alpha, int outputs,
@@ -109,6 +112,8 @@ grin_status grin__arch_build(grin__nn_net *net, uint32_t arch, int size, int cha
         return grin__nn_mobilenet_heads(net, size, channels, alpha, outputs, seed, err);
     if (arch == GRIN__ARCH_DENSE4)
         return grin__nn_dense4(net, size, channels, alpha, outputs, seed, NULL, err);
+    if (arch == GRIN__ARCH_FACEREC)
+        return grin__nn_facerec(net, size, channels, outputs, seed, NULL, err);
     return grin__fail(err, GRIN_ERR_UNSUPPORTED, "unknown architecture %u", arch);
 }
 

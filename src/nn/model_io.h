@@ -4,9 +4,10 @@
 
 #include "nn.h"
 
-/* the networks a model file may hold: MobileNet v1 (grin__nn_mobilenet) and face-api.js's
- * feature extractor with a sigmoid head (grin__nn_dense4), alpha their width */
-enum { GRIN__ARCH_MOBILENET_V1 = 1, GRIN__ARCH_DENSE4 = 2 };
+/* the networks a model file may hold: MobileNet v1 (grin__nn_mobilenet), face-api.js's
+ * feature extractor with a sigmoid head (grin__nn_dense4), alpha their width, and dlib's
+ * face-recognition ResNet with a sigmoid head (grin__nn_facerec; alpha 1) */
+enum { GRIN__ARCH_MOBILENET_V1 = 1, GRIN__ARCH_DENSE4 = 2, GRIN__ARCH_FACEREC = 3 };
 /* the architecture's name for messages */
 const char *grin__arch_name(uint32_t arch);
 /* builds an architecture with `outputs` sigmoid outputs */

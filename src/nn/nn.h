@@ -16,7 +16,8 @@ typedef enum {
     GRIN__NN_DENSE,   /* fully connected on the flattened input, with bias */
     GRIN__NN_ADD,     /* residual: in[0] + in[1] */
     GRIN__NN_CONCAT,  /* channels of in[0] then in[1] */
-    GRIN__NN_SIGMOID  /* the probability head (loss is computed on its input) */
+    GRIN__NN_SIGMOID, /* the probability head (loss is computed on its input) */
+    GRIN__NN_PAD      /* pad_extra zero rows and columns added at the bottom and right */
 } grin__nn_op;
 
 typedef struct {
@@ -93,6 +94,18 @@ grin_status grin__nn_copy_heads(grin__nn_net *dst, const grin__nn_net *src);
 #define GRIN__DENSE4_PARAM_LAYERS 32
 grin_status grin__nn_dense4(grin__nn_net *net, int size, int channels, float alpha, int outputs, uint64_t seed,
                             int *parts, grin_error *err);
+
+/* dlib's face-recognition ResNet as face-api.js runs it (a 7x7 stride-2 convolution and 3x3
+ * max pooling, then residual stages of 32, 64, 128, 256 and 256 channels, each after the first
+ * starting with a stride-2 block whose shortcut is 2x2 average pooling; global average pooling,
+ * a 128-wide linear descriptor), then `outputs` logits (dense) and a sigmoid. No batch
+ * normalisation: dlib's affine layers are folded into the convolutions. *parts, when given,
+ * receives the index of each layer with parameters in order: the first convolution, then per
+ * block its two convolutions (and then a down block's projection when it widens), the
+ * descriptor, the head. */
+#define GRIN__FACEREC_PARAM_LAYERS 34
+grin_status grin__nn_facerec(grin__nn_net *net, int size, int channels, int outputs, uint64_t seed, int *parts,
+                             grin_error *err);
 
 /* The landmark branch: `inputs` features -> dense(hidden) -> ReLU -> dense(1) -> sigmoid. */
 grin_status grin__nn_landmark_mlp(grin__nn_net *net, int inputs, int hidden, uint64_t seed, grin_error *err);

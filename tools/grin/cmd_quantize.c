@@ -62,6 +62,12 @@ int cmd_quantize(int argc, char **argv)
         free(calib);
         return 1;
     }
+    if (!plan.ops) {
+        cli_error("%s: a %s network runs on the training engine only: no 8-bit form", model, grin__arch_name(m.arch));
+        grin__model_free(&m);
+        free(calib);
+        return 1;
+    }
     grin__dataset d;
     int rc = 0;
     if (!load_sets(calib, ncalib, m.input, m.channels, &d)) {

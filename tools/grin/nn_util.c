@@ -71,7 +71,8 @@ bool meta_replace(char *meta, size_t cap, const char *const *drop, const char *a
     return ok;
 }
 
-/* the model's inference plan (as grin_classify_crops runs it), in 8 bits when asked */
+/* the model's inference plan (as grin_classify_crops runs it), in 8 bits when asked; a network the
+ * fast engine can't run (not a chain of layers) gets an empty plan: the training engine runs it */
 bool open_plan(const char *model, bool int8, grin__model *m, grin__nn_plan *plan)
 {
     grin_error err = {{0}};
@@ -81,9 +82,13 @@ bool open_plan(const char *model, bool int8, grin__model *m, grin__nn_plan *plan
         cli_error("%s", err.msg);
         return false;
     }
-    if (grin__nn_plan_build(&m->net, m->net.state, plan, &err) != GRIN_OK ||
-        (int8 && grin__nn_plan_apply_calibration(plan, m->meta, &err) != GRIN_OK)) {
-        cli_error("%s: %s", model, err.msg);
+    grin_status st = grin__nn_plan_build(&m->net, m->net.state, plan, &err);
+    if (st == GRIN_ERR_UNSUPPORTED && !int8) {
+        memset(plan, 0, sizeof *plan);
+        return true;
+    }
+    if (st != GRIN_OK || (int8 && grin__nn_plan_apply_calibration(plan, m->meta, &err) != GRIN_OK)) {
+        cli_error("%s: %s%s", model, err.msg, st == GRIN_ERR_UNSUPPORTED ? " (8 bits need the fast engine)" : "");
         grin__nn_plan_free(plan);
         grin__model_free(m);
         return false;
@@ -98,31 +103,62 @@ bool row_fuses(const grin__model *m, const grin__post *post, const grin__dataset
 
 /* the model's reported probabilities (its test-time mirror and calibration included; with a fuse
  * line, the landmark branch's output too on rows that have landmarks) */
+/* the network's raw outputs on rows i..i+b-1 (and their mirror images when flip), by the plan or,
+ * when it is empty, by the training engine's forward pass in one batch */
+static grin_status raw_outputs(const grin__nn_plan *plan, const grin__model *m, grin__nn_scratch *s, grin__nn_ws *ws,
+                               const grin__dataset *d, int i, int b, bool flip, float *x, float *raw, float *mirror)
+{
+    size_t per = (size_t)d->size * d->size * d->channels;
+    grin__dataset_floats(d, i, b, x);
+    if (flip)
+        for (int k = 0; k < b; k++)
+            grin__mirror_input(x + (size_t)k * per, x + (size_t)(b + k) * per, d->size, d->channels);
+    if (!plan->ops) {
+        const float *out;
+        grin_status st = grin__nn_forward(&m->net, ws, x, flip ? 2 * b : b, false, &out);
+        for (int k = 0; !st && k < b; k++) {
+            raw[k] = out[k];
+            mirror[k] = flip ? out[b + k] : 0;
+        }
+        return st;
+    }
+    grin_status st = GRIN_OK;
+    for (int k = 0; k < b && !st; k++) {
+        mirror[k] = 0;
+        st = grin__nn_plan_run(plan, s, x + (size_t)k * per, &raw[k], NULL);
+        if (!st && flip)
+            st = grin__nn_plan_run(plan, s, x + (size_t)(b + k) * per, &mirror[k], NULL);
+    }
+    return st;
+}
+
+/* the model's reported probabilities (its test-time mirror and calibration included; with a fuse
+ * line, the landmark branch's output too on rows that have landmarks) */
 grin_status plan_predict(const grin__nn_plan *plan, const grin__model *m, const grin__post *post,
                          const grin__dataset *d, float *p)
 {
+    enum { B = 16 };
     grin__nn_scratch s = {0};
+    grin__nn_ws ws = {0};
     size_t per = (size_t)d->size * d->size * d->channels;
-    float *x = malloc(2 * per * sizeof *x), *xm = x + per;
+    float *x = malloc(2 * B * per * sizeof *x), raw[B], mirror[B];
     grin_status st = x ? GRIN_OK : GRIN_ERR_NO_MEMORY;
-    for (int i = 0; i < d->n && !st; i++) {
-        grin__dataset_floats(d, i, 1, x);
-        float raw = 0, mirror = 0;
-        st = grin__nn_plan_run(plan, &s, x, &raw, NULL);
-        if (!st && post->flip) {
-            grin__mirror_input(x, xm, d->size, d->channels);
-            st = grin__nn_plan_run(plan, &s, xm, &mirror, NULL);
-        }
-        if (row_fuses(m, post, d, i)) {
-            float r, rm;
-            grin__lm_outputs(&m->lm, m->input, d->lm + (size_t)i * 68, post->flip, &r, &rm);
-            p[i] = grin__post_apply_lm(post, raw, mirror, r, rm);
-        } else {
-            p[i] = grin__post_apply(post, raw, mirror);
+    for (int i = 0; i < d->n && !st; i += B) {
+        int b = d->n - i < B ? d->n - i : B;
+        st = raw_outputs(plan, m, &s, &ws, d, i, b, post->flip, x, raw, mirror);
+        for (int k = 0; k < b && !st; k++) {
+            if (row_fuses(m, post, d, i + k)) {
+                float r, rm;
+                grin__lm_outputs(&m->lm, m->input, d->lm + (size_t)(i + k) * 68, post->flip, &r, &rm);
+                p[i + k] = grin__post_apply_lm(post, raw[k], mirror[k], r, rm);
+            } else {
+                p[i + k] = grin__post_apply(post, raw[k], mirror[k]);
+            }
         }
     }
     free(x);
     grin__nn_scratch_free(&s);
+    grin__nn_ws_free(&ws);
     return st;
 }
 
