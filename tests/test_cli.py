@@ -630,9 +630,9 @@ fa_case("another network", manifest.replace("dense0/conv0/filters", "dense0/conv
 # no 8-bit form
 FRM = os.path.join(FA, "face_recognition_model-weights_manifest.json")
 frimp = os.path.join(tmp, "fr.grinnet")
-r = run("import", "--facerec", FRM, "--out", frimp, "--input", "96", "--gray")
+r = run("import", "--facerec", FRM, "--out", frimp, "--input", "103", "--gray")
 check("import --facerec: writes a model", r.returncode == 0 and os.path.getsize(frimp) > 20000000
-      and "96x96x1" in r.stderr and "face recognition" in r.stderr, r.stderr)
+      and "103x103x1" in r.stderr and "face recognition" in r.stderr, r.stderr)
 r = run("classify", "--model", frimp, SAMPLES[0])
 probs = [f["smile"] for f in json.loads(r.stdout)["faces"]] if r.returncode == 0 else []
 check("import --facerec: the imported network classifies", len(probs) == 2 and all(0 <= p <= 1 for p in probs),
@@ -652,6 +652,8 @@ one_line_error("import: --facerec on the expression manifest", run("import", "--
                os.path.join(tmp, "frx.grinnet")), "not face-api.js's face recognition model")
 one_line_error("import: --faceapi and --facerec together", run("import", "--faceapi", FAM, "--facerec", FRM,
                "--out", os.path.join(tmp, "frx.grinnet")), "one --faceapi or --facerec")
+one_line_error("import --facerec: a size too small", run("import", "--facerec", FRM, "--input", "102", "--out",
+               os.path.join(tmp, "frx.grinnet")), "102")
 check("import: no model left by the failures", not os.path.exists(os.path.join(tmp, "frx.grinnet")))
 one_line_error("import: missing manifest", run("import", "--faceapi", os.path.join(tmp, "none.json"), "--out", imp),
                "none.json")

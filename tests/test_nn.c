@@ -491,11 +491,12 @@ static void test_facerec_import(void **state)
     assert_int_equal(grin__nn_plan_build(&m.net, m.net.state, &plan, NULL), GRIN_ERR_UNSUPPORTED);
     grin__model_free(&m);
     /* grey, another size: one output, fewer input channels, the padding where the sizes need it */
-    st = grin__import_facerec(manifest, 96, 1, &m, &err);
+    st = grin__import_facerec(manifest, GRIN__FACEREC_MIN_SIZE, 1, &m, &err);
     assert_int_equal(st, GRIN_OK);
     assert_int_equal(m.net.in_c, 1);
     assert_int_equal(m.net.L[m.net.n - 2].out_c, 1);
     grin__model_free(&m);
+    assert_int_equal(grin__import_facerec(manifest, GRIN__FACEREC_MIN_SIZE - 1, 1, &m, &err), GRIN_ERR_INVALID_ARGUMENT);
     /* not a face recognition manifest */
     st = grin__import_facerec(GRIN_SOURCE_DIR "/third_party/face-api/face_expression_model-weights_manifest.json", 150, 3,
                               &m, &err);

@@ -455,9 +455,9 @@ grin_status grin__import_facerec_text(const char *text, size_t len, const char *
 {
     (void)unused;
     memset(m, 0, sizeof *m);
-    if (size < 64 || size > 512 || (channels != 1 && channels != 3))
-        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "import: input %d x %d x %d out of range", size, size,
-                          channels);
+    if (size < GRIN__FACEREC_MIN_SIZE || size > 512 || (channels != 1 && channels != 3))
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "import: input %d x %d x %d out of range (%d-512)", size,
+                          size, channels, GRIN__FACEREC_MIN_SIZE);
     grin__json *root;
     tensor_set set;
     grin_status st = read_manifest(text, len, dir, manifest, &root, &set, err);

@@ -80,6 +80,8 @@ grin_status grin__nn_finish(grin__nn_net *net, uint64_t seed, grin_error *err)
                 l->ic % l->groups || l->out_c % l->groups || l->pad >= l->k || l->pad_extra < 0 ||
                 l->pad + l->pad_extra >= l->k)
                 return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: bad convolution", i);
+            if (l->ih + 2 * l->pad + l->pad_extra < l->k || l->iw + 2 * l->pad + l->pad_extra < l->k)
+                return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: the input is too small", i);
             l->h = (l->ih + 2 * l->pad + l->pad_extra - l->k) / l->stride + 1;
             l->w = (l->iw + 2 * l->pad + l->pad_extra - l->k) / l->stride + 1;
             l->c = l->out_c;
@@ -95,6 +97,8 @@ grin_status grin__nn_finish(grin__nn_net *net, uint64_t seed, grin_error *err)
         case GRIN__NN_AVGPOOL:
             if (l->k < 1 || l->stride < 1 || l->pad < 0 || l->pad >= l->k || l->pad_extra)
                 return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: bad pooling", i);
+            if (l->ih + 2 * l->pad < l->k || l->iw + 2 * l->pad < l->k)
+                return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "layer %d: the input is too small", i);
             l->h = (l->ih + 2 * l->pad - l->k) / l->stride + 1;
             l->w = (l->iw + 2 * l->pad - l->k) / l->stride + 1;
             break;
@@ -963,9 +967,10 @@ static int frconv(grin__nn_net *net, int in, int k, int stride, int pad, int out
 grin_status grin__nn_facerec(grin__nn_net *net, int size, int channels, int outputs, uint64_t seed, int *parts,
                              grin_error *err)
 {
-    if (outputs < 1 || outputs > 256 || size < 64 || size > 512 || (channels != 1 && channels != 3))
-        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "face-recognition ResNet: size %d or %d outputs out of range",
-                          size, outputs);
+    if (outputs < 1 || outputs > 256 || size < GRIN__FACEREC_MIN_SIZE || size > 512 || (channels != 1 && channels != 3))
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT,
+                          "face-recognition ResNet: size %d (%d-512) or %d outputs out of range", size,
+                          GRIN__FACEREC_MIN_SIZE, outputs);
     /* each stage: channels and residual blocks after its first (which halves the size) */
     static const int stages[5][2] = {{32, 3}, {64, 3}, {128, 2}, {256, 2}, {256, 0}};
     grin__nn_init(net, size, size, channels);

@@ -104,6 +104,7 @@ grin_status grin__nn_dense4(grin__nn_net *net, int size, int channels, float alp
  * block its two convolutions (and then a down block's projection when it widens), the
  * descriptor, the head. */
 #define GRIN__FACEREC_PARAM_LAYERS 34
+#define GRIN__FACEREC_MIN_SIZE 103 /* every valid convolution still has a 3x3 input */
 grin_status grin__nn_facerec(grin__nn_net *net, int size, int channels, int outputs, uint64_t seed, int *parts,
                              grin_error *err);
 

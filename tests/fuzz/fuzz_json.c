@@ -1,7 +1,8 @@
 /* fuzz_json.c — libFuzzer target for grin's JSON reader and the TensorFlow.js weights manifest
  * importer built on it. First byte even: the rest parsed as JSON and every value visited; odd:
  * the rest read as face-api.js's weights manifest, its weight files taken from the repository's
- * third_party/face-api/ (names it may not leave), imported at the smallest input. */
+ * third_party/face-api/ (names it may not leave), imported at the smallest input: as its face
+ * expression network, or (second bit of the first byte set) as its face recognition network. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     grin__model m;
     grin_error err;
-    if (grin__import_faceapi_text((const char *)data + 1, size - 1, GRIN_SOURCE_DIR "/third_party/face-api/", "fuzz",
-                                  32, 1, data[0] & 2, &m, &err) == GRIN_OK)
+    grin_status st =
+        data[0] & 4 ? grin__import_facerec_text((const char *)data + 1, size - 1, GRIN_SOURCE_DIR "/third_party/face-api/",
+                                                "fuzz", GRIN__FACEREC_MIN_SIZE, 1, false, &m, &err)
+                    : grin__import_faceapi_text((const char *)data + 1, size - 1, GRIN_SOURCE_DIR "/third_party/face-api/",
+                                                "fuzz", 32, 1, data[0] & 2, &m, &err);
+    if (st == GRIN_OK)
         grin__model_free(&m);
     return 0;
 }

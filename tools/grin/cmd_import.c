@@ -61,8 +61,8 @@ int cmd_import(int argc, char **argv)
     }
     if (!input)
         input = facerec ? 150 : 65;
-    if (facerec && (input < 64 || input > 512)) {
-        cli_error("import: --input %d out of range for --facerec (64-512)", input);
+    if (facerec && (input < GRIN__FACEREC_MIN_SIZE || input > 512)) {
+        cli_error("import: --input %d out of range for --facerec (%d-512)", input, GRIN__FACEREC_MIN_SIZE);
         return 2;
     }
     if (output_is_input(out, manifest, "manifest"))
