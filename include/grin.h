@@ -350,6 +350,16 @@ GRIN_API grin_status grin_landmark_filter_apply(grin_landmark_filter *f, double 
 
 /* ---------------------------------------------------------------- smile classification */
 
+/* How well probabilities match 0/1 labels: accuracy at 0.5 with Wilson's 95% score interval,
+ * AUC (ties counted half) with DeLong's 95% interval (0 when one class is absent), mean log loss,
+ * and the confusion counts (tp: label 1, p >= 0.5). */
+typedef struct grin_metrics {
+    double acc, auc, loss;
+    double acc_lo, acc_hi, auc_lo, auc_hi;
+    int tp, fp, tn, fn;
+} grin_metrics;
+GRIN_API void grin_metrics_compute(const float *prob, const unsigned char *labels, size_t n, grin_metrics *out);
+
 /* A trained smile classifier (grin's model file: MobileNet v1 and how its input is made).
  * Immutable after load. */
 typedef struct grin_classifier grin_classifier;

@@ -659,6 +659,17 @@ one_line_error("import: missing manifest", run("import", "--faceapi", os.path.jo
                "none.json")
 one_line_error("import: output equal to the manifest", run("import", "--faceapi", FAM, "--out", FAM), "manifest")
 
+# the commands that are clients of the public API (README's layout table says which) include no
+# internal header and name no internal symbol
+PUBLIC_ONLY = ["main.c", "cli_util.c", "cli.h", "cmd_run.c", "cmd_detect.c", "cmd_landmarks.c", "cmd_align.c",
+               "cmd_bench.c", "cmd_classify.c", "display.h", "display_sdl.c", "display_none.c"]
+for name in PUBLIC_ONLY:
+    with open(os.path.join(ROOT, "tools", "grin", name)) as f:
+        src = f.read()
+    code_only = re.sub(r"/\*.*?\*/", "", src, flags=re.S)
+    bad = re.findall(r'grin__\w+|#include "(?:core|io|detect|align|nn|pipeline|video)/[^"]*"', code_only)
+    check("public API only: " + name, not bad, str(bad[:5]))
+
 # where the smile model is found: GRIN_MODEL_DIR first; an installed prefix, even moved elsewhere,
 # reads its own share/grin
 r = run("--version", env=dict(os.environ, GRIN_MODEL_DIR=os.path.join(tmp, "nomodels")))

@@ -94,15 +94,14 @@ void grin__train_cfg_default(grin__train_cfg *c);
 /* One augmented copy of row i of set as the network's input floats, drawing from *rng */
 void grin__augment(const grin__dataset *set, int i, float *dst, const grin__train_cfg *cfg, uint64_t *rng);
 
-typedef struct {
-    double acc, auc, loss;
-    double acc_lo, acc_hi, auc_lo, auc_hi; /* 95% intervals: Wilson's score, DeLong's */
-    int tp, fp, tn, fn;
-} grin__metrics;
+typedef grin_metrics grin__metrics; /* grin.h's */
 
 /* Probabilities for a dataset (inference mode), and metrics from them. */
 grin_status grin__predict(const grin__nn_net *net, const grin__dataset *d, float *prob);
-void grin__metrics_from(const float *prob, const uint8_t *y, int n, grin__metrics *m);
+static inline void grin__metrics_from(const float *prob, const uint8_t *y, int n, grin__metrics *m)
+{
+    grin_metrics_compute(prob, y, n > 0 ? (size_t)n : 0, m);
+}
 
 typedef void (*grin__epoch_fn)(void *ctx, int epoch, double train_loss, double train_acc,
                                const grin__metrics *val, double seconds);

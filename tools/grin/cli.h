@@ -130,4 +130,9 @@ row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_
 size_t pick_labelled_face(const row *r, const grin_rect *f, size_t n);
 void free_labels(row *rows, size_t n);
 
+/* The end of an evaluation: the 95% intervals of ACC (Wilson) and AUC (DeLong), with `by` one
+ * JSON line per distinct tag (the rows' values of that column), then the final JSON line
+ * {"n","acc","acc_ci","auc","auc_ci","missed"} */
+void print_eval(const float *p, const uint8_t *y, int n, char *const *tags, const char *by, long missed);
+
 #endif

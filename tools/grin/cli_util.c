@@ -361,3 +361,65 @@ bool output_is_input(const char *out, const char *in, const char *what)
     cli_error("%s is the same file as the %s %s: choose another output (nothing was written)", out, what, in);
     return true;
 }
+
+static void print_metrics_json(const grin_metrics *m, int n, bool two_classes)
+{
+    printf("\"n\":%d,\"acc\":%.4f,\"acc_ci\":[%.4f,%.4f],", n, m->acc, m->acc_lo, m->acc_hi);
+    if (two_classes)
+        printf("\"auc\":%.4f,\"auc_ci\":[%.4f,%.4f]", m->auc, m->auc_lo, m->auc_hi);
+    else /* one class only: no ranking to measure */
+        printf("\"auc\":null,\"auc_ci\":null");
+}
+
+static int cmp_tag(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void print_eval(const float *p, const uint8_t *y, int n, char *const *tags, const char *by, long missed)
+{
+    grin_metrics m;
+    grin_metrics_compute(p, y, (size_t)n, &m);
+    printf("95%% intervals: accuracy [%.4f, %.4f]  AUC [%.4f, %.4f]\n", m.acc_lo, m.acc_hi, m.auc_lo,
+           m.auc_hi);
+    if (by && tags && n) { /* each distinct value of the column, in sorted order */
+        char **sorted = malloc(sizeof *sorted * (size_t)n);
+        float *gp = malloc(sizeof *gp * (size_t)n);
+        uint8_t *gy = malloc((size_t)n);
+        if (!sorted || !gp || !gy) {
+            cli_error("eval: out of memory (per-group figures left out)");
+        } else {
+            memcpy(sorted, tags, sizeof *sorted * (size_t)n);
+            qsort(sorted, (size_t)n, sizeof *sorted, cmp_tag);
+            for (int i = 0; i < n;) {
+                int j = i, k = 0, pos = 0;
+                while (j < n && !strcmp(sorted[j], sorted[i]))
+                    j++;
+                for (int r = 0; r < n; r++)
+                    if (!strcmp(tags[r], sorted[i])) {
+                        gp[k] = p[r];
+                        pos += gy[k++] = y[r];
+                    }
+                grin_metrics g;
+                grin_metrics_compute(gp, gy, (size_t)k, &g);
+                printf("{\"by\":");
+                json_string(stdout, by);
+                printf(",\"group\":");
+                json_string(stdout, sorted[i]);
+                putchar(',');
+                print_metrics_json(&g, k, pos && pos < k);
+                printf("}\n");
+                i = j;
+            }
+        }
+        free(sorted);
+        free(gp);
+        free(gy);
+    }
+    long pos = 0;
+    for (int i = 0; i < n; i++)
+        pos += y[i];
+    printf("{" JSON_SCHEMA_FIELD ",");
+    print_metrics_json(&m, n, pos && pos < n);
+    printf(",\"missed\":%ld}\n", missed);
+}

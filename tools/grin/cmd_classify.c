@@ -1,7 +1,7 @@
 /* cmd_classify.c — the full path, detect -> landmarks -> align -> classify: `grin classify`
  * prints each face's box and smile probability; `grin eval` (without --aligned) measures it on
  * labelled photos, a face the detector misses counting as wrong, optionally drawing the ROC. */
-#include "nn_util.h"
+#include "cli.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -469,8 +469,8 @@ int cmd_eval_full(int argc, char **argv)
         ys[n++] = (uint8_t)r->smile;
     }
     cli_progress_end();
-    grin__metrics m;
-    grin__metrics_from(probs, ys, (int)n, &m);
+    grin_metrics m;
+    grin_metrics_compute(probs, ys, n, &m);
     if (n == 0) {
         cli_error("eval: %s: no photo could be evaluated (%zu unreadable, %d bad rows)", labels, unreadable, bad);
         free(probs);

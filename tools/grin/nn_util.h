@@ -35,9 +35,4 @@ grin_status plan_predict(const grin__nn_plan *plan, const grin__model *m, const 
 bool ensemble_predict(const char *const *models, int nmodels, const char *const *labels, int nlabels,
                       const grin__dataset *d, bool int8, bool no_branch, float *p);
 
-/* The end of an evaluation: the 95% intervals of ACC (Wilson) and AUC (DeLong), with `by` one
- * JSON line per distinct tag (the rows' values of that column), then the final JSON line
- * {"n","acc","acc_ci","auc","auc_ci","missed"} */
-void print_eval(const float *p, const uint8_t *y, int n, char *const *tags, const char *by, long missed);
-
 #endif
