@@ -22,7 +22,8 @@ import threading
 
 import numpy as np
 
-__all__ = ["Error", "Detector", "Landmarker", "Classifier", "FacePath", "faces", "run", "Pipeline", "version"]
+__all__ = ["Error", "Detector", "Landmarker", "Classifier", "FacePath", "faces", "run", "Pipeline", "metrics",
+           "version"]
 
 
 class Error(RuntimeError):
@@ -111,6 +112,13 @@ class _RunParams(ctypes.Structure):
                 ("photos", ctypes.c_int)]
 
 
+class _Metrics(ctypes.Structure):
+    _fields_ = [("acc", ctypes.c_double), ("auc", ctypes.c_double), ("loss", ctypes.c_double),
+                ("acc_lo", ctypes.c_double), ("acc_hi", ctypes.c_double), ("auc_lo", ctypes.c_double),
+                ("auc_hi", ctypes.c_double), ("tp", ctypes.c_int), ("fp", ctypes.c_int), ("tn", ctypes.c_int),
+                ("fn", ctypes.c_int)]
+
+
 class _RunStats(ctypes.Structure):
     _fields_ = [("frames", ctypes.c_longlong), ("processed", ctypes.c_longlong), ("dropped", ctypes.c_longlong),
                 ("seconds", ctypes.c_double), ("fps", ctypes.c_double), ("latency_ms_p50", ctypes.c_double),
@@ -121,6 +129,8 @@ _ON_FRAME = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(_Fram
 _P = ctypes.c_void_p
 _sig = {
     "grin_version": (ctypes.c_char_p, []),
+    "grin_metrics_compute": (None, [ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t,
+                                    ctypes.POINTER(_Metrics)]),
     "grin_status_str": (ctypes.c_char_p, [ctypes.c_int]),
     "grin_cascade_load": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(_P), ctypes.POINTER(_Error)]),
     "grin_cascade_free": (None, [_P]),
@@ -197,6 +207,28 @@ _GRAY, _RGB, _BGR = 1, 2, 3
 def version():
     """grin's version string"""
     return _lib.grin_version().decode()
+
+
+def metrics(probs, labels):
+    """How well smile probabilities match 0/1 labels, as grin eval reports it: a dict with acc and
+    its 95% Wilson interval acc_ci, auc (None with one class only) and its 95% DeLong interval
+    auc_ci, the mean log loss, and the confusion counts tp, fp, tn, fn (tp: label 1, p >= 0.5)."""
+    p = np.ascontiguousarray(probs, dtype=np.float32).ravel()
+    y = np.asarray(labels).ravel()
+    if p.size != y.size:
+        raise Error("metrics: %d probabilities and %d labels" % (p.size, y.size))
+    if not np.all((y == 0) | (y == 1)):
+        raise Error("metrics: labels must be 0 or 1")
+    if not np.all(np.isfinite(p)):
+        raise Error("metrics: probabilities must be finite")
+    y = np.ascontiguousarray(y, dtype=np.uint8)
+    m = _Metrics()
+    _lib.grin_metrics_compute(p.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+                              y.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), p.size, ctypes.byref(m))
+    both = 0 < int(y.sum()) < y.size
+    return {"n": int(p.size), "acc": m.acc, "acc_ci": (m.acc_lo, m.acc_hi), "auc": m.auc if both else None,
+            "auc_ci": (m.auc_lo, m.auc_hi) if both else None, "loss": m.loss,
+            "tp": m.tp, "fp": m.fp, "tn": m.tn, "fn": m.fn}
 
 
 def _check(status, err=None, what="grin"):

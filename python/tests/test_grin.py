@@ -150,6 +150,32 @@ def test_run_counts_damage():
     assert grin.run(CLIP, on_frame=lambda fr: seen.append(1) or len(seen) >= 50)["errors"] == 0
 
 
+def test_metrics():
+    m = grin.metrics([0.9, 0.8, 0.3, 0.6, 0.2, 0.1], [1, 1, 1, 0, 0, 0])
+    assert (m["tp"], m["fn"], m["fp"], m["tn"]) == (2, 1, 1, 2)
+    assert abs(m["acc"] - 4 / 6) < 1e-12 and abs(m["auc"] - 8 / 9) < 1e-12
+    # Wilson's interval, written out
+    n, a, z = 6, 4 / 6, 1.959964
+    c = 1 + z * z / n
+    mid, half = (a + z * z / (2 * n)) / c, z / c * (a * (1 - a) / n + z * z / (4 * n * n)) ** 0.5
+    assert abs(m["acc_ci"][0] - (mid - half)) < 1e-9 and abs(m["acc_ci"][1] - (mid + half)) < 1e-9
+    # AUC as the share of (positive, negative) pairs ranked right, ties half, on random scores
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 300)
+    p = np.round(rng.random(300) * 0.5 + 0.4 * y, 2).astype(np.float32)
+    pos, neg = p[y == 1], p[y == 0]
+    want = ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()) / (pos.size * neg.size)
+    m = grin.metrics(p, y)
+    assert abs(m["auc"] - want) < 1e-9 and m["auc_ci"][0] < m["auc"] < m["auc_ci"][1]
+    assert grin.metrics([0.2, 0.7], [1, 1])["auc"] is None
+    for bad in (([0.5], [1, 0]), ([0.5], [2]), ([float("nan")], [1])):
+        try:
+            grin.metrics(*bad)
+            assert False, bad
+        except grin.Error:
+            pass
+
+
 def test_structs_match_the_header():
     # each parameter struct the library fills must be at least as large in Python as in C: the
     # default functions write it whole, so a field the header gained and the bindings lack would be
