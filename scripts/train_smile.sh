@@ -11,6 +11,9 @@
 # --faceapi SIZE starts from face-api.js's expression network (third_party/face-api, imported
 # by grin import for SIZE x SIZE grey crops) instead of a MobileNet trained from scratch, e.g.
 #   bash scripts/train_smile.sh S out --alpha 0.5 --input 64 --gray --epochs 24
+# TEACHER=1 first fine-tunes dlib's face-recognition ResNet (third_party/face-api, imported by grin
+# import --facerec at 150 px colour) on the same fit crops, 2 epochs at lr 1e-4, and distils it into
+# the network (--teacher, --distill 0.5): the teacher takes ~35 minutes on two cores.
 # Resumable (the network's training checkpoints every epoch). Writes OUT/smile.grinnet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +41,15 @@ for d in $DATA; do
     *) echo "train_smile.sh: unknown DATA '$d'" >&2; exit 2 ;;
   esac
 done
+if [[ -n ${TEACHER:-} ]]; then
+  [[ -f $OUT/teacher.grinnet ]] || {
+    "$GRIN" import --facerec third_party/face-api/face_recognition_model-weights_manifest.json \
+      --out "$OUT/facerec.grinnet"
+    "$GRIN" train "${fit[@]}" --init "$OUT/facerec.grinnet" --batch 64 --seed 1 --epochs 2 --lr 1e-4 \
+      --checkpoint "$OUT/teacher.ckpt" --resume --out "$OUT/teacher.grinnet" | tee "$OUT/teacher.log"
+  }
+  set -- "$@" --teacher "$OUT/teacher.grinnet" --distill 0.5
+fi
 "$GRIN" train "${fit[@]}" --batch 64 --seed 1 "$@" --checkpoint "$OUT/base.ckpt" --resume \
   --out "$OUT/base.grinnet" | tee "$OUT/base.log"
 "$GRIN" train --branch landmarks --init "$OUT/base.grinnet" "${fit[@]}" --seed 1 --out "$OUT/lm.grinnet" \
