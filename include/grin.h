@@ -348,6 +348,28 @@ GRIN_API void grin_landmark_filter_reset(grin_landmark_filter *f);
 GRIN_API grin_status grin_landmark_filter_apply(grin_landmark_filter *f, double t,
                                                 grin_point2f *points, size_t count);
 
+/* ---------------------------------------------------------------- CSV files */
+
+/* Labelled sets and tables as grin's commands read them (grin align and eval's photo lists,
+ * training's crop lists): a line at a time, "\n" or "\r\n" endings, lines up to
+ * GRIN_CSV_MAX_LINE bytes (a longer one is skipped whole, never read as rows of its own), fields
+ * split at commas (no quoting). */
+#define GRIN_CSV_MAX_LINE (1u << 20)
+typedef struct grin_csv grin_csv;
+GRIN_API grin_status grin_csv_open(const char *path, grin_csv **out, grin_error *err);
+/* 1 and the next line (its end stripped, NUL-terminated, valid until the next call), 0 at the
+ * end, -1 for a line longer than GRIN_CSV_MAX_LINE (skipped), -2 when out of memory */
+GRIN_API int grin_csv_next(grin_csv *c, char **line, size_t *len);
+/* the number of the line grin_csv_next gave last (1 = the first) */
+GRIN_API int grin_csv_line_number(const grin_csv *c);
+/* nonzero when reading failed (grin_csv_next then gives 0 as at the end) */
+GRIN_API int grin_csv_error(const grin_csv *c);
+GRIN_API void grin_csv_close(grin_csv *c);
+/* splits line at commas in place into at most max fields; returns their count */
+GRIN_API int grin_csv_split(char *line, char **fields, int max);
+/* the index of the header field called name, -1 when none */
+GRIN_API int grin_csv_column(char *const *header, int n, const char *name);
+
 /* ---------------------------------------------------------------- smile classification */
 
 /* How well probabilities match 0/1 labels: accuracy at 0.5 with Wilson's 95% score interval,

@@ -662,7 +662,8 @@ one_line_error("import: output equal to the manifest", run("import", "--faceapi"
 # the commands that are clients of the public API (README's layout table says which) include no
 # internal header and name no internal symbol
 PUBLIC_ONLY = ["main.c", "cli_util.c", "cli.h", "cmd_run.c", "cmd_detect.c", "cmd_landmarks.c", "cmd_align.c",
-               "cmd_bench.c", "cmd_classify.c", "display.h", "display_sdl.c", "display_none.c"]
+               "cmd_bench.c", "cmd_classify.c", "cmd_plot.c", "labels.c", "display.h", "display_sdl.c",
+               "display_none.c"]
 for name in PUBLIC_ONLY:
     with open(os.path.join(ROOT, "tools", "grin", name)) as f:
         src = f.read()

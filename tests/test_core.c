@@ -201,43 +201,54 @@ static void test_json(void **state)
     assert_null(v);
 }
 
-/* the CSV line reader: any length up to the limit, \n and \r\n, a last line without an end, an
- * over-long line skipped whole (counted, its tail not a row), empty lines kept empty */
+/* the CSV line reader (grin.h's, over the one every command uses): any length up to the limit,
+ * \n and \r\n, a last line without an end, an over-long line skipped whole (counted, its tail
+ * not a row), empty lines kept empty; a missing file named in the error */
 static void test_csv_lines(void **state)
 {
     (void)state;
-    FILE *f = tmpfile();
+    char path[] = "/tmp/grin_test_csv_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "wb");
     assert_non_null(f);
     fputs("a,b\r\n", f);
     for (int i = 0; i < 100000; i++) /* 100 kB: grows the buffer */
         fputc('x', f);
     fputs(",1\n\n", f);
-    for (unsigned i = 0; i < GRIN__CSV_MAX_LINE + 5; i++)
+    for (unsigned i = 0; i < GRIN_CSV_MAX_LINE + 5; i++)
         fputc(i % 50 ? 'y' : ',', f);
     fputs("\nlast,row", f);
-    rewind(f);
-    grin__csv rd = {.f = f};
+    fclose(f);
+    grin_csv *rd;
+    grin_error err = {{0}};
+    assert_int_equal(grin_csv_open(path, &rd, &err), GRIN_OK);
     char *line, *fld[4];
     size_t len;
-    assert_int_equal(grin__csv_next(&rd, &line, &len), 1);
+    assert_int_equal(grin_csv_next(rd, &line, &len), 1);
     assert_string_equal(line, "a,b");
-    assert_int_equal(grin__csv_split(line, fld, 4), 2);
-    assert_int_equal(grin__csv_column(fld, 2, "b"), 1);
-    assert_int_equal(grin__csv_column(fld, 2, "c"), -1);
-    assert_int_equal(grin__csv_next(&rd, &line, &len), 1);
+    assert_int_equal(grin_csv_split(line, fld, 4), 2);
+    assert_int_equal(grin_csv_column(fld, 2, "b"), 1);
+    assert_int_equal(grin_csv_column(fld, 2, "c"), -1);
+    assert_int_equal(grin_csv_next(rd, &line, &len), 1);
     assert_int_equal(len, 100002);
-    assert_int_equal(grin__csv_split(line, fld, 4), 2);
+    assert_int_equal(grin_csv_split(line, fld, 4), 2);
     assert_string_equal(fld[1], "1");
-    assert_int_equal(grin__csv_next(&rd, &line, &len), 1);
+    assert_int_equal(grin_csv_next(rd, &line, &len), 1);
     assert_int_equal(len, 0);
-    assert_int_equal(grin__csv_next(&rd, &line, &len), -1);
-    assert_int_equal(rd.lineno, 4);
-    assert_int_equal(grin__csv_next(&rd, &line, &len), 1);
+    assert_int_equal(grin_csv_next(rd, &line, &len), -1);
+    assert_int_equal(grin_csv_line_number(rd), 4);
+    assert_int_equal(grin_csv_next(rd, &line, &len), 1);
     assert_string_equal(line, "last,row");
-    assert_int_equal(rd.lineno, 5);
-    assert_int_equal(grin__csv_next(&rd, &line, &len), 0);
-    grin__csv_free(&rd);
-    fclose(f);
+    assert_int_equal(grin_csv_line_number(rd), 5);
+    assert_int_equal(grin_csv_next(rd, &line, &len), 0);
+    assert_int_equal(grin_csv_error(rd), 0);
+    grin_csv_close(rd);
+    unlink(path);
+    assert_int_equal(grin_csv_open(path, &rd, &err), GRIN_ERR_IO);
+    assert_null(rd);
+    assert_non_null(strstr(err.msg, path));
+    grin_csv_close(NULL);
 }
 
 /* grin's YUV 4:2:0 converter (video frames): exact on the range ends, within 1 of the standards'

@@ -5,6 +5,8 @@
  * grin's files don't need it, and paths with commas are refused where they are written). */
 #include "internal.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +76,68 @@ int grin__csv_column(char **hdr, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
         if (!strcmp(hdr[i], name))
+            return i;
+    return -1;
+}
+
+/* ---- the public face of the same reader */
+
+struct grin_csv {
+    grin__csv rd;
+};
+
+grin_status grin_csv_open(const char *path, grin_csv **out, grin_error *err)
+{
+    if (!path || !out)
+        return grin__fail(err, GRIN_ERR_INVALID_ARGUMENT, "invalid argument");
+    *out = NULL;
+    grin_csv *c = calloc(1, sizeof *c);
+    if (!c)
+        return grin__fail(err, GRIN_ERR_NO_MEMORY, "out of memory");
+    c->rd.f = fopen(path, "rb");
+    if (!c->rd.f) {
+        int e = errno;
+        free(c);
+        return grin__fail(err, GRIN_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    *out = c;
+    return GRIN_OK;
+}
+
+int grin_csv_next(grin_csv *c, char **line, size_t *len)
+{
+    return c && line && len ? grin__csv_next(&c->rd, line, len) : 0;
+}
+
+int grin_csv_error(const grin_csv *c)
+{
+    return c && c->rd.f && ferror(c->rd.f);
+}
+
+int grin_csv_line_number(const grin_csv *c)
+{
+    return c ? c->rd.lineno : 0;
+}
+
+void grin_csv_close(grin_csv *c)
+{
+    if (!c)
+        return;
+    if (c->rd.f)
+        fclose(c->rd.f);
+    grin__csv_free(&c->rd);
+    free(c);
+}
+
+int grin_csv_split(char *line, char **fields, int max)
+{
+    return line && fields && max > 0 ? grin__csv_split(line, fields, max) : 0;
+}
+
+int grin_csv_column(char *const *header, int n, const char *name)
+{
+    for (int i = 0; header && name && i < n; i++)
+        if (header[i] && !strcmp(header[i], name))
             return i;
     return -1;
 }

@@ -1,7 +1,6 @@
 /* cmd_plot.c — `grin plot`: a scatter plot of two numeric columns of a CSV as a PNG, drawn with
  * grin's own primitives (points labelled, points of one series joined), e.g. accuracy against time. */
 #include "cli.h"
-#include "core/internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,17 +12,17 @@ enum { W = 720, H = 480, L = 70, R = 170, T = 40, B = 50 };
 int plot_read_points(const char *csv, const char *xc, const char *yc, const char *lc, const char *sc,
                        point *pts)
 {
-    FILE *f = fopen(csv, "r");
-    if (!f) {
-        cli_error("%s: cannot open: %s", csv, strerror(errno));
+    grin_csv *rd;
+    grin_error oerr = {{0}};
+    if (grin_csv_open(csv, &rd, &oerr) != GRIN_OK) {
+        cli_error("%s", oerr.msg);
         return -1;
     }
     char *line, *hdrbuf = NULL, *hdr[64], *fld[64];
     size_t len;
     int nh = 0, ix = -1, iy = -1, il = -1, is = -1, n = 0, lineno = 0, got;
-    grin__csv rd = {.f = f};
-    while ((got = grin__csv_next(&rd, &line, &len)) != 0) {
-        lineno = rd.lineno;
+    while ((got = grin_csv_next(rd, &line, &len)) != 0) {
+        lineno = grin_csv_line_number(rd);
         if (got < 0) {
             cli_error("%s:%d: %s, row skipped", csv, lineno, got == -1 ? "line too long" : "out of memory");
             if (got == -2)
@@ -38,20 +37,19 @@ int plot_read_points(const char *csv, const char *xc, const char *yc, const char
             if (!hdrbuf)
                 break;
             memcpy(hdrbuf, line, len + 1);
-            nh = grin__csv_split(hdrbuf, hdr, 64);
-            ix = grin__csv_column(hdr, nh, xc), iy = grin__csv_column(hdr, nh, yc);
-            il = lc ? grin__csv_column(hdr, nh, lc) : -1, is = sc ? grin__csv_column(hdr, nh, sc) : -1;
+            nh = grin_csv_split(hdrbuf, hdr, 64);
+            ix = grin_csv_column(hdr, nh, xc), iy = grin_csv_column(hdr, nh, yc);
+            il = lc ? grin_csv_column(hdr, nh, lc) : -1, is = sc ? grin_csv_column(hdr, nh, sc) : -1;
             const char *missing = ix < 0 ? xc : iy < 0 ? yc : (lc && il < 0) ? lc : (sc && is < 0) ? sc : NULL;
             if (missing) {
                 cli_error("%s:1: no '%s' column", csv, missing);
-                fclose(f);
+                grin_csv_close(rd);
                 free(hdrbuf);
-                grin__csv_free(&rd);
                 return -1;
             }
             continue;
         }
-        int nf = grin__csv_split(line, fld, 64);
+        int nf = grin_csv_split(line, fld, 64);
         char *e1 = NULL, *e2 = NULL;
         double x = ix < nf ? strtod(fld[ix], &e1) : NAN, y = iy < nf ? strtod(fld[iy], &e2) : NAN;
         if (!e1 || !e2 || e1 == fld[ix] || e2 == fld[iy] || *e1 || *e2 || !isfinite(x) || !isfinite(y)) {
@@ -67,9 +65,8 @@ int plot_read_points(const char *csv, const char *xc, const char *yc, const char
         snprintf(pts[n].series, sizeof pts[n].series, "%s", is >= 0 && is < nf ? fld[is] : "");
         n++;
     }
-    fclose(f);
+    grin_csv_close(rd);
     free(hdrbuf);
-    grin__csv_free(&rd);
     if (!nh) {
         cli_error("%s: empty CSV (no header)", csv);
         return -1;

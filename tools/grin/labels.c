@@ -2,7 +2,6 @@
  * landmark columns when present) and picking the labelled face among several detections;
  * shared by align and eval. Bad rows are reported with file and line and skipped. */
 #include "cli.h"
-#include "core/internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -57,9 +56,10 @@ row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_
     *nrows = 0;
     if (extra_header)
         *extra_header = NULL;
-    FILE *f = fopen(csv, "rb");
-    if (!f) {
-        cli_error("%s: cannot open: %s", csv, strerror(errno));
+    grin_csv *rd;
+    grin_error oerr = {{0}};
+    if (grin_csv_open(csv, &rd, &oerr) != GRIN_OK) {
+        cli_error("%s", oerr.msg);
         return NULL;
     }
     char dir[4096];
@@ -76,15 +76,14 @@ row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_
     size_t cap = 0;
     row *rows = NULL;
     int lineno = 0, got;
-    grin__csv rd = {.f = f};
-    while ((got = grin__csv_next(&rd, &line, &len)) != 0) {
-        lineno = rd.lineno;
+    while ((got = grin_csv_next(rd, &line, &len)) != 0) {
+        lineno = grin_csv_line_number(rd);
         if (got == -2) {
             cli_error("%s:%d: out of memory", csv, lineno);
             break;
         }
         if (got < 0) {
-            cli_error("%s:%d: line longer than %u bytes, skipped", csv, lineno, GRIN__CSV_MAX_LINE);
+            cli_error("%s:%d: line longer than %u bytes, skipped", csv, lineno, GRIN_CSV_MAX_LINE);
             (*bad)++;
             continue;
         }
@@ -97,36 +96,33 @@ row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_
                 break;
             }
             memcpy(hdrbuf, line, len + 1);
-            nh = grin__csv_split(hdrbuf, hdr, 64);
-            c_smile = grin__csv_column(hdr, nh, "smile");
-            c_lx = grin__csv_column(hdr, nh, "x_leye"), c_rx = grin__csv_column(hdr, nh, "x_reye");
-            c_ly = grin__csv_column(hdr, nh, "y_leye"), c_ry = grin__csv_column(hdr, nh, "y_reye");
-            c_nx = grin__csv_column(hdr, nh, "x_nose"), c_ny = grin__csv_column(hdr, nh, "y_nose");
+            nh = grin_csv_split(hdrbuf, hdr, 64);
+            c_smile = grin_csv_column(hdr, nh, "smile");
+            c_lx = grin_csv_column(hdr, nh, "x_leye"), c_rx = grin_csv_column(hdr, nh, "x_reye");
+            c_ly = grin_csv_column(hdr, nh, "y_leye"), c_ry = grin_csv_column(hdr, nh, "y_reye");
+            c_nx = grin_csv_column(hdr, nh, "x_nose"), c_ny = grin_csv_column(hdr, nh, "y_nose");
             if (c_smile < 1) {
                 cli_error("%s:1: header has no 'smile' column after the path column", csv);
-                fclose(f);
+                grin_csv_close(rd);
                 free(hdrbuf);
-                grin__csv_free(&rd);
                 return NULL;
             }
-            if (by && (c_by = grin__csv_column(hdr, nh, by)) < 0) {
+            if (by && (c_by = grin_csv_column(hdr, nh, by)) < 0) {
                 cli_error("%s:1: header has no '%s' column", csv, by);
-                fclose(f);
+                grin_csv_close(rd);
                 free(hdrbuf);
-                grin__csv_free(&rd);
                 return NULL;
             }
             if (extra_header && !(*extra_header = join_extra(hdr, nh, hdr, nh, c_smile))) {
                 cli_error("out of memory");
-                fclose(f);
+                grin_csv_close(rd);
                 free(hdrbuf);
-                grin__csv_free(&rd);
                 return NULL;
             }
             continue;
         }
         char *fld[64];
-        int nf = grin__csv_split(line, fld, 64);
+        int nf = grin_csv_split(line, fld, 64);
         char *end;
         long smile = nf > c_smile ? strtol(fld[c_smile], &end, 10) : -1;
         if (nf <= c_smile || !fld[0][0] || end == fld[c_smile] || *end || (smile != 0 && smile != 1)) {
@@ -139,9 +135,8 @@ row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_
             row *nr = realloc(rows, cap * sizeof *nr);
             if (!nr) {
                 cli_error("out of memory");
-                fclose(f);
+                grin_csv_close(rd);
                 free(hdrbuf);
-                grin__csv_free(&rd);
                 return rows;
             }
             rows = nr;
@@ -175,15 +170,14 @@ row *read_labels_csv(const char *csv, const char *by, char **extra_header, size_
         }
         (*nrows)++;
     }
-    if (ferror(f))
+    if (grin_csv_error(rd))
         cli_error("%s: read error", csv);
     else
         *ok = nh > 0;
     if (nh == 0)
         cli_error("%s: empty CSV (no header)", csv);
-    fclose(f);
+    grin_csv_close(rd);
     free(hdrbuf);
-    grin__csv_free(&rd);
     return rows;
 }
 
