@@ -27,7 +27,7 @@ int cmd_import(int argc, char **argv)
                    "              (face_recognition_model-weights_manifest.json: dlib's ResNet,\n"
                    "              whose weights dlib placed in the public domain); its 128-wide\n"
                    "              face descriptor, then a one-output head with a random start.\n"
-                   "              About 40 times the expression network's work per face: a\n"
+                   "              13 times the expression network's work per face: a\n"
                    "              teacher (grin train --teacher), not a model to run live\n"
                    "  --input S   crop side the model will take (default 65 for --faceapi, whose\n"
                    "              16k+1 sides pad evenly, which the fast engine needs; 150, the\n"
