@@ -347,6 +347,23 @@ static void test_plan_matches_forward(void **state)
     grin__nn_free(&net);
 }
 
+/* runs net on a raw 8-bit RGB fixture (dir/name, n bytes) in grin's input scaling; the
+ * activations stay in ws */
+static void run_raw_fixture(const grin__nn_net *net, const char *dir, const char *name, uint8_t *px, size_t n,
+                            float *x, grin__nn_ws *ws)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s%s", dir, name);
+    FILE *g = fopen(path, "rb");
+    assert_non_null(g);
+    assert_int_equal(fread(px, 1, n, g), n);
+    fclose(g);
+    for (size_t i = 0; i < n; i++)
+        x[i] = px[i] / 127.5f - 1.0f;
+    const float *out;
+    assert_int_equal(grin__nn_forward(net, ws, x, 1, false, &out), GRIN_OK);
+}
+
 /* face-api.js's expression network imported: its seven logits on six 112 x 112 face crops agree
  * with face-api.js's own (TensorFlow.js, bench/faceapi_oracle.cjs wrote expected.txt). They can't
  * agree exactly: face-api.js pads its normalised input with zeros, which are mean-coloured pixels
@@ -376,16 +393,8 @@ static void test_faceapi_import(void **state)
         if (sscanf(line, "%127s %lf %lf %lf %lf %lf %lf %lf", name, &want[0], &want[1], &want[2], &want[3], &want[4],
                    &want[5], &want[6]) != 8)
             continue;
-        snprintf(path, sizeof path, "%s%s", dir, name);
-        FILE *g = fopen(path, "rb");
-        assert_non_null(g);
-        assert_int_equal(fread(px, 1, sizeof px, g), sizeof px);
-        fclose(g);
-        for (size_t i = 0; i < sizeof px; i++)
-            x[i] = px[i] / 127.5f - 1.0f;
         grin__nn_ws ws = {0};
-        const float *out;
-        assert_int_equal(grin__nn_forward(&m.net, &ws, x, 1, false, &out), GRIN_OK);
+        run_raw_fixture(&m.net, dir, name, px, sizeof px, x, &ws);
         const float *logit = ws.act[m.net.n - 2];
         int best = 0, want_best = 0;
         for (int k = 0; k < 7; k++) {
@@ -461,16 +470,8 @@ static void test_facerec_import(void **state)
             assert_int_equal(sscanf(line + at, "%lf%n", &want[k], &used), 1);
             at += used;
         }
-        snprintf(path, sizeof path, "%s%s", dir, name);
-        FILE *g = fopen(path, "rb");
-        assert_non_null(g);
-        assert_int_equal(fread(px, 1, sizeof px, g), sizeof px);
-        fclose(g);
-        for (size_t i = 0; i < sizeof px; i++)
-            x[i] = px[i] / 127.5f - 1.0f;
         grin__nn_ws ws = {0};
-        const float *out;
-        assert_int_equal(grin__nn_forward(&m.net, &ws, x, 1, false, &out), GRIN_OK);
+        run_raw_fixture(&m.net, dir, name, px, sizeof px, x, &ws);
         const float *d = ws.act[m.net.n - 3];
         double norm = 0;
         for (int k = 0; k < 128; k++) {
