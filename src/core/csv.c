@@ -72,7 +72,7 @@ int grin__csv_split(char *line, char **f, int maxf)
     return n;
 }
 
-int grin__csv_column(char **hdr, int n, const char *name)
+int grin__csv_column(char *const *hdr, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
         if (!strcmp(hdr[i], name))
@@ -136,8 +136,5 @@ int grin_csv_split(char *line, char **fields, int max)
 
 int grin_csv_column(char *const *header, int n, const char *name)
 {
-    for (int i = 0; header && name && i < n; i++)
-        if (header[i] && !strcmp(header[i], name))
-            return i;
-    return -1;
+    return header && name ? grin__csv_column(header, n, name) : -1;
 }

@@ -42,7 +42,7 @@ void grin__csv_free(grin__csv *c);
 /* splits at commas in place: up to maxf fields, the count returned */
 int grin__csv_split(char *line, char **f, int maxf);
 /* the index of the header field named name, -1 when none */
-int grin__csv_column(char **hdr, int n, const char *name);
+int grin__csv_column(char *const *hdr, int n, const char *name);
 
 /* Reads a whole regular file (at most `limit` bytes) into a malloc'ed, NUL-terminated buffer. */
 grin_status grin__read_file(const char *path, uint8_t **data, size_t *size, size_t limit,

@@ -974,7 +974,7 @@ grin_status grin__nn_facerec(grin__nn_net *net, int size, int channels, int outp
     /* each stage: channels and residual blocks after its first (which halves the size) */
     static const int stages[5][2] = {{32, 3}, {64, 3}, {128, 2}, {256, 2}, {256, 0}};
     grin__nn_init(net, size, size, channels);
-    int np = 0, idx[GRIN__FACEREC_PARAM_LAYERS + 1], nlast = 0, last[16], nproj = 0, proj[4];
+    int np = 0, idx[GRIN__FACEREC_PARAM_LAYERS], nlast = 0, last[16], nproj = 0, proj[4];
     bool ok = true;
 #define OK(x) check_added((x), &ok)
 #define PARAM(x) (np < GRIN__FACEREC_PARAM_LAYERS ? (idx[np++] = (x)) : (ok = false, -1))

@@ -101,8 +101,6 @@ bool row_fuses(const grin__model *m, const grin__post *post, const grin__dataset
     return post->fuse && m->lm.count > 0 && d->has_lm && d->has_lm[i];
 }
 
-/* the model's reported probabilities (its test-time mirror and calibration included; with a fuse
- * line, the landmark branch's output too on rows that have landmarks) */
 /* the network's raw outputs on rows i..i+b-1 (and their mirror images when flip), by the plan or,
  * when it is empty, by the training engine's forward pass in one batch */
 static grin_status raw_outputs(const grin__nn_plan *plan, const grin__model *m, grin__nn_scratch *s, grin__nn_ws *ws,
